@@ -1,0 +1,20 @@
+//! Detects compiler features the runtime uses when present but must not require: provider DLLs
+//! are built with Rust 1.63 (Debian's Windows cross toolchain), tests with current stable.
+
+use std::process::Command;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rustc-check-cfg=cfg(wsp_diagnostic_namespace)");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let minor = Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.split('.').nth(1).and_then(|m| m.parse::<u32>().ok()));
+    // `#[diagnostic::on_unimplemented]` (Rust 1.78) lets trait-bound failures say what to write.
+    if minor.map_or(false, |m| m >= 78) {
+        println!("cargo:rustc-cfg=wsp_diagnostic_namespace");
+    }
+}

@@ -1,0 +1,176 @@
+//! Scatter/gather buffers (`WSABUF` arrays) as safe slices.
+
+use crate::error::WsaError;
+use crate::sys::WSABUF;
+
+/// Validates a caller's `(lpBuffers, dwBufferCount)` pair.
+///
+/// # Safety
+/// If `ptr` is not null it must point to `count` readable `WSABUF`s that stay valid for `'a`.
+unsafe fn wsabufs<'a>(ptr: *const WSABUF, count: u32) -> Result<&'a [WSABUF], WsaError> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(WsaError::FAULT);
+    }
+    // SAFETY: non-null, and the caller guarantees `count` WSABUFs valid for 'a.
+    let bufs = core::slice::from_raw_parts(ptr, count as usize);
+    if bufs.iter().any(|b| b.buf.is_null() && b.len != 0) {
+        return Err(WsaError::FAULT);
+    }
+    Ok(bufs)
+}
+
+/// The data of a send: the caller's `WSABUF`s, in order.
+pub struct Bufs<'a> {
+    bufs: &'a [WSABUF],
+}
+
+impl<'a> Bufs<'a> {
+    /// Wraps a caller's `(lpBuffers, dwBufferCount)`: a null array or a null buffer with a
+    /// non-zero length is `WSAEFAULT`.
+    ///
+    /// # Safety
+    /// Every `WSABUF` must describe `len` readable bytes that stay valid and unchanged for `'a`.
+    pub unsafe fn from_raw(ptr: *const WSABUF, count: u32) -> Result<Bufs<'a>, WsaError> {
+        Ok(Bufs { bufs: wsabufs(ptr, count)? })
+    }
+
+    /// The buffers as byte slices.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.bufs.iter().map(|b| {
+            if b.len == 0 {
+                &[][..]
+            } else {
+                // SAFETY: validated non-null in from_raw; from_raw's caller guarantees `len`
+                // readable bytes valid for 'a.
+                unsafe { core::slice::from_raw_parts(b.buf as *const u8, b.len as usize) }
+            }
+        })
+    }
+
+    /// Total number of bytes in all buffers.
+    pub fn len(&self) -> usize {
+        self.bufs.iter().map(|b| b.len as usize).sum()
+    }
+
+    /// Whether there are no bytes to send.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All bytes, concatenated (for providers that need one contiguous message).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        for part in self.iter() {
+            out.extend_from_slice(part);
+        }
+        out
+    }
+}
+
+/// The room for a receive: the caller's `WSABUF`s, filled in order.
+pub struct BufsMut<'a> {
+    bufs: &'a [WSABUF],
+}
+
+impl<'a> BufsMut<'a> {
+    /// Wraps a caller's `(lpBuffers, dwBufferCount)`: a null array or a null buffer with a
+    /// non-zero length is `WSAEFAULT`.
+    ///
+    /// # Safety
+    /// Every `WSABUF` must describe `len` writable bytes, not aliased elsewhere, valid for `'a`.
+    pub unsafe fn from_raw(ptr: *const WSABUF, count: u32) -> Result<BufsMut<'a>, WsaError> {
+        Ok(BufsMut { bufs: wsabufs(ptr, count)? })
+    }
+
+    /// Total room in all buffers.
+    pub fn capacity(&self) -> usize {
+        self.bufs.iter().map(|b| b.len as usize).sum()
+    }
+
+    /// The buffers as mutable byte slices.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut [u8]> + '_ {
+        self.bufs.iter().map(|b| {
+            if b.len == 0 {
+                &mut [][..]
+            } else {
+                // SAFETY: validated non-null in from_raw; from_raw's caller guarantees `len`
+                // writable, unaliased bytes; `&mut self` makes this the only live view.
+                unsafe { core::slice::from_raw_parts_mut(b.buf as *mut u8, b.len as usize) }
+            }
+        })
+    }
+
+    /// Copies `src` into the buffers in order; returns how many bytes fit.
+    pub fn copy_from(&mut self, mut src: &[u8]) -> usize {
+        let mut done = 0;
+        for buf in self.iter_mut() {
+            if src.is_empty() {
+                break;
+            }
+            let n = buf.len().min(src.len());
+            buf[..n].copy_from_slice(&src[..n]);
+            src = &src[n..];
+            done += n;
+        }
+        done
+    }
+
+    /// Fills the buffers in order from `read`, which is given each buffer (or its unfilled
+    /// tail) and returns how many bytes it wrote; stops at the first short write.
+    pub fn fill_with(&mut self, mut read: impl FnMut(&mut [u8]) -> usize) -> usize {
+        let mut done = 0;
+        for buf in self.iter_mut() {
+            if buf.is_empty() {
+                continue;
+            }
+            let n = read(buf);
+            done += n;
+            if n < buf.len() {
+                break;
+            }
+        }
+        done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wsabuf(data: &mut [u8]) -> WSABUF {
+        WSABUF { len: data.len() as u32, buf: data.as_mut_ptr() }
+    }
+
+    #[test]
+    fn gather_and_scatter() {
+        let (mut a, mut b) = (*b"hello ", *b"world");
+        let bufs = [wsabuf(&mut a), wsabuf(&mut b)];
+        // SAFETY: both WSABUFs describe live arrays that outlive `send`.
+        let send = unsafe { Bufs::from_raw(bufs.as_ptr(), 2) }.unwrap();
+        assert_eq!(send.len(), 11);
+        assert_eq!(send.to_vec(), b"hello world");
+
+        let (mut x, mut y) = ([0u8; 4], [0u8; 16]);
+        let out = [wsabuf(&mut x), wsabuf(&mut y)];
+        // SAFETY: both WSABUFs describe live, unaliased arrays.
+        let mut recv = unsafe { BufsMut::from_raw(out.as_ptr(), 2) }.unwrap();
+        assert_eq!(recv.capacity(), 20);
+        assert_eq!(recv.copy_from(b"hello world"), 11);
+        assert_eq!(&x, b"hell");
+        assert_eq!(&y[..7], b"o world");
+    }
+
+    #[test]
+    fn null_buffers_are_faults() {
+        // SAFETY: a null array is rejected before it is read.
+        assert!(matches!(unsafe { Bufs::from_raw(core::ptr::null(), 1) }, Err(WsaError::FAULT)));
+        let bad = [WSABUF { len: 3, buf: core::ptr::null_mut() }];
+        // SAFETY: the array is live; its null entry is rejected before use.
+        assert!(matches!(unsafe { BufsMut::from_raw(bad.as_ptr(), 1) }, Err(WsaError::FAULT)));
+        // SAFETY: zero buffers are never read.
+        assert!(unsafe { Bufs::from_raw(core::ptr::null(), 0) }.unwrap().is_empty());
+    }
+}

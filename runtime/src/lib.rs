@@ -1,0 +1,139 @@
+//! Write a Winsock 2 transport service provider as a plain Rust trait implementation.
+//!
+//! ```ignore
+//! use winsock_provider::{winsock_provider, Provider, SocketRequest, StartupContext, WsaError};
+//!
+//! #[winsock_provider(
+//!     name = "Null",
+//!     guid = "4b1e7a52-6a9b-4d8e-9a53-0c1f5e9e2d11",
+//!     non_ifs,
+//!     protocol(family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP),
+//! )]
+//! pub struct Null;
+//!
+//! impl Provider for Null {
+//!     type Socket = ();
+//!     fn startup(_: &StartupContext) -> Result<Self, WsaError> { Ok(Null) }
+//!     fn socket(&self, _: &SocketRequest) -> Result<(), WsaError> { Ok(()) }
+//! }
+//! ```
+//!
+//! The attribute exports `WSPStartup` (and `WspEnumProviderProtocols`, the provider's protocol
+//! entries for installers), builds the 30-entry `WSPPROC_TABLE` from the runtime's generic entry
+//! points, and allocates socket handles in the declared descriptor mode. The runtime validates
+//! arguments, maps errors to the SPI's conventions, counts start-up and clean-up, keeps the
+//! handle table, and catches panics at the FFI boundary.
+//!
+//! Builds with Rust 1.63 (the compiler that produces the real Windows DLLs) and with current
+//! stable on any OS, so providers are tested with `cargo test` through the `ws2-standin` crate.
+
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod addr;
+mod buf;
+mod error;
+mod flags;
+mod info;
+mod panic;
+mod provider;
+mod socket;
+mod state;
+pub mod sys;
+mod text;
+mod thunks;
+
+pub use addr::{SockAddr, SOCKADDR_IN6_LEN, SOCKADDR_IN_LEN};
+pub use buf::{Bufs, BufsMut};
+pub use error::WsaError;
+pub use flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
+pub use info::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
+pub use panic::PANIC_ERROR;
+pub use provider::{IfsSocket, IoctlRequest, Provider, SocketRequest, StartupContext};
+pub use socket::Sock;
+pub use state::{Descriptor, Ifs, Mode, NonIfs, State};
+pub use text::{address_to_string, string_to_address};
+pub use winsock_provider_macros::winsock_provider;
+
+/// The name under which a provider DLL exports `WSPStartup`.
+pub const STARTUP_EXPORT: &str = "WSPStartup";
+/// The name under which a provider DLL exports its protocol entries.
+pub const ENUM_PROTOCOLS_EXPORT: &str = "WspEnumProviderProtocols";
+
+/// The signature of `WSPStartup`.
+pub type StartupFn = unsafe extern "system" fn(
+    u16,
+    *const sys::WSPDATA,
+    *const sys::WSAPROTOCOL_INFOW,
+    sys::WSPUPCALLTABLE,
+    *mut sys::WSPPROC_TABLE,
+) -> i32;
+
+/// The signature of `WspEnumProviderProtocols(lpProviderId, lpProtocolBuffer,
+/// lpdwBufferLength, lpErrno)`: the number of entries, or `SOCKET_ERROR` with `WSAENOBUFS` and
+/// the needed length in bytes.
+pub type EnumProtocolsFn =
+    unsafe extern "system" fn(*mut sys::GUID, *mut sys::WSAPROTOCOL_INFOW, *mut u32, *mut i32) -> i32;
+
+/// The two exports of a provider, as function pointers (for loading a provider that is linked
+/// into the same binary, e.g. in tests).
+#[derive(Copy, Clone, Debug)]
+pub struct EntryPoints {
+    /// `WSPStartup`.
+    pub startup: StartupFn,
+    /// `WspEnumProviderProtocols`.
+    pub enum_protocols: EnumProtocolsFn,
+}
+
+/// The entry points of provider `P` (the same functions its DLL exports).
+pub fn entry_points<P: Descriptor>() -> EntryPoints {
+    EntryPoints {
+        startup: thunks::startup::<P>,
+        enum_protocols: thunks::enum_protocols::<P>,
+    }
+}
+
+/// Implementation details used by the code `#[winsock_provider]` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::state::{Descriptor, Ifs, NonIfs, State};
+    pub use crate::thunks::{enum_protocols, startup};
+    pub use crate::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
+
+    /// Emits the DLL exports of provider `$ty`.
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __export_provider {
+        ($ty:ty) => {
+            /// The provider's `WSPStartup` export.
+            ///
+            /// # Safety
+            /// Called by ws2_32 with the arguments the SPI defines.
+            #[no_mangle]
+            pub unsafe extern "system" fn WSPStartup(
+                version: u16,
+                data: *const $crate::sys::WSPDATA,
+                info: *const $crate::sys::WSAPROTOCOL_INFOW,
+                upcalls: $crate::sys::WSPUPCALLTABLE,
+                table: *mut $crate::sys::WSPPROC_TABLE,
+            ) -> i32 {
+                $crate::__private::startup::<$ty>(version, data, info, upcalls, table)
+            }
+
+            /// The provider's protocol entries, for installers.
+            ///
+            /// # Safety
+            /// Called with the arguments `WspEnumProviderProtocols` documents.
+            #[no_mangle]
+            pub unsafe extern "system" fn WspEnumProviderProtocols(
+                provider_id: *mut $crate::sys::GUID,
+                buffer: *mut $crate::sys::WSAPROTOCOL_INFOW,
+                buffer_len: *mut u32,
+                errno: *mut i32,
+            ) -> i32 {
+                $crate::__private::enum_protocols::<$ty>(provider_id, buffer, buffer_len, errno)
+            }
+        };
+    }
+    pub use __export_provider as export_provider;
+}

@@ -1,0 +1,80 @@
+//! The panic guard every entry point runs user code under.
+
+use crate::error::WsaError;
+use std::any::Any;
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The code reported to the caller when provider code panics: the documented "network
+/// subsystem has failed", which every SPI function may return.
+pub const PANIC_ERROR: WsaError = WsaError::NETDOWN;
+
+/// Runs `f`, turning a panic into [`PANIC_ERROR`] after reporting it.
+#[inline]
+pub fn catch<T>(f: impl FnOnce() -> Result<T, WsaError>) -> Result<T, WsaError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            report(payload);
+            Err(PANIC_ERROR)
+        }
+    }
+}
+
+/// Logs a caught panic and disposes of its payload without letting a second panic escape.
+#[cold]
+#[inline(never)]
+fn report(payload: Box<dyn Any + Send>) {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    let line = format!(
+        "winsock-provider: a provider method panicked ({}); the call fails with {:?}\n",
+        text, PANIC_ERROR
+    );
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    debug_output(&line);
+    // Dropping the payload runs user code (its Drop), which may panic again: keep that in too.
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+}
+
+#[cfg(windows)]
+fn debug_output(line: &str) {
+    extern "system" {
+        fn OutputDebugStringW(text: *const u16);
+    }
+    let wide: Vec<u16> = line.encode_utf16().chain(Some(0)).collect();
+    // SAFETY: `wide` is a NUL-terminated UTF-16 string that outlives the call.
+    unsafe { OutputDebugStringW(wide.as_ptr()) };
+}
+
+#[cfg(not(windows))]
+fn debug_output(_: &str) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_errors() {
+        let r: Result<(), WsaError> = catch(|| panic!("boom"));
+        assert_eq!(r, Err(PANIC_ERROR));
+        assert_eq!(catch(|| Ok(5)), Ok(5));
+    }
+
+    #[test]
+    fn panicking_payload_drop_is_contained() {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("drop bomb");
+            }
+        }
+        let r: Result<(), WsaError> = catch(|| std::panic::panic_any(Bomb));
+        assert_eq!(r, Err(PANIC_ERROR));
+    }
+}

@@ -1,0 +1,259 @@
+//! The trait a provider implements: one method per `WSPPROC_TABLE` entry, with safe arguments.
+
+use crate::addr::SockAddr;
+use crate::buf::{Bufs, BufsMut};
+use crate::error::WsaError;
+use crate::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
+use crate::info::ProtocolSpec;
+use crate::socket::Sock;
+use crate::sys::SOCKET;
+
+/// What `WSPStartup` was given, for [`Provider::startup`].
+#[derive(Copy, Clone, Debug)]
+pub struct StartupContext {
+    /// The negotiated interface version (`MAKEWORD(2, 2)`).
+    pub version: u16,
+    /// `dwCatalogEntryId` of the entry ws2_32 loaded the provider for.
+    pub catalog_id: u32,
+}
+
+/// The arguments of `WSPSocket`, resolved against the protocol entry ws2_32 chose.
+#[derive(Copy, Clone, Debug)]
+pub struct SocketRequest {
+    /// The provider's protocol entry for this socket.
+    pub spec: &'static ProtocolSpec,
+    /// Its index in the provider's protocol list.
+    pub index: usize,
+    /// `dwCatalogEntryId` of that entry.
+    pub catalog_id: u32,
+    /// `WSA_FLAG_*` flags.
+    pub flags: SocketFlags,
+    /// The socket group (`g`); 0 when none.
+    pub group: u32,
+}
+
+/// A request of `WSPIoctl` the runtime has not handled itself.
+pub struct IoctlRequest<'a> {
+    /// `dwIoControlCode`.
+    pub code: u32,
+    /// The input buffer (empty when none was given).
+    pub input: &'a [u8],
+    /// The output buffer (empty when none was given).
+    pub output: &'a mut [u8],
+}
+
+/// A Winsock 2 transport service provider.
+///
+/// Implement this on a struct, put `#[winsock_provider(...)]` on the struct, and the crate
+/// becomes a provider DLL: `WSPStartup` is exported, the 30-entry dispatch table is built from
+/// these methods, and socket handles are allocated in the declared descriptor mode.
+///
+/// Every method has a default that fails with the error Winsock documents for an unsupported
+/// operation, so a provider implements only what it serves. Methods run on the caller's thread;
+/// blocking calls block there (check [`Sock::nonblocking`] and fail with `WSAEWOULDBLOCK`
+/// instead when it is set). A panic in any method is caught by the runtime and reported to the
+/// caller as `WSAENETDOWN`; it never unwinds into ws2_32.
+///
+/// Socket handles, argument validation (null and short buffers, bad lengths), start-up and
+/// clean-up counting, `SO_TYPE`, `SO_PROTOCOL_INFOW` and `FIONBIO` are the runtime's job.
+#[cfg_attr(
+    wsp_diagnostic_namespace,
+    diagnostic::on_unimplemented(
+        message = "`{Self}` does not implement `winsock_provider::Provider`",
+        label = "`#[winsock_provider]` needs an `impl winsock_provider::Provider for {Self}`",
+        note = "write `impl winsock_provider::Provider for {Self} {{ type Socket = ...; fn startup(...) ...; fn socket(...) ... }}`"
+    )
+)]
+pub trait Provider: Sized + Send + Sync + 'static {
+    /// Per-socket state. Shared between the threads calling on the same socket.
+    type Socket: Send + Sync + 'static;
+
+    /// Creates the provider instance on the first `WSPStartup` (later ones only count).
+    fn startup(ctx: &StartupContext) -> Result<Self, WsaError>;
+
+    /// Runs on the last `WSPCleanup`, after every socket still open has been closed.
+    fn cleanup(&self) {}
+
+    /// `WSPSocket`: creates a socket's state. The runtime allocates its handle.
+    fn socket(&self, request: &SocketRequest) -> Result<Self::Socket, WsaError>;
+
+    /// `WSPCloseSocket`: the socket has been removed from the handle table, so no new call can
+    /// reach it; wake any thread blocked on it. Its state is dropped when the last call using
+    /// it returns. Errors are reported to the caller but the handle is released regardless.
+    fn close(&self, sock: &Sock<Self>) -> Result<(), WsaError> {
+        let _ = sock;
+        Ok(())
+    }
+
+    /// `WSPBind`.
+    fn bind(&self, sock: &Sock<Self>, addr: &SockAddr) -> Result<(), WsaError> {
+        let _ = (sock, addr);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPListen`. `backlog` is clamped to at least 1 (`SOMAXCONN` stays as it is).
+    fn listen(&self, sock: &Sock<Self>, backlog: i32) -> Result<(), WsaError> {
+        let _ = (sock, backlog);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPAccept`: waits for (or, non-blocking, polls for) a connection and returns the new
+    /// socket's state and the peer address. The runtime allocates the handle, applies the
+    /// condition function, and inherits the listener's non-blocking mode.
+    fn accept(&self, sock: &Sock<Self>) -> Result<(Self::Socket, SockAddr), WsaError> {
+        let _ = sock;
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPConnect`.
+    fn connect(&self, sock: &Sock<Self>, addr: &SockAddr) -> Result<(), WsaError> {
+        let _ = (sock, addr);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPJoinLeaf` (multipoint). Returns a new socket for a c_root, `None` to reuse `sock`.
+    fn join_leaf(
+        &self,
+        sock: &Sock<Self>,
+        addr: &SockAddr,
+        flags: u32,
+    ) -> Result<Option<Self::Socket>, WsaError> {
+        let _ = (sock, addr, flags);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPSend`: returns the number of bytes sent.
+    fn send(&self, sock: &Sock<Self>, bufs: &Bufs<'_>, flags: MsgFlags) -> Result<usize, WsaError> {
+        let _ = (sock, bufs, flags);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPSendTo`: returns the number of bytes sent.
+    fn send_to(
+        &self,
+        sock: &Sock<Self>,
+        bufs: &Bufs<'_>,
+        flags: MsgFlags,
+        to: &SockAddr,
+    ) -> Result<usize, WsaError> {
+        let _ = (sock, bufs, flags, to);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPRecv`: returns the bytes received (0 after a graceful close) and the output flags.
+    fn recv(
+        &self,
+        sock: &Sock<Self>,
+        bufs: &mut BufsMut<'_>,
+        flags: MsgFlags,
+    ) -> Result<(usize, MsgFlags), WsaError> {
+        let _ = (sock, bufs, flags);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPRecvFrom`: like [`Provider::recv`], plus the sender's address.
+    fn recv_from(
+        &self,
+        sock: &Sock<Self>,
+        bufs: &mut BufsMut<'_>,
+        flags: MsgFlags,
+    ) -> Result<(usize, MsgFlags, SockAddr), WsaError> {
+        let _ = (sock, bufs, flags);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPShutdown`.
+    fn shutdown(&self, sock: &Sock<Self>, how: Shutdown) -> Result<(), WsaError> {
+        let _ = (sock, how);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPSendDisconnect` without disconnect data: by default a send shutdown.
+    fn send_disconnect(&self, sock: &Sock<Self>) -> Result<(), WsaError> {
+        self.shutdown(sock, Shutdown::Send)
+    }
+
+    /// `WSPRecvDisconnect` without disconnect data: by default a receive shutdown.
+    fn recv_disconnect(&self, sock: &Sock<Self>) -> Result<(), WsaError> {
+        self.shutdown(sock, Shutdown::Receive)
+    }
+
+    /// `WSPGetSockName`. An unbound socket is `WSAEINVAL`.
+    fn sock_name(&self, sock: &Sock<Self>) -> Result<SockAddr, WsaError> {
+        let _ = sock;
+        Err(WsaError::INVAL)
+    }
+
+    /// `WSPGetPeerName`. An unconnected socket is `WSAENOTCONN`.
+    fn peer_name(&self, sock: &Sock<Self>) -> Result<SockAddr, WsaError> {
+        let _ = sock;
+        Err(WsaError::NOTCONN)
+    }
+
+    /// `WSPGetSockOpt` for options other than `SO_TYPE` and `SO_PROTOCOL_INFOW` (answered by
+    /// the runtime). The runtime checks the caller's buffer against the value's length.
+    fn get_option(&self, sock: &Sock<Self>, opt: SockOpt) -> Result<OptValue, WsaError> {
+        let _ = (sock, opt);
+        Err(WsaError::NOPROTOOPT)
+    }
+
+    /// `WSPSetSockOpt`.
+    fn set_option(&self, sock: &Sock<Self>, opt: SockOpt, value: OptInput<'_>) -> Result<(), WsaError> {
+        let _ = (sock, opt, value);
+        Err(WsaError::NOPROTOOPT)
+    }
+
+    /// `FIONREAD`: bytes that a receive would return now.
+    fn bytes_readable(&self, sock: &Sock<Self>) -> Result<usize, WsaError> {
+        let _ = sock;
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `SIOCATMARK`: whether all out-of-band data has been read (true without OOB support).
+    fn at_mark(&self, sock: &Sock<Self>) -> Result<bool, WsaError> {
+        let _ = sock;
+        Ok(true)
+    }
+
+    /// `WSPIoctl` for codes the runtime does not handle itself; returns the bytes written to
+    /// `output`. Unknown codes are `WSAEINVAL`.
+    fn ioctl(&self, sock: &Sock<Self>, request: IoctlRequest<'_>) -> Result<usize, WsaError> {
+        let _ = (sock, request);
+        Err(WsaError::INVAL)
+    }
+
+    /// `WSPAddressToString`. The default formats IPv4 and IPv6 addresses as Winsock does
+    /// (`a.b.c.d:port`, `[v6%scope]:port`) and refuses other families with `WSAEINVAL`.
+    fn address_to_string(&self, addr: &SockAddr) -> Result<String, WsaError> {
+        crate::text::address_to_string(addr)
+    }
+
+    /// `WSPStringToAddress`. The default parses IPv4 and IPv6 text for those families.
+    fn string_to_address(&self, text: &str, family: i32) -> Result<SockAddr, WsaError> {
+        crate::text::string_to_address(text, family)
+    }
+
+    /// `WSPCancelBlockingCall`: Winsock 2.2 has no blocking hooks, so there is nothing to
+    /// cancel; the default reports `WSAEINVAL` ("no outstanding blocking call").
+    fn cancel_blocking_call(&self) -> Result<(), WsaError> {
+        Err(WsaError::INVAL)
+    }
+}
+
+/// A socket state type whose sockets are OS handles, for providers in IFS mode.
+///
+/// The runtime registers [`IfsSocket::os_handle`] with `WPUModifyIFSHandle` and hands out the
+/// handle that comes back; the provider closes the OS handle itself (in [`Provider::close`] or
+/// when the state is dropped).
+#[cfg_attr(
+    wsp_diagnostic_namespace,
+    diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be the socket type of an IFS provider: it does not implement `winsock_provider::IfsSocket`",
+        label = "IFS sockets must be OS handles",
+        note = "implement `winsock_provider::IfsSocket for {Self}` returning the OS handle (Windows HANDLE, or file descriptor elsewhere) the socket owns, or declare the provider `non_ifs`"
+    )
+)]
+pub trait IfsSocket {
+    /// The OS handle (a Windows `HANDLE`, or a file descriptor elsewhere) as a `SOCKET` value.
+    fn os_handle(&self) -> SOCKET;
+}

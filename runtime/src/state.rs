@@ -1,0 +1,294 @@
+//! Start-up/clean-up counting, the handle table and descriptor allocation.
+
+use crate::error::WsaError;
+use crate::info::{DescriptorMode, ProviderInfo};
+use crate::panic::catch;
+use crate::provider::{IfsSocket, Provider, StartupContext};
+use crate::socket::{Shared, Sock};
+use crate::sys::{self, SOCKET, WSPUPCALLTABLE};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+/// The link between a provider struct and the runtime, written by `#[winsock_provider]`.
+pub trait Descriptor: Provider {
+    /// [`NonIfs`] or [`Ifs`].
+    type Mode: Mode<Self>;
+    /// What the attribute declared.
+    const INFO: ProviderInfo;
+    /// The provider's process-wide runtime state (a `static` the attribute emits).
+    fn state() -> &'static State<Self>;
+}
+
+/// A descriptor allocation mode: how a socket gets the handle the application sees.
+pub trait Mode<P: Provider>: 'static {
+    /// Which mode this is.
+    const KIND: DescriptorMode;
+
+    /// Obtains the handle for a new socket from ws2_32.
+    ///
+    /// # Safety
+    /// `upcalls` must be the table ws2_32 passed to `WSPStartup`.
+    unsafe fn publish(upcalls: &WSPUPCALLTABLE, sock: &Arc<Sock<P>>) -> Result<SOCKET, WsaError>;
+
+    /// Gives a closed socket's handle back to ws2_32 (non-IFS); nothing for IFS, whose OS
+    /// handle the provider closes.
+    ///
+    /// # Safety
+    /// `upcalls` must be the table ws2_32 passed to `WSPStartup`; `handle` must have come from
+    /// [`Mode::publish`] and not been released yet.
+    unsafe fn release(upcalls: &WSPUPCALLTABLE, handle: SOCKET) -> Result<(), WsaError>;
+}
+
+/// Non-IFS mode: handles from `WPUCreateSocketHandle`, whose context is the socket record.
+pub enum NonIfs {}
+
+/// IFS mode: the provider's OS handle, registered with `WPUModifyIFSHandle`.
+pub enum Ifs {}
+
+fn upcall_error(err: i32) -> WsaError {
+    if err == 0 {
+        WsaError::SYSCALLFAILURE
+    } else {
+        WsaError::from_code(err)
+    }
+}
+
+impl<P: Provider> Mode<P> for NonIfs {
+    const KIND: DescriptorMode = DescriptorMode::NonIfs;
+
+    unsafe fn publish(upcalls: &WSPUPCALLTABLE, sock: &Arc<Sock<P>>) -> Result<SOCKET, WsaError> {
+        let create = upcalls.lpWPUCreateSocketHandle.ok_or(WsaError::SYSCALLFAILURE)?;
+        let mut err = 0;
+        let context = Arc::as_ptr(sock) as usize;
+        // SAFETY: a ws2_32 upcall, called with its documented arguments.
+        let handle = create(sock.catalog_id(), context, &mut err);
+        if handle == sys::INVALID_SOCKET {
+            return Err(upcall_error(err));
+        }
+        Ok(handle)
+    }
+
+    unsafe fn release(upcalls: &WSPUPCALLTABLE, handle: SOCKET) -> Result<(), WsaError> {
+        let close = upcalls.lpWPUCloseSocketHandle.ok_or(WsaError::SYSCALLFAILURE)?;
+        let mut err = 0;
+        // SAFETY: a ws2_32 upcall; `handle` came from WPUCreateSocketHandle and is released once.
+        if close(handle, &mut err) == sys::SOCKET_ERROR {
+            return Err(upcall_error(err));
+        }
+        Ok(())
+    }
+}
+
+impl<P: Provider> Mode<P> for Ifs
+where
+    P::Socket: IfsSocket,
+{
+    const KIND: DescriptorMode = DescriptorMode::Ifs;
+
+    unsafe fn publish(upcalls: &WSPUPCALLTABLE, sock: &Arc<Sock<P>>) -> Result<SOCKET, WsaError> {
+        let modify = upcalls.lpWPUModifyIFSHandle.ok_or(WsaError::SYSCALLFAILURE)?;
+        let mut err = 0;
+        // SAFETY: a ws2_32 upcall, given the OS handle the provider's socket owns.
+        let handle = modify(sock.catalog_id(), sock.state().os_handle(), &mut err);
+        if handle == sys::INVALID_SOCKET {
+            return Err(upcall_error(err));
+        }
+        Ok(handle)
+    }
+
+    unsafe fn release(_: &WSPUPCALLTABLE, _: SOCKET) -> Result<(), WsaError> {
+        Ok(())
+    }
+}
+
+const SHARDS: usize = 64;
+
+type Shard<P> = RwLock<Option<HashMap<SOCKET, Arc<Sock<P>>>>>;
+
+struct Active<P> {
+    count: u32,
+    shared: Arc<Shared<P>>,
+}
+
+/// A provider's process-wide runtime state: its start-up count and instance, and the table
+/// from socket handle to socket record.
+pub struct State<P: Provider> {
+    life: Mutex<Option<Active<P>>>,
+    table: [Shard<P>; SHARDS],
+}
+
+impl<P: Provider> State<P> {
+    const EMPTY: Shard<P> = RwLock::new(None);
+
+    /// An idle state: not started, no sockets.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> State<P> {
+        State {
+            life: Mutex::new(None),
+            table: [Self::EMPTY; SHARDS],
+        }
+    }
+
+    fn life(&self) -> MutexGuard<'_, Option<Active<P>>> {
+        // A panic while holding the lock cannot leave the data inconsistent (every update is a
+        // single assignment), so a poisoned lock is used as it is.
+        self.life.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn shard(&self, handle: SOCKET) -> &Shard<P> {
+        &self.table[(handle >> 2) % SHARDS]
+    }
+
+    /// Counts a `WSPStartup`; the first creates the provider instance.
+    pub(crate) fn startup(&self, ctx: &StartupContext, upcalls: WSPUPCALLTABLE) -> Result<(), WsaError> {
+        let mut life = self.life();
+        match life.as_mut() {
+            Some(active) => {
+                active.count = active.count.checked_add(1).ok_or(WsaError::PROCLIM)?;
+            }
+            None => {
+                let provider = P::startup(ctx)?;
+                *life = Some(Active {
+                    count: 1,
+                    shared: Arc::new(Shared { provider, upcalls }),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a `WSPCleanup`; the last one closes every socket still open, then lets the
+    /// provider clean up.
+    pub(crate) fn cleanup<M: Mode<P>>(&self) -> Result<(), WsaError> {
+        let mut life = self.life();
+        let active = life.as_mut().ok_or(WsaError::NOTINITIALISED)?;
+        active.count -= 1;
+        if active.count > 0 {
+            return Ok(());
+        }
+        let shared = life.take().map(|a| a.shared);
+        // Sockets are only inserted while `life` is held and active, so none can appear now.
+        let mut open = Vec::new();
+        for shard in &self.table {
+            let mut map = shard.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(map) = map.as_mut() {
+                open.extend(map.drain());
+            }
+        }
+        drop(life);
+        for (handle, sock) in open {
+            let _ = self.finish_close::<M>(handle, &sock);
+        }
+        if let Some(shared) = shared {
+            let _ = catch(|| {
+                shared.provider.cleanup();
+                Ok(())
+            });
+        }
+        Ok(())
+    }
+
+    /// The current start-up's shared instance, or `WSANOTINITIALISED`.
+    pub(crate) fn active(&self) -> Result<Arc<Shared<P>>, WsaError> {
+        self.life().as_ref().map(|a| a.shared.clone()).ok_or(WsaError::NOTINITIALISED)
+    }
+
+    /// Finds an open socket: `WSAENOTSOCK` for unknown or closed handles, or
+    /// `WSANOTINITIALISED` after the last clean-up.
+    pub(crate) fn lookup(&self, handle: SOCKET) -> Result<Arc<Sock<P>>, WsaError> {
+        let shard = self.shard(handle).read().unwrap_or_else(|e| e.into_inner());
+        match shard.as_ref().and_then(|m| m.get(&handle)) {
+            Some(sock) => Ok(sock.clone()),
+            None => {
+                drop(shard);
+                Err(self.miss())
+            }
+        }
+    }
+
+    #[cold]
+    fn miss(&self) -> WsaError {
+        if self.life().is_some() {
+            WsaError::NOTSOCK
+        } else {
+            WsaError::NOTINITIALISED
+        }
+    }
+
+    /// Allocates the handle of a new socket and publishes it in the table; the handle is
+    /// usable by other threads only once this returns it.
+    pub(crate) fn create<M: Mode<P>>(&self, sock: Sock<P>) -> Result<SOCKET, WsaError> {
+        let sock = Arc::new(sock);
+        // SAFETY: the upcall table is the one ws2_32 passed to WSPStartup.
+        let handle = match unsafe { M::publish(&sock.shared.upcalls, &sock) } {
+            Ok(handle) => handle,
+            Err(e) => {
+                let _ = sock.shared.provider.close(&sock);
+                return Err(e);
+            }
+        };
+        sock.set_handle(handle);
+        let life = self.life();
+        let current = life.as_ref().map_or(false, |a| Arc::ptr_eq(&a.shared, &sock.shared));
+        let inserted = current && {
+            let mut shard = self.shard(handle).write().unwrap_or_else(|e| e.into_inner());
+            let map = shard.get_or_insert_with(HashMap::new);
+            if map.contains_key(&handle) {
+                false
+            } else {
+                map.insert(handle, sock.clone());
+                true
+            }
+        };
+        drop(life);
+        if inserted {
+            return Ok(handle);
+        }
+        // Either clean-up ran meanwhile, or ws2_32 handed out a value that is still open here.
+        let _ = self.finish_close::<M>(handle, &sock);
+        Err(if current { WsaError::SYSCALLFAILURE } else { WsaError::NOTINITIALISED })
+    }
+
+    /// `WSPCloseSocket`: unpublishes the handle (exactly one caller wins), lets the provider
+    /// close, then releases the handle. Calls still running keep the record alive.
+    pub(crate) fn close<M: Mode<P>>(&self, handle: SOCKET) -> Result<(), WsaError> {
+        let removed = {
+            let mut shard = self.shard(handle).write().unwrap_or_else(|e| e.into_inner());
+            shard.as_mut().and_then(|m| m.remove(&handle))
+        };
+        match removed {
+            Some(sock) => self.finish_close::<M>(handle, &sock),
+            None => Err(self.miss()),
+        }
+    }
+
+    fn finish_close<M: Mode<P>>(&self, handle: SOCKET, sock: &Arc<Sock<P>>) -> Result<(), WsaError> {
+        let closed = catch(|| sock.shared.provider.close(sock));
+        // SAFETY: the handle came from M::publish and was just unpublished by this caller alone.
+        let released = unsafe { M::release(&sock.shared.upcalls, handle) };
+        closed.and(released)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_kinds() {
+        struct P;
+        impl Provider for P {
+            type Socket = ();
+            fn startup(_: &StartupContext) -> Result<Self, WsaError> {
+                Ok(P)
+            }
+            fn socket(&self, _: &crate::SocketRequest) -> Result<(), WsaError> {
+                Ok(())
+            }
+        }
+        assert_eq!(<NonIfs as Mode<P>>::KIND, DescriptorMode::NonIfs);
+        let state = State::<P>::new();
+        assert_eq!(state.lookup(4).err(), Some(WsaError::NOTINITIALISED));
+        assert_eq!(state.cleanup::<NonIfs>().err(), Some(WsaError::NOTINITIALISED));
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests of the toolkit live under `tests/*.rs` of this crate.
