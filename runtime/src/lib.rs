@@ -53,6 +53,7 @@ pub use provider::{IfsSocket, IoctlRequest, Provider, SocketRequest, StartupCont
 pub use socket::Sock;
 pub use state::{Descriptor, Ifs, Mode, NonIfs, State};
 pub use text::{address_to_string, string_to_address};
+pub use thunks::proc_table;
 pub use winsock_provider_macros::winsock_provider;
 
 /// The name under which a provider DLL exports `WSPStartup`.
@@ -99,6 +100,108 @@ pub mod __private {
     pub use crate::state::{Descriptor, Ifs, NonIfs, State};
     pub use crate::thunks::{enum_protocols, startup};
     pub use crate::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
+    pub use crate::provider::{IfsSocket, Provider};
+
+    use core::marker::PhantomData;
+    use core::sync::atomic::{AtomicPtr, Ordering};
+
+    /// The storage of a provider's [`State`], allocated on first use.
+    ///
+    /// The attribute names this type (which puts no bound on `P`) in the `static` behind
+    /// `Descriptor::state` instead of `State<P>` itself, so a struct lacking `impl Provider` is
+    /// reported once, by the bound on the generated impl, and not again by the `static`.
+    pub struct StateSlot<P> {
+        ptr: AtomicPtr<()>,
+        _provider: PhantomData<fn() -> P>,
+    }
+
+    impl<P> StateSlot<P> {
+        /// An empty slot.
+        #[allow(clippy::new_without_default)]
+        pub const fn new() -> StateSlot<P> {
+            StateSlot {
+                ptr: AtomicPtr::new(core::ptr::null_mut()),
+                _provider: PhantomData,
+            }
+        }
+    }
+
+    impl<P: Provider> StateSlot<P> {
+        /// The state, created by the first call (and never freed, like a `static`).
+        pub fn get(&'static self) -> &'static State<P> {
+            let current = self.ptr.load(Ordering::Acquire);
+            if !current.is_null() {
+                // SAFETY: only this function stores into `ptr`, always a leaked `State<P>` that
+                // is never freed.
+                return unsafe { &*(current as *const State<P>) };
+            }
+            let fresh = Box::into_raw(Box::new(State::<P>::new()));
+            match self.ptr.compare_exchange(
+                core::ptr::null_mut(),
+                fresh as *mut (),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                // SAFETY: `fresh` was just leaked and is now published; it is never freed.
+                Ok(_) => unsafe { &*fresh },
+                Err(winner) => {
+                    // SAFETY: `fresh` was never published, so this is its only owner; `winner`
+                    // is a leaked `State<P>` stored by another call, never freed.
+                    unsafe {
+                        drop(Box::from_raw(fresh));
+                        &*(winner as *const State<P>)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Emits the DLL exports of provider `$ty`, like [`export_provider!`], with the `where`
+    /// bounds the attribute also puts on the generated `Descriptor` impl.
+    ///
+    /// Repeating the bounds (with the same spans) makes a missing `impl Provider` or
+    /// `IfsSocket` one error, which rustc reports once, rather than one per export.
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __export_provider_where {
+        ($ty:ty where $($bound:tt)*) => {
+            /// The provider's `WSPStartup` export.
+            ///
+            /// # Safety
+            /// Called by ws2_32 with the arguments the SPI defines.
+            #[no_mangle]
+            pub unsafe extern "system" fn WSPStartup(
+                version: u16,
+                data: *const $crate::sys::WSPDATA,
+                info: *const $crate::sys::WSAPROTOCOL_INFOW,
+                upcalls: $crate::sys::WSPUPCALLTABLE,
+                table: *mut $crate::sys::WSPPROC_TABLE,
+            ) -> i32
+            where
+                $($bound)*
+            {
+                $crate::__private::startup::<$ty>(version, data, info, upcalls, table)
+            }
+
+            /// The provider's protocol entries, for installers.
+            ///
+            /// # Safety
+            /// Called with the arguments `WspEnumProviderProtocols` documents.
+            #[no_mangle]
+            pub unsafe extern "system" fn WspEnumProviderProtocols(
+                provider_id: *mut $crate::sys::GUID,
+                buffer: *mut $crate::sys::WSAPROTOCOL_INFOW,
+                buffer_len: *mut u32,
+                errno: *mut i32,
+            ) -> i32
+            where
+                $($bound)*
+            {
+                $crate::__private::enum_protocols::<$ty>(provider_id, buffer, buffer_len, errno)
+            }
+        };
+    }
+    pub use __export_provider_where as export_provider_where;
 
     /// Emits the DLL exports of provider `$ty`.
     #[macro_export]
