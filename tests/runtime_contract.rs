@@ -12,7 +12,7 @@ use winsock_provider::{
     entry_points, Bufs, BufsMut, MsgFlags, OptValue, Provider, Sock, SockAddr, SockOpt, SocketRequest,
     StartupContext, WsaError,
 };
-use ws2_standin::{check_int, check_socket, Ws2};
+use ws2_standin::{check_bool, check_int, check_socket, Ws2};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 static CLOSED: AtomicUsize = AtomicUsize::new(0);
@@ -345,6 +345,58 @@ fn runtime_answers_and_defaults() {
     assert_eq!(ws.ioctlsocket(s, 0x1234, &mut arg), Err(WsaError::INVAL));
     assert_eq!(ws.socket(2, SOCK_DGRAM, IPPROTO_UDP), Err(WsaError::SOCKTNOSUPPORT));
     assert_eq!(ws.socket(23, SOCK_STREAM, 0), Err(WsaError::AFNOSUPPORT));
+    ws.closesocket(s).unwrap();
+    ws.cleanup();
+}
+
+#[test]
+fn notification_and_extension_entries_have_documented_defaults() {
+    let _serial = serial();
+    let ws = loaded();
+    let s = stream(&ws);
+    let t = ws.spi_for(s).unwrap().table;
+    let null: *mut FD_SET = std::ptr::null_mut();
+    // SAFETY (all calls below): valid or deliberately null pointers the runtime checks.
+    let r = check_int("WSPSelect", |e| unsafe { t.lpWSPSelect.unwrap()(0, null, null, null, std::ptr::null(), e) });
+    assert_eq!(r, Err(WsaError::INVAL), "select with no set");
+    let mut set = FD_SET::default();
+    set.fd_count = 1;
+    set.fd_array[0] = s;
+    let r = check_int("WSPSelect", |e| unsafe { t.lpWSPSelect.unwrap()(0, &mut set, null, null, std::ptr::null(), e) });
+    assert_eq!(r, Err(WsaError::OPNOTSUPP));
+    let r = check_int("WSPEventSelect", |e| unsafe { t.lpWSPEventSelect.unwrap()(s, 0, 1, e) });
+    assert_eq!(r, Err(WsaError::OPNOTSUPP));
+    let r = check_int("WSPAsyncSelect", |e| unsafe { t.lpWSPAsyncSelect.unwrap()(s, std::ptr::null_mut(), 1, 1, e) });
+    assert_eq!(r, Err(WsaError::OPNOTSUPP));
+    let r = check_int("WSPEnumNetworkEvents", |e| unsafe { t.lpWSPEnumNetworkEvents.unwrap()(s, std::ptr::null_mut(), std::ptr::null_mut(), e) });
+    assert_eq!(r, Err(WsaError::FAULT));
+    let mut info = WSAPROTOCOL_INFOW::default();
+    let r = check_int("WSPDuplicateSocket", |e| unsafe { t.lpWSPDuplicateSocket.unwrap()(s, 1, &mut info, e) });
+    assert_eq!(r, Err(WsaError::OPNOTSUPP));
+    let overlapped = OVERLAPPED::default();
+    let (mut n, mut flags) = (0u32, 0u32);
+    let r = check_bool("WSPGetOverlappedResult", |e| unsafe {
+        t.lpWSPGetOverlappedResult.unwrap()(s, &overlapped, &mut n, 0, &mut flags, e)
+    });
+    assert_eq!(r, Err(WsaError::INVAL));
+    let r = check_bool("WSPGetOverlappedResult", |e| unsafe {
+        t.lpWSPGetOverlappedResult.unwrap()(s, std::ptr::null(), &mut n, 0, &mut flags, e)
+    });
+    assert_eq!(r, Err(WsaError::FAULT));
+    let mut name = *b"G711";
+    let wsabuf = WSABUF { len: 4, buf: name.as_mut_ptr() };
+    let mut qos = QOS::default();
+    let r = check_bool("WSPGetQOSByName", |e| unsafe { t.lpWSPGetQOSByName.unwrap()(s, &wsabuf, &mut qos, e) });
+    assert_eq!(r, Err(WsaError::INVAL));
+    let r = check_int("WSPCancelBlockingCall", |e| unsafe { t.lpWSPCancelBlockingCall.unwrap()(e) });
+    assert_eq!(r, Err(WsaError::INVAL));
+    let r = check_int("WSPRecvDisconnect", |e| unsafe { t.lpWSPRecvDisconnect.unwrap()(s, std::ptr::null(), e) });
+    assert_eq!(r, Err(WsaError::OPNOTSUPP), "default recv_disconnect is a receive shutdown");
+    let r = check_socket("WSPJoinLeaf", |e| unsafe {
+        let addr = v4("127.0.0.1:1").to_bytes();
+        t.lpWSPJoinLeaf.unwrap()(s, addr.as_ptr().cast(), 16, std::ptr::null(), std::ptr::null_mut(), std::ptr::null(), std::ptr::null(), 0, e)
+    });
+    assert_eq!(r, Err(WsaError::OPNOTSUPP));
     ws.closesocket(s).unwrap();
     ws.cleanup();
 }

@@ -6,7 +6,8 @@ use crate::error::WsaError;
 use crate::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
 use crate::info::ProtocolSpec;
 use crate::socket::Sock;
-use crate::sys::SOCKET;
+use crate::sys::{self, SOCKET};
+use std::time::Duration;
 
 /// What `WSPStartup` was given, for [`Provider::startup`].
 #[derive(Copy, Clone, Debug)]
@@ -219,6 +220,65 @@ pub trait Provider: Sized + Send + Sync + 'static {
     /// `output`. Unknown codes are `WSAEINVAL`.
     fn ioctl(&self, sock: &Sock<Self>, request: IoctlRequest<'_>) -> Result<usize, WsaError> {
         let _ = (sock, request);
+        Err(WsaError::INVAL)
+    }
+
+    /// `WSPSelect`: which of the sockets in the three sets are readable, writable or have an
+    /// exception, waiting up to `timeout` (`None`: forever). Keep only the ready sockets in each
+    /// set and return their total count. The sets hold this provider's handles; the runtime
+    /// checks their pointers.
+    fn select(
+        &self,
+        read: Option<&mut sys::FD_SET>,
+        write: Option<&mut sys::FD_SET>,
+        except: Option<&mut sys::FD_SET>,
+        timeout: Option<Duration>,
+    ) -> Result<usize, WsaError> {
+        let _ = (read, write, except, timeout);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPAsyncSelect`: post `msg` to window `hwnd` (with `WPUPostMessage`) when any of the
+    /// `FD_*` events in `events` occurs; `events == 0` cancels.
+    fn async_select(&self, sock: &Sock<Self>, hwnd: sys::HWND, msg: u32, events: i32) -> Result<(), WsaError> {
+        let _ = (sock, hwnd, msg, events);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPEventSelect`: signal `event` (with `WPUSetEvent`) when any of the `FD_*` events in
+    /// `events` occurs; `events == 0` cancels.
+    fn event_select(&self, sock: &Sock<Self>, event: sys::WSAEVENT, events: i32) -> Result<(), WsaError> {
+        let _ = (sock, event, events);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPEnumNetworkEvents`: the events recorded since the last call (and reset `event`, if
+    /// given, with `WPUResetEvent`).
+    fn enum_network_events(&self, sock: &Sock<Self>, event: sys::HANDLE) -> Result<sys::WSANETWORKEVENTS, WsaError> {
+        let _ = (sock, event);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPDuplicateSocket`: prepare `info` (already filled with the socket's protocol entry)
+    /// so that process `process_id` can rebuild the socket, typically through
+    /// `dwProviderReserved`.
+    fn duplicate_socket(&self, sock: &Sock<Self>, process_id: u32, info: &mut sys::WSAPROTOCOL_INFOW) -> Result<(), WsaError> {
+        let _ = (sock, process_id, info);
+        Err(WsaError::OPNOTSUPP)
+    }
+
+    /// `WSPGetOverlappedResult`: bytes transferred and flags of an overlapped operation this
+    /// provider started, waiting for it when `wait` is true. No operation of a provider that
+    /// never returns `WSA_IO_PENDING` is pending, hence the default `WSAEINVAL`.
+    fn get_overlapped_result(&self, sock: &Sock<Self>, overlapped: &sys::OVERLAPPED, wait: bool) -> Result<(u32, MsgFlags), WsaError> {
+        let _ = (sock, overlapped, wait);
+        Err(WsaError::INVAL)
+    }
+
+    /// `WSPGetQOSByName`: the QOS template named `name`. Without QOS support no name is known:
+    /// `WSAEINVAL`.
+    fn get_qos_by_name(&self, sock: &Sock<Self>, name: &[u8]) -> Result<sys::QOS, WsaError> {
+        let _ = (sock, name);
         Err(WsaError::INVAL)
     }
 

@@ -216,14 +216,14 @@ pub(crate) unsafe extern "system" fn address_to_string<P: Descriptor>(
 
 pub(crate) unsafe extern "system" fn async_select<P: Descriptor>(
     s: SOCKET,
-    _hwnd: HWND,
-    _msg: u32,
-    _events: i32,
+    hwnd: HWND,
+    msg: u32,
+    events: i32,
     errno: *mut i32,
 ) -> i32 {
     int_call(errno, || {
-        sock::<P>(s)?;
-        Err(WsaError::OPNOTSUPP)
+        let sock = sock::<P>(s)?;
+        sock.shared.provider.async_select(&sock, hwnd, msg, events)
     })
 }
 
@@ -268,50 +268,67 @@ pub(crate) unsafe extern "system" fn connect<P: Descriptor>(
 
 pub(crate) unsafe extern "system" fn duplicate_socket<P: Descriptor>(
     s: SOCKET,
-    _process_id: u32,
-    _info: *mut WSAPROTOCOL_INFOW,
+    process_id: u32,
+    info: *mut WSAPROTOCOL_INFOW,
     errno: *mut i32,
 ) -> i32 {
     int_call(errno, || {
-        sock::<P>(s)?;
-        Err(WsaError::OPNOTSUPP)
+        let sock = sock::<P>(s)?;
+        if info.is_null() {
+            return Err(WsaError::FAULT);
+        }
+        let mut out = P::INFO.protocol_info(sock.index, sock.catalog_id());
+        sock.shared.provider.duplicate_socket(&sock, process_id, &mut out)?;
+        // SAFETY: non-null; the caller passes a writable WSAPROTOCOL_INFOW.
+        info.write_unaligned(out);
+        Ok(())
     })
 }
 
 pub(crate) unsafe extern "system" fn enum_network_events<P: Descriptor>(
     s: SOCKET,
-    _event: HANDLE,
-    _events: *mut WSANETWORKEVENTS,
+    event: HANDLE,
+    events: *mut WSANETWORKEVENTS,
     errno: *mut i32,
 ) -> i32 {
     int_call(errno, || {
-        sock::<P>(s)?;
-        Err(WsaError::OPNOTSUPP)
+        let sock = sock::<P>(s)?;
+        if events.is_null() {
+            return Err(WsaError::FAULT);
+        }
+        let record = sock.shared.provider.enum_network_events(&sock, event)?;
+        // SAFETY: non-null; the caller passes a writable WSANETWORKEVENTS.
+        events.write_unaligned(record);
+        Ok(())
     })
 }
 
-pub(crate) unsafe extern "system" fn event_select<P: Descriptor>(s: SOCKET, _event: WSAEVENT, _events: i32, errno: *mut i32) -> i32 {
+pub(crate) unsafe extern "system" fn event_select<P: Descriptor>(s: SOCKET, event: WSAEVENT, events: i32, errno: *mut i32) -> i32 {
     int_call(errno, || {
-        sock::<P>(s)?;
-        Err(WsaError::OPNOTSUPP)
+        let sock = sock::<P>(s)?;
+        sock.shared.provider.event_select(&sock, event, events)
     })
 }
 
 pub(crate) unsafe extern "system" fn get_overlapped_result<P: Descriptor>(
     s: SOCKET,
     overlapped: *const OVERLAPPED,
-    _transferred: *mut u32,
-    _wait: BOOL,
-    _flags: *mut u32,
+    transferred: *mut u32,
+    wait: BOOL,
+    flags: *mut u32,
     errno: *mut i32,
 ) -> BOOL {
     bool_call(errno, || {
-        sock::<P>(s)?;
-        if overlapped.is_null() {
+        let sock = sock::<P>(s)?;
+        if overlapped.is_null() || transferred.is_null() || flags.is_null() {
             return Err(WsaError::FAULT);
         }
-        // No operation of this runtime is ever pending, so no OVERLAPPED can belong to one.
-        Err(WsaError::INVAL)
+        // SAFETY: non-null; the caller passes the OVERLAPPED of an operation it started.
+        let (n, out) = sock.shared.provider.get_overlapped_result(&sock, &*overlapped, wait != 0)?;
+        // SAFETY: both non-null and writable (caller's contract).
+        *transferred = n;
+        *flags = out.bits();
+        Ok(())
     })
 }
 
@@ -367,10 +384,18 @@ pub(crate) unsafe extern "system" fn get_sock_opt<P: Descriptor>(
     })
 }
 
-pub(crate) unsafe extern "system" fn get_qos_by_name<P: Descriptor>(s: SOCKET, _name: *const WSABUF, _qos: *mut QOS, errno: *mut i32) -> BOOL {
+pub(crate) unsafe extern "system" fn get_qos_by_name<P: Descriptor>(s: SOCKET, name: *const WSABUF, qos: *mut QOS, errno: *mut i32) -> BOOL {
     bool_call(errno, || {
-        sock::<P>(s)?;
-        Err(WsaError::OPNOTSUPP)
+        let sock = sock::<P>(s)?;
+        if name.is_null() || qos.is_null() {
+            return Err(WsaError::FAULT);
+        }
+        // SAFETY: non-null; the caller passes a readable WSABUF.
+        let name = Bufs::from_raw(name, 1)?.to_vec();
+        let value = sock.shared.provider.get_qos_by_name(&sock, &name)?;
+        // SAFETY: non-null; the caller passes a writable QOS.
+        qos.write_unaligned(value);
+        Ok(())
     })
 }
 
@@ -541,16 +566,42 @@ pub(crate) unsafe extern "system" fn recv_from<P: Descriptor>(
 
 pub(crate) unsafe extern "system" fn select<P: Descriptor>(
     _nfds: i32,
-    _read: *mut FD_SET,
-    _write: *mut FD_SET,
-    _except: *mut FD_SET,
-    _timeout: *const TIMEVAL,
+    read: *mut FD_SET,
+    write: *mut FD_SET,
+    except: *mut FD_SET,
+    timeout: *const TIMEVAL,
     errno: *mut i32,
 ) -> i32 {
-    int_call(errno, || {
-        P::state().active()?;
-        Err(WsaError::OPNOTSUPP)
-    })
+    let result = catch(|| {
+        let shared = P::state().active()?;
+        if read.is_null() && write.is_null() && except.is_null() {
+            return Err(WsaError::INVAL);
+        }
+        let timeout = if timeout.is_null() {
+            None
+        } else {
+            // SAFETY: non-null; the caller passes a readable TIMEVAL.
+            let t = &*timeout;
+            if t.tv_sec < 0 || t.tv_usec < 0 {
+                return Err(WsaError::INVAL);
+            }
+            Some(std::time::Duration::from_secs(t.tv_sec as u64) + std::time::Duration::from_micros(t.tv_usec as u64))
+        };
+        // SAFETY: each set, when non-null, is a writable FD_SET the caller owns; the three are
+        // distinct objects by the select contract.
+        let (r, w, e) = (read.as_mut(), write.as_mut(), except.as_mut());
+        for set in [&r, &w, &e].iter().filter_map(|s| s.as_ref()) {
+            if set.fd_count as usize > set.fd_array.len() {
+                return Err(WsaError::INVAL);
+            }
+        }
+        let n = shared.provider.select(r, w, e, timeout)?;
+        Ok(n.min(i32::MAX as usize) as i32)
+    });
+    match result {
+        Ok(n) => n,
+        Err(e) => fail(errno, SOCKET_ERROR, e),
+    }
 }
 
 pub(crate) unsafe extern "system" fn send<P: Descriptor>(

@@ -150,6 +150,21 @@ pub fn check_socket(name: &str, call: impl FnOnce(*mut i32) -> SOCKET) -> Result
     Ok(ret)
 }
 
+/// Like [`check_int`] for `BOOL`-returning calls (`WSPGetOverlappedResult`,
+/// `WSPGetQOSByName`): `TRUE` is success, `FALSE` failure with a WSA code in `*lpErrno`.
+pub fn check_bool(name: &str, call: impl FnOnce(*mut i32) -> BOOL) -> Result<(), WsaError> {
+    let mut errno = ERRNO_SENTINEL;
+    let ret = call(&mut errno);
+    report_violations();
+    if ret == 0 {
+        return Err(failure_code(name, "FALSE", errno));
+    }
+    if errno != ERRNO_SENTINEL {
+        panic!("ws2-standin: {} succeeded but wrote {} to *lpErrno", name, errno);
+    }
+    Ok(())
+}
+
 fn failure_code(name: &str, what: &str, errno: i32) -> WsaError {
     let code = WsaError::from_code(errno);
     if errno == ERRNO_SENTINEL {
