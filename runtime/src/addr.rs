@@ -59,7 +59,10 @@ impl SockAddr {
                     return Err(WsaError::FAULT);
                 }
                 let ip = Ipv4Addr::new(bytes[4], bytes[5], bytes[6], bytes[7]);
-                Ok(SockAddr::Inet(SocketAddr::V4(SocketAddrV4::new(ip, port()))))
+                Ok(SockAddr::Inet(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    port(),
+                ))))
             }
             sys::AF_INET6 => {
                 if bytes.len() < SOCKADDR_IN6_MIN_LEN {
@@ -75,7 +78,10 @@ impl SockAddr {
                 };
                 let ip = Ipv6Addr::from(octets);
                 Ok(SockAddr::Inet(SocketAddr::V6(SocketAddrV6::new(
-                    ip, port(), flowinfo, scope_id,
+                    ip,
+                    port(),
+                    flowinfo,
+                    scope_id,
                 ))))
             }
             _ => Ok(SockAddr::Raw {
@@ -126,7 +132,11 @@ impl SockAddr {
     /// # Safety
     /// If the pointers are not null, `namelen` must be readable and writable and `name` must
     /// point to `*namelen` writable bytes.
-    pub unsafe fn write_raw(&self, name: *mut sys::SOCKADDR, namelen: *mut i32) -> Result<(), WsaError> {
+    pub unsafe fn write_raw(
+        &self,
+        name: *mut sys::SOCKADDR,
+        namelen: *mut i32,
+    ) -> Result<(), WsaError> {
         let bytes = self.to_bytes();
         check_room(name, namelen, bytes.len())?;
         // SAFETY: check_room proved both pointers non-null and the buffer at least this long.
@@ -141,7 +151,11 @@ impl SockAddr {
 ///
 /// # Safety
 /// If `namelen` is not null it must be readable.
-pub unsafe fn check_room(name: *mut sys::SOCKADDR, namelen: *mut i32, needed: usize) -> Result<(), WsaError> {
+pub unsafe fn check_room(
+    name: *mut sys::SOCKADDR,
+    namelen: *mut i32,
+    needed: usize,
+) -> Result<(), WsaError> {
     if name.is_null() || namelen.is_null() {
         return Err(WsaError::FAULT);
     }

@@ -34,7 +34,9 @@ impl<'a> Bufs<'a> {
     /// # Safety
     /// Every `WSABUF` must describe `len` readable bytes that stay valid and unchanged for `'a`.
     pub unsafe fn from_raw(ptr: *const WSABUF, count: u32) -> Result<Bufs<'a>, WsaError> {
-        Ok(Bufs { bufs: wsabufs(ptr, count)? })
+        Ok(Bufs {
+            bufs: wsabufs(ptr, count)?,
+        })
     }
 
     /// The buffers as byte slices.
@@ -82,7 +84,9 @@ impl<'a> BufsMut<'a> {
     /// # Safety
     /// Every `WSABUF` must describe `len` writable bytes, not aliased elsewhere, valid for `'a`.
     pub unsafe fn from_raw(ptr: *const WSABUF, count: u32) -> Result<BufsMut<'a>, WsaError> {
-        Ok(BufsMut { bufs: wsabufs(ptr, count)? })
+        Ok(BufsMut {
+            bufs: wsabufs(ptr, count)?,
+        })
     }
 
     /// Total room in all buffers.
@@ -98,7 +102,7 @@ impl<'a> BufsMut<'a> {
             } else {
                 // SAFETY: validated non-null in from_raw; from_raw's caller guarantees `len`
                 // writable, unaliased bytes; `&mut self` makes this the only live view.
-                unsafe { core::slice::from_raw_parts_mut(b.buf as *mut u8, b.len as usize) }
+                unsafe { core::slice::from_raw_parts_mut(b.buf, b.len as usize) }
             }
         })
     }
@@ -141,7 +145,10 @@ mod tests {
     use super::*;
 
     fn wsabuf(data: &mut [u8]) -> WSABUF {
-        WSABUF { len: data.len() as u32, buf: data.as_mut_ptr() }
+        WSABUF {
+            len: data.len() as u32,
+            buf: data.as_mut_ptr(),
+        }
     }
 
     #[test]
@@ -166,11 +173,17 @@ mod tests {
     #[test]
     fn null_buffers_are_faults() {
         // SAFETY: a null array is rejected before it is read.
-        assert!(matches!(unsafe { Bufs::from_raw(core::ptr::null(), 1) }, Err(WsaError::FAULT)));
-        let bad = [WSABUF { len: 3, buf: core::ptr::null_mut() }];
+        let null = unsafe { Bufs::from_raw(core::ptr::null(), 1) };
+        assert!(matches!(null, Err(WsaError::FAULT)));
+        let bad = [WSABUF {
+            len: 3,
+            buf: core::ptr::null_mut(),
+        }];
         // SAFETY: the array is live; its null entry is rejected before use.
-        assert!(matches!(unsafe { BufsMut::from_raw(bad.as_ptr(), 1) }, Err(WsaError::FAULT)));
+        let bad = unsafe { BufsMut::from_raw(bad.as_ptr(), 1) };
+        assert!(matches!(bad, Err(WsaError::FAULT)));
         // SAFETY: zero buffers are never read.
-        assert!(unsafe { Bufs::from_raw(core::ptr::null(), 0) }.unwrap().is_empty());
+        let empty = unsafe { Bufs::from_raw(core::ptr::null(), 0) };
+        assert!(empty.unwrap().is_empty());
     }
 }

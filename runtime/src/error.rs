@@ -136,7 +136,10 @@ mod tests {
     fn names_and_codes_round_trip() {
         assert_eq!(WsaError::NOTSOCK.code(), 10038);
         assert_eq!(WsaError::NOTSOCK.name(), Some("WSAENOTSOCK"));
-        assert_eq!(format!("{:?}", WsaError::from_code(10038)), "WSAENOTSOCK(10038)");
+        assert_eq!(
+            format!("{:?}", WsaError::from_code(10038)),
+            "WSAENOTSOCK(10038)"
+        );
         assert!(format!("{}", WsaError::FAULT).starts_with("WSAEFAULT (10014): "));
         assert_eq!(WsaError::from_code(12345).name(), None);
     }

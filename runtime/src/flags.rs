@@ -114,7 +114,10 @@ pub struct SockOpt {
 impl SockOpt {
     /// A `SOL_SOCKET` option.
     pub const fn socket(name: i32) -> SockOpt {
-        SockOpt { level: sys::SOL_SOCKET, name }
+        SockOpt {
+            level: sys::SOL_SOCKET,
+            name,
+        }
     }
 }
 

@@ -92,25 +92,30 @@ impl ProviderInfo {
     /// The `WSAPROTOCOL_INFOW` of entry `index`, with `dwCatalogEntryId = catalog_id`.
     pub fn protocol_info(&self, index: usize, catalog_id: u32) -> sys::WSAPROTOCOL_INFOW {
         let spec = &self.protocols[index];
-        let mut info = sys::WSAPROTOCOL_INFOW::default();
-        info.dwServiceFlags1 = spec.service_flags
-            | match self.mode {
-                DescriptorMode::Ifs => sys::XP1_IFS_HANDLES,
-                DescriptorMode::NonIfs => 0,
-            };
-        info.dwProviderFlags = spec.provider_flags;
-        info.ProviderId = self.guid.to_sys();
-        info.dwCatalogEntryId = catalog_id;
-        info.ProtocolChain.ChainLen = sys::BASE_PROTOCOL as i32;
-        info.iVersion = 2;
-        info.iAddressFamily = spec.family;
-        info.iMaxSockAddr = spec.max_sockaddr;
-        info.iMinSockAddr = spec.min_sockaddr;
-        info.iSocketType = spec.socket_type;
-        info.iProtocol = spec.protocol;
-        info.iNetworkByteOrder = sys::BIGENDIAN as i32;
-        info.iSecurityScheme = sys::SECURITY_PROTOCOL_NONE as i32;
-        info.dwMessageSize = spec.max_message_size;
+        let ifs = match self.mode {
+            DescriptorMode::Ifs => sys::XP1_IFS_HANDLES,
+            DescriptorMode::NonIfs => 0,
+        };
+        let mut info = sys::WSAPROTOCOL_INFOW {
+            dwServiceFlags1: spec.service_flags | ifs,
+            dwProviderFlags: spec.provider_flags,
+            ProviderId: self.guid.to_sys(),
+            dwCatalogEntryId: catalog_id,
+            ProtocolChain: sys::WSAPROTOCOLCHAIN {
+                ChainLen: sys::BASE_PROTOCOL as i32,
+                ChainEntries: [0; 7],
+            },
+            iVersion: 2,
+            iAddressFamily: spec.family,
+            iMaxSockAddr: spec.max_sockaddr,
+            iMinSockAddr: spec.min_sockaddr,
+            iSocketType: spec.socket_type,
+            iProtocol: spec.protocol,
+            iNetworkByteOrder: sys::BIGENDIAN as i32,
+            iSecurityScheme: sys::SECURITY_PROTOCOL_NONE as i32,
+            dwMessageSize: spec.max_message_size,
+            ..Default::default()
+        };
         write_wide(&mut info.szProtocol, spec.name);
         info
     }

@@ -73,12 +73,17 @@ pub type StartupFn = unsafe extern "system" fn(
 /// The signature of `WspEnumProviderProtocols(lpProviderId, lpProtocolBuffer,
 /// lpdwBufferLength, lpErrno)`: the number of entries, or `SOCKET_ERROR` with `WSAENOBUFS` and
 /// the needed length in bytes.
-pub type EnumProtocolsFn =
-    unsafe extern "system" fn(*mut sys::GUID, *mut sys::WSAPROTOCOL_INFOW, *mut u32, *mut i32) -> i32;
+pub type EnumProtocolsFn = unsafe extern "system" fn(
+    *mut sys::GUID,
+    *mut sys::WSAPROTOCOL_INFOW,
+    *mut u32,
+    *mut i32,
+) -> i32;
 
 /// The two exports of a provider, as function pointers (for loading a provider that is linked
-/// into the same binary, e.g. in tests).
-#[derive(Copy, Clone, Debug)]
+/// into the same binary, e.g. in tests). (No `Debug`: Rust 1.63 has no `Debug` for
+/// `extern "system"` function pointers.)
+#[derive(Copy, Clone)]
 pub struct EntryPoints {
     /// `WSPStartup`.
     pub startup: StartupFn,
@@ -97,10 +102,10 @@ pub fn entry_points<P: Descriptor>() -> EntryPoints {
 /// Implementation details used by the code `#[winsock_provider]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::provider::{IfsSocket, Provider};
     pub use crate::state::{Descriptor, Ifs, NonIfs, State};
     pub use crate::thunks::{enum_protocols, startup};
     pub use crate::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
-    pub use crate::provider::{IfsSocket, Provider};
 
     use core::marker::PhantomData;
     use core::sync::atomic::{AtomicPtr, Ordering};
@@ -160,7 +165,9 @@ pub mod __private {
     /// bounds the attribute also puts on the generated `Descriptor` impl.
     ///
     /// Repeating the bounds (with the same spans) makes a missing `impl Provider` or
-    /// `IfsSocket` one error, which rustc reports once, rather than one per export.
+    /// `IfsSocket` one error, which rustc reports once, rather than one per export. The
+    /// functions are not `pub` (`#[no_mangle]` exports them all the same), so a private provider
+    /// struct in the bounds is no `private_in_public` warning on older compilers.
     #[macro_export]
     #[doc(hidden)]
     macro_rules! __export_provider_where {
@@ -170,7 +177,7 @@ pub mod __private {
             /// # Safety
             /// Called by ws2_32 with the arguments the SPI defines.
             #[no_mangle]
-            pub unsafe extern "system" fn WSPStartup(
+            unsafe extern "system" fn WSPStartup(
                 version: u16,
                 data: *const $crate::sys::WSPDATA,
                 info: *const $crate::sys::WSAPROTOCOL_INFOW,
@@ -188,7 +195,7 @@ pub mod __private {
             /// # Safety
             /// Called with the arguments `WspEnumProviderProtocols` documents.
             #[no_mangle]
-            pub unsafe extern "system" fn WspEnumProviderProtocols(
+            unsafe extern "system" fn WspEnumProviderProtocols(
                 provider_id: *mut $crate::sys::GUID,
                 buffer: *mut $crate::sys::WSAPROTOCOL_INFOW,
                 buffer_len: *mut u32,

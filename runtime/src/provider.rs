@@ -199,7 +199,12 @@ pub trait Provider: Sized + Send + Sync + 'static {
     }
 
     /// `WSPSetSockOpt`.
-    fn set_option(&self, sock: &Sock<Self>, opt: SockOpt, value: OptInput<'_>) -> Result<(), WsaError> {
+    fn set_option(
+        &self,
+        sock: &Sock<Self>,
+        opt: SockOpt,
+        value: OptInput<'_>,
+    ) -> Result<(), WsaError> {
         let _ = (sock, opt, value);
         Err(WsaError::NOPROTOOPT)
     }
@@ -240,21 +245,36 @@ pub trait Provider: Sized + Send + Sync + 'static {
 
     /// `WSPAsyncSelect`: post `msg` to window `hwnd` (with `WPUPostMessage`) when any of the
     /// `FD_*` events in `events` occurs; `events == 0` cancels.
-    fn async_select(&self, sock: &Sock<Self>, hwnd: sys::HWND, msg: u32, events: i32) -> Result<(), WsaError> {
+    fn async_select(
+        &self,
+        sock: &Sock<Self>,
+        hwnd: sys::HWND,
+        msg: u32,
+        events: i32,
+    ) -> Result<(), WsaError> {
         let _ = (sock, hwnd, msg, events);
         Err(WsaError::OPNOTSUPP)
     }
 
     /// `WSPEventSelect`: signal `event` (with `WPUSetEvent`) when any of the `FD_*` events in
     /// `events` occurs; `events == 0` cancels.
-    fn event_select(&self, sock: &Sock<Self>, event: sys::WSAEVENT, events: i32) -> Result<(), WsaError> {
+    fn event_select(
+        &self,
+        sock: &Sock<Self>,
+        event: sys::WSAEVENT,
+        events: i32,
+    ) -> Result<(), WsaError> {
         let _ = (sock, event, events);
         Err(WsaError::OPNOTSUPP)
     }
 
     /// `WSPEnumNetworkEvents`: the events recorded since the last call (and reset `event`, if
     /// given, with `WPUResetEvent`).
-    fn enum_network_events(&self, sock: &Sock<Self>, event: sys::HANDLE) -> Result<sys::WSANETWORKEVENTS, WsaError> {
+    fn enum_network_events(
+        &self,
+        sock: &Sock<Self>,
+        event: sys::HANDLE,
+    ) -> Result<sys::WSANETWORKEVENTS, WsaError> {
         let _ = (sock, event);
         Err(WsaError::OPNOTSUPP)
     }
@@ -262,7 +282,12 @@ pub trait Provider: Sized + Send + Sync + 'static {
     /// `WSPDuplicateSocket`: prepare `info` (already filled with the socket's protocol entry)
     /// so that process `process_id` can rebuild the socket, typically through
     /// `dwProviderReserved`.
-    fn duplicate_socket(&self, sock: &Sock<Self>, process_id: u32, info: &mut sys::WSAPROTOCOL_INFOW) -> Result<(), WsaError> {
+    fn duplicate_socket(
+        &self,
+        sock: &Sock<Self>,
+        process_id: u32,
+        info: &mut sys::WSAPROTOCOL_INFOW,
+    ) -> Result<(), WsaError> {
         let _ = (sock, process_id, info);
         Err(WsaError::OPNOTSUPP)
     }
@@ -270,7 +295,12 @@ pub trait Provider: Sized + Send + Sync + 'static {
     /// `WSPGetOverlappedResult`: bytes transferred and flags of an overlapped operation this
     /// provider started, waiting for it when `wait` is true. No operation of a provider that
     /// never returns `WSA_IO_PENDING` is pending, hence the default `WSAEINVAL`.
-    fn get_overlapped_result(&self, sock: &Sock<Self>, overlapped: &sys::OVERLAPPED, wait: bool) -> Result<(u32, MsgFlags), WsaError> {
+    fn get_overlapped_result(
+        &self,
+        sock: &Sock<Self>,
+        overlapped: &sys::OVERLAPPED,
+        wait: bool,
+    ) -> Result<(u32, MsgFlags), WsaError> {
         let _ = (sock, overlapped, wait);
         Err(WsaError::INVAL)
     }

@@ -6,6 +6,7 @@ use crate::panic::catch;
 use crate::provider::{IfsSocket, Provider, StartupContext};
 use crate::socket::{Shared, Sock};
 use crate::sys::{self, SOCKET, WSPUPCALLTABLE};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -57,7 +58,9 @@ impl<P: Provider> Mode<P> for NonIfs {
     const KIND: DescriptorMode = DescriptorMode::NonIfs;
 
     unsafe fn publish(upcalls: &WSPUPCALLTABLE, sock: &Arc<Sock<P>>) -> Result<SOCKET, WsaError> {
-        let create = upcalls.lpWPUCreateSocketHandle.ok_or(WsaError::SYSCALLFAILURE)?;
+        let create = upcalls
+            .lpWPUCreateSocketHandle
+            .ok_or(WsaError::SYSCALLFAILURE)?;
         let mut err = 0;
         let context = Arc::as_ptr(sock) as usize;
         // SAFETY: a ws2_32 upcall, called with its documented arguments.
@@ -69,7 +72,9 @@ impl<P: Provider> Mode<P> for NonIfs {
     }
 
     unsafe fn release(upcalls: &WSPUPCALLTABLE, handle: SOCKET) -> Result<(), WsaError> {
-        let close = upcalls.lpWPUCloseSocketHandle.ok_or(WsaError::SYSCALLFAILURE)?;
+        let close = upcalls
+            .lpWPUCloseSocketHandle
+            .ok_or(WsaError::SYSCALLFAILURE)?;
         let mut err = 0;
         // SAFETY: a ws2_32 upcall; `handle` came from WPUCreateSocketHandle and is released once.
         if close(handle, &mut err) == sys::SOCKET_ERROR {
@@ -86,7 +91,9 @@ where
     const KIND: DescriptorMode = DescriptorMode::Ifs;
 
     unsafe fn publish(upcalls: &WSPUPCALLTABLE, sock: &Arc<Sock<P>>) -> Result<SOCKET, WsaError> {
-        let modify = upcalls.lpWPUModifyIFSHandle.ok_or(WsaError::SYSCALLFAILURE)?;
+        let modify = upcalls
+            .lpWPUModifyIFSHandle
+            .ok_or(WsaError::SYSCALLFAILURE)?;
         let mut err = 0;
         // SAFETY: a ws2_32 upcall, given the OS handle the provider's socket owns.
         let handle = modify(sock.catalog_id(), sock.state().os_handle(), &mut err);
@@ -118,6 +125,9 @@ pub struct State<P: Provider> {
 }
 
 impl<P: Provider> State<P> {
+    // Only used to initialise the shard array in a `const fn` (Rust 1.63 has no
+    // `[const { ... }; N]`); each use is a fresh value, which is what is wanted.
+    #[allow(clippy::declare_interior_mutable_const)]
     const EMPTY: Shard<P> = RwLock::new(None);
 
     /// An idle state: not started, no sockets.
@@ -140,7 +150,11 @@ impl<P: Provider> State<P> {
     }
 
     /// Counts a `WSPStartup`; the first creates the provider instance.
-    pub(crate) fn startup(&self, ctx: &StartupContext, upcalls: WSPUPCALLTABLE) -> Result<(), WsaError> {
+    pub(crate) fn startup(
+        &self,
+        ctx: &StartupContext,
+        upcalls: WSPUPCALLTABLE,
+    ) -> Result<(), WsaError> {
         let mut life = self.life();
         match life.as_mut() {
             Some(active) => {
@@ -190,7 +204,10 @@ impl<P: Provider> State<P> {
 
     /// The current start-up's shared instance, or `WSANOTINITIALISED`.
     pub(crate) fn active(&self) -> Result<Arc<Shared<P>>, WsaError> {
-        self.life().as_ref().map(|a| a.shared.clone()).ok_or(WsaError::NOTINITIALISED)
+        self.life()
+            .as_ref()
+            .map(|a| a.shared.clone())
+            .ok_or(WsaError::NOTINITIALISED)
     }
 
     /// Finds an open socket: `WSAENOTSOCK` for unknown or closed handles, or
@@ -229,15 +246,20 @@ impl<P: Provider> State<P> {
         };
         sock.set_handle(handle);
         let life = self.life();
-        let current = life.as_ref().map_or(false, |a| Arc::ptr_eq(&a.shared, &sock.shared));
+        let current = life
+            .as_ref()
+            .map_or(false, |a| Arc::ptr_eq(&a.shared, &sock.shared));
         let inserted = current && {
-            let mut shard = self.shard(handle).write().unwrap_or_else(|e| e.into_inner());
-            let map = shard.get_or_insert_with(HashMap::new);
-            if map.contains_key(&handle) {
-                false
-            } else {
-                map.insert(handle, sock.clone());
-                true
+            let mut shard = self
+                .shard(handle)
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            match shard.get_or_insert_with(HashMap::new).entry(handle) {
+                Entry::Vacant(slot) => {
+                    slot.insert(sock.clone());
+                    true
+                }
+                Entry::Occupied(_) => false,
             }
         };
         drop(life);
@@ -246,14 +268,21 @@ impl<P: Provider> State<P> {
         }
         // Either clean-up ran meanwhile, or ws2_32 handed out a value that is still open here.
         let _ = self.finish_close::<M>(handle, &sock);
-        Err(if current { WsaError::SYSCALLFAILURE } else { WsaError::NOTINITIALISED })
+        Err(if current {
+            WsaError::SYSCALLFAILURE
+        } else {
+            WsaError::NOTINITIALISED
+        })
     }
 
     /// `WSPCloseSocket`: unpublishes the handle (exactly one caller wins), lets the provider
     /// close, then releases the handle. Calls still running keep the record alive.
     pub(crate) fn close<M: Mode<P>>(&self, handle: SOCKET) -> Result<(), WsaError> {
         let removed = {
-            let mut shard = self.shard(handle).write().unwrap_or_else(|e| e.into_inner());
+            let mut shard = self
+                .shard(handle)
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
             shard.as_mut().and_then(|m| m.remove(&handle))
         };
         match removed {
@@ -262,7 +291,11 @@ impl<P: Provider> State<P> {
         }
     }
 
-    fn finish_close<M: Mode<P>>(&self, handle: SOCKET, sock: &Arc<Sock<P>>) -> Result<(), WsaError> {
+    fn finish_close<M: Mode<P>>(
+        &self,
+        handle: SOCKET,
+        sock: &Arc<Sock<P>>,
+    ) -> Result<(), WsaError> {
         let closed = catch(|| sock.shared.provider.close(sock));
         // SAFETY: the handle came from M::publish and was just unpublished by this caller alone.
         let released = unsafe { M::release(&sock.shared.upcalls, handle) };
@@ -289,6 +322,9 @@ mod tests {
         assert_eq!(<NonIfs as Mode<P>>::KIND, DescriptorMode::NonIfs);
         let state = State::<P>::new();
         assert_eq!(state.lookup(4).err(), Some(WsaError::NOTINITIALISED));
-        assert_eq!(state.cleanup::<NonIfs>().err(), Some(WsaError::NOTINITIALISED));
+        assert_eq!(
+            state.cleanup::<NonIfs>().err(),
+            Some(WsaError::NOTINITIALISED)
+        );
     }
 }

@@ -17,7 +17,11 @@ pub fn address_to_string(addr: &SockAddr) -> Result<String, WsaError> {
             } else {
                 format!("{}%{}", a.ip(), a.scope_id())
             };
-            Ok(if a.port() == 0 { ip } else { format!("[{}]:{}", ip, a.port()) })
+            Ok(if a.port() == 0 {
+                ip
+            } else {
+                format!("[{}]:{}", ip, a.port())
+            })
         }
     }
 }
@@ -29,7 +33,11 @@ pub fn string_to_address(text: &str, family: i32) -> Result<SockAddr, WsaError> 
     let parsed = if family == i32::from(sys::AF_INET) {
         text.parse::<SocketAddrV4>()
             .ok()
-            .or_else(|| text.parse::<Ipv4Addr>().ok().map(|ip| SocketAddrV4::new(ip, 0)))
+            .or_else(|| {
+                text.parse::<Ipv4Addr>()
+                    .ok()
+                    .map(|ip| SocketAddrV4::new(ip, 0))
+            })
             .map(SocketAddr::V4)
     } else if family == i32::from(sys::AF_INET6) {
         parse_v6(text).map(SocketAddr::V6)
@@ -56,7 +64,12 @@ fn parse_v6(text: &str) -> Option<SocketAddrV6> {
         Some((ip, scope)) => (ip, scope.parse().ok()?),
         None => (host, 0),
     };
-    Some(SocketAddrV6::new(ip.parse::<Ipv6Addr>().ok()?, port, 0, scope))
+    Some(SocketAddrV6::new(
+        ip.parse::<Ipv6Addr>().ok()?,
+        port,
+        0,
+        scope,
+    ))
 }
 
 #[cfg(test)]
@@ -79,10 +92,19 @@ mod tests {
 
     #[test]
     fn rejects_mismatched_text() {
-        assert_eq!(string_to_address("::1", sys::AF_INET.into()), Err(WsaError::INVAL));
+        assert_eq!(
+            string_to_address("::1", sys::AF_INET.into()),
+            Err(WsaError::INVAL)
+        );
         assert_eq!(string_to_address("1.2.3.4", 1), Err(WsaError::INVAL));
-        assert_eq!(string_to_address("[::1]x", sys::AF_INET6.into()), Err(WsaError::INVAL));
-        let raw = SockAddr::Raw { family: 1, data: vec![] };
+        assert_eq!(
+            string_to_address("[::1]x", sys::AF_INET6.into()),
+            Err(WsaError::INVAL)
+        );
+        let raw = SockAddr::Raw {
+            family: 1,
+            data: vec![],
+        };
         assert_eq!(address_to_string(&raw), Err(WsaError::INVAL));
     }
 }

@@ -61,7 +61,10 @@ fn sock<P: Descriptor>(s: SOCKET) -> Result<Arc<Sock<P>>, WsaError> {
 }
 
 /// Rejects overlapped and completion-routine requests, which this runtime does not serve yet.
-fn no_overlapped(overlapped: *mut OVERLAPPED, routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE) -> Result<(), WsaError> {
+fn no_overlapped(
+    overlapped: *mut OVERLAPPED,
+    routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
+) -> Result<(), WsaError> {
     if overlapped.is_null() && routine.is_none() {
         Ok(())
     } else {
@@ -79,7 +82,11 @@ fn need(ptr: *const c_void, len: u32, needed: u32) -> Result<(), WsaError> {
 }
 
 /// Checks that an address given to `bind` is of the socket's family.
-fn same_family<P: Provider>(sock: &Sock<P>, addr: &SockAddr, mismatch: WsaError) -> Result<(), WsaError> {
+fn same_family<P: Provider>(
+    sock: &Sock<P>,
+    addr: &SockAddr,
+    mismatch: WsaError,
+) -> Result<(), WsaError> {
     let family = sock.spec().family;
     if family != i32::from(AF_UNSPEC) && family != i32::from(addr.family()) {
         return Err(mismatch);
@@ -88,7 +95,11 @@ fn same_family<P: Provider>(sock: &Sock<P>, addr: &SockAddr, mismatch: WsaError)
 }
 
 /// Reads a caller's address, at least as long as the protocol's minimum.
-unsafe fn read_addr<P: Provider>(sock: &Sock<P>, name: *const SOCKADDR, len: i32) -> Result<SockAddr, WsaError> {
+unsafe fn read_addr<P: Provider>(
+    sock: &Sock<P>,
+    name: *const SOCKADDR,
+    len: i32,
+) -> Result<SockAddr, WsaError> {
     if len < sock.spec().min_sockaddr {
         return Err(WsaError::FAULT);
     }
@@ -136,7 +147,11 @@ pub(crate) unsafe extern "system" fn accept<P: Descriptor>(
             let verdict = ask_condition(provider, &listener, &peer, condition, callback_data);
             if verdict != CF_ACCEPT as i32 {
                 let _ = provider.close(&new);
-                return Err(if verdict == CF_DEFER as i32 { WsaError::TRY_AGAIN } else { WsaError::CONNREFUSED });
+                return Err(if verdict == CF_DEFER as i32 {
+                    WsaError::TRY_AGAIN
+                } else {
+                    WsaError::CONNREFUSED
+                });
             }
         }
         let handle = P::state().create::<P::Mode>(new)?;
@@ -168,9 +183,18 @@ unsafe fn ask_condition<P: Provider>(
     callback_data: usize,
 ) -> i32 {
     let mut caller = peer.to_bytes();
-    let mut local = provider.sock_name(listener).map(|a| a.to_bytes()).unwrap_or_default();
-    let mut caller_id = WSABUF { len: caller.len() as u32, buf: caller.as_mut_ptr() };
-    let mut callee_id = WSABUF { len: local.len() as u32, buf: local.as_mut_ptr() };
+    let mut local = provider
+        .sock_name(listener)
+        .map(|a| a.to_bytes())
+        .unwrap_or_default();
+    let mut caller_id = WSABUF {
+        len: caller.len() as u32,
+        buf: caller.as_mut_ptr(),
+    };
+    let mut callee_id = WSABUF {
+        len: local.len() as u32,
+        buf: local.as_mut_ptr(),
+    };
     let mut group = 0u32;
     // SAFETY: the application's condition function, given live buffers for the duration of
     // the call; data and QOS are absent (null), as the function's contract allows.
@@ -227,7 +251,12 @@ pub(crate) unsafe extern "system" fn async_select<P: Descriptor>(
     })
 }
 
-pub(crate) unsafe extern "system" fn bind<P: Descriptor>(s: SOCKET, name: *const SOCKADDR, namelen: i32, errno: *mut i32) -> i32 {
+pub(crate) unsafe extern "system" fn bind<P: Descriptor>(
+    s: SOCKET,
+    name: *const SOCKADDR,
+    namelen: i32,
+    errno: *mut i32,
+) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
         let addr = read_addr(&sock, name, namelen)?;
@@ -237,14 +266,19 @@ pub(crate) unsafe extern "system" fn bind<P: Descriptor>(s: SOCKET, name: *const
 }
 
 pub(crate) unsafe extern "system" fn cancel_blocking_call<P: Descriptor>(errno: *mut i32) -> i32 {
-    int_call(errno, || P::state().active()?.provider.cancel_blocking_call())
+    int_call(errno, || {
+        P::state().active()?.provider.cancel_blocking_call()
+    })
 }
 
 pub(crate) unsafe extern "system" fn cleanup<P: Descriptor>(errno: *mut i32) -> i32 {
     int_call(errno, || P::state().cleanup::<P::Mode>())
 }
 
-pub(crate) unsafe extern "system" fn close_socket<P: Descriptor>(s: SOCKET, errno: *mut i32) -> i32 {
+pub(crate) unsafe extern "system" fn close_socket<P: Descriptor>(
+    s: SOCKET,
+    errno: *mut i32,
+) -> i32 {
     int_call(errno, || P::state().close::<P::Mode>(s))
 }
 
@@ -278,7 +312,9 @@ pub(crate) unsafe extern "system" fn duplicate_socket<P: Descriptor>(
             return Err(WsaError::FAULT);
         }
         let mut out = P::INFO.protocol_info(sock.index, sock.catalog_id());
-        sock.shared.provider.duplicate_socket(&sock, process_id, &mut out)?;
+        sock.shared
+            .provider
+            .duplicate_socket(&sock, process_id, &mut out)?;
         // SAFETY: non-null; the caller passes a writable WSAPROTOCOL_INFOW.
         info.write_unaligned(out);
         Ok(())
@@ -303,7 +339,12 @@ pub(crate) unsafe extern "system" fn enum_network_events<P: Descriptor>(
     })
 }
 
-pub(crate) unsafe extern "system" fn event_select<P: Descriptor>(s: SOCKET, event: WSAEVENT, events: i32, errno: *mut i32) -> i32 {
+pub(crate) unsafe extern "system" fn event_select<P: Descriptor>(
+    s: SOCKET,
+    event: WSAEVENT,
+    events: i32,
+    errno: *mut i32,
+) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
         sock.shared.provider.event_select(&sock, event, events)
@@ -324,7 +365,10 @@ pub(crate) unsafe extern "system" fn get_overlapped_result<P: Descriptor>(
             return Err(WsaError::FAULT);
         }
         // SAFETY: non-null; the caller passes the OVERLAPPED of an operation it started.
-        let (n, out) = sock.shared.provider.get_overlapped_result(&sock, &*overlapped, wait != 0)?;
+        let (n, out) =
+            sock.shared
+                .provider
+                .get_overlapped_result(&sock, &*overlapped, wait != 0)?;
         // SAFETY: both non-null and writable (caller's contract).
         *transferred = n;
         *flags = out.bits();
@@ -332,17 +376,33 @@ pub(crate) unsafe extern "system" fn get_overlapped_result<P: Descriptor>(
     })
 }
 
-pub(crate) unsafe extern "system" fn get_peer_name<P: Descriptor>(s: SOCKET, name: *mut SOCKADDR, namelen: *mut i32, errno: *mut i32) -> i32 {
+pub(crate) unsafe extern "system" fn get_peer_name<P: Descriptor>(
+    s: SOCKET,
+    name: *mut SOCKADDR,
+    namelen: *mut i32,
+    errno: *mut i32,
+) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
-        sock.shared.provider.peer_name(&sock)?.write_raw(name, namelen)
+        sock.shared
+            .provider
+            .peer_name(&sock)?
+            .write_raw(name, namelen)
     })
 }
 
-pub(crate) unsafe extern "system" fn get_sock_name<P: Descriptor>(s: SOCKET, name: *mut SOCKADDR, namelen: *mut i32, errno: *mut i32) -> i32 {
+pub(crate) unsafe extern "system" fn get_sock_name<P: Descriptor>(
+    s: SOCKET,
+    name: *mut SOCKADDR,
+    namelen: *mut i32,
+    errno: *mut i32,
+) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
-        sock.shared.provider.sock_name(&sock)?.write_raw(name, namelen)
+        sock.shared
+            .provider
+            .sock_name(&sock)?
+            .write_raw(name, namelen)
     })
 }
 
@@ -370,7 +430,11 @@ pub(crate) unsafe extern "system" fn get_sock_opt<P: Descriptor>(
                 )
                 .to_vec()
             }
-            _ => sock.shared.provider.get_option(&sock, SockOpt { level, name })?.to_bytes(),
+            _ => sock
+                .shared
+                .provider
+                .get_option(&sock, SockOpt { level, name })?
+                .to_bytes(),
         };
         // SAFETY: optlen is non-null and readable (caller's contract).
         let room = *optlen;
@@ -384,7 +448,12 @@ pub(crate) unsafe extern "system" fn get_sock_opt<P: Descriptor>(
     })
 }
 
-pub(crate) unsafe extern "system" fn get_qos_by_name<P: Descriptor>(s: SOCKET, name: *const WSABUF, qos: *mut QOS, errno: *mut i32) -> BOOL {
+pub(crate) unsafe extern "system" fn get_qos_by_name<P: Descriptor>(
+    s: SOCKET,
+    name: *const WSABUF,
+    qos: *mut QOS,
+    errno: *mut i32,
+) -> BOOL {
     bool_call(errno, || {
         let sock = sock::<P>(s)?;
         if name.is_null() || qos.is_null() {
@@ -455,7 +524,14 @@ pub(crate) unsafe extern "system" fn ioctl<P: Descriptor>(
                     core::slice::from_raw_parts_mut(output.cast::<u8>(), output_len as usize)
                 };
                 let room = output.len();
-                let n = provider.ioctl(&sock, IoctlRequest { code, input, output })?;
+                let n = provider.ioctl(
+                    &sock,
+                    IoctlRequest {
+                        code,
+                        input,
+                        output,
+                    },
+                )?;
                 n.min(room) as u32
             }
         };
@@ -481,14 +557,25 @@ pub(crate) unsafe extern "system" fn join_leaf<P: Descriptor>(
         match sock.shared.provider.join_leaf(&sock, &addr, flags)? {
             None => Ok(s),
             Some(inner) => {
-                let new = Sock::new(inner, sock.shared.clone(), sock.spec(), sock.index, sock.catalog_id(), sock.nonblocking());
+                let new = Sock::new(
+                    inner,
+                    sock.shared.clone(),
+                    sock.spec(),
+                    sock.index,
+                    sock.catalog_id(),
+                    sock.nonblocking(),
+                );
                 P::state().create::<P::Mode>(new)
             }
         }
     })
 }
 
-pub(crate) unsafe extern "system" fn listen<P: Descriptor>(s: SOCKET, backlog: i32, errno: *mut i32) -> i32 {
+pub(crate) unsafe extern "system" fn listen<P: Descriptor>(
+    s: SOCKET,
+    backlog: i32,
+    errno: *mut i32,
+) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
         sock.shared.provider.listen(&sock, backlog.max(1))
@@ -514,14 +601,21 @@ pub(crate) unsafe extern "system" fn recv<P: Descriptor>(
         }
         let mut bufs = BufsMut::from_raw(buffers, count)?;
         // SAFETY: flags is non-null and readable (caller's contract).
-        let (n, out) = sock.shared.provider.recv(&sock, &mut bufs, MsgFlags::from_bits(*flags))?;
+        let (n, out) = sock
+            .shared
+            .provider
+            .recv(&sock, &mut bufs, MsgFlags::from_bits(*flags))?;
         *received = n as u32;
         *flags = out.bits();
         Ok(())
     })
 }
 
-pub(crate) unsafe extern "system" fn recv_disconnect<P: Descriptor>(s: SOCKET, data: *const WSABUF, errno: *mut i32) -> i32 {
+pub(crate) unsafe extern "system" fn recv_disconnect<P: Descriptor>(
+    s: SOCKET,
+    data: *const WSABUF,
+    errno: *mut i32,
+) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
         no_disconnect_data(data)?;
@@ -554,7 +648,10 @@ pub(crate) unsafe extern "system" fn recv_from<P: Descriptor>(
         }
         let mut bufs = BufsMut::from_raw(buffers, count)?;
         // SAFETY: flags is non-null and readable (caller's contract).
-        let (n, out, addr) = sock.shared.provider.recv_from(&sock, &mut bufs, MsgFlags::from_bits(*flags))?;
+        let (n, out, addr) =
+            sock.shared
+                .provider
+                .recv_from(&sock, &mut bufs, MsgFlags::from_bits(*flags))?;
         if !from.is_null() {
             addr.write_raw(from, fromlen)?;
         }
@@ -585,7 +682,10 @@ pub(crate) unsafe extern "system" fn select<P: Descriptor>(
             if t.tv_sec < 0 || t.tv_usec < 0 {
                 return Err(WsaError::INVAL);
             }
-            Some(std::time::Duration::from_secs(t.tv_sec as u64) + std::time::Duration::from_micros(t.tv_usec as u64))
+            Some(
+                std::time::Duration::from_secs(t.tv_sec as u64)
+                    + std::time::Duration::from_micros(t.tv_usec as u64),
+            )
         };
         // SAFETY: each set, when non-null, is a writable FD_SET the caller owns; the three are
         // distinct objects by the select contract.
@@ -622,13 +722,20 @@ pub(crate) unsafe extern "system" fn send<P: Descriptor>(
             return Err(WsaError::FAULT);
         }
         let bufs = Bufs::from_raw(buffers, count)?;
-        let n = sock.shared.provider.send(&sock, &bufs, MsgFlags::from_bits(flags))?;
+        let n = sock
+            .shared
+            .provider
+            .send(&sock, &bufs, MsgFlags::from_bits(flags))?;
         *sent = n as u32;
         Ok(())
     })
 }
 
-pub(crate) unsafe extern "system" fn send_disconnect<P: Descriptor>(s: SOCKET, data: *const WSABUF, errno: *mut i32) -> i32 {
+pub(crate) unsafe extern "system" fn send_disconnect<P: Descriptor>(
+    s: SOCKET,
+    data: *const WSABUF,
+    errno: *mut i32,
+) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
         no_disconnect_data(data)?;
@@ -691,12 +798,19 @@ pub(crate) unsafe extern "system" fn set_sock_opt<P: Descriptor>(
         };
         match (level, name) {
             (SOL_SOCKET, SO_TYPE) | (SOL_SOCKET, SO_PROTOCOL_INFOW) => Err(WsaError::NOPROTOOPT),
-            _ => sock.shared.provider.set_option(&sock, SockOpt { level, name }, OptInput(value)),
+            _ => sock
+                .shared
+                .provider
+                .set_option(&sock, SockOpt { level, name }, OptInput(value)),
         }
     })
 }
 
-pub(crate) unsafe extern "system" fn shutdown<P: Descriptor>(s: SOCKET, how: i32, errno: *mut i32) -> i32 {
+pub(crate) unsafe extern "system" fn shutdown<P: Descriptor>(
+    s: SOCKET,
+    how: i32,
+    errno: *mut i32,
+) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
         let how = Shutdown::from_raw(how).ok_or(WsaError::INVAL)?;
@@ -764,7 +878,8 @@ pub(crate) unsafe extern "system" fn string_to_address<P: Descriptor>(
             len += 1;
         }
         // SAFETY: `len` units before the terminator are readable.
-        let text = String::from_utf16(core::slice::from_raw_parts(text, len)).map_err(|_| WsaError::INVAL)?;
+        let text = String::from_utf16(core::slice::from_raw_parts(text, len))
+            .map_err(|_| WsaError::INVAL)?;
         let addr = shared.provider.string_to_address(&text, family)?;
         let needed = addr.to_bytes().len() as i32;
         if !address_len.is_null() && *address_len < needed {
@@ -798,7 +913,8 @@ pub unsafe extern "system" fn startup<P: Descriptor>(
         }
         let needed = match <P::Mode as Mode<P>>::KIND {
             crate::DescriptorMode::NonIfs => {
-                upcalls.lpWPUCreateSocketHandle.is_some() && upcalls.lpWPUCloseSocketHandle.is_some()
+                upcalls.lpWPUCreateSocketHandle.is_some()
+                    && upcalls.lpWPUCloseSocketHandle.is_some()
             }
             crate::DescriptorMode::Ifs => upcalls.lpWPUModifyIFSHandle.is_some(),
         };
@@ -807,7 +923,10 @@ pub unsafe extern "system" fn startup<P: Descriptor>(
         }
         // SAFETY: non-null; ws2_32 passes the catalog entry it loads the provider for.
         let catalog_id = (*info).dwCatalogEntryId;
-        let ctx = StartupContext { version: WINSOCK_VERSION_2_2, catalog_id };
+        let ctx = StartupContext {
+            version: WINSOCK_VERSION_2_2,
+            catalog_id,
+        };
         P::state().startup(&ctx, upcalls)?;
         // SAFETY: non-null; ws2_32 passes writable WSPDATA and WSPPROC_TABLE structures.
         let data = &mut *(data as *mut WSPDATA);

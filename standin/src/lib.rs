@@ -35,8 +35,8 @@ use registry::Kind;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
-pub use winsock_provider::{sys, EntryPoints, Guid, SockAddr, WsaError};
 use winsock_provider::sys::*;
+pub use winsock_provider::{sys, EntryPoints, Guid, SockAddr, WsaError};
 
 /// The value `*lpErrno` holds before each call, to tell "left alone" from "written".
 const ERRNO_SENTINEL: i32 = 0x5EED_0BAD;
@@ -63,8 +63,12 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LoadError::Library(e) => write!(f, "cannot load provider library: {}", e),
-            LoadError::MissingExport(name) => write!(f, "provider library does not export `{}`", name),
-            LoadError::Protocols(e) => write!(f, "cannot read the provider's protocol entries: {}", e),
+            LoadError::MissingExport(name) => {
+                write!(f, "provider library does not export `{}`", name)
+            }
+            LoadError::Protocols(e) => {
+                write!(f, "cannot read the provider's protocol entries: {}", e)
+            }
             LoadError::Startup(e) => write!(f, "WSPStartup failed: {}", e),
             LoadError::Convention(e) => write!(f, "WSPStartup broke the SPI contract: {}", e),
         }
@@ -87,7 +91,6 @@ struct Loaded {
     name: String,
     table: WSPPROC_TABLE,
     entries: Vec<WSAPROTOCOL_INFOW>,
-    _library: Option<Arc<os::Library>>,
 }
 
 struct Inner {
@@ -112,7 +115,10 @@ impl Default for Ws2 {
 fn report_violations() {
     let found = registry::lock().take_violations();
     if !found.is_empty() && !std::thread::panicking() {
-        panic!("ws2-standin: provider broke the SPI contract:\n  {}", found.join("\n  "));
+        panic!(
+            "ws2-standin: provider broke the SPI contract:\n  {}",
+            found.join("\n  ")
+        );
     }
 }
 
@@ -128,10 +134,16 @@ pub fn check_int(name: &str, call: impl FnOnce(*mut i32) -> i32) -> Result<i32, 
         return Err(failure_code(name, "SOCKET_ERROR", errno));
     }
     if errno != ERRNO_SENTINEL {
-        panic!("ws2-standin: {} succeeded (returned {}) but wrote {} to *lpErrno", name, ret, errno);
+        panic!(
+            "ws2-standin: {} succeeded (returned {}) but wrote {} to *lpErrno",
+            name, ret, errno
+        );
     }
     if ret != 0 && name != "WSPSelect" {
-        panic!("ws2-standin: {} returned {}; the SPI allows only 0 or SOCKET_ERROR", name, ret);
+        panic!(
+            "ws2-standin: {} returned {}; the SPI allows only 0 or SOCKET_ERROR",
+            name, ret
+        );
     }
     Ok(ret)
 }
@@ -145,7 +157,10 @@ pub fn check_socket(name: &str, call: impl FnOnce(*mut i32) -> SOCKET) -> Result
         return Err(failure_code(name, "INVALID_SOCKET", errno));
     }
     if errno != ERRNO_SENTINEL {
-        panic!("ws2-standin: {} succeeded (returned {:#x}) but wrote {} to *lpErrno", name, ret, errno);
+        panic!(
+            "ws2-standin: {} succeeded (returned {:#x}) but wrote {} to *lpErrno",
+            name, ret, errno
+        );
     }
     Ok(ret)
 }
@@ -160,7 +175,10 @@ pub fn check_bool(name: &str, call: impl FnOnce(*mut i32) -> BOOL) -> Result<(),
         return Err(failure_code(name, "FALSE", errno));
     }
     if errno != ERRNO_SENTINEL {
-        panic!("ws2-standin: {} succeeded but wrote {} to *lpErrno", name, errno);
+        panic!(
+            "ws2-standin: {} succeeded but wrote {} to *lpErrno",
+            name, errno
+        );
     }
     Ok(())
 }
@@ -168,10 +186,16 @@ pub fn check_bool(name: &str, call: impl FnOnce(*mut i32) -> BOOL) -> Result<(),
 fn failure_code(name: &str, what: &str, errno: i32) -> WsaError {
     let code = WsaError::from_code(errno);
     if errno == ERRNO_SENTINEL {
-        panic!("ws2-standin: {} returned {} but did not set *lpErrno", name, what);
+        panic!(
+            "ws2-standin: {} returned {} but did not set *lpErrno",
+            name, what
+        );
     }
     if !code.is_valid_failure() {
-        panic!("ws2-standin: {} returned {} with *lpErrno = {}, which is not a WSA error code", name, what, errno);
+        panic!(
+            "ws2-standin: {} returned {} with *lpErrno = {}, which is not a WSA error code",
+            name, what, errno
+        );
     }
     code
 }
@@ -183,14 +207,20 @@ fn null_entries(t: &WSPPROC_TABLE) -> Vec<&'static str> {
         ("lpWSPAddressToString", t.lpWSPAddressToString.is_none()),
         ("lpWSPAsyncSelect", t.lpWSPAsyncSelect.is_none()),
         ("lpWSPBind", t.lpWSPBind.is_none()),
-        ("lpWSPCancelBlockingCall", t.lpWSPCancelBlockingCall.is_none()),
+        (
+            "lpWSPCancelBlockingCall",
+            t.lpWSPCancelBlockingCall.is_none(),
+        ),
         ("lpWSPCleanup", t.lpWSPCleanup.is_none()),
         ("lpWSPCloseSocket", t.lpWSPCloseSocket.is_none()),
         ("lpWSPConnect", t.lpWSPConnect.is_none()),
         ("lpWSPDuplicateSocket", t.lpWSPDuplicateSocket.is_none()),
         ("lpWSPEnumNetworkEvents", t.lpWSPEnumNetworkEvents.is_none()),
         ("lpWSPEventSelect", t.lpWSPEventSelect.is_none()),
-        ("lpWSPGetOverlappedResult", t.lpWSPGetOverlappedResult.is_none()),
+        (
+            "lpWSPGetOverlappedResult",
+            t.lpWSPGetOverlappedResult.is_none(),
+        ),
         ("lpWSPGetPeerName", t.lpWSPGetPeerName.is_none()),
         ("lpWSPGetSockName", t.lpWSPGetSockName.is_none()),
         ("lpWSPGetSockOpt", t.lpWSPGetSockOpt.is_none()),
@@ -210,12 +240,20 @@ fn null_entries(t: &WSPPROC_TABLE) -> Vec<&'static str> {
         ("lpWSPSocket", t.lpWSPSocket.is_none()),
         ("lpWSPStringToAddress", t.lpWSPStringToAddress.is_none()),
     ];
-    entries.iter().filter(|(_, null)| *null).map(|(name, _)| *name).collect()
+    entries
+        .iter()
+        .filter(|(_, null)| *null)
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 /// The name of a protocol entry (`szProtocol`).
 fn entry_name(info: &WSAPROTOCOL_INFOW) -> String {
-    let len = info.szProtocol.iter().position(|&c| c == 0).unwrap_or(info.szProtocol.len());
+    let len = info
+        .szProtocol
+        .iter()
+        .position(|&c| c == 0)
+        .unwrap_or(info.szProtocol.len());
     String::from_utf16_lossy(&info.szProtocol[..len])
 }
 
@@ -226,8 +264,10 @@ fn enumerate(entry: &EntryPoints) -> Result<Vec<WSAPROTOCOL_INFOW>, LoadError> {
     let mut errno = 0;
     let mut guid = GUID::from_u128(0);
     // SAFETY: a null buffer with length 0 asks for the required length (documented contract).
-    let r = unsafe { (entry.enum_protocols)(&mut guid, core::ptr::null_mut(), &mut len, &mut errno) };
-    if r != SOCKET_ERROR || errno != WsaError::NOBUFS.code() || len == 0 || len as usize % size != 0 {
+    let r =
+        unsafe { (entry.enum_protocols)(&mut guid, core::ptr::null_mut(), &mut len, &mut errno) };
+    if r != SOCKET_ERROR || errno != WsaError::NOBUFS.code() || len == 0 || len as usize % size != 0
+    {
         return Err(LoadError::Protocols(format!(
             "sizing call returned {} with error {} and length {}",
             r, errno, len
@@ -235,11 +275,43 @@ fn enumerate(entry: &EntryPoints) -> Result<Vec<WSAPROTOCOL_INFOW>, LoadError> {
     }
     let mut entries = vec![WSAPROTOCOL_INFOW::default(); len as usize / size];
     // SAFETY: the buffer holds `len` bytes, as the provider asked for.
-    let n = unsafe { (entry.enum_protocols)(&mut guid, entries.as_mut_ptr(), &mut len, &mut errno) };
+    let n =
+        unsafe { (entry.enum_protocols)(&mut guid, entries.as_mut_ptr(), &mut len, &mut errno) };
     if n <= 0 || n as usize != entries.len() {
-        return Err(LoadError::Protocols(format!("returned {} for {} entries", n, entries.len())));
+        return Err(LoadError::Protocols(format!(
+            "returned {} for {} entries",
+            n,
+            entries.len()
+        )));
     }
     Ok(entries)
+}
+
+/// Loads a provider library by path (it stays loaded for the life of the process, as a
+/// provider's threads may outlive its clean-up) and resolves its two exports by name.
+pub fn entry_points_of(path: impl AsRef<Path>) -> Result<EntryPoints, LoadError> {
+    let library = os::Library::open(path.as_ref()).map_err(LoadError::Library)?;
+    let startup = library
+        .symbol(winsock_provider::STARTUP_EXPORT)
+        .ok_or(LoadError::MissingExport(winsock_provider::STARTUP_EXPORT))?;
+    let enumerate = library
+        .symbol(winsock_provider::ENUM_PROTOCOLS_EXPORT)
+        .ok_or(LoadError::MissingExport(
+            winsock_provider::ENUM_PROTOCOLS_EXPORT,
+        ))?;
+    // SAFETY: the exports have these signatures by the SPI's and the toolkit's contract, and
+    // the library is never unloaded.
+    unsafe {
+        Ok(EntryPoints {
+            startup: core::mem::transmute::<*const core::ffi::c_void, winsock_provider::StartupFn>(
+                startup,
+            ),
+            enum_protocols: core::mem::transmute::<
+                *const core::ffi::c_void,
+                winsock_provider::EnumProtocolsFn,
+            >(enumerate),
+        })
+    }
 }
 
 impl Ws2 {
@@ -256,34 +328,17 @@ impl Ws2 {
     /// Loads a provider linked into this binary:
     /// `ws.load(winsock_provider::entry_points::<MyProvider>())`.
     pub fn load(&self, entry: EntryPoints) -> Result<(), LoadError> {
-        self.install(entry, None, "linked provider".to_owned())
+        self.install(entry, "linked provider".to_owned())
     }
 
     /// Loads a built provider library (a `.dll`, `.so` or `.dylib`) by path, resolving
     /// `WSPStartup` and `WspEnumProviderProtocols` by name, as ws2_32 resolves `WSPStartup`.
     pub fn load_library(&self, path: impl AsRef<Path>) -> Result<(), LoadError> {
         let path = path.as_ref();
-        let library = Arc::new(os::Library::open(path).map_err(LoadError::Library)?);
-        let startup = library
-            .symbol(winsock_provider::STARTUP_EXPORT)
-            .ok_or(LoadError::MissingExport(winsock_provider::STARTUP_EXPORT))?;
-        let enumerate = library
-            .symbol(winsock_provider::ENUM_PROTOCOLS_EXPORT)
-            .ok_or(LoadError::MissingExport(winsock_provider::ENUM_PROTOCOLS_EXPORT))?;
-        // SAFETY: the exports have these signatures by the SPI's and the toolkit's contract;
-        // the library stays loaded for the life of the process.
-        let entry = unsafe {
-            EntryPoints {
-                startup: core::mem::transmute::<*const core::ffi::c_void, winsock_provider::StartupFn>(startup),
-                enum_protocols: core::mem::transmute::<*const core::ffi::c_void, winsock_provider::EnumProtocolsFn>(
-                    enumerate,
-                ),
-            }
-        };
-        self.install(entry, Some(library), path.display().to_string())
+        self.install(entry_points_of(path)?, path.display().to_string())
     }
 
-    fn install(&self, entry: EntryPoints, library: Option<Arc<os::Library>>, origin: String) -> Result<(), LoadError> {
+    fn install(&self, entry: EntryPoints, origin: String) -> Result<(), LoadError> {
         let key = entry.startup as usize;
         let mut entries = enumerate(&entry)?;
         {
@@ -312,9 +367,16 @@ impl Ws2 {
         let name = format!("{} ({})", entry_name(&entries[0]), origin);
         let nulls = null_entries(&table);
         let broken = if !nulls.is_empty() {
-            Some(format!("{} left these dispatch entries null: {}", name, nulls.join(", ")))
+            Some(format!(
+                "{} left these dispatch entries null: {}",
+                name,
+                nulls.join(", ")
+            ))
         } else if data.wVersion != WINSOCK_VERSION_2_2 {
-            Some(format!("{} negotiated version {:#06x}, not 2.2", name, data.wVersion))
+            Some(format!(
+                "{} negotiated version {:#06x}, not 2.2",
+                name, data.wVersion
+            ))
         } else {
             None
         };
@@ -328,13 +390,16 @@ impl Ws2 {
             return Err(LoadError::Convention(problem));
         }
         registry::lock().started(key);
-        self.inner.providers.write().unwrap_or_else(|e| e.into_inner()).push(Loaded {
-            key,
-            name,
-            table,
-            entries,
-            _library: library,
-        });
+        self.inner
+            .providers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Loaded {
+                key,
+                name,
+                table,
+                entries,
+            });
         Ok(())
     }
 
@@ -358,14 +423,26 @@ impl Ws2 {
         if entry.kind == Kind::Unrelated {
             return Err(WsaError::NOTSOCK);
         }
-        let providers = self.inner.providers.read().unwrap_or_else(|e| e.into_inner());
+        let providers = self
+            .inner
+            .providers
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         providers
             .iter()
             .find_map(|p| {
                 p.entries
                     .iter()
                     .find(|i| i.dwCatalogEntryId == entry.catalog_id)
-                    .map(|info| (Spi { table: p.table, info: *info }, entry))
+                    .map(|info| {
+                        (
+                            Spi {
+                                table: p.table,
+                                info: *info,
+                            },
+                            entry,
+                        )
+                    })
             })
             .ok_or(WsaError::NOTSOCK)
     }
@@ -375,12 +452,22 @@ impl Ws2 {
     /// `PFL_MATCHES_PROTOCOL_ZERO` (else the first of that family and type).
     pub fn spi(&self, af: i32, ty: i32, protocol: i32) -> Result<Spi, WsaError> {
         self.not_cleaned()?;
-        let providers = self.inner.providers.read().unwrap_or_else(|e| e.into_inner());
-        let all = || providers.iter().flat_map(|p| p.entries.iter().map(move |i| (p, i)));
+        let providers = self
+            .inner
+            .providers
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let all = || {
+            providers
+                .iter()
+                .flat_map(|p| p.entries.iter().map(move |i| (p, i)))
+        };
         if !all().any(|(_, i)| i.iAddressFamily == af) {
             return Err(WsaError::AFNOSUPPORT);
         }
-        let typed: Vec<_> = all().filter(|(_, i)| i.iAddressFamily == af && i.iSocketType == ty).collect();
+        let typed: Vec<_> = all()
+            .filter(|(_, i)| i.iAddressFamily == af && i.iSocketType == ty)
+            .collect();
         if typed.is_empty() {
             return Err(WsaError::SOCKTNOSUPPORT);
         }
@@ -397,7 +484,10 @@ impl Ws2 {
                     .or_else(|| typed.first())
             })
             .ok_or(WsaError::PROTONOSUPPORT)?;
-        Ok(Spi { table: chosen.0.table, info: *chosen.1 })
+        Ok(Spi {
+            table: chosen.0.table,
+            info: *chosen.1,
+        })
     }
 
     /// Panics unless `s`, just returned by `call`, is a handle ws2_32 issued to that entry.
@@ -430,7 +520,10 @@ impl Ws2 {
         let bytes = addr.to_bytes();
         let f = spi.table.lpWSPBind.expect("checked non-null at load");
         // SAFETY: `bytes` is a whole socket address of the given length.
-        check_int("WSPBind", |errno| unsafe { f(s, bytes.as_ptr().cast(), bytes.len() as i32, errno) }).map(drop)
+        check_int("WSPBind", |errno| unsafe {
+            f(s, bytes.as_ptr().cast(), bytes.len() as i32, errno)
+        })
+        .map(drop)
     }
 
     /// `listen(s, backlog)`.
@@ -481,11 +574,24 @@ impl Ws2 {
     pub fn send(&self, s: SOCKET, buf: &[u8], flags: i32) -> Result<usize, WsaError> {
         let (spi, _) = self.route(s)?;
         let f = spi.table.lpWSPSend.expect("checked non-null at load");
-        let wsabuf = WSABUF { len: buf.len() as u32, buf: buf.as_ptr() as *mut u8 };
+        let wsabuf = WSABUF {
+            len: buf.len() as u32,
+            buf: buf.as_ptr() as *mut u8,
+        };
         let mut sent = 0u32;
         // SAFETY: one WSABUF over `buf`, which the provider only reads; no overlapped I/O.
         check_int("WSPSend", |errno| unsafe {
-            f(s, &wsabuf, 1, &mut sent, flags as u32, core::ptr::null_mut(), None, core::ptr::null(), errno)
+            f(
+                s,
+                &wsabuf,
+                1,
+                &mut sent,
+                flags as u32,
+                core::ptr::null_mut(),
+                None,
+                core::ptr::null(),
+                errno,
+            )
         })?;
         check_count("WSPSend", sent, buf.len());
         Ok(sent as usize)
@@ -495,22 +601,44 @@ impl Ws2 {
     pub fn recv(&self, s: SOCKET, buf: &mut [u8], flags: i32) -> Result<usize, WsaError> {
         let (spi, _) = self.route(s)?;
         let f = spi.table.lpWSPRecv.expect("checked non-null at load");
-        let wsabuf = WSABUF { len: buf.len() as u32, buf: buf.as_mut_ptr() };
+        let wsabuf = WSABUF {
+            len: buf.len() as u32,
+            buf: buf.as_mut_ptr(),
+        };
         let mut got = 0u32;
         let mut flags = flags as u32;
         // SAFETY: one WSABUF over `buf`, writable; no overlapped I/O.
         check_int("WSPRecv", |errno| unsafe {
-            f(s, &wsabuf, 1, &mut got, &mut flags, core::ptr::null_mut(), None, core::ptr::null(), errno)
+            f(
+                s,
+                &wsabuf,
+                1,
+                &mut got,
+                &mut flags,
+                core::ptr::null_mut(),
+                None,
+                core::ptr::null(),
+                errno,
+            )
         })?;
         check_count("WSPRecv", got, buf.len());
         Ok(got as usize)
     }
 
     /// `sendto(s, buf, flags, to)`: bytes sent.
-    pub fn sendto(&self, s: SOCKET, buf: &[u8], flags: i32, to: &SockAddr) -> Result<usize, WsaError> {
+    pub fn sendto(
+        &self,
+        s: SOCKET,
+        buf: &[u8],
+        flags: i32,
+        to: &SockAddr,
+    ) -> Result<usize, WsaError> {
         let (spi, _) = self.route(s)?;
         let f = spi.table.lpWSPSendTo.expect("checked non-null at load");
-        let wsabuf = WSABUF { len: buf.len() as u32, buf: buf.as_ptr() as *mut u8 };
+        let wsabuf = WSABUF {
+            len: buf.len() as u32,
+            buf: buf.as_ptr() as *mut u8,
+        };
         let to = to.to_bytes();
         let mut sent = 0u32;
         // SAFETY: one WSABUF over `buf` (read only) and a whole socket address.
@@ -534,10 +662,18 @@ impl Ws2 {
     }
 
     /// `recvfrom(s, buf, flags)`: bytes received and the sender.
-    pub fn recvfrom(&self, s: SOCKET, buf: &mut [u8], flags: i32) -> Result<(usize, SockAddr), WsaError> {
+    pub fn recvfrom(
+        &self,
+        s: SOCKET,
+        buf: &mut [u8],
+        flags: i32,
+    ) -> Result<(usize, SockAddr), WsaError> {
         let (spi, _) = self.route(s)?;
         let f = spi.table.lpWSPRecvFrom.expect("checked non-null at load");
-        let wsabuf = WSABUF { len: buf.len() as u32, buf: buf.as_mut_ptr() };
+        let wsabuf = WSABUF {
+            len: buf.len() as u32,
+            buf: buf.as_mut_ptr(),
+        };
         let mut from = [0u8; ADDR_ROOM];
         let mut fromlen = ADDR_ROOM as i32;
         let mut got = 0u32;
@@ -573,7 +709,10 @@ impl Ws2 {
     /// `getsockname(s)`.
     pub fn getsockname(&self, s: SOCKET) -> Result<SockAddr, WsaError> {
         let (spi, _) = self.route(s)?;
-        let f = spi.table.lpWSPGetSockName.expect("checked non-null at load");
+        let f = spi
+            .table
+            .lpWSPGetSockName
+            .expect("checked non-null at load");
         self.name_call("WSPGetSockName", |name, len, errno| {
             // SAFETY: a writable address buffer of `*len` bytes.
             unsafe { f(s, name, len, errno) }
@@ -583,7 +722,10 @@ impl Ws2 {
     /// `getpeername(s)`.
     pub fn getpeername(&self, s: SOCKET) -> Result<SockAddr, WsaError> {
         let (spi, _) = self.route(s)?;
-        let f = spi.table.lpWSPGetPeerName.expect("checked non-null at load");
+        let f = spi
+            .table
+            .lpWSPGetPeerName
+            .expect("checked non-null at load");
         self.name_call("WSPGetPeerName", |name, len, errno| {
             // SAFETY: a writable address buffer of `*len` bytes.
             unsafe { f(s, name, len, errno) }
@@ -602,14 +744,26 @@ impl Ws2 {
     }
 
     /// `getsockopt(s, level, name)` into `buf`: the option's length.
-    pub fn getsockopt(&self, s: SOCKET, level: i32, name: i32, buf: &mut [u8]) -> Result<usize, WsaError> {
+    pub fn getsockopt(
+        &self,
+        s: SOCKET,
+        level: i32,
+        name: i32,
+        buf: &mut [u8],
+    ) -> Result<usize, WsaError> {
         let (spi, _) = self.route(s)?;
         let f = spi.table.lpWSPGetSockOpt.expect("checked non-null at load");
         let mut len = buf.len() as i32;
         // SAFETY: `buf` is writable for `len` bytes.
-        check_int("WSPGetSockOpt", |errno| unsafe { f(s, level, name, buf.as_mut_ptr(), &mut len, errno) })?;
+        check_int("WSPGetSockOpt", |errno| unsafe {
+            f(s, level, name, buf.as_mut_ptr(), &mut len, errno)
+        })?;
         if len < 0 || len as usize > buf.len() {
-            panic!("ws2-standin: WSPGetSockOpt reported length {} for a {}-byte buffer", len, buf.len());
+            panic!(
+                "ws2-standin: WSPGetSockOpt reported length {} for a {}-byte buffer",
+                len,
+                buf.len()
+            );
         }
         Ok(len as usize)
     }
@@ -624,16 +778,30 @@ impl Ws2 {
     }
 
     /// `setsockopt(s, level, name, value)`.
-    pub fn setsockopt(&self, s: SOCKET, level: i32, name: i32, value: &[u8]) -> Result<(), WsaError> {
+    pub fn setsockopt(
+        &self,
+        s: SOCKET,
+        level: i32,
+        name: i32,
+        value: &[u8],
+    ) -> Result<(), WsaError> {
         let (spi, _) = self.route(s)?;
         let f = spi.table.lpWSPSetSockOpt.expect("checked non-null at load");
         // SAFETY: `value` is readable for its length.
-        check_int("WSPSetSockOpt", |errno| unsafe { f(s, level, name, value.as_ptr(), value.len() as i32, errno) })
-            .map(drop)
+        check_int("WSPSetSockOpt", |errno| unsafe {
+            f(s, level, name, value.as_ptr(), value.len() as i32, errno)
+        })
+        .map(drop)
     }
 
     /// `setsockopt` of an `int` (or `BOOL`) option.
-    pub fn setsockopt_int(&self, s: SOCKET, level: i32, name: i32, value: i32) -> Result<(), WsaError> {
+    pub fn setsockopt_int(
+        &self,
+        s: SOCKET,
+        level: i32,
+        name: i32,
+        value: i32,
+    ) -> Result<(), WsaError> {
         self.setsockopt(s, level, name, &value.to_ne_bytes())
     }
 
@@ -662,7 +830,10 @@ impl Ws2 {
             )
         })?;
         if returned > 4 {
-            panic!("ws2-standin: WSPIoctl({:#x}) reported {} bytes written to a 4-byte buffer", cmd, returned);
+            panic!(
+                "ws2-standin: WSPIoctl({:#x}) reported {} bytes written to a 4-byte buffer",
+                cmd, returned
+            );
         }
         if returned == 4 {
             *arg = output;
@@ -674,7 +845,10 @@ impl Ws2 {
     /// `WPUCloseSocketHandle`.
     pub fn closesocket(&self, s: SOCKET) -> Result<(), WsaError> {
         let (spi, entry) = self.route(s)?;
-        let f = spi.table.lpWSPCloseSocket.expect("checked non-null at load");
+        let f = spi
+            .table
+            .lpWSPCloseSocket
+            .expect("checked non-null at load");
         // SAFETY: plain arguments.
         check_int("WSPCloseSocket", |errno| unsafe { f(s, errno) })?;
         let mut reg = registry::lock();
@@ -708,10 +882,20 @@ impl Ws2 {
 
     /// Handles currently registered to the providers this session loaded.
     pub fn live_handles(&self) -> usize {
-        let providers = self.inner.providers.read().unwrap_or_else(|e| e.into_inner());
-        let ids: Vec<u32> = providers.iter().flat_map(|p| p.entries.iter().map(|i| i.dwCatalogEntryId)).collect();
+        let providers = self
+            .inner
+            .providers
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let ids: Vec<u32> = providers
+            .iter()
+            .flat_map(|p| p.entries.iter().map(|i| i.dwCatalogEntryId))
+            .collect();
         let mut reg = registry::lock();
-        reg.handles().values().filter(|e| ids.contains(&e.catalog_id)).count()
+        reg.handles()
+            .values()
+            .filter(|e| ids.contains(&e.catalog_id))
+            .count()
     }
 
     /// `WPUQuerySocketHandleContext(s)` as ws2_32 answers it (non-IFS handles only).
@@ -737,7 +921,8 @@ impl Inner {
             }
             *cleaned = true;
         }
-        let providers = std::mem::take(&mut *self.providers.write().unwrap_or_else(|e| e.into_inner()));
+        let providers =
+            std::mem::take(&mut *self.providers.write().unwrap_or_else(|e| e.into_inner()));
         let mut problems = Vec::new();
         for p in providers.iter().rev() {
             let f = p.table.lpWSPCleanup.expect("checked non-null at load");
@@ -750,7 +935,10 @@ impl Inner {
                     p.name, r, errno
                 ));
             } else if errno != ERRNO_SENTINEL {
-                problems.push(format!("WSPCleanup of {} succeeded but wrote {} to *lpErrno", p.name, errno));
+                problems.push(format!(
+                    "WSPCleanup of {} succeeded but wrote {} to *lpErrno",
+                    p.name, errno
+                ));
             }
             let mut reg = registry::lock();
             if reg.cleaned(p.key) {
@@ -767,7 +955,10 @@ impl Inner {
             problems.extend(reg.take_violations());
         }
         if !problems.is_empty() && !std::thread::panicking() {
-            panic!("ws2-standin: clean-up broke the SPI contract:\n  {}", problems.join("\n  "));
+            panic!(
+                "ws2-standin: clean-up broke the SPI contract:\n  {}",
+                problems.join("\n  ")
+            );
         }
     }
 }
@@ -781,17 +972,30 @@ impl Drop for Inner {
 /// Panics if a provider reported more bytes than the buffer holds.
 fn check_count(call: &str, n: u32, room: usize) {
     if n as usize > room {
-        panic!("ws2-standin: {} reported {} bytes for a {}-byte buffer", call, n, room);
+        panic!(
+            "ws2-standin: {} reported {} bytes for a {}-byte buffer",
+            call, n, room
+        );
     }
 }
 
 /// Parses an address a provider wrote, panicking with the call's name if it is malformed.
 fn parse_returned(call: &str, buf: &[u8], len: i32) -> SockAddr {
     if len < 2 || len as usize > buf.len() {
-        panic!("ws2-standin: {} reported an address length of {} (buffer {})", call, len, buf.len());
+        panic!(
+            "ws2-standin: {} reported an address length of {} (buffer {})",
+            call,
+            len,
+            buf.len()
+        );
     }
     match SockAddr::from_bytes(&buf[..len as usize]) {
         Ok(addr) => addr,
-        Err(e) => panic!("ws2-standin: {} wrote a malformed address ({}): {:?}", call, e, &buf[..len as usize]),
+        Err(e) => panic!(
+            "ws2-standin: {} wrote a malformed address ({}): {:?}",
+            call,
+            e,
+            &buf[..len as usize]
+        ),
     }
 }

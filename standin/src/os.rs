@@ -18,7 +18,10 @@ pub(crate) struct HandleAllocator {
 #[cfg(not(windows))]
 impl HandleAllocator {
     pub(crate) const fn new() -> HandleAllocator {
-        HandleAllocator { next: 0x1_0000, free: Vec::new() }
+        HandleAllocator {
+            next: 0x1_0000,
+            free: Vec::new(),
+        }
     }
 
     pub(crate) fn allocate(&mut self) -> SOCKET {
@@ -47,7 +50,12 @@ pub(crate) struct HandleAllocator;
 #[cfg(windows)]
 #[link(name = "kernel32")]
 extern "system" {
-    fn CreateEventW(attributes: *const c_void, manual_reset: i32, initial: i32, name: *const u16) -> *mut c_void;
+    fn CreateEventW(
+        attributes: *const c_void,
+        manual_reset: i32,
+        initial: i32,
+        name: *const u16,
+    ) -> *mut c_void;
     fn CloseHandle(handle: *mut c_void) -> i32;
     fn LoadLibraryW(name: *const u16) -> *mut c_void;
     fn GetProcAddress(module: *mut c_void, name: *const u8) -> *const c_void;
@@ -63,7 +71,10 @@ impl HandleAllocator {
     pub(crate) fn allocate(&mut self) -> SOCKET {
         // SAFETY: plain Win32 call with null (default) attributes and name.
         let h = unsafe { CreateEventW(core::ptr::null(), 1, 0, core::ptr::null()) };
-        assert!(!h.is_null(), "ws2-standin: CreateEventW failed; cannot allocate a socket handle");
+        assert!(
+            !h.is_null(),
+            "ws2-standin: CreateEventW failed; cannot allocate a socket handle"
+        );
         h as SOCKET
     }
 
@@ -73,8 +84,8 @@ impl HandleAllocator {
     }
 }
 
-/// A loaded provider library. It stays loaded for the life of the process: provider threads
-/// may outlive the last clean-up, and ws2_32 gives no stronger promise.
+/// A loaded provider library. It is never unloaded: provider threads may outlive the last
+/// clean-up, and ws2_32 gives no stronger promise.
 pub(crate) struct Library(*mut c_void);
 
 // SAFETY: a module handle is a process-wide value, usable from any thread.
@@ -109,7 +120,11 @@ fn open(path: &Path) -> Result<Library, String> {
     if h.is_null() {
         // SAFETY: plain Win32 call.
         let code = unsafe { GetLastError() };
-        return Err(format!("LoadLibraryW({}) failed with error {}", path.display(), code));
+        return Err(format!(
+            "LoadLibraryW({}) failed with error {}",
+            path.display(),
+            code
+        ));
     }
     Ok(Library(h))
 }

@@ -69,7 +69,11 @@ impl Registry {
     }
 
     fn insert(&mut self, s: SOCKET, catalog_id: u32, kind: Kind) -> Entry {
-        let entry = Entry { catalog_id, kind, serial: self.next_serial };
+        let entry = Entry {
+            catalog_id,
+            kind,
+            serial: self.next_serial,
+        };
         self.next_serial += 1;
         self.handles().insert(s, entry);
         entry
@@ -79,18 +83,26 @@ impl Registry {
     pub(crate) fn new_catalog_id(&mut self, key: usize) -> u32 {
         let id = self.next_catalog_id;
         self.next_catalog_id += 1;
-        self.catalog.get_or_insert_with(HashMap::new).insert(id, key);
+        self.catalog
+            .get_or_insert_with(HashMap::new)
+            .insert(id, key);
         id
     }
 
     /// The provider a catalog entry id belongs to.
     pub(crate) fn provider_of(&self, catalog_id: u32) -> Option<usize> {
-        self.catalog.as_ref().and_then(|c| c.get(&catalog_id).copied())
+        self.catalog
+            .as_ref()
+            .and_then(|c| c.get(&catalog_id).copied())
     }
 
     /// Counts a successful `WSPStartup` of provider `key`.
     pub(crate) fn started(&mut self, key: usize) {
-        *self.starts.get_or_insert_with(HashMap::new).entry(key).or_insert(0) += 1;
+        *self
+            .starts
+            .get_or_insert_with(HashMap::new)
+            .entry(key)
+            .or_insert(0) += 1;
     }
 
     /// Counts a `WSPCleanup` of provider `key`; true if it was the last one.
@@ -166,7 +178,11 @@ unsafe fn set_errno(errno: *mut i32, code: WsaError) {
     }
 }
 
-unsafe extern "system" fn create_socket_handle(catalog_id: u32, context: usize, errno: *mut i32) -> SOCKET {
+unsafe extern "system" fn create_socket_handle(
+    catalog_id: u32,
+    context: usize,
+    errno: *mut i32,
+) -> SOCKET {
     let mut reg = lock();
     if reg.provider_of(catalog_id).is_none() {
         set_errno(errno, WsaError::INVALIDPROVIDER);
@@ -180,7 +196,10 @@ unsafe extern "system" fn create_socket_handle(catalog_id: u32, context: usize, 
 unsafe extern "system" fn close_socket_handle(s: SOCKET, errno: *mut i32) -> i32 {
     let mut reg = lock();
     match reg.get(s) {
-        Some(Entry { kind: Kind::NonIfs { .. }, .. }) => {
+        Some(Entry {
+            kind: Kind::NonIfs { .. },
+            ..
+        }) => {
             reg.handles().remove(&s);
             reg.alloc.free(s);
             0
@@ -197,10 +216,17 @@ unsafe extern "system" fn close_socket_handle(s: SOCKET, errno: *mut i32) -> i32
     }
 }
 
-unsafe extern "system" fn query_socket_handle_context(s: SOCKET, context: *mut usize, errno: *mut i32) -> i32 {
+unsafe extern "system" fn query_socket_handle_context(
+    s: SOCKET,
+    context: *mut usize,
+    errno: *mut i32,
+) -> i32 {
     let reg = lock();
     match reg.get(s) {
-        Some(Entry { kind: Kind::NonIfs { context: value }, .. }) => {
+        Some(Entry {
+            kind: Kind::NonIfs { context: value },
+            ..
+        }) => {
             if context.is_null() {
                 set_errno(errno, WsaError::FAULT);
                 return SOCKET_ERROR;
@@ -216,7 +242,11 @@ unsafe extern "system" fn query_socket_handle_context(s: SOCKET, context: *mut u
     }
 }
 
-unsafe extern "system" fn modify_ifs_handle(catalog_id: u32, proposed: SOCKET, errno: *mut i32) -> SOCKET {
+unsafe extern "system" fn modify_ifs_handle(
+    catalog_id: u32,
+    proposed: SOCKET,
+    errno: *mut i32,
+) -> SOCKET {
     let mut reg = lock();
     if reg.provider_of(catalog_id).is_none() {
         set_errno(errno, WsaError::INVALIDPROVIDER);
@@ -269,7 +299,12 @@ unsafe extern "system" fn query_blocking_callback(
     0
 }
 
-unsafe extern "system" fn get_provider_path(_id: *const GUID, _path: PWSTR, _len: *mut i32, errno: *mut i32) -> i32 {
+unsafe extern "system" fn get_provider_path(
+    _id: *const GUID,
+    _path: PWSTR,
+    _len: *mut i32,
+    errno: *mut i32,
+) -> i32 {
     set_errno(errno, WsaError::INVAL);
     SOCKET_ERROR
 }
@@ -287,11 +322,21 @@ unsafe extern "system" fn event_op(_event: WSAEVENT, errno: *mut i32) -> BOOL {
     0
 }
 
-unsafe extern "system" fn post_message(_hwnd: HWND, _msg: u32, _wparam: WPARAM, _lparam: LPARAM) -> BOOL {
+unsafe extern "system" fn post_message(
+    _hwnd: HWND,
+    _msg: u32,
+    _wparam: WPARAM,
+    _lparam: LPARAM,
+) -> BOOL {
     0
 }
 
-unsafe extern "system" fn queue_apc(_thread: *const WSATHREADID, _apc: LPWSAUSERAPC, _ctx: usize, errno: *mut i32) -> i32 {
+unsafe extern "system" fn queue_apc(
+    _thread: *const WSATHREADID,
+    _apc: LPWSAUSERAPC,
+    _ctx: usize,
+    errno: *mut i32,
+) -> i32 {
     set_errno(errno, WsaError::OPNOTSUPP);
     SOCKET_ERROR
 }
