@@ -1,5 +1,64 @@
-//! Placeholder: replaced by the real attribute.
+//! The `#[winsock_provider(...)]` attribute of the [`winsock-provider`] crate, which re-exports
+//! it; use it from there.
+//!
+//! [`winsock-provider`]: https://docs.rs/winsock-provider
+
+#![warn(missing_docs)]
+
+mod attr;
+mod expand;
+mod fallback;
+mod valid;
+
 use proc_macro::TokenStream;
-/// The attribute.
+
+/// Makes a struct implementing `winsock_provider::Provider` a Winsock 2 service provider: the
+/// crate's DLL exports `WSPStartup` (and `WspEnumProviderProtocols`) serving the declared
+/// protocol entries.
+///
+/// ```ignore
+/// #[winsock_provider(
+///     name = "Loopback",                      // required
+///     description = "In-process TCP/UDP",     // optional; defaults to `name`
+///     guid = "6f1c2a3e-8d4b-4c5a-9e7f-0a1b2c3d4e5f",  // required; not the nil GUID
+///     non_ifs,                                // exactly one of `ifs` / `non_ifs`
+///     protocol(                               // one or more
+///         name = "Loopback TCP",              // optional; default "<name> <socket type>"
+///         family = AF_INET,                   // AF_UNSPEC AF_UNIX AF_INET AF_INET6 or integer
+///         socket_type = SOCK_STREAM,          // SOCK_STREAM SOCK_DGRAM SOCK_RAW SOCK_RDM
+///                                             // SOCK_SEQPACKET or integer
+///         protocol = IPPROTO_TCP,             // IPPROTO_TCP IPPROTO_UDP or integer; default 0
+///         service_flags(guaranteed_delivery, guaranteed_order, graceful_close),
+///         provider_flags(matches_protocol_zero),
+///         max_message_size = 65467,           // not on SOCK_STREAM entries
+///         min_sockaddr = 16, max_sockaddr = 16,
+///     ),
+///     protocol(family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP),
+///     crate = "winsock_provider",             // optional; the path of the runtime crate
+/// )]
+/// pub struct Loopback { /* any fields */ }
+/// ```
+///
+/// * `non_ifs`: socket handles come from ws2_32 (`WPUCreateSocketHandle`). `ifs`: each socket
+///   is an OS handle; the provider's `Socket` type must implement `winsock_provider::IfsSocket`,
+///   and every entry gets `XP1_IFS_HANDLES` (never list `ifs_handles` yourself).
+/// * `service_flags(...)` lists `XP1_*` flags in snake case without the prefix:
+///   `connectionless guaranteed_delivery guaranteed_order message_oriented pseudo_stream
+///   graceful_close expedited_data connect_data disconnect_data support_broadcast
+///   support_multipoint multipoint_control_plane multipoint_data_plane qos_supported uni_send
+///   uni_recv partial_message`. Default: SOCK_STREAM `guaranteed_delivery, guaranteed_order,
+///   graceful_close`; SOCK_DGRAM `connectionless, message_oriented`; others `message_oriented`.
+/// * `provider_flags(...)` lists `PFL_*` flags: `multiple_proto_entries
+///   recommended_proto_entry hidden matches_protocol_zero`. Default: `matches_protocol_zero`.
+/// * `max_message_size` (`dwMessageSize`) defaults to 0 for SOCK_STREAM, 65467 for SOCK_DGRAM
+///   and `0xFFFF_FFFF` otherwise.
+/// * `min_sockaddr`/`max_sockaddr` default to 16/16 for AF_INET, 28/28 for AF_INET6 and 2/110
+///   for AF_UNIX; other families must give both.
+///
+/// The struct must not be generic (there is one process-wide provider instance), and two
+/// entries cannot share family, socket type and protocol. Mistakes are compile errors on the
+/// offending token.
 #[proc_macro_attribute]
-pub fn winsock_provider(_a: TokenStream, item: TokenStream) -> TokenStream { item }
+pub fn winsock_provider(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::winsock_provider(args.into(), input.into()).into()
+}

@@ -161,8 +161,8 @@ pub mod __private {
         }
     }
 
-    /// Emits the DLL exports of provider `$ty`, like [`export_provider!`], with the `where`
-    /// bounds the attribute also puts on the generated `Descriptor` impl.
+    /// Emits the DLL exports of provider `$ty` (`WSPStartup`, `WspEnumProviderProtocols`), with
+    /// the `where` bounds the attribute also puts on the generated `Descriptor` impl.
     ///
     /// Repeating the bounds (with the same spans) makes a missing `impl Provider` or
     /// `IfsSocket` one error, which rustc reports once, rather than one per export. The
@@ -210,40 +210,4 @@ pub mod __private {
     }
     pub use __export_provider_where as export_provider_where;
 
-    /// Emits the DLL exports of provider `$ty`.
-    #[macro_export]
-    #[doc(hidden)]
-    macro_rules! __export_provider {
-        ($ty:ty) => {
-            /// The provider's `WSPStartup` export.
-            ///
-            /// # Safety
-            /// Called by ws2_32 with the arguments the SPI defines.
-            #[no_mangle]
-            pub unsafe extern "system" fn WSPStartup(
-                version: u16,
-                data: *const $crate::sys::WSPDATA,
-                info: *const $crate::sys::WSAPROTOCOL_INFOW,
-                upcalls: $crate::sys::WSPUPCALLTABLE,
-                table: *mut $crate::sys::WSPPROC_TABLE,
-            ) -> i32 {
-                $crate::__private::startup::<$ty>(version, data, info, upcalls, table)
-            }
-
-            /// The provider's protocol entries, for installers.
-            ///
-            /// # Safety
-            /// Called with the arguments `WspEnumProviderProtocols` documents.
-            #[no_mangle]
-            pub unsafe extern "system" fn WspEnumProviderProtocols(
-                provider_id: *mut $crate::sys::GUID,
-                buffer: *mut $crate::sys::WSAPROTOCOL_INFOW,
-                buffer_len: *mut u32,
-                errno: *mut i32,
-            ) -> i32 {
-                $crate::__private::enum_protocols::<$ty>(provider_id, buffer, buffer_len, errno)
-            }
-        };
-    }
-    pub use __export_provider as export_provider;
 }

@@ -1,0 +1,87 @@
+//! What to emit when the attribute is wrong: the item as written, a stand-in `Descriptor` impl
+//! so code naming the provider does not fail a second time, and the errors.
+
+use darling::ast::NestedMeta;
+use darling::Error;
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{Expr, Item, Lit, Meta};
+
+/// The item unchanged, a stand-in impl (when the item can carry one), and `compile_error!`s.
+pub fn expand(
+    args: &TokenStream,
+    input: TokenStream,
+    item: Option<&Item>,
+    errors: Error,
+) -> TokenStream {
+    let stub = match (item, krate(args)) {
+        (Some(item), Some(k)) => stub(item, &k),
+        _ => TokenStream::new(),
+    };
+    let errors = errors.write_errors();
+    quote! {
+        #input
+        #stub
+        #errors
+    }
+}
+
+/// The runtime path the arguments name, leniently: `None` when `crate = ...` is there but
+/// unusable (then no stand-in is emitted, rather than one naming a crate that is not there).
+fn krate(args: &TokenStream) -> Option<syn::Path> {
+    let items = NestedMeta::parse_meta_list(args.clone()).unwrap_or_default();
+    for item in &items {
+        if let NestedMeta::Meta(Meta::NameValue(nv)) = item {
+            if nv.path.is_ident("crate") {
+                return match &nv.value {
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => s.parse().ok(),
+                    Expr::Path(p) if p.qself.is_none() => Some(p.path.clone()),
+                    _ => None,
+                };
+            }
+        }
+    }
+    Some(syn::parse_quote!(::winsock_provider))
+}
+
+/// A `Descriptor` impl with no protocols, for the types a provider can be.
+fn stub(item: &Item, k: &syn::Path) -> TokenStream {
+    let (ident, generics) = match item {
+        Item::Struct(s) => (&s.ident, &s.generics),
+        Item::Enum(e) => (&e.ident, &e.generics),
+        Item::Union(u) => (&u.ident, &u.generics),
+        _ => return TokenStream::new(),
+    };
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let mut predicates = match where_clause {
+        Some(w) => {
+            let p = w.predicates.iter();
+            quote!(#(#p,)*)
+        }
+        None => TokenStream::new(),
+    };
+    predicates.extend(quote!(#ident #ty_generics: #k::__private::Provider));
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics #k::__private::Descriptor for #ident #ty_generics
+            where
+                #predicates
+            {
+                type Mode = #k::__private::NonIfs;
+                const INFO: #k::__private::ProviderInfo = #k::__private::ProviderInfo {
+                    name: "",
+                    description: "",
+                    guid: #k::__private::Guid(0),
+                    mode: #k::__private::DescriptorMode::NonIfs,
+                    protocols: &[],
+                };
+                fn state() -> &'static #k::__private::State<Self> {
+                    ::core::unreachable!("#[winsock_provider] failed to expand")
+                }
+            }
+        };
+    }
+}
