@@ -9,8 +9,8 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use winsock_provider::sys::*;
 use winsock_provider::{
-    entry_points, Bufs, BufsMut, MsgFlags, OptValue, Provider, Sock, SockAddr, SockOpt, SocketRequest,
-    StartupContext, WsaError,
+    entry_points, Bufs, BufsMut, MsgFlags, OptValue, Provider, Sock, SockAddr, SockOpt,
+    SocketRequest, StartupContext, WsaError,
 };
 use ws2_standin::{check_bool, check_int, check_socket, Ws2};
 
@@ -67,7 +67,12 @@ impl Provider for Probe {
     }
 
     /// Blocks until the socket is closed, then fails as Winsock does for a closed socket.
-    fn recv(&self, sock: &Sock<Self>, _: &mut BufsMut<'_>, _: MsgFlags) -> Result<(usize, MsgFlags), WsaError> {
+    fn recv(
+        &self,
+        sock: &Sock<Self>,
+        _: &mut BufsMut<'_>,
+        _: MsgFlags,
+    ) -> Result<(usize, MsgFlags), WsaError> {
         let mut closed = sock.closed.lock().unwrap();
         while !*closed {
             closed = sock.wake.wait(closed).unwrap();
@@ -110,7 +115,8 @@ impl winsock_provider::Descriptor for Probe {
 
 fn loaded() -> Ws2 {
     let ws = Ws2::new();
-    ws.load(entry_points::<Probe>()).expect("load the probe provider");
+    ws.load(entry_points::<Probe>())
+        .expect("load the probe provider");
     ws
 }
 
@@ -277,8 +283,15 @@ fn concurrent_closes_release_the_handle_exactly_once() {
             .into_iter()
             .map(|t| t.join().unwrap())
             .collect();
-        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{:?}", results);
-        assert!(results.iter().all(|r| r.is_ok() || *r == Err(WsaError::NOTSOCK)));
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{:?}",
+            results
+        );
+        assert!(results
+            .iter()
+            .all(|r| r.is_ok() || *r == Err(WsaError::NOTSOCK)));
     }
     ws.cleanup();
 }
@@ -292,18 +305,45 @@ fn bad_pointers_get_wsaefault() {
     let mut sent = 0u32;
     // SAFETY (all calls below): deliberately bad pointers the runtime must reject before use.
     let r = check_int("WSPSend", |e| unsafe {
-        t.lpWSPSend.unwrap()(s, std::ptr::null(), 1, &mut sent, 0, std::ptr::null_mut(), None, std::ptr::null(), e)
+        t.lpWSPSend.unwrap()(
+            s,
+            std::ptr::null(),
+            1,
+            &mut sent,
+            0,
+            std::ptr::null_mut(),
+            None,
+            std::ptr::null(),
+            e,
+        )
     });
     assert_eq!(r, Err(WsaError::FAULT));
-    let buf = WSABUF { len: 4, buf: std::ptr::null_mut() };
+    let buf = WSABUF {
+        len: 4,
+        buf: std::ptr::null_mut(),
+    };
     let r = check_int("WSPSend", |e| unsafe {
-        t.lpWSPSend.unwrap()(s, &buf, 1, &mut sent, 0, std::ptr::null_mut(), None, std::ptr::null(), e)
+        t.lpWSPSend.unwrap()(
+            s,
+            &buf,
+            1,
+            &mut sent,
+            0,
+            std::ptr::null_mut(),
+            None,
+            std::ptr::null(),
+            e,
+        )
     });
     assert_eq!(r, Err(WsaError::FAULT));
     let short = v4("127.0.0.1:5").to_bytes();
-    let r = check_int("WSPBind", |e| unsafe { t.lpWSPBind.unwrap()(s, short.as_ptr().cast(), 15, e) });
+    let r = check_int("WSPBind", |e| unsafe {
+        t.lpWSPBind.unwrap()(s, short.as_ptr().cast(), 15, e)
+    });
     assert_eq!(r, Err(WsaError::FAULT));
-    let r = check_int("WSPBind", |e| unsafe { t.lpWSPBind.unwrap()(s, std::ptr::null(), 16, e) });
+    let r = check_int("WSPBind", |e| unsafe {
+        t.lpWSPBind.unwrap()(s, std::ptr::null(), 16, e)
+    });
     assert_eq!(r, Err(WsaError::FAULT));
     let mut optval = [0u8; 2];
     let mut optlen = 2;
@@ -311,7 +351,9 @@ fn bad_pointers_get_wsaefault() {
         t.lpWSPGetSockOpt.unwrap()(s, SOL_SOCKET, SO_TYPE, optval.as_mut_ptr(), &mut optlen, e)
     });
     assert_eq!(r, Err(WsaError::FAULT));
-    let r = check_int("WSPShutdown", |e| unsafe { t.lpWSPShutdown.unwrap()(s, 7, e) });
+    let r = check_int("WSPShutdown", |e| unsafe {
+        t.lpWSPShutdown.unwrap()(s, 7, e)
+    });
     assert_eq!(r, Err(WsaError::INVAL));
     // A null lpErrno cannot be reported through, but must not crash either.
     // SAFETY: deliberately null lpErrno.
@@ -328,12 +370,21 @@ fn runtime_answers_and_defaults() {
     let s = stream(&ws);
     assert_eq!(ws.getsockopt_int(s, SOL_SOCKET, SO_TYPE), Ok(SOCK_STREAM));
     assert_eq!(ws.getsockopt_int(s, SOL_SOCKET, SO_RCVBUF), Ok(8192));
-    assert_eq!(ws.getsockopt_int(s, SOL_SOCKET, SO_KEEPALIVE), Err(WsaError::NOPROTOOPT));
+    assert_eq!(
+        ws.getsockopt_int(s, SOL_SOCKET, SO_KEEPALIVE),
+        Err(WsaError::NOPROTOOPT)
+    );
     let mut info = [0u8; std::mem::size_of::<WSAPROTOCOL_INFOW>()];
-    assert_eq!(ws.getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, &mut info), Ok(info.len()));
+    assert_eq!(
+        ws.getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, &mut info),
+        Ok(info.len())
+    );
     // SAFETY: the buffer holds a whole WSAPROTOCOL_INFOW written by the provider.
     let info: WSAPROTOCOL_INFOW = unsafe { std::ptr::read_unaligned(info.as_ptr().cast()) };
-    assert_eq!(info.dwCatalogEntryId, ws.spi_for(s).unwrap().info.dwCatalogEntryId);
+    assert_eq!(
+        info.dwCatalogEntryId,
+        ws.spi_for(s).unwrap().info.dwCatalogEntryId
+    );
     assert_eq!(info.iSocketType, SOCK_STREAM);
     assert_eq!(info.dwServiceFlags1 & XP1_IFS_HANDLES, 0);
     assert_eq!(ws.connect(s, &v4("127.0.0.1:7")), Err(WsaError::OPNOTSUPP));
@@ -343,7 +394,10 @@ fn runtime_answers_and_defaults() {
     let mut arg = 1;
     ws.ioctlsocket(s, FIONBIO, &mut arg).unwrap();
     assert_eq!(ws.ioctlsocket(s, 0x1234, &mut arg), Err(WsaError::INVAL));
-    assert_eq!(ws.socket(2, SOCK_DGRAM, IPPROTO_UDP), Err(WsaError::SOCKTNOSUPPORT));
+    assert_eq!(
+        ws.socket(2, SOCK_DGRAM, IPPROTO_UDP),
+        Err(WsaError::SOCKTNOSUPPORT)
+    );
     assert_eq!(ws.socket(23, SOCK_STREAM, 0), Err(WsaError::AFNOSUPPORT));
     ws.closesocket(s).unwrap();
     ws.cleanup();
@@ -357,21 +411,33 @@ fn notification_and_extension_entries_have_documented_defaults() {
     let t = ws.spi_for(s).unwrap().table;
     let null: *mut FD_SET = std::ptr::null_mut();
     // SAFETY (all calls below): valid or deliberately null pointers the runtime checks.
-    let r = check_int("WSPSelect", |e| unsafe { t.lpWSPSelect.unwrap()(0, null, null, null, std::ptr::null(), e) });
+    let r = check_int("WSPSelect", |e| unsafe {
+        t.lpWSPSelect.unwrap()(0, null, null, null, std::ptr::null(), e)
+    });
     assert_eq!(r, Err(WsaError::INVAL), "select with no set");
     let mut set = FD_SET::default();
     set.fd_count = 1;
     set.fd_array[0] = s;
-    let r = check_int("WSPSelect", |e| unsafe { t.lpWSPSelect.unwrap()(0, &mut set, null, null, std::ptr::null(), e) });
+    let r = check_int("WSPSelect", |e| unsafe {
+        t.lpWSPSelect.unwrap()(0, &mut set, null, null, std::ptr::null(), e)
+    });
     assert_eq!(r, Err(WsaError::OPNOTSUPP));
-    let r = check_int("WSPEventSelect", |e| unsafe { t.lpWSPEventSelect.unwrap()(s, 0, 1, e) });
+    let r = check_int("WSPEventSelect", |e| unsafe {
+        t.lpWSPEventSelect.unwrap()(s, 0, 1, e)
+    });
     assert_eq!(r, Err(WsaError::OPNOTSUPP));
-    let r = check_int("WSPAsyncSelect", |e| unsafe { t.lpWSPAsyncSelect.unwrap()(s, std::ptr::null_mut(), 1, 1, e) });
+    let r = check_int("WSPAsyncSelect", |e| unsafe {
+        t.lpWSPAsyncSelect.unwrap()(s, std::ptr::null_mut(), 1, 1, e)
+    });
     assert_eq!(r, Err(WsaError::OPNOTSUPP));
-    let r = check_int("WSPEnumNetworkEvents", |e| unsafe { t.lpWSPEnumNetworkEvents.unwrap()(s, std::ptr::null_mut(), std::ptr::null_mut(), e) });
+    let r = check_int("WSPEnumNetworkEvents", |e| unsafe {
+        t.lpWSPEnumNetworkEvents.unwrap()(s, std::ptr::null_mut(), std::ptr::null_mut(), e)
+    });
     assert_eq!(r, Err(WsaError::FAULT));
     let mut info = WSAPROTOCOL_INFOW::default();
-    let r = check_int("WSPDuplicateSocket", |e| unsafe { t.lpWSPDuplicateSocket.unwrap()(s, 1, &mut info, e) });
+    let r = check_int("WSPDuplicateSocket", |e| unsafe {
+        t.lpWSPDuplicateSocket.unwrap()(s, 1, &mut info, e)
+    });
     assert_eq!(r, Err(WsaError::OPNOTSUPP));
     let overlapped = OVERLAPPED::default();
     let (mut n, mut flags) = (0u32, 0u32);
@@ -384,17 +450,40 @@ fn notification_and_extension_entries_have_documented_defaults() {
     });
     assert_eq!(r, Err(WsaError::FAULT));
     let mut name = *b"G711";
-    let wsabuf = WSABUF { len: 4, buf: name.as_mut_ptr() };
+    let wsabuf = WSABUF {
+        len: 4,
+        buf: name.as_mut_ptr(),
+    };
     let mut qos = QOS::default();
-    let r = check_bool("WSPGetQOSByName", |e| unsafe { t.lpWSPGetQOSByName.unwrap()(s, &wsabuf, &mut qos, e) });
+    let r = check_bool("WSPGetQOSByName", |e| unsafe {
+        t.lpWSPGetQOSByName.unwrap()(s, &wsabuf, &mut qos, e)
+    });
     assert_eq!(r, Err(WsaError::INVAL));
-    let r = check_int("WSPCancelBlockingCall", |e| unsafe { t.lpWSPCancelBlockingCall.unwrap()(e) });
+    let r = check_int("WSPCancelBlockingCall", |e| unsafe {
+        t.lpWSPCancelBlockingCall.unwrap()(e)
+    });
     assert_eq!(r, Err(WsaError::INVAL));
-    let r = check_int("WSPRecvDisconnect", |e| unsafe { t.lpWSPRecvDisconnect.unwrap()(s, std::ptr::null(), e) });
-    assert_eq!(r, Err(WsaError::OPNOTSUPP), "default recv_disconnect is a receive shutdown");
+    let r = check_int("WSPRecvDisconnect", |e| unsafe {
+        t.lpWSPRecvDisconnect.unwrap()(s, std::ptr::null(), e)
+    });
+    assert_eq!(
+        r,
+        Err(WsaError::OPNOTSUPP),
+        "default recv_disconnect is a receive shutdown"
+    );
     let r = check_socket("WSPJoinLeaf", |e| unsafe {
         let addr = v4("127.0.0.1:1").to_bytes();
-        t.lpWSPJoinLeaf.unwrap()(s, addr.as_ptr().cast(), 16, std::ptr::null(), std::ptr::null_mut(), std::ptr::null(), std::ptr::null(), 0, e)
+        t.lpWSPJoinLeaf.unwrap()(
+            s,
+            addr.as_ptr().cast(),
+            16,
+            std::ptr::null(),
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+            0,
+            e,
+        )
     });
     assert_eq!(r, Err(WsaError::OPNOTSUPP));
     ws.closesocket(s).unwrap();
@@ -411,14 +500,31 @@ fn address_strings_use_the_default_conversions() {
     let mut len = 64u32;
     // SAFETY: valid address and output buffers.
     check_int("WSPAddressToString", |e| unsafe {
-        t.lpWSPAddressToString.unwrap()(addr.as_ptr().cast(), 16, std::ptr::null(), text.as_mut_ptr(), &mut len, e)
+        t.lpWSPAddressToString.unwrap()(
+            addr.as_ptr().cast(),
+            16,
+            std::ptr::null(),
+            text.as_mut_ptr(),
+            &mut len,
+            e,
+        )
     })
     .unwrap();
-    assert_eq!(String::from_utf16_lossy(&text[..len as usize - 1]), "127.0.0.1:8080");
+    assert_eq!(
+        String::from_utf16_lossy(&text[..len as usize - 1]),
+        "127.0.0.1:8080"
+    );
     let mut short = 3u32;
     // SAFETY: as above, with a length too small for the text.
     let r = check_int("WSPAddressToString", |e| unsafe {
-        t.lpWSPAddressToString.unwrap()(addr.as_ptr().cast(), 16, std::ptr::null(), text.as_mut_ptr(), &mut short, e)
+        t.lpWSPAddressToString.unwrap()(
+            addr.as_ptr().cast(),
+            16,
+            std::ptr::null(),
+            text.as_mut_ptr(),
+            &mut short,
+            e,
+        )
     });
     assert_eq!((r, short), (Err(WsaError::FAULT), 15));
     let wide: Vec<u16> = "10.1.2.3:99".encode_utf16().chain(Some(0)).collect();
@@ -426,7 +532,14 @@ fn address_strings_use_the_default_conversions() {
     let mut out_len = 16;
     // SAFETY: NUL-terminated input and a 16-byte output buffer.
     check_int("WSPStringToAddress", |e| unsafe {
-        t.lpWSPStringToAddress.unwrap()(wide.as_ptr(), 2, std::ptr::null(), out.as_mut_ptr().cast(), &mut out_len, e)
+        t.lpWSPStringToAddress.unwrap()(
+            wide.as_ptr(),
+            2,
+            std::ptr::null(),
+            out.as_mut_ptr().cast(),
+            &mut out_len,
+            e,
+        )
     })
     .unwrap();
     assert_eq!(SockAddr::from_bytes(&out).unwrap(), v4("10.1.2.3:99"));

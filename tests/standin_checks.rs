@@ -71,7 +71,11 @@ unsafe extern "system" fn startup(
 ) -> i32 {
     UPCALLS.with(|u| u.set(up));
     let data = &mut *(data as *mut WSPDATA);
-    data.wVersion = if fault() == Fault::BadVersion { 0x0102 } else { 0x0202 };
+    data.wVersion = if fault() == Fault::BadVersion {
+        0x0102
+    } else {
+        0x0202
+    };
     data.wHighVersion = 0x0202;
     // Every entry points somewhere; the ones this test provider serves are replaced below.
     let mut t = all_entries();
@@ -122,7 +126,12 @@ unsafe extern "system" fn close_socket(s: SOCKET, errno: *mut i32) -> i32 {
     }
 }
 
-unsafe extern "system" fn bind(_s: SOCKET, _name: *const SOCKADDR, _len: i32, errno: *mut i32) -> i32 {
+unsafe extern "system" fn bind(
+    _s: SOCKET,
+    _name: *const SOCKADDR,
+    _len: i32,
+    errno: *mut i32,
+) -> i32 {
     match fault() {
         Fault::NoErrno => SOCKET_ERROR,
         Fault::NotAWsaCode => {
@@ -187,7 +196,10 @@ fn serial() -> MutexGuard<'static, ()> {
 fn broken(f: Fault) -> Result<Ws2, LoadError> {
     FAULT.with(|c| c.set(f));
     let ws = Ws2::new();
-    ws.load(EntryPoints { startup, enum_protocols })?;
+    ws.load(EntryPoints {
+        startup,
+        enum_protocols,
+    })?;
     Ok(ws)
 }
 
@@ -313,6 +325,9 @@ fn unknown_handles_never_reach_a_provider() {
     let unrelated = ws.reserve_unrelated_handle();
     assert_eq!(ws.closesocket(unrelated), Err(WsaError::NOTSOCK));
     ws.release_unrelated_handle(unrelated);
-    assert_eq!(Guid(GUID_VALUE), Guid::from_sys(&GUID::from_u128(GUID_VALUE)));
+    assert_eq!(
+        Guid(GUID_VALUE),
+        Guid::from_sys(&GUID::from_u128(GUID_VALUE))
+    );
     ws.cleanup();
 }

@@ -20,7 +20,11 @@ fn main() -> ExitCode {
     } else {
         committed.clone()
     };
-    let pos = args.iter().position(|a| a == "--out").expect("--out in ws2spi.args") + 1;
+    let pos = args
+        .iter()
+        .position(|a| a == "--out")
+        .expect("--out in ws2spi.args")
+        + 1;
     args[pos] = out.to_string_lossy().into_owned();
     windows_bindgen::bindgen(args).unwrap();
     if !check {
