@@ -5,7 +5,6 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rustc-check-cfg=cfg(wsp_diagnostic_namespace)");
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
     let minor = Command::new(rustc)
         .arg("--version")
@@ -13,6 +12,10 @@ fn main() {
         .ok()
         .and_then(|out| String::from_utf8(out.stdout).ok())
         .and_then(|text| text.split('.').nth(1).and_then(|m| m.parse::<u32>().ok()));
+    // Declaring the cfg is understood from Rust 1.80 on; older cargo warns about the line.
+    if minor.map_or(false, |m| m >= 80) {
+        println!("cargo:rustc-check-cfg=cfg(wsp_diagnostic_namespace)");
+    }
     // `#[diagnostic::on_unimplemented]` (Rust 1.78) lets trait-bound failures say what to write.
     if minor.map_or(false, |m| m >= 78) {
         println!("cargo:rustc-cfg=wsp_diagnostic_namespace");

@@ -133,11 +133,15 @@ fn startup_with(version: u16) -> (i32, u16) {
     let ep = entry_points::<Probe>();
     let mut data = WSPDATA::default();
     let mut table = WSPPROC_TABLE::default();
-    let mut info = WSAPROTOCOL_INFOW::default();
-    info.dwCatalogEntryId = 1;
-    let mut up = WSPUPCALLTABLE::default();
-    up.lpWPUCreateSocketHandle = Some(fake_create);
-    up.lpWPUCloseSocketHandle = Some(fake_close);
+    let info = WSAPROTOCOL_INFOW {
+        dwCatalogEntryId: 1,
+        ..Default::default()
+    };
+    let up = WSPUPCALLTABLE {
+        lpWPUCreateSocketHandle: Some(fake_create),
+        lpWPUCloseSocketHandle: Some(fake_close),
+        ..Default::default()
+    };
     // SAFETY: WSPStartup with valid out-structures and the two upcalls a non-IFS provider needs.
     let r = unsafe { (ep.startup)(version, &mut data, &info, up, &mut table) };
     if r == 0 {
@@ -415,8 +419,10 @@ fn notification_and_extension_entries_have_documented_defaults() {
         t.lpWSPSelect.unwrap()(0, null, null, null, std::ptr::null(), e)
     });
     assert_eq!(r, Err(WsaError::INVAL), "select with no set");
-    let mut set = FD_SET::default();
-    set.fd_count = 1;
+    let mut set = FD_SET {
+        fd_count: 1,
+        ..Default::default()
+    };
     set.fd_array[0] = s;
     let r = check_int("WSPSelect", |e| unsafe {
         t.lpWSPSelect.unwrap()(0, &mut set, null, null, std::ptr::null(), e)

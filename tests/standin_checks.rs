@@ -24,7 +24,7 @@ enum Fault {
 }
 
 thread_local! {
-    static FAULT: Cell<Fault> = Cell::new(Fault::None);
+    static FAULT: Cell<Fault> = const { Cell::new(Fault::None) };
     static UPCALLS: Cell<WSPUPCALLTABLE> = Cell::new(WSPUPCALLTABLE::default());
 }
 
@@ -51,14 +51,15 @@ unsafe extern "system" fn enum_protocols(
         return SOCKET_ERROR;
     }
     *id = GUID::from_u128(GUID_VALUE);
-    let mut info = WSAPROTOCOL_INFOW::default();
-    info.ProviderId = GUID::from_u128(GUID_VALUE);
-    info.iAddressFamily = 2;
-    info.iSocketType = SOCK_DGRAM;
-    info.iProtocol = IPPROTO_UDP;
-    info.iMinSockAddr = 16;
-    info.iMaxSockAddr = 16;
-    *buf = info;
+    *buf = WSAPROTOCOL_INFOW {
+        ProviderId: GUID::from_u128(GUID_VALUE),
+        iAddressFamily: 2,
+        iSocketType: SOCK_DGRAM,
+        iProtocol: IPPROTO_UDP,
+        iMinSockAddr: 16,
+        iMaxSockAddr: 16,
+        ..Default::default()
+    };
     1
 }
 

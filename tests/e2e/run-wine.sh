@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# End-to-end test of the real provider DLLs under Wine.
+#
+#   tests/e2e/run-wine.sh            (from any directory; needs root on a fresh Debian 12 machine)
+#
+# 1. installs Debian's Windows cross toolchain and Wine if missing (rustc 1.63 with the
+#    x86_64-pc-windows-gnu std, cargo 1.65, mingw-w64, wine);
+# 2. copies the crates a DLL build needs into a generated workspace (target/wine/ws), because the
+#    root workspace holds crates Debian's cargo must not see;
+# 3. resolves dependencies with the modern cargo (1.63-compatible versions, lockfile v3) and
+#    vendors them (cached in target/wine/vendor, keyed on the lockfile);
+# 4. builds everything in release mode for x86_64-pc-windows-gnu with Debian's cargo and rustc;
+# 5. checks that both provider DLLs export `WSPStartup` and `WspEnumProviderProtocols`;
+# 6. runs `wsp-e2e.exe loopback_provider.dll loopback` and `wsp-e2e.exe pipe_provider.dll pipe`
+#    under Wine (the driver plays ws2_32's part: Wine's ws2_32 never loads third-party providers).
+#
+# Exits 0 only if every step and every scenario passed; otherwise says in words what failed.
+#
+# Output: the driver's `PASS <suite>/<scenario>` / `FAIL <suite>/<scenario>: <why>` lines and its
+# `N passed, M failed` summary per run, then a recap of every failure. Logs (build, Wine's stderr,
+# the driver's per-scenario timings) are in target/wine/logs. A first run here takes about 75 s
+# (plus the apt-get install on a fresh machine); a cached run about 15 s.
+#
+# Environment knobs (all optional):
+#   MODERN_CARGO              cargo >= 1.84 used to resolve and vendor (default: rustup's cargo)
+#   WSP_E2E_TIMEOUT           seconds allowed per Wine run (default 900)
+#   WSP_E2E_SCENARIO_TIMEOUT  seconds the driver allows each scenario (default 120)
+#   WSP_E2E_SUITES            which runs to do (default "loopback pipe")
+set -euo pipefail
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$script_dir/../.." && pwd)"
+cd "$root"
+
+TRIPLE=x86_64-pc-windows-gnu
+WINE_DIR="$root/target/wine"
+WS="$WINE_DIR/ws"
+VENDOR="$WINE_DIR/vendor"
+DEB_CARGO_HOME="$WINE_DIR/cargo-home"
+OUT="$WS/target/$TRIPLE/release"
+LOGS="$WINE_DIR/logs"
+TIMEOUT="${WSP_E2E_TIMEOUT:-900}"
+SUITES="${WSP_E2E_SUITES:-loopback pipe}"
+# Crates copied into the generated workspace, at the same relative paths as in the repository
+# (their path dependencies on each other stay valid).
+CRATES=(runtime macros standin examples/loopback examples/pipe tests/e2e)
+
+# Anything a surrounding cargo invocation or the user's shell sets must not leak into the
+# Debian cargo build (which must use /usr/bin/rustc and the generated workspace's target dir).
+unset RUSTC RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER RUSTDOC CARGO_TARGET_DIR CARGO_BUILD_TARGET \
+    CARGO_BUILD_TARGET_DIR CARGO_ENCODED_RUSTFLAGS RUSTFLAGS CARGO_MANIFEST_DIR CARGO \
+    CARGO_BUILD_RUSTC CARGO_BUILD_RUSTC_WRAPPER RUSTUP_TOOLCHAIN
+
+t_start=$SECONDS
+step() { printf '==> %s\n' "$*"; }
+die() {
+    printf '\nrun-wine: FAILED: %s\n' "$*" >&2
+    exit 1
+}
+mkdir -p "$WINE_DIR" "$LOGS"
+# One run at a time per checkout: the generated workspace and the Wine prefix are shared.
+exec 9>"$WINE_DIR/.lock"
+if ! flock -n 9; then
+    echo "run-wine: another run-wine.sh is using $WINE_DIR; waiting for it"
+    flock 9
+fi
+
+# --------------------------------------------------------------------------------------------
+step "toolchain"
+PACKAGES=(rustc cargo libstd-rust-dev-windows gcc-mingw-w64-x86-64 wine64 wine)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    step "installing ${missing[*]} (apt-get; a few minutes on a fresh machine)"
+    if [[ $(id -u) -ne 0 ]]; then
+        die "packages missing (${missing[*]}) and not running as root to apt-get install them"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get update -qq && apt-get install -y -qq "${PACKAGES[@]}"; } >"$LOGS/apt.log" 2>&1; then
+        tail -n 30 "$LOGS/apt.log" >&2
+        die "apt-get install ${PACKAGES[*]} failed (log: $LOGS/apt.log)"
+    fi
+fi
+[[ -x /usr/bin/rustc && -x /usr/bin/cargo ]] || die "/usr/bin/rustc or /usr/bin/cargo missing after installing the Debian packages"
+[[ -d /usr/lib/rustlib/$TRIPLE ]] || die "Debian's rustc has no $TRIPLE standard library (package libstd-rust-dev-windows)"
+command -v x86_64-w64-mingw32-objdump >/dev/null || die "x86_64-w64-mingw32-objdump missing (binutils-mingw-w64-x86-64)"
+command -v wine >/dev/null || die "wine missing"
+
+# The modern cargo that resolves and vendors: rustup's, not Debian's 1.65.
+cargo_minor() { "$1" --version 2>/dev/null | sed -n 's/^cargo 1\.\([0-9]*\)\..*/\1/p'; }
+if [[ -z "${MODERN_CARGO:-}" ]]; then
+    for c in "$(command -v cargo || true)" "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" "$HOME/.cargo/bin/cargo"; do
+        [[ -n "$c" && -x "$c" ]] || continue
+        m="$(cargo_minor "$c")"
+        if [[ -n "$m" ]] && ((m >= 84)); then MODERN_CARGO="$c"; break; fi
+    done
+fi
+[[ -n "${MODERN_CARGO:-}" ]] || die "no cargo >= 1.84 found (rustup's stable); set MODERN_CARGO=/path/to/cargo"
+echo "    resolve/vendor: $("$MODERN_CARGO" --version)"
+echo "    build:          $(/usr/bin/cargo --version), $(/usr/bin/rustc --version)"
+
+# --------------------------------------------------------------------------------------------
+step "generating workspace copy in ${WS#"$root"/}"
+mkdir -p "$WS"
+for c in "${CRATES[@]}"; do
+    [[ -f "$c/Cargo.toml" ]] || die "crate $c/ not found in $root"
+    rm -rf "${WS:?}/$c"
+done
+# tar keeps modification times, so unchanged crates are not rebuilt by the next cargo run.
+tar -C "$root" -cf - --exclude=target "${CRATES[@]}" | tar -C "$WS" -xf -
+
+# The workspace manifest: the root's, with the members list replaced (this keeps
+# [workspace.package], resolver, profiles and anything else the root declares).
+{
+    echo "# Generated by tests/e2e/run-wine.sh from the root Cargo.toml; do not edit."
+    awk -v members="$(printf '"%s", ' "${CRATES[@]}")" '
+        BEGIN { skipping = 0 }
+        skipping { if ($0 ~ /\]/) skipping = 0; next }
+        /^[ \t]*(default-members|exclude)[ \t]*=/ { if ($0 !~ /\]/) skipping = 1; next }
+        /^[ \t]*members[ \t]*=/ {
+            print "members = [" members "]"
+            if ($0 !~ /\]/) skipping = 1
+            next
+        }
+        { print }
+    ' Cargo.toml
+} >"$WS/Cargo.toml.new"
+grep -q '^members = \[' "$WS/Cargo.toml.new" || die "could not find the members list in $root/Cargo.toml"
+if ! cmp -s "$WS/Cargo.toml.new" "$WS/Cargo.toml"; then mv "$WS/Cargo.toml.new" "$WS/Cargo.toml"; else rm "$WS/Cargo.toml.new"; fi
+
+mkdir -p "$WS/.cargo"
+cat >"$WS/.cargo/config.toml" <<'EOF'
+# Generated by tests/e2e/run-wine.sh. Resolve to versions that build with Rust 1.63.
+[resolver]
+incompatible-rust-versions = "fallback"
+EOF
+
+# --------------------------------------------------------------------------------------------
+step "resolving dependencies (modern cargo, rust-version 1.63 fallback)"
+# Start from the root lockfile so the DLLs use the versions the Linux tests use; cargo prunes
+# what the copy does not need and resolves anything new under the fallback rule.
+if [[ -f Cargo.lock ]] && grep -qx 'version = 3' Cargo.lock; then
+    cp Cargo.lock "$WS/Cargo.lock"
+else
+    rm -f "$WS/Cargo.lock"
+fi
+resolve() {
+    (cd "$WS" && "$MODERN_CARGO" metadata --format-version 1 2>"$LOGS/resolve.log") >"$LOGS/metadata.json" || {
+        cat "$LOGS/resolve.log" >&2
+        die "dependency resolution failed in $WS"
+    }
+}
+resolve
+# The newest rust-version any locked package declares; the root lockfile may have been
+# resolved without the fallback rule, so if it demands more than 1.63, resolve afresh.
+newest="$(grep -o '"rust_version":"1\.[0-9]*' "$LOGS/metadata.json" | cut -d. -f2 | sort -n | tail -n 1 || true)"
+if [[ -n "$newest" ]] && ((newest > 63)); then
+    echo "    the root Cargo.lock picks a crate needing Rust 1.$newest; resolving from scratch"
+    rm -f "$WS/Cargo.lock"
+    resolve
+fi
+newest="$(grep -o '"rust_version":"1\.[0-9]*' "$LOGS/metadata.json" | cut -d. -f2 | sort -n | tail -n 1 || true)"
+if [[ -n "$newest" ]] && ((newest > 63)); then
+    die "even a fresh resolution picks a dependency that declares rust-version 1.$newest (> 1.63; see the \"rust_version\" fields in $LOGS/metadata.json); pin an older version in the crate's Cargo.toml"
+fi
+grep -qx 'version = 3' "$WS/Cargo.lock" || die "$WS/Cargo.lock is not a version-3 lockfile (Debian's cargo 1.65 cannot read it); does every crate declare rust-version = \"1.63\"?"
+
+lock_hash="$(sha256sum "$WS/Cargo.lock" | cut -d' ' -f1)"
+if [[ -f "$VENDOR/.lock-sha256" && "$(cat "$VENDOR/.lock-sha256")" == "$lock_hash" && -f "$DEB_CARGO_HOME/config.toml" ]]; then
+    step "vendored sources up to date (cached for this lockfile)"
+else
+    step "vendoring dependencies into ${VENDOR#"$root"/}"
+    rm -rf "$VENDOR" "$DEB_CARGO_HOME"
+    mkdir -p "$DEB_CARGO_HOME"
+    if ! (cd "$WS" && "$MODERN_CARGO" vendor --locked "$VENDOR" >"$DEB_CARGO_HOME/config.toml.new" 2>"$LOGS/vendor.log"); then
+        tail -n 30 "$LOGS/vendor.log" >&2
+        rm -rf "$VENDOR"
+        die "cargo vendor failed"
+    fi
+    mv "$DEB_CARGO_HOME/config.toml.new" "$DEB_CARGO_HOME/config.toml"
+    echo "$lock_hash" >"$VENDOR/.lock-sha256"
+fi
+
+# --------------------------------------------------------------------------------------------
+step "building for $TRIPLE with Debian's cargo 1.65 / rustc 1.63 (release)"
+t_build=$SECONDS
+if ! (cd "$WS" && RUSTC=/usr/bin/rustc CARGO_HOME="$DEB_CARGO_HOME" CARGO_TERM_COLOR=never \
+    /usr/bin/cargo build --quiet --offline --locked --release --target "$TRIPLE" --workspace \
+    2>&1 | tee "$LOGS/build.log"); then
+    die "the Windows build with rustc 1.63 failed"
+fi
+echo "    built in $((SECONDS - t_build)) s"
+
+# --------------------------------------------------------------------------------------------
+step "checking DLL exports"
+for dll in loopback_provider.dll pipe_provider.dll; do
+    [[ -f "$OUT/$dll" ]] || die "$OUT/$dll was not produced (is the crate a cdylib?)"
+    exports="$(x86_64-w64-mingw32-objdump -p "$OUT/$dll" | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/p')" ||
+        die "x86_64-w64-mingw32-objdump -p $dll failed (not a valid PE file?)"
+    for sym in WSPStartup WspEnumProviderProtocols; do
+        if ! grep -qE "\] $sym\$" <<<"$exports"; then
+            echo "$exports" | sed 's/^/      /' >&2
+            die "$dll does not export '$sym' under that exact (undecorated) name"
+        fi
+    done
+    echo "    $dll exports WSPStartup, WspEnumProviderProtocols"
+done
+[[ -f "$OUT/wsp-e2e.exe" ]] || die "$OUT/wsp-e2e.exe was not produced"
+
+# --------------------------------------------------------------------------------------------
+export WINEPREFIX="$WINE_DIR/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+unset DISPLAY WAYLAND_DISPLAY
+if [[ ! -f "$WINEPREFIX/system.reg" ]]; then
+    step "creating the Wine prefix (${WINEPREFIX#"$root"/})"
+    if ! wineboot -i >"$LOGS/wineboot.log" 2>&1 9>&-; then
+        tail -n 20 "$LOGS/wineboot.log" >&2
+        die "wineboot -i failed; Wine cannot start (log: $LOGS/wineboot.log)"
+    fi
+    wineserver -w 9>&- || true
+fi
+
+failures=()
+run_suite() {
+    local dll="$1" suite="$2" status=0
+    step "wine wsp-e2e.exe $dll $suite"
+    local t=$SECONDS
+    (cd "$OUT" && timeout --kill-after=10 "$TIMEOUT" wine wsp-e2e.exe "$dll" "$suite" 9>&- \
+        2>"$LOGS/$suite.stderr" | tee "$LOGS/$suite.stdout") || status=$?
+    # With pipefail the status is wine's (timeout's: 124 when it had to stop it).
+    echo "    ($((SECONDS - t)) s, exit status $status)"
+    local summary
+    summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/$suite.stdout" | tail -n 1 || true)"
+    if ((status == 124 || status == 137)); then
+        failures+=("$suite: timed out after ${TIMEOUT} s under Wine (last output: $(tail -n 1 "$LOGS/$suite.stdout"))")
+    elif [[ -z "$summary" ]]; then
+        local why
+        if [[ ! -s "$LOGS/$suite.stdout" ]]; then
+            why="wine did not start the driver, or it died before printing anything (exit status $status)"
+        else
+            why="the driver stopped without its summary line after '$(tail -n 1 "$LOGS/$suite.stdout")' (exit status $status; a crash?)"
+        fi
+        failures+=("$suite: $why; wine's stderr ends with:"$'\n'"$(tail -n 15 "$LOGS/$suite.stderr" | sed 's/^/        /')")
+    fi
+    while IFS= read -r line; do failures+=("$line"); done < <(grep '^FAIL ' "$LOGS/$suite.stdout" || true)
+    if [[ -n "$summary" && $status -ne 0 ]] && ! grep -q '^FAIL ' "$LOGS/$suite.stdout"; then
+        failures+=("$suite: driver exited with status $status although it reported: $summary")
+    fi
+}
+for suite in $SUITES; do
+    case "$suite" in
+    loopback) run_suite loopback_provider.dll loopback ;;
+    pipe) run_suite pipe_provider.dll pipe ;;
+    *) die "unknown suite '$suite' in WSP_E2E_SUITES" ;;
+    esac
+done
+wineserver -k >/dev/null 2>&1 9>&- || true
+
+echo
+if ((${#failures[@]})); then
+    echo "run-wine: ${#failures[@]} problem(s) under Wine (logs in ${LOGS#"$root"/}):"
+    for f in "${failures[@]}"; do printf '  %s\n' "$f"; done
+    echo "run-wine: FAILED after $((SECONDS - t_start)) s"
+    exit 1
+fi
+echo "run-wine: all suites passed under Wine ($((SECONDS - t_start)) s)"

@@ -1,0 +1,544 @@
+//! `wsp-e2e <provider-library> <suite>...`: loads a built provider library by path (a `.dll`
+//! under Wine or Windows, a `.so` on Linux) into a `ws2_standin::Ws2`, which plays ws2_32's part
+//! of the SPI, and runs the shared `ws2_standin::scenarios` against it.
+//!
+//! Suites:
+//! * `loopback` — AF_INET streams (TCP) and datagrams (UDP) on 127.0.0.1 (examples/loopback);
+//! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe).
+//!
+//! Prints `PASS <suite>/<scenario>` or `FAIL <suite>/<scenario>: <what went wrong>` per scenario,
+//! then `N passed, M failed`; exits 1 if anything failed, 2 on bad usage.
+//!
+//! Each scenario runs on its own thread under `catch_unwind`, so a broken SPI convention (which
+//! the stand-in reports by panicking) is a FAIL line with the panic's message, and a scenario
+//! that hangs is reported as timed out (after `WSP_E2E_SCENARIO_TIMEOUT` seconds, default 120)
+//! instead of stalling the run.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ws2_standin::scenarios::{churn, datagram, errors, ifs, lifecycle, stream, Target};
+use ws2_standin::{EntryPoints, SockAddr, Ws2};
+
+const AF_UNIX: i32 = 1;
+const AF_INET: i32 = 2;
+const SOCK_STREAM: i32 = 1;
+const SOCK_DGRAM: i32 = 2;
+const IPPROTO_TCP: i32 = 6;
+const IPPROTO_UDP: i32 = 17;
+
+type SessionFn = Arc<dyn Fn(&Ws2) -> Result<(), String> + Send + Sync>;
+type AloneFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+type Job = Box<dyn FnOnce() -> Result<(), String> + Send>;
+
+/// One step of a suite.
+enum Step {
+    /// A scenario run against the suite's `Ws2`.
+    Session(&'static str, SessionFn),
+    /// The suite's `Ws2::cleanup`, checking that the scenarios left no handle behind.
+    Cleanup,
+    /// A scenario that makes its own sessions; runs after `Cleanup`, as it needs to observe
+    /// the provider's last clean-up in the process.
+    Alone(&'static str, AloneFn),
+}
+
+fn scenario(
+    name: &'static str,
+    run: impl Fn(&Ws2) -> Result<(), String> + Send + Sync + 'static,
+) -> Step {
+    Step::Session(name, Arc::new(run))
+}
+
+fn alone(name: &'static str, run: impl Fn() -> Result<(), String> + Send + Sync + 'static) -> Step {
+    Step::Alone(name, Arc::new(run))
+}
+
+fn loopback_stream() -> Target {
+    Target {
+        af: AF_INET,
+        ty: SOCK_STREAM,
+        protocol: IPPROTO_TCP,
+        addr: localhost,
+    }
+}
+
+fn loopback_datagram() -> Target {
+    Target {
+        af: AF_INET,
+        ty: SOCK_DGRAM,
+        protocol: IPPROTO_UDP,
+        addr: localhost,
+    }
+}
+
+fn localhost(_n: u32) -> SockAddr {
+    SockAddr::Inet(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)))
+}
+
+fn pipe_stream() -> Target {
+    Target {
+        af: AF_UNIX,
+        ty: SOCK_STREAM,
+        protocol: 0,
+        addr: pipe_name,
+    }
+}
+
+/// A pipe provider address no other listener in this or any concurrent run uses: the name
+/// `wsp-e2e-<pid>-<n>-<counter>`, NUL-terminated, laid out like `sockaddr_un` (examples/pipe
+/// keeps bound names in an in-process registry on Windows and in Linux's abstract namespace).
+fn pipe_name(n: u32) -> SockAddr {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "wsp-e2e-{}-{}-{}\0",
+        std::process::id(),
+        n,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    SockAddr::Raw {
+        family: AF_UNIX as u16,
+        data: name.into_bytes(),
+    }
+}
+
+/// The scenarios of suite `name`, run in this order against one `Ws2` that loaded `library`
+/// (then its clean-up is checked, then the scenarios that need the provider's last clean-up).
+fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
+    let lib = library.to_owned();
+    let entry = move || entry_points(&lib);
+    let lib = library.to_owned();
+    let session = move || {
+        let ws = Ws2::new();
+        if let Err(e) = ws.load_library(&lib) {
+            panic!("loading {} again: {}", lib, e);
+        }
+        ws
+    };
+    let (tcp, udp, pipe) = (loopback_stream, loopback_datagram, pipe_stream);
+    match name {
+        "loopback" => Some(vec![
+            scenario("stream::echo", move |ws| {
+                stream::echo(ws, &tcp(), 16, 1 << 20)
+            }),
+            scenario("stream::graceful_shutdown", move |ws| {
+                stream::graceful_shutdown(ws, &tcp())
+            }),
+            scenario("stream::refused", move |ws| stream::refused(ws, &tcp())),
+            scenario("stream::wrong_state", move |ws| {
+                stream::wrong_state(ws, &tcp())
+            }),
+            scenario("stream::nonblocking", move |ws| {
+                stream::nonblocking(ws, &tcp())
+            }),
+            scenario("stream::options", move |ws| stream::options(ws, &tcp())),
+            scenario("datagram::boundaries", move |ws| {
+                datagram::boundaries(ws, &udp())
+            }),
+            scenario("errors::bad_input(tcp)", move |ws| {
+                errors::bad_input(ws, &tcp())
+            }),
+            scenario("errors::bad_input(udp)", move |ws| {
+                errors::bad_input(ws, &udp())
+            }),
+            scenario("errors::startup_version", move |_| {
+                errors::startup_version(&entry()?)
+            }),
+            scenario("churn::create_close(tcp)", move |ws| {
+                churn::create_close(ws, &tcp(), 10_000)
+            }),
+            scenario("churn::create_close(udp)", move |ws| {
+                churn::create_close(ws, &udp(), 2_000)
+            }),
+            scenario("churn::close_races_calls(tcp)", move |ws| {
+                churn::close_races_calls(ws, &tcp(), 50)
+            }),
+            scenario("churn::close_races_calls(udp)", move |ws| {
+                churn::close_races_calls(ws, &udp(), 30)
+            }),
+            Step::Cleanup,
+            alone("lifecycle::cleanup_closes_everything", move || {
+                lifecycle::cleanup_closes_everything(&session, &tcp())?;
+                lifecycle::cleanup_closes_everything(&session, &udp())
+            }),
+        ]),
+        "pipe" => Some(vec![
+            scenario("stream::echo", move |ws| {
+                stream::echo(ws, &pipe(), 8, 256 << 10)
+            }),
+            scenario("stream::graceful_shutdown", move |ws| {
+                stream::graceful_shutdown(ws, &pipe())
+            }),
+            scenario("stream::refused", move |ws| stream::refused(ws, &pipe())),
+            scenario("stream::wrong_state", move |ws| {
+                stream::wrong_state(ws, &pipe())
+            }),
+            scenario("stream::nonblocking", move |ws| {
+                stream::nonblocking(ws, &pipe())
+            }),
+            scenario("stream::options", move |ws| stream::options(ws, &pipe())),
+            scenario("ifs::file_io_interleave", move |ws| {
+                ifs::file_io_interleave(ws, &pipe())
+            }),
+            scenario("ifs::handle_is_os_handle", move |ws| {
+                ifs::handle_is_os_handle(ws, &pipe())
+            }),
+            scenario("errors::bad_input", move |ws| {
+                errors::bad_input(ws, &pipe())
+            }),
+            scenario("errors::startup_version", move |_| {
+                errors::startup_version(&entry()?)
+            }),
+            scenario("churn::create_close", move |ws| {
+                churn::create_close(ws, &pipe(), 2_000)
+            }),
+            scenario("churn::close_races_calls", move |ws| {
+                churn::close_races_calls(ws, &pipe(), 30)
+            }),
+            Step::Cleanup,
+            alone("lifecycle::cleanup_closes_everything", move || {
+                lifecycle::cleanup_closes_everything(&session, &pipe())
+            }),
+        ]),
+        _ => None,
+    }
+}
+
+const SUITES: &[&str] = &["loopback", "pipe"];
+
+thread_local! {
+    /// Set on scenario threads: their panics are reported as FAIL lines, not on stderr.
+    static CAPTURE: Cell<bool> = const { Cell::new(false) };
+    /// The last captured panic of this thread, with its location.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Panics on threads the scenarios spawned, since the last scenario started: a scenario that
+/// reports "client 3 panicked" gets the panic's own words appended to its FAIL line.
+static OTHER_PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn payload_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+fn install_panic_hook() {
+    panic::set_hook(Box::new(|info| {
+        let msg = payload_text(info.payload());
+        let at = info
+            .location()
+            .map(|l| format!(" (at {}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        if CAPTURE.with(|c| c.get()) {
+            LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("panicked: {}{}", msg, at)));
+        } else {
+            let current = thread::current();
+            let name = current.name().unwrap_or("<unnamed>");
+            let text = format!("thread '{}' panicked{}: {}", name, at, msg);
+            eprintln!("{}", text);
+            OTHER_PANICS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(text);
+        }
+    }));
+}
+
+/// Runs `f` on a fresh thread, catching panics; `None` if it did not finish within `limit`.
+fn run_guarded(
+    label: &str,
+    limit: Duration,
+    f: impl FnOnce() -> Result<(), String> + Send + 'static,
+) -> Option<Result<(), String>> {
+    OTHER_PANICS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+    let (tx, rx) = mpsc::channel();
+    let spawned = thread::Builder::new()
+        .name(label.to_owned())
+        .stack_size(8 << 20)
+        .spawn(move || {
+            CAPTURE.with(|c| c.set(true));
+            let result = match panic::catch_unwind(AssertUnwindSafe(f)) {
+                Ok(r) => r,
+                Err(payload) => Err(LAST_PANIC
+                    .with(|p| p.borrow_mut().take())
+                    .unwrap_or_else(|| format!("panicked: {}", payload_text(&*payload)))),
+            };
+            let _ = tx.send(result);
+        });
+    if let Err(e) = spawned {
+        return Some(Err(format!("could not start the scenario thread: {}", e)));
+    }
+    match rx.recv_timeout(limit) {
+        Ok(Err(e)) => {
+            let others =
+                std::mem::take(&mut *OTHER_PANICS.lock().unwrap_or_else(|e| e.into_inner()));
+            if others.is_empty() {
+                Some(Err(e))
+            } else {
+                let shown: Vec<&str> = others.iter().take(3).map(|s| s.as_str()).collect();
+                Some(Err(format!("{} [{}]", e, shown.join("; "))))
+            }
+        }
+        Ok(Ok(())) => Some(Ok(())),
+        Err(mpsc::RecvTimeoutError::Timeout) => None,
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Some(Err("the scenario thread ended without a result".to_owned()))
+        }
+    }
+}
+
+struct Tally {
+    passed: u32,
+    failed: u32,
+}
+
+impl Tally {
+    fn report(&mut self, label: &str, result: &Result<(), String>, elapsed: Duration) {
+        match result {
+            Ok(()) => {
+                self.passed += 1;
+                println!("PASS {}", label);
+            }
+            Err(e) => {
+                self.failed += 1;
+                // One line per scenario: fold any newlines of the description.
+                println!("FAIL {}: {}", label, e.trim_end().replace('\n', " | "));
+            }
+        }
+        let _ = std::io::stdout().flush();
+        // Timings go to stderr so stdout stays exactly one PASS/FAIL line per scenario.
+        eprintln!("wsp-e2e: {} took {:.1} s", label, elapsed.as_secs_f64());
+    }
+
+    fn timed_out(&mut self, label: &str, limit: Duration, elapsed: Duration) {
+        let e = format!(
+            "did not finish within {} s (left running; set WSP_E2E_SCENARIO_TIMEOUT to allow more)",
+            limit.as_secs()
+        );
+        self.report(label, &Err(e), elapsed);
+    }
+
+    fn summary_and_exit(&self) -> ! {
+        println!("{} passed, {} failed", self.passed, self.failed);
+        let _ = std::io::stdout().flush();
+        // `exit` rather than returning: a timed-out scenario's thread may still be blocked.
+        std::process::exit(if self.failed == 0 { 0 } else { 1 });
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: wsp-e2e <provider-library-path> <suite>...");
+    eprintln!("suites: {}", SUITES.join(", "));
+    std::process::exit(2);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() < 2 || args.iter().any(|a| a == "-h" || a == "--help") {
+        usage();
+    }
+    let library = args[0].clone();
+    let mut suites = Vec::new();
+    for name in &args[1..] {
+        match suite(name, &library) {
+            Some(steps) => suites.push((name.clone(), steps)),
+            None => {
+                eprintln!("wsp-e2e: unknown suite '{}'", name);
+                usage();
+            }
+        }
+    }
+    let limit = Duration::from_secs(
+        std::env::var("WSP_E2E_SCENARIO_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(120),
+    );
+    install_panic_hook();
+
+    let mut tally = Tally {
+        passed: 0,
+        failed: 0,
+    };
+    for (suite_name, steps) in suites {
+        // One Ws2 per suite: load, run the scenarios, then the clean-up's balance check.
+        let ws = Ws2::new();
+        let label = format!("{}/load", suite_name);
+        let start = Instant::now();
+        let loaded = {
+            let (ws, library) = (ws.clone(), library.clone());
+            run_guarded(&label, limit, move || {
+                ws.load_library(&library)
+                    .map_err(|e| format!("load_library({}): {}", library, e))
+            })
+        };
+        match loaded {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                tally.report(&label, &Err(e), start.elapsed());
+                continue;
+            }
+            None => {
+                tally.timed_out(&label, limit, start.elapsed());
+                continue;
+            }
+        }
+
+        let mut ws = Some(ws);
+        for step in steps {
+            let (name, job): (&str, Job) = match step {
+                Step::Session(name, run) => match &ws {
+                    Some(ws) => {
+                        let ws = ws.clone();
+                        (name, Box::new(move || run(&ws)))
+                    }
+                    None => (
+                        name,
+                        Box::new(|| Err("runs before the suite's clean-up".to_owned())),
+                    ),
+                },
+                Step::Cleanup => match ws.take() {
+                    Some(ws) => ("cleanup", Box::new(move || cleanup(ws))),
+                    None => continue,
+                },
+                Step::Alone(name, run) => (name, Box::new(move || run())),
+            };
+            let label = format!("{}/{}", suite_name, name);
+            let start = Instant::now();
+            match run_guarded(&label, limit, job) {
+                Some(result) => tally.report(&label, &result, start.elapsed()),
+                None => tally.timed_out(&label, limit, start.elapsed()),
+            }
+        }
+    }
+    tally.summary_and_exit();
+}
+
+/// The suite's clean-up: no handle may be left registered, and `Ws2::cleanup` runs
+/// `WSPCleanup`, checking at the provider's last clean-up that it released every handle
+/// (panicking with the details otherwise).
+fn cleanup(ws: Ws2) -> Result<(), String> {
+    let live = ws.live_handles();
+    ws.cleanup();
+    if live != 0 {
+        return Err(format!(
+            "{} socket handle(s) were still registered after the scenarios closed theirs",
+            live
+        ));
+    }
+    Ok(())
+}
+
+/// The provider's exports resolved by hand (for scenarios that call `WSPStartup` directly).
+fn entry_points(library: &str) -> Result<EntryPoints, String> {
+    let startup = os::symbol(library, winsock_provider::STARTUP_EXPORT)?;
+    let enum_protocols = os::symbol(library, winsock_provider::ENUM_PROTOCOLS_EXPORT)?;
+    // SAFETY: the exports have these signatures by the SPI's and the toolkit's contract, and
+    // the library is never unloaded.
+    unsafe {
+        Ok(EntryPoints {
+            startup: std::mem::transmute::<*const c_void, winsock_provider::StartupFn>(startup),
+            enum_protocols: std::mem::transmute::<*const c_void, winsock_provider::EnumProtocolsFn>(
+                enum_protocols,
+            ),
+        })
+    }
+}
+
+#[cfg(windows)]
+mod os {
+    use std::ffi::{c_void, OsStr};
+    use std::os::windows::ffi::OsStrExt;
+
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn LoadLibraryW(name: *const u16) -> *mut c_void;
+        fn GetProcAddress(module: *mut c_void, name: *const u8) -> *const c_void;
+        fn GetLastError() -> u32;
+    }
+
+    /// `GetProcAddress(LoadLibraryW(library), name)`; the library stays loaded.
+    pub fn symbol(library: &str, name: &str) -> Result<*const c_void, String> {
+        let wide: Vec<u16> = OsStr::new(library).encode_wide().chain(Some(0)).collect();
+        // SAFETY: a NUL-terminated UTF-16 path.
+        let module = unsafe { LoadLibraryW(wide.as_ptr()) };
+        if module.is_null() {
+            // SAFETY: no arguments.
+            let code = unsafe { GetLastError() };
+            return Err(format!(
+                "LoadLibraryW({}) failed with error {}",
+                library, code
+            ));
+        }
+        let cname = format!("{}\0", name);
+        // SAFETY: a module handle from LoadLibraryW and a NUL-terminated name.
+        let f = unsafe { GetProcAddress(module, cname.as_ptr()) };
+        if f.is_null() {
+            return Err(format!("{} does not export `{}`", library, name));
+        }
+        Ok(f)
+    }
+}
+
+#[cfg(unix)]
+mod os {
+    use std::ffi::{c_void, CStr, CString};
+    use std::os::raw::{c_char, c_int};
+
+    const RTLD_NOW: c_int = 2;
+
+    extern "C" {
+        fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
+        fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *const c_void;
+        fn dlerror() -> *const c_char;
+    }
+
+    fn last_error() -> String {
+        // SAFETY: dlerror returns null or a NUL-terminated message.
+        let e = unsafe { dlerror() };
+        if e.is_null() {
+            "unknown error".to_owned()
+        } else {
+            // SAFETY: non-null, NUL-terminated.
+            unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
+        }
+    }
+
+    /// `dlsym(dlopen(library), name)`; the library stays loaded.
+    pub fn symbol(library: &str, name: &str) -> Result<*const c_void, String> {
+        let path = CString::new(library).map_err(|_| format!("{:?} contains a NUL", library))?;
+        // SAFETY: a NUL-terminated path.
+        let module = unsafe { dlopen(path.as_ptr(), RTLD_NOW) };
+        if module.is_null() {
+            return Err(format!("dlopen({}) failed: {}", library, last_error()));
+        }
+        let cname = CString::new(name).expect("export names have no NUL");
+        // SAFETY: a handle from dlopen and a NUL-terminated name.
+        let f = unsafe { dlsym(module, cname.as_ptr()) };
+        if f.is_null() {
+            return Err(format!(
+                "{} does not export `{}`: {}",
+                library,
+                name,
+                last_error()
+            ));
+        }
+        Ok(f)
+    }
+}
