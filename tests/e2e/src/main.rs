@@ -16,7 +16,6 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::ffi::c_void;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::panic::{self, AssertUnwindSafe};
@@ -27,7 +26,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ws2_standin::scenarios::{churn, datagram, errors, ifs, lifecycle, stream, Target};
-use ws2_standin::{EntryPoints, SockAddr, Ws2};
+use ws2_standin::{SockAddr, Ws2};
 
 const AF_UNIX: i32 = 1;
 const AF_INET: i32 = 2;
@@ -114,7 +113,7 @@ fn pipe_name(n: u32) -> SockAddr {
 /// (then its clean-up is checked, then the scenarios that need the provider's last clean-up).
 fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
     let lib = library.to_owned();
-    let entry = move || entry_points(&lib);
+    let entry = move || ws2_standin::entry_points_of(&lib).map_err(|e| e.to_string());
     let lib = library.to_owned();
     let session = move || {
         let ws = Ws2::new();
@@ -443,102 +442,4 @@ fn cleanup(ws: Ws2) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// The provider's exports resolved by hand (for scenarios that call `WSPStartup` directly).
-fn entry_points(library: &str) -> Result<EntryPoints, String> {
-    let startup = os::symbol(library, winsock_provider::STARTUP_EXPORT)?;
-    let enum_protocols = os::symbol(library, winsock_provider::ENUM_PROTOCOLS_EXPORT)?;
-    // SAFETY: the exports have these signatures by the SPI's and the toolkit's contract, and
-    // the library is never unloaded.
-    unsafe {
-        Ok(EntryPoints {
-            startup: std::mem::transmute::<*const c_void, winsock_provider::StartupFn>(startup),
-            enum_protocols: std::mem::transmute::<*const c_void, winsock_provider::EnumProtocolsFn>(
-                enum_protocols,
-            ),
-        })
-    }
-}
-
-#[cfg(windows)]
-mod os {
-    use std::ffi::{c_void, OsStr};
-    use std::os::windows::ffi::OsStrExt;
-
-    #[link(name = "kernel32")]
-    extern "system" {
-        fn LoadLibraryW(name: *const u16) -> *mut c_void;
-        fn GetProcAddress(module: *mut c_void, name: *const u8) -> *const c_void;
-        fn GetLastError() -> u32;
-    }
-
-    /// `GetProcAddress(LoadLibraryW(library), name)`; the library stays loaded.
-    pub fn symbol(library: &str, name: &str) -> Result<*const c_void, String> {
-        let wide: Vec<u16> = OsStr::new(library).encode_wide().chain(Some(0)).collect();
-        // SAFETY: a NUL-terminated UTF-16 path.
-        let module = unsafe { LoadLibraryW(wide.as_ptr()) };
-        if module.is_null() {
-            // SAFETY: no arguments.
-            let code = unsafe { GetLastError() };
-            return Err(format!(
-                "LoadLibraryW({}) failed with error {}",
-                library, code
-            ));
-        }
-        let cname = format!("{}\0", name);
-        // SAFETY: a module handle from LoadLibraryW and a NUL-terminated name.
-        let f = unsafe { GetProcAddress(module, cname.as_ptr()) };
-        if f.is_null() {
-            return Err(format!("{} does not export `{}`", library, name));
-        }
-        Ok(f)
-    }
-}
-
-#[cfg(unix)]
-mod os {
-    use std::ffi::{c_void, CStr, CString};
-    use std::os::raw::{c_char, c_int};
-
-    const RTLD_NOW: c_int = 2;
-
-    extern "C" {
-        fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
-        fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *const c_void;
-        fn dlerror() -> *const c_char;
-    }
-
-    fn last_error() -> String {
-        // SAFETY: dlerror returns null or a NUL-terminated message.
-        let e = unsafe { dlerror() };
-        if e.is_null() {
-            "unknown error".to_owned()
-        } else {
-            // SAFETY: non-null, NUL-terminated.
-            unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
-        }
-    }
-
-    /// `dlsym(dlopen(library), name)`; the library stays loaded.
-    pub fn symbol(library: &str, name: &str) -> Result<*const c_void, String> {
-        let path = CString::new(library).map_err(|_| format!("{:?} contains a NUL", library))?;
-        // SAFETY: a NUL-terminated path.
-        let module = unsafe { dlopen(path.as_ptr(), RTLD_NOW) };
-        if module.is_null() {
-            return Err(format!("dlopen({}) failed: {}", library, last_error()));
-        }
-        let cname = CString::new(name).expect("export names have no NUL");
-        // SAFETY: a handle from dlopen and a NUL-terminated name.
-        let f = unsafe { dlsym(module, cname.as_ptr()) };
-        if f.is_null() {
-            return Err(format!(
-                "{} does not export `{}`: {}",
-                library,
-                name,
-                last_error()
-            ));
-        }
-        Ok(f)
-    }
 }
