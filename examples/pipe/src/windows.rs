@@ -1,0 +1,1004 @@
+//! Windows: every socket is a named-pipe handle.
+//!
+//! `socket()` creates a pipe server instance on a private, unique name
+//! (`\\.\pipe\wsp-pipe-<pid>-<n>`, one instance, message-type writes read as a byte stream);
+//! that handle is the socket. Names bound by the application live in an in-process registry
+//! that maps each name to its listener. `connect(name)` finds the listener (none, not
+//! listening, or a full backlog is `WSAECONNREFUSED`), opens the client end of the connecting
+//! socket's private pipe and queues it on the listener: `accept` hands that handle out as the
+//! new socket. Both ends are then real pipe handles: `WriteFile` on one is `ReadFile` on the
+//! other.
+//!
+//! Handles are opened for overlapped I/O, as Winsock sockets are, so that a thread blocked
+//! reading a socket does not hold up another thread writing it. The provider's own reads and
+//! writes are overlapped operations that also wait for the socket's close event, so
+//! `closesocket` cancels them whenever it comes. (An application's `ReadFile`/`WriteFile`
+//! with a null `OVERLAPPED` still works: the system waits for the operation to finish.)
+//!
+//! `shutdown(SD_SEND)` writes a zero-length message: the peer's `ReadFile` returns 0 bytes,
+//! which its `recv` reports as the end of the stream (the two ends share a flag, so a
+//! zero-length write of the application's own is not mistaken for it). Receive shutdown only
+//! makes later `recv` calls fail with `WSAESHUTDOWN`. Non-blocking receives and `FIONREAD` use
+//! `PeekNamedPipe`; a non-blocking send writes only what fits in the pipe's buffer, as the
+//! peer's end reports it.
+
+use crate::Wait;
+use core::ffi::c_void;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use winsock_provider::{sys::SOCKET, Shutdown, WsaError};
+
+type Handle = *mut c_void;
+type Bool = i32;
+
+/// `OVERLAPPED` (x86 and x86-64 layout).
+#[repr(C)]
+struct Overlapped {
+    internal: usize,
+    internal_high: usize,
+    offset: u32,
+    offset_high: u32,
+    event: Handle,
+}
+
+const INVALID_HANDLE_VALUE: Handle = -1isize as Handle;
+const PIPE_ACCESS_DUPLEX: u32 = 0x0000_0003;
+const FILE_FLAG_FIRST_PIPE_INSTANCE: u32 = 0x0008_0000;
+const FILE_FLAG_OVERLAPPED: u32 = 0x4000_0000;
+const PIPE_TYPE_MESSAGE: u32 = 0x0000_0004;
+const PIPE_READMODE_BYTE: u32 = 0x0000_0000;
+const PIPE_WAIT: u32 = 0x0000_0000;
+const PIPE_REJECT_REMOTE_CLIENTS: u32 = 0x0000_0008;
+const GENERIC_READ: u32 = 0x8000_0000;
+const GENERIC_WRITE: u32 = 0x4000_0000;
+const OPEN_EXISTING: u32 = 3;
+const INFINITE: u32 = 0xFFFF_FFFF;
+const WAIT_OBJECT_0: u32 = 0;
+
+const ERROR_FILE_NOT_FOUND: u32 = 2;
+const ERROR_ACCESS_DENIED: u32 = 5;
+const ERROR_NOT_ENOUGH_MEMORY: u32 = 8;
+const ERROR_OUTOFMEMORY: u32 = 14;
+const ERROR_BROKEN_PIPE: u32 = 109;
+const ERROR_PIPE_BUSY: u32 = 231;
+const ERROR_NO_DATA: u32 = 232;
+const ERROR_PIPE_NOT_CONNECTED: u32 = 233;
+const ERROR_MORE_DATA: u32 = 234;
+const ERROR_PIPE_CONNECTED: u32 = 535;
+const ERROR_PIPE_LISTENING: u32 = 536;
+const ERROR_OPERATION_ABORTED: u32 = 995;
+const ERROR_IO_PENDING: u32 = 997;
+const ERROR_NO_SYSTEM_RESOURCES: u32 = 1450;
+
+/// Pipe buffer size suggested to the system, each direction.
+const PIPE_BUFFER: u32 = 64 * 1024;
+/// The largest single `ReadFile`/`WriteFile`.
+const MAX_IO: usize = 1 << 30;
+/// Poll interval of a blocking `MSG_PEEK` receive.
+const PEEK_POLL_MS: u32 = 5;
+
+#[link(name = "kernel32")]
+extern "system" {
+    fn CreateNamedPipeW(
+        name: *const u16,
+        open_mode: u32,
+        pipe_mode: u32,
+        max_instances: u32,
+        out_buffer_size: u32,
+        in_buffer_size: u32,
+        default_timeout: u32,
+        security: *mut c_void,
+    ) -> Handle;
+    fn CreateFileW(
+        name: *const u16,
+        access: u32,
+        share_mode: u32,
+        security: *mut c_void,
+        disposition: u32,
+        flags: u32,
+        template: Handle,
+    ) -> Handle;
+    fn ConnectNamedPipe(pipe: Handle, overlapped: *mut Overlapped) -> Bool;
+    fn ReadFile(
+        file: Handle,
+        buffer: *mut c_void,
+        len: u32,
+        read: *mut u32,
+        overlapped: *mut Overlapped,
+    ) -> Bool;
+    fn WriteFile(
+        file: Handle,
+        buffer: *const c_void,
+        len: u32,
+        written: *mut u32,
+        overlapped: *mut Overlapped,
+    ) -> Bool;
+    fn GetOverlappedResult(
+        file: Handle,
+        overlapped: *mut Overlapped,
+        transferred: *mut u32,
+        wait: Bool,
+    ) -> Bool;
+    fn PeekNamedPipe(
+        pipe: Handle,
+        buffer: *mut c_void,
+        len: u32,
+        read: *mut u32,
+        available: *mut u32,
+        left_this_message: *mut u32,
+    ) -> Bool;
+    fn CreateEventW(
+        security: *mut c_void,
+        manual_reset: Bool,
+        initial_state: Bool,
+        name: *const u16,
+    ) -> Handle;
+    fn SetEvent(event: Handle) -> Bool;
+    fn WaitForMultipleObjects(count: u32, handles: *const Handle, wait_all: Bool, ms: u32) -> u32;
+    fn CancelIoEx(file: Handle, overlapped: *mut Overlapped) -> Bool;
+    fn CloseHandle(handle: Handle) -> Bool;
+    fn GetLastError() -> u32;
+    fn Sleep(ms: u32);
+}
+
+fn last_error() -> u32 {
+    // SAFETY: reads the calling thread's last-error value; no arguments.
+    unsafe { GetLastError() }
+}
+
+/// Maps a Win32 error to the WSA code Winsock reports for the same condition.
+fn wsa_error(e: u32) -> WsaError {
+    match e {
+        ERROR_BROKEN_PIPE | ERROR_NO_DATA => WsaError::CONNRESET,
+        ERROR_PIPE_NOT_CONNECTED | ERROR_PIPE_LISTENING => WsaError::NOTCONN,
+        ERROR_OPERATION_ABORTED => WsaError::INTR,
+        ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY | ERROR_NO_SYSTEM_RESOURCES => WsaError::NOBUFS,
+        ERROR_FILE_NOT_FOUND | ERROR_PIPE_BUSY => WsaError::CONNREFUSED,
+        ERROR_ACCESS_DENIED => WsaError::ACCES,
+        _ => WsaError::NETDOWN,
+    }
+}
+
+/// An owned kernel handle, closed on drop.
+struct OwnedHandle(Handle);
+
+// SAFETY: a kernel handle is a process-wide value usable from any thread.
+unsafe impl Send for OwnedHandle {}
+// SAFETY: as above; every use goes through thread-safe kernel calls.
+unsafe impl Sync for OwnedHandle {}
+
+impl OwnedHandle {
+    /// A new manual-reset event, not signalled.
+    fn event() -> Result<OwnedHandle, WsaError> {
+        // SAFETY: no security attributes, no name.
+        let event = unsafe { CreateEventW(core::ptr::null_mut(), 1, 0, core::ptr::null()) };
+        if event.is_null() {
+            return Err(WsaError::NOBUFS);
+        }
+        Ok(OwnedHandle(event))
+    }
+}
+
+impl Drop for OwnedHandle {
+    fn drop(&mut self) {
+        // SAFETY: the handle is owned by this value and closed exactly once, here.
+        unsafe { CloseHandle(self.0) };
+    }
+}
+
+/// What both ends of one connection share (index 0: the connecting socket, 1: the accepted
+/// one): whether each end has shut down sending, and each end's handle while its socket is
+/// open, so that a non-blocking send can see how much its peer has not read yet.
+struct Conn {
+    shut: [AtomicBool; 2],
+    /// Cleared (under the lock) by an end's `close` or drop, before its handle is closed.
+    ends: [Mutex<Option<usize>>; 2],
+}
+
+impl Conn {
+    fn end(&self, side: usize) -> MutexGuard<'_, Option<usize>> {
+        self.ends[side].lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    listening: bool,
+    closed: bool,
+    backlog: usize,
+    /// Connections waiting for `accept`: the accepted sockets, ready made.
+    pending: VecDeque<(Socket, Vec<u8>)>,
+}
+
+/// A bound name: its accept queue once the socket listens.
+#[derive(Default)]
+struct Binding {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+}
+
+impl Binding {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Bound names of this process.
+static REGISTRY: Mutex<Option<HashMap<Vec<u8>, Arc<Binding>>>> = Mutex::new(None);
+
+fn registry() -> MutexGuard<'static, Option<HashMap<Vec<u8>, Arc<Binding>>>> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+static PIPE_COUNTER: AtomicU32 = AtomicU32::new(0);
+static AUTO_NAMES: AtomicU32 = AtomicU32::new(0);
+
+enum Phase {
+    Idle,
+    Listening,
+    Connected {
+        conn: Arc<Conn>,
+        side: usize,
+        peer: Vec<u8>,
+    },
+}
+
+struct State {
+    /// The name this socket bound, and its registry entry.
+    binding: Option<(Vec<u8>, Arc<Binding>)>,
+    /// The local name reported by `getsockname` (the listener's, for accepted sockets).
+    local: Option<Vec<u8>>,
+    phase: Phase,
+}
+
+/// One socket: its pipe handle (owned; closed when the socket is dropped) and its state.
+pub(crate) struct Socket {
+    handle: OwnedHandle,
+    /// Signalled by `close`: every wait of the socket's I/O also waits for it.
+    closing: OwnedHandle,
+    /// The private pipe name of a socket created by `socket()` (UTF-16, NUL-terminated).
+    pipe_name: Option<Vec<u16>>,
+    state: Mutex<State>,
+    closed: AtomicBool,
+    shut_send: AtomicBool,
+    shut_recv: AtomicBool,
+}
+
+fn wide(text: &str) -> Vec<u16> {
+    text.encode_utf16().chain(Some(0)).collect()
+}
+
+impl Socket {
+    /// A new, unbound socket: a fresh pipe server instance on a private name.
+    pub(crate) fn new() -> Result<Socket, WsaError> {
+        for _ in 0..16 {
+            let n = PIPE_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let name = wide(&format!(r"\\.\pipe\wsp-pipe-{}-{}", std::process::id(), n));
+            // SAFETY: a NUL-terminated UTF-16 name and no security attributes.
+            let handle = unsafe {
+                CreateNamedPipeW(
+                    name.as_ptr(),
+                    PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE | FILE_FLAG_OVERLAPPED,
+                    PIPE_TYPE_MESSAGE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
+                    1,
+                    PIPE_BUFFER,
+                    PIPE_BUFFER,
+                    0,
+                    core::ptr::null_mut(),
+                )
+            };
+            if handle != INVALID_HANDLE_VALUE {
+                return Socket::from_handle(OwnedHandle(handle), Some(name), None, Phase::Idle);
+            }
+            match last_error() {
+                // The name exists (left by someone else): try the next one.
+                ERROR_ACCESS_DENIED | ERROR_PIPE_BUSY => continue,
+                ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY | ERROR_NO_SYSTEM_RESOURCES => {
+                    return Err(WsaError::NOBUFS)
+                }
+                _ => return Err(WsaError::MFILE),
+            }
+        }
+        Err(WsaError::MFILE)
+    }
+
+    fn from_handle(
+        handle: OwnedHandle,
+        pipe_name: Option<Vec<u16>>,
+        local: Option<Vec<u8>>,
+        phase: Phase,
+    ) -> Result<Socket, WsaError> {
+        Ok(Socket {
+            handle,
+            closing: OwnedHandle::event()?,
+            pipe_name,
+            state: Mutex::new(State {
+                binding: None,
+                local,
+                phase,
+            }),
+            closed: AtomicBool::new(false),
+            shut_send: AtomicBool::new(false),
+            shut_recv: AtomicBool::new(false),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The pipe handle, as a `SOCKET` value.
+    pub(crate) fn os_handle(&self) -> SOCKET {
+        self.handle.0 as SOCKET
+    }
+
+    pub(crate) fn is_listening(&self) -> bool {
+        matches!(self.state().phase, Phase::Listening)
+    }
+
+    pub(crate) fn send_shut(&self) -> bool {
+        self.shut_send.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn recv_shut(&self) -> bool {
+        self.shut_recv.load(Ordering::Relaxed)
+    }
+
+    fn io_error(&self, e: u32) -> WsaError {
+        if self.closed.load(Ordering::Relaxed) {
+            WsaError::INTR
+        } else {
+            wsa_error(e)
+        }
+    }
+
+    /// Runs one overlapped operation on the socket's handle and waits for it, or for the
+    /// socket's close (which cancels it): the bytes transferred, or the Win32 error.
+    ///
+    /// `start` issues the operation with the `OVERLAPPED` given (and a null byte count).
+    fn overlapped(&self, start: impl FnOnce(*mut Overlapped) -> Bool) -> Result<u32, u32> {
+        let event = OwnedHandle::event().map_err(|_| ERROR_NOT_ENOUGH_MEMORY)?;
+        let mut ov = Overlapped {
+            internal: 0,
+            internal_high: 0,
+            offset: 0,
+            offset_high: 0,
+            event: event.0,
+        };
+        if start(&mut ov) == 0 {
+            let e = last_error();
+            if e != ERROR_IO_PENDING {
+                return Err(e);
+            }
+            let waits = [event.0, self.closing.0];
+            // SAFETY: two live event handles.
+            let woke = unsafe { WaitForMultipleObjects(2, waits.as_ptr(), 0, INFINITE) };
+            if woke != WAIT_OBJECT_0 {
+                // SAFETY: cancels this operation (its OVERLAPPED is live until it completes).
+                unsafe { CancelIoEx(self.handle.0, &mut ov) };
+            }
+        }
+        let mut done = 0u32;
+        // Wait for the operation to complete (or to be cancelled): the OVERLAPPED and the
+        // buffer must outlive it.
+        // SAFETY: the OVERLAPPED of an operation issued on this handle; waits for it.
+        if unsafe { GetOverlappedResult(self.handle.0, &mut ov, &mut done, 1) } == 0 {
+            return Err(last_error());
+        }
+        Ok(done)
+    }
+
+    /// Writes from `buf` (at most `MAX_IO` bytes) and waits: the bytes written.
+    fn write(&self, buf: &[u8]) -> Result<usize, WsaError> {
+        let len = buf.len().min(MAX_IO) as u32;
+        // SAFETY: writes from a live slice of at least `len` bytes; `overlapped` waits for the
+        // operation before the slice can go away.
+        let r = self.overlapped(|ov| unsafe {
+            WriteFile(
+                self.handle.0,
+                buf.as_ptr() as *const c_void,
+                len,
+                core::ptr::null_mut(),
+                ov,
+            )
+        });
+        r.map(|n| n as usize).map_err(|e| self.io_error(e))
+    }
+
+    /// Binds `name`; an empty name binds a fresh unique one.
+    pub(crate) fn bind(&self, name: &[u8]) -> Result<(), WsaError> {
+        let mut state = self.state();
+        if state.binding.is_some() || state.local.is_some() || !matches!(state.phase, Phase::Idle) {
+            return Err(WsaError::INVAL);
+        }
+        let mut names = registry();
+        let map = names.get_or_insert_with(HashMap::new);
+        let name = if name.is_empty() {
+            loop {
+                let n = AUTO_NAMES.fetch_add(1, Ordering::Relaxed);
+                let candidate = format!("{:05x}", n).into_bytes();
+                if !map.contains_key(&candidate) {
+                    break candidate;
+                }
+            }
+        } else if map.contains_key(name) {
+            return Err(WsaError::ADDRINUSE);
+        } else {
+            name.to_vec()
+        };
+        let binding = Arc::new(Binding::default());
+        map.insert(name.clone(), binding.clone());
+        state.local = Some(name.clone());
+        state.binding = Some((name, binding));
+        Ok(())
+    }
+
+    pub(crate) fn listen(&self, backlog: i32) -> Result<(), WsaError> {
+        let mut state = self.state();
+        match state.phase {
+            Phase::Connected { .. } => return Err(WsaError::ISCONN),
+            Phase::Idle | Phase::Listening => {}
+        }
+        let binding = match &state.binding {
+            Some((_, binding)) => binding.clone(),
+            None => return Err(WsaError::INVAL),
+        };
+        let mut queue = binding.queue();
+        queue.listening = true;
+        queue.backlog = backlog.max(1) as usize;
+        drop(queue);
+        state.phase = Phase::Listening;
+        Ok(())
+    }
+
+    /// Takes a connection: the new socket and the peer's name.
+    pub(crate) fn accept(&self, wait: Wait) -> Result<(Socket, Vec<u8>), WsaError> {
+        let binding = {
+            let state = self.state();
+            match (&state.phase, &state.binding) {
+                (Phase::Listening, Some((_, binding))) => binding.clone(),
+                _ => return Err(WsaError::INVAL),
+            }
+        };
+        let mut queue = binding.queue();
+        loop {
+            if queue.closed || self.closed.load(Ordering::Relaxed) {
+                return Err(WsaError::INTR);
+            }
+            if let Some(pending) = queue.pending.pop_front() {
+                return Ok(pending);
+            }
+            if wait == Wait::No {
+                return Err(WsaError::WOULDBLOCK);
+            }
+            queue = binding.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Connects to `name`: completes at once, or is refused (no listener, or its backlog is
+    /// full).
+    pub(crate) fn connect(&self, name: &[u8]) -> Result<(), WsaError> {
+        let mut state = self.state();
+        match state.phase {
+            Phase::Idle => {}
+            Phase::Listening => return Err(WsaError::INVAL),
+            Phase::Connected { .. } => return Err(WsaError::ISCONN),
+        }
+        let pipe_name = match &self.pipe_name {
+            Some(p) => p,
+            None => return Err(WsaError::ISCONN),
+        };
+        let target = registry().as_ref().and_then(|m| m.get(name).cloned());
+        let target = match target {
+            Some(t) => t,
+            None => return Err(WsaError::CONNREFUSED),
+        };
+        let mut queue = target.queue();
+        if !queue.listening || queue.closed || queue.pending.len() >= queue.backlog {
+            return Err(WsaError::CONNREFUSED);
+        }
+        // SAFETY: a NUL-terminated UTF-16 name, no security attributes, no template.
+        let client = unsafe {
+            CreateFileW(
+                pipe_name.as_ptr(),
+                GENERIC_READ | GENERIC_WRITE,
+                0,
+                core::ptr::null_mut(),
+                OPEN_EXISTING,
+                FILE_FLAG_OVERLAPPED,
+                core::ptr::null_mut(),
+            )
+        };
+        if client == INVALID_HANDLE_VALUE {
+            return Err(match wsa_error(last_error()) {
+                WsaError::NOBUFS => WsaError::NOBUFS,
+                _ => WsaError::NETDOWN,
+            });
+        }
+        let client = OwnedHandle(client);
+        // The client end is open already, so this completes at once (ERROR_PIPE_CONNECTED).
+        // SAFETY: the socket's own server handle, and the OVERLAPPED `overlapped` provides.
+        match self.overlapped(|ov| unsafe { ConnectNamedPipe(self.handle.0, ov) }) {
+            Ok(_) | Err(ERROR_PIPE_CONNECTED) => {}
+            Err(e) => return Err(self.io_error(e)),
+        }
+        let conn = Arc::new(Conn {
+            shut: [AtomicBool::new(false), AtomicBool::new(false)],
+            ends: [
+                Mutex::new(Some(self.os_handle())),
+                Mutex::new(Some(client.0 as usize)),
+            ],
+        });
+        let me = state.local.clone().unwrap_or_default();
+        let phase = Phase::Connected {
+            conn: conn.clone(),
+            side: 1,
+            peer: me.clone(),
+        };
+        let accepted = Socket::from_handle(client, None, Some(name.to_vec()), phase)?;
+        queue.pending.push_back((accepted, me));
+        drop(queue);
+        target.ready.notify_all();
+        state.phase = Phase::Connected {
+            conn,
+            side: 0,
+            peer: name.to_vec(),
+        };
+        Ok(())
+    }
+
+    fn connection(&self) -> Result<(Arc<Conn>, usize), WsaError> {
+        match &self.state().phase {
+            Phase::Connected { conn, side, .. } => Ok((conn.clone(), *side)),
+            _ => Err(WsaError::NOTCONN),
+        }
+    }
+
+    /// Room left in the pipe toward the peer (its buffer less what it has not read yet), or
+    /// `None` when that cannot be told (the peer is gone).
+    fn room(&self, conn: &Conn, side: usize) -> Option<usize> {
+        let peer = conn.end(1 - side);
+        let handle = (*peer)?;
+        let mut avail = 0u32;
+        // SAFETY: the peer's handle stays open while its slot is set and locked (its socket
+        // clears the slot before closing the handle); only the count is asked for.
+        let ok = unsafe {
+            PeekNamedPipe(
+                handle as Handle,
+                core::ptr::null_mut(),
+                0,
+                core::ptr::null_mut(),
+                &mut avail,
+                core::ptr::null_mut(),
+            )
+        };
+        if ok == 0 {
+            return None;
+        }
+        Some((PIPE_BUFFER as usize).saturating_sub(avail as usize))
+    }
+
+    /// Sends from `buf`: all of it when waiting, else what fits in the pipe now
+    /// (`WSAEWOULDBLOCK` if nothing does).
+    pub(crate) fn send(&self, buf: &[u8], wait: Wait) -> Result<usize, WsaError> {
+        let (conn, side) = self.connection()?;
+        let mut buf = buf;
+        if wait == Wait::No {
+            match self.room(&conn, side) {
+                Some(0) => return Err(WsaError::WOULDBLOCK),
+                Some(room) => buf = &buf[..buf.len().min(room)],
+                None => {}
+            }
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            done += self.write(&buf[done..])?;
+        }
+        Ok(done)
+    }
+
+    /// Bytes waiting in the pipe, or `None` at the end of the stream (broken pipe).
+    fn available(&self) -> Result<Option<usize>, WsaError> {
+        let mut avail = 0u32;
+        // SAFETY: PeekNamedPipe without a buffer, only the count.
+        let ok = unsafe {
+            PeekNamedPipe(
+                self.handle.0,
+                core::ptr::null_mut(),
+                0,
+                core::ptr::null_mut(),
+                &mut avail,
+                core::ptr::null_mut(),
+            )
+        };
+        if ok == 0 {
+            return match last_error() {
+                ERROR_BROKEN_PIPE | ERROR_NO_DATA => Ok(None),
+                e => Err(self.io_error(e)),
+            };
+        }
+        Ok(Some(avail as usize))
+    }
+
+    /// Receives into `buf`: 0 at the end of the stream; `WSAEWOULDBLOCK` when not waiting and
+    /// nothing is there.
+    pub(crate) fn recv(&self, buf: &mut [u8], wait: Wait, peek: bool) -> Result<usize, WsaError> {
+        let (conn, side) = self.connection()?;
+        let peer_shut = || conn.shut[1 - side].load(Ordering::SeqCst);
+        let len = buf.len().min(MAX_IO) as u32;
+        loop {
+            if self.closed.load(Ordering::Relaxed) {
+                return Err(WsaError::INTR);
+            }
+            let avail = match self.available()? {
+                None => return Ok(0),
+                Some(n) => n,
+            };
+            if avail == 0 {
+                if peer_shut() {
+                    return Ok(0);
+                }
+                if wait == Wait::No {
+                    return Err(WsaError::WOULDBLOCK);
+                }
+                if peek {
+                    // SAFETY: plain sleep.
+                    unsafe { Sleep(PEEK_POLL_MS) };
+                    continue;
+                }
+            }
+            let got = if peek {
+                let mut got = 0u32;
+                // SAFETY: peeks into a live, writable slice of `len` bytes.
+                let ok = unsafe {
+                    PeekNamedPipe(
+                        self.handle.0,
+                        buf.as_mut_ptr() as *mut c_void,
+                        len,
+                        &mut got,
+                        core::ptr::null_mut(),
+                        core::ptr::null_mut(),
+                    )
+                };
+                if ok == 0 {
+                    Err(last_error())
+                } else {
+                    Ok(got)
+                }
+            } else {
+                let ptr = buf.as_mut_ptr() as *mut c_void;
+                // SAFETY: reads into a live, writable slice of `len` bytes; `overlapped` waits
+                // for the operation before the slice can go away.
+                self.overlapped(|ov| unsafe {
+                    ReadFile(self.handle.0, ptr, len, core::ptr::null_mut(), ov)
+                })
+            };
+            match got {
+                Ok(0) => {}
+                Ok(n) => return Ok(n as usize),
+                Err(ERROR_BROKEN_PIPE) | Err(ERROR_NO_DATA) => return Ok(0),
+                // Byte-mode reads do not report it, but a message-mode peer might.
+                Err(ERROR_MORE_DATA) => return Ok(buf.len().min(len as usize)),
+                Err(e) => return Err(self.io_error(e)),
+            }
+            // A zero-length message: the peer's send shutdown when the shared flag says so,
+            // else a zero-length write of the application's: read on.
+            if peer_shut() {
+                return Ok(0);
+            }
+        }
+    }
+
+    pub(crate) fn shutdown(&self, how: Shutdown) -> Result<(), WsaError> {
+        let (conn, side) = self.connection()?;
+        if how.receive() {
+            self.shut_recv.store(true, Ordering::Relaxed);
+        }
+        if how.send() && !self.shut_send.swap(true, Ordering::Relaxed) {
+            conn.shut[side].store(true, Ordering::SeqCst);
+            // A zero-length message wakes a peer blocked in ReadFile (it reads 0 bytes).
+            let _ = self.write(&[]);
+        }
+        Ok(())
+    }
+
+    /// The local name; an unbound socket is `WSAEINVAL` unless it is connected (then unnamed).
+    pub(crate) fn local_name(&self) -> Result<Vec<u8>, WsaError> {
+        let state = self.state();
+        match (&state.local, &state.phase) {
+            (Some(name), _) => Ok(name.clone()),
+            (None, Phase::Connected { .. }) => Ok(Vec::new()),
+            (None, _) => Err(WsaError::INVAL),
+        }
+    }
+
+    pub(crate) fn peer_name(&self) -> Result<Vec<u8>, WsaError> {
+        match &self.state().phase {
+            Phase::Connected { peer, .. } => Ok(peer.clone()),
+            _ => Err(WsaError::NOTCONN),
+        }
+    }
+
+    /// Bytes a receive would return now (`FIONREAD`).
+    pub(crate) fn readable(&self) -> Result<usize, WsaError> {
+        if self.connection().is_err() {
+            return Ok(0);
+        }
+        Ok(self.available()?.unwrap_or(0))
+    }
+
+    /// `SO_ERROR`: no error is ever left pending.
+    pub(crate) fn take_error(&self) -> Result<i32, WsaError> {
+        Ok(0)
+    }
+
+    /// `SO_RCVBUF` or `SO_SNDBUF`: the pipe's buffer size.
+    pub(crate) fn buffer_size(&self, _send: bool) -> Result<i32, WsaError> {
+        Ok(PIPE_BUFFER as i32)
+    }
+
+    /// Setting `SO_RCVBUF` or `SO_SNDBUF`: a pipe's buffers are fixed when it is created.
+    pub(crate) fn set_buffer_size(&self, _send: bool, _size: i32) -> Result<(), WsaError> {
+        Ok(())
+    }
+
+    /// Takes this end out of its connection's table, before its handle may be closed.
+    fn leave_connection(state: &State) {
+        if let Phase::Connected { conn, side, .. } = &state.phase {
+            *conn.end(*side) = None;
+        }
+    }
+
+    /// `WSPCloseSocket`: frees the bound name, drops queued connections, and wakes every call
+    /// blocked on the socket (they fail with `WSAEINTR`). The handle is closed when the socket
+    /// is dropped, after the last call using it has returned.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        // SAFETY: the socket's own event; from now on every wait of its I/O ends at once.
+        unsafe { SetEvent(self.closing.0) };
+        let binding = {
+            let mut state = self.state();
+            Socket::leave_connection(&state);
+            state.binding.take()
+        };
+        if let Some((name, binding)) = binding {
+            let mut names = registry();
+            if let Some(map) = names.as_mut() {
+                if map.get(&name).map_or(false, |b| Arc::ptr_eq(b, &binding)) {
+                    map.remove(&name);
+                }
+            }
+            drop(names);
+            let pending = {
+                let mut queue = binding.queue();
+                queue.closed = true;
+                core::mem::take(&mut queue.pending)
+            };
+            binding.ready.notify_all();
+            drop(pending);
+        }
+        // SAFETY: cancels any other I/O pending on the socket's (still open) handle.
+        unsafe { CancelIoEx(self.handle.0, core::ptr::null_mut()) };
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // Sockets dropped without a close (queued connections nobody accepted) leave their
+        // connection here; the handle is closed after this, as the field is dropped.
+        Socket::leave_connection(self.state.get_mut().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A listener bound to `name`, a client connected to it, and the accepted socket.
+    fn pair(name: &[u8]) -> (Socket, Socket, Socket) {
+        let listener = Socket::new().unwrap();
+        listener.bind(name).unwrap();
+        listener.listen(4).unwrap();
+        let client = Socket::new().unwrap();
+        client.connect(name).unwrap();
+        let (accepted, peer) = listener.accept(Wait::Yes).unwrap();
+        assert_eq!(peer, b"");
+        (listener, client, accepted)
+    }
+
+    fn write_file(s: &Socket, data: &[u8]) {
+        let mut written = 0u32;
+        // SAFETY: writes from a live slice; synchronous.
+        let ok = unsafe {
+            WriteFile(
+                s.handle.0,
+                data.as_ptr() as *const c_void,
+                data.len() as u32,
+                &mut written,
+                core::ptr::null_mut(),
+            )
+        };
+        assert!(
+            ok != 0 && written as usize == data.len(),
+            "WriteFile failed: {}",
+            last_error()
+        );
+    }
+
+    #[test]
+    fn both_directions_and_file_io() {
+        let (listener, client, accepted) = pair(b"win-both");
+        assert_eq!(accepted.local_name().unwrap(), b"win-both");
+        assert_eq!(client.peer_name().unwrap(), b"win-both");
+        assert_eq!(client.send(b"hello", Wait::Yes).unwrap(), 5);
+        assert_eq!(accepted.readable().unwrap(), 5);
+        let mut buf = [0u8; 16];
+        assert_eq!(accepted.recv(&mut buf, Wait::Yes, true).unwrap(), 5);
+        assert_eq!(accepted.recv(&mut buf, Wait::Yes, false).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+        write_file(&accepted, b"file");
+        assert_eq!(client.recv(&mut buf, Wait::Yes, false).unwrap(), 4);
+        assert_eq!(&buf[..4], b"file");
+        assert_eq!(
+            client.recv(&mut buf, Wait::No, false),
+            Err(WsaError::WOULDBLOCK)
+        );
+        for s in [&listener, &client, &accepted] {
+            s.close();
+        }
+    }
+
+    #[test]
+    fn send_shutdown_is_end_of_stream() {
+        let (_listener, client, accepted) = pair(b"win-shut");
+        client.send(b"abc", Wait::Yes).unwrap();
+        client.shutdown(Shutdown::Send).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(accepted.recv(&mut buf, Wait::Yes, false).unwrap(), 3);
+        assert_eq!(accepted.recv(&mut buf, Wait::Yes, false).unwrap(), 0);
+        assert_eq!(accepted.recv(&mut buf, Wait::No, false).unwrap(), 0);
+        // The other direction still works.
+        accepted.send(b"back", Wait::Yes).unwrap();
+        assert_eq!(client.recv(&mut buf, Wait::Yes, false).unwrap(), 4);
+    }
+
+    #[test]
+    fn blocked_recv_wakes_on_peer_shutdown_and_close() {
+        let (_listener, client, accepted) = pair(b"win-wake");
+        let accepted = Arc::new(accepted);
+        let reader = {
+            let accepted = accepted.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4];
+                accepted.recv(&mut buf, Wait::Yes, false)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        client.shutdown(Shutdown::Send).unwrap();
+        assert_eq!(reader.join().unwrap(), Ok(0));
+
+        // A peer that goes away is the end of the stream too.
+        let mut buf = [0u8; 4];
+        let (_l2, c2, a2) = pair(b"win-gone");
+        c2.close();
+        drop(c2);
+        assert_eq!(a2.recv(&mut buf, Wait::Yes, false), Ok(0));
+    }
+
+    #[test]
+    fn close_wakes_blocked_recv() {
+        let (_listener, _client, accepted) = pair(b"win-close");
+        let accepted = Arc::new(accepted);
+        let reader = {
+            let accepted = accepted.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4];
+                accepted.recv(&mut buf, Wait::Yes, false)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        accepted.close();
+        assert_eq!(reader.join().unwrap(), Err(WsaError::INTR));
+    }
+
+    #[test]
+    fn close_wakes_blocked_send() {
+        let (_listener, client, _accepted) = pair(b"win-close-send");
+        let client = Arc::new(client);
+        let sender = {
+            let client = client.clone();
+            std::thread::spawn(move || client.send(&vec![0u8; 16 << 20], Wait::Yes))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        client.close();
+        assert_eq!(sender.join().unwrap(), Err(WsaError::INTR));
+    }
+
+    #[test]
+    fn nonblocking_send_fills_the_pipe() {
+        let (_listener, client, accepted) = pair(b"win-fill");
+        let chunk = vec![0x5Au8; 16 * 1024];
+        let mut sent = 0;
+        loop {
+            match client.send(&chunk, Wait::No) {
+                Ok(n) => sent += n,
+                Err(WsaError::WOULDBLOCK) => break,
+                Err(e) => panic!("non-blocking send: {:?}", e),
+            }
+            assert!(
+                sent <= PIPE_BUFFER as usize,
+                "sent {} bytes without blocking",
+                sent
+            );
+        }
+        assert_eq!(sent, PIPE_BUFFER as usize);
+        let mut buf = vec![0u8; 4096];
+        let n = accepted.recv(&mut buf, Wait::Yes, false).unwrap();
+        assert!(n > 0);
+        assert_eq!(client.send(&chunk, Wait::No).unwrap(), n.min(chunk.len()));
+        // A peer that is gone: the send fails instead of blocking.
+        accepted.close();
+        drop(accepted);
+        assert_eq!(client.send(b"x", Wait::No), Err(WsaError::CONNRESET));
+    }
+
+    #[test]
+    fn unaccepted_connections_are_dropped_with_the_listener() {
+        let listener = Socket::new().unwrap();
+        listener.bind(b"win-unaccepted").unwrap();
+        listener.listen(2).unwrap();
+        let client = Socket::new().unwrap();
+        client.connect(b"win-unaccepted").unwrap();
+        let third = Socket::new().unwrap();
+        client.send(b"queued", Wait::No).unwrap();
+        let other = Socket::new().unwrap();
+        other.connect(b"win-unaccepted").unwrap();
+        assert_eq!(
+            third.connect(b"win-unaccepted"),
+            Err(WsaError::CONNREFUSED),
+            "backlog of 2"
+        );
+        listener.close();
+        drop(listener);
+        let mut buf = [0u8; 4];
+        assert_eq!(client.recv(&mut buf, Wait::Yes, false), Ok(0));
+        assert_eq!(client.send(b"x", Wait::No), Err(WsaError::CONNRESET));
+    }
+
+    #[test]
+    fn names_refusals_and_accept_wakeup() {
+        let a = Socket::new().unwrap();
+        a.bind(b"").unwrap();
+        let b = Socket::new().unwrap();
+        b.bind(b"").unwrap();
+        assert_ne!(a.local_name().unwrap(), b.local_name().unwrap());
+        assert_eq!(a.bind(b"again"), Err(WsaError::INVAL));
+        let c = Socket::new().unwrap();
+        assert_eq!(c.bind(&a.local_name().unwrap()), Err(WsaError::ADDRINUSE));
+        assert_eq!(c.local_name(), Err(WsaError::INVAL));
+        // Bound but not listening, and nobody at all: refused.
+        assert_eq!(
+            c.connect(&a.local_name().unwrap()),
+            Err(WsaError::CONNREFUSED)
+        );
+        assert_eq!(c.connect(b"win-nobody"), Err(WsaError::CONNREFUSED));
+        assert_eq!(c.listen(1), Err(WsaError::INVAL));
+
+        a.listen(1).unwrap();
+        assert_eq!(a.accept(Wait::No).err(), Some(WsaError::WOULDBLOCK));
+        let a = Arc::new(a);
+        let acceptor = {
+            let a = a.clone();
+            std::thread::spawn(move || a.accept(Wait::Yes).map(|_| ()))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let name = a.local_name().unwrap();
+        a.close();
+        assert_eq!(acceptor.join().unwrap(), Err(WsaError::INTR));
+        // The name is free again.
+        assert_eq!(c.connect(&name), Err(WsaError::CONNREFUSED));
+        c.bind(&name).unwrap();
+    }
+}
