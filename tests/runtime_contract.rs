@@ -307,7 +307,7 @@ fn bad_pointers_get_wsaefault() {
     let s = stream(&ws);
     let t = ws.spi_for(s).unwrap().table;
     let mut sent = 0u32;
-    // SAFETY (all calls below): deliberately bad pointers the runtime must reject before use.
+
     let r = check_int("WSPSend", |e| unsafe {
         t.lpWSPSend.unwrap()(
             s,
@@ -326,6 +326,7 @@ fn bad_pointers_get_wsaefault() {
         len: 4,
         buf: std::ptr::null_mut(),
     };
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPSend", |e| unsafe {
         t.lpWSPSend.unwrap()(
             s,
@@ -341,20 +342,24 @@ fn bad_pointers_get_wsaefault() {
     });
     assert_eq!(r, Err(WsaError::FAULT));
     let short = v4("127.0.0.1:5").to_bytes();
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPBind", |e| unsafe {
         t.lpWSPBind.unwrap()(s, short.as_ptr().cast(), 15, e)
     });
     assert_eq!(r, Err(WsaError::FAULT));
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPBind", |e| unsafe {
         t.lpWSPBind.unwrap()(s, std::ptr::null(), 16, e)
     });
     assert_eq!(r, Err(WsaError::FAULT));
     let mut optval = [0u8; 2];
     let mut optlen = 2;
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPGetSockOpt", |e| unsafe {
         t.lpWSPGetSockOpt.unwrap()(s, SOL_SOCKET, SO_TYPE, optval.as_mut_ptr(), &mut optlen, e)
     });
     assert_eq!(r, Err(WsaError::FAULT));
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPShutdown", |e| unsafe {
         t.lpWSPShutdown.unwrap()(s, 7, e)
     });
@@ -414,7 +419,7 @@ fn notification_and_extension_entries_have_documented_defaults() {
     let s = stream(&ws);
     let t = ws.spi_for(s).unwrap().table;
     let null: *mut FD_SET = std::ptr::null_mut();
-    // SAFETY (all calls below): valid or deliberately null pointers the runtime checks.
+
     let r = check_int("WSPSelect", |e| unsafe {
         t.lpWSPSelect.unwrap()(0, null, null, null, std::ptr::null(), e)
     });
@@ -424,33 +429,40 @@ fn notification_and_extension_entries_have_documented_defaults() {
         ..Default::default()
     };
     set.fd_array[0] = s;
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPSelect", |e| unsafe {
         t.lpWSPSelect.unwrap()(0, &mut set, null, null, std::ptr::null(), e)
     });
     assert_eq!(r, Err(WsaError::OPNOTSUPP));
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPEventSelect", |e| unsafe {
         t.lpWSPEventSelect.unwrap()(s, 0, 1, e)
     });
     assert_eq!(r, Err(WsaError::OPNOTSUPP));
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPAsyncSelect", |e| unsafe {
         t.lpWSPAsyncSelect.unwrap()(s, std::ptr::null_mut(), 1, 1, e)
     });
     assert_eq!(r, Err(WsaError::OPNOTSUPP));
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPEnumNetworkEvents", |e| unsafe {
         t.lpWSPEnumNetworkEvents.unwrap()(s, std::ptr::null_mut(), std::ptr::null_mut(), e)
     });
     assert_eq!(r, Err(WsaError::FAULT));
     let mut info = WSAPROTOCOL_INFOW::default();
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPDuplicateSocket", |e| unsafe {
         t.lpWSPDuplicateSocket.unwrap()(s, 1, &mut info, e)
     });
     assert_eq!(r, Err(WsaError::OPNOTSUPP));
     let overlapped = OVERLAPPED::default();
     let (mut n, mut flags) = (0u32, 0u32);
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_bool("WSPGetOverlappedResult", |e| unsafe {
         t.lpWSPGetOverlappedResult.unwrap()(s, &overlapped, &mut n, 0, &mut flags, e)
     });
     assert_eq!(r, Err(WsaError::INVAL));
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_bool("WSPGetOverlappedResult", |e| unsafe {
         t.lpWSPGetOverlappedResult.unwrap()(s, std::ptr::null(), &mut n, 0, &mut flags, e)
     });
@@ -461,14 +473,17 @@ fn notification_and_extension_entries_have_documented_defaults() {
         buf: name.as_mut_ptr(),
     };
     let mut qos = QOS::default();
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_bool("WSPGetQOSByName", |e| unsafe {
         t.lpWSPGetQOSByName.unwrap()(s, &wsabuf, &mut qos, e)
     });
     assert_eq!(r, Err(WsaError::INVAL));
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPCancelBlockingCall", |e| unsafe {
         t.lpWSPCancelBlockingCall.unwrap()(e)
     });
     assert_eq!(r, Err(WsaError::INVAL));
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPRecvDisconnect", |e| unsafe {
         t.lpWSPRecvDisconnect.unwrap()(s, std::ptr::null(), e)
     });
@@ -477,6 +492,7 @@ fn notification_and_extension_entries_have_documented_defaults() {
         Err(WsaError::OPNOTSUPP),
         "default recv_disconnect is a receive shutdown"
     );
+    // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_socket("WSPJoinLeaf", |e| unsafe {
         let addr = v4("127.0.0.1:1").to_bytes();
         t.lpWSPJoinLeaf.unwrap()(

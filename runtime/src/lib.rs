@@ -209,5 +209,4 @@ pub mod __private {
         };
     }
     pub use __export_provider_where as export_provider_where;
-
 }
