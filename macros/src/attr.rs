@@ -66,6 +66,12 @@ impl FromMeta for ProtocolArg {
                 let mut errors = Error::accumulator();
                 let nested = NestedMeta::parse_meta_list(list.tokens.clone())?;
                 let nested = options_only(nested, "`family = AF_INET`", &mut errors);
+                let nested = known_options_only(
+                    nested,
+                    PROTOCOL_OPTIONS,
+                    "`protocol(...)` option",
+                    &mut errors,
+                );
                 let fields = errors
                     .handle(ProtocolFields::from_list(&nested).map_err(|e| e.with_span(item)));
                 match errors.finish_with(fields)? {
@@ -105,6 +111,57 @@ pub fn options_only(
                 false
             }
             NestedMeta::Meta(_) => true,
+        })
+        .collect()
+}
+
+/// The options of `protocol(...)`, as `ProtocolFields` names them.
+pub const PROTOCOL_OPTIONS: &[&str] = &[
+    "name",
+    "family",
+    "socket_type",
+    "protocol",
+    "service_flags",
+    "provider_flags",
+    "max_message_size",
+    "min_sockaddr",
+    "max_sockaddr",
+];
+
+/// `items` without the options not in `known`, each reported in our words (darling's own
+/// "Unknown field" would otherwise name them): with the closest known option, or the list.
+/// `what` names an option in messages (`option`, `` `protocol(...)` option ``).
+pub fn known_options_only(
+    items: Vec<NestedMeta>,
+    known: &[&str],
+    what: &str,
+    errors: &mut darling::error::Accumulator,
+) -> Vec<NestedMeta> {
+    items
+        .into_iter()
+        .filter(|item| {
+            let meta = match item {
+                NestedMeta::Meta(meta) => meta,
+                NestedMeta::Lit(_) => return true,
+            };
+            let name = key(meta);
+            if known.contains(&name.as_str()) {
+                return true;
+            }
+            let message = match did_you_mean(&name, known.iter().copied()) {
+                Some(close) => format!("unknown {} `{}`; did you mean `{}`?", what, name, close),
+                None => {
+                    let names: Vec<String> = known.iter().map(|k| format!("`{}`", k)).collect();
+                    format!(
+                        "unknown {} `{}`: the options are {}",
+                        what,
+                        name,
+                        names.join(", ")
+                    )
+                }
+            };
+            errors.push(Error::custom(message).with_span(meta.path()));
+            false
         })
         .collect()
 }

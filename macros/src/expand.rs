@@ -48,6 +48,7 @@ fn expand(input: TokenStream, m: &Model) -> TokenStream {
     let guid = guid_literal(m.guid);
     let protocols = m.protocols.iter().map(|p| protocol_spec(k, p));
     let self_ty = quote_spanned!(ident.span()=> #ident);
+    let once = once_per_crate(ident.span());
 
     quote! {
         #input
@@ -77,7 +78,39 @@ fn expand(input: TokenStream, m: &Model) -> TokenStream {
 
             #k::__private::export_provider_where!(#ident where #bounds);
         };
+
+        #once
     }
+}
+
+/// The name of the marker [`once_per_crate`] defines, worded as the explanation rustc shows
+/// when it is "defined multiple times".
+pub const ONCE_PER_CRATE: &str =
+    "only_one_winsock_provider_per_crate_because_each_exports_WSPStartup";
+
+/// A `#[macro_export]` macro, which lives at the crate root wherever the attribute is: a second
+/// `#[winsock_provider]` in the crate (whose `#[no_mangle] WSPStartup` would clash at link
+/// time) is then an early, single "the name `only_one_winsock_provider_per_crate_...` is
+/// defined multiple times" error at the second struct, instead of a symbol clash.
+///
+/// It stands beside the struct, outside the `const _` block, so the `non_local_definitions`
+/// lint (Rust 1.79+) only sees it when the struct itself is in a function body, where it is
+/// allowed (two attributes: `unknown_lints` first, for compilers that predate that lint).
+/// Everything carries the struct name's span, where rustc then points.
+fn once_per_crate(span: Span) -> TokenStream {
+    let name = syn::Ident::new(ONCE_PER_CRATE, span);
+    respan(
+        quote! {
+            #[doc(hidden)]
+            #[allow(unknown_lints)]
+            #[allow(non_local_definitions)]
+            #[macro_export]
+            macro_rules! #name {
+                () => {};
+            }
+        },
+        span,
+    )
 }
 
 fn protocol_spec(k: &syn::Path, p: &Entry) -> TokenStream {

@@ -19,6 +19,16 @@ pub fn expand(
         _ => TokenStream::new(),
     };
     let errors = errors.write_errors();
+    // A repeated `#[winsock_provider]` (an error of its own) must not expand too: its expansion
+    // would clash with the stand-in below.
+    let input = match item {
+        Some(Item::Struct(s)) if s.attrs.iter().any(crate::valid::is_this_attribute) => {
+            let mut s = s.clone();
+            s.attrs.retain(|a| !crate::valid::is_this_attribute(a));
+            quote!(#s)
+        }
+        _ => input,
+    };
     quote! {
         #input
         #stub

@@ -2,12 +2,27 @@
 //! it; use it from there.
 //!
 //! [`winsock-provider`]: https://docs.rs/winsock-provider
+//!
+//! # Expansion snapshots
+//!
+//! `tests/expand/NAME.rs` (in this crate) holds a representative use of the attribute and
+//! `tests/expand/NAME.expanded.rs` its expansion, pretty-printed; a unit test fails when they
+//! differ. After a deliberate change to the generated code, regenerate them with
+//!
+//! ```text
+//! WSP_BLESS=1 cargo test -p winsock-provider-macros snapshots
+//! ```
+//!
+//! and review `git diff macros/tests/expand`. A new `NAME.rs` there gets its snapshot the same
+//! way.
 
 #![warn(missing_docs)]
 
 mod attr;
 mod expand;
 mod fallback;
+#[cfg(test)]
+mod snapshots;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -58,6 +73,26 @@ use proc_macro::TokenStream;
 /// The struct must not be generic (there is one process-wide provider instance), and two
 /// entries cannot share family, socket type and protocol. Mistakes are compile errors on the
 /// offending token.
+///
+/// Where it goes:
+///
+/// * On a struct of any form: named fields, tuple (`struct P(State);`) or unit (`struct P;`),
+///   in any module or inside a function body. Not on an enum, union, function or other item,
+///   and only once per struct.
+/// * Once per crate: each use exports `WSPStartup`, and a DLL has one. A second use is the
+///   error "the name `only_one_winsock_provider_per_crate_because_each_exports_WSPStartup` is
+///   defined multiple times", at the second struct; put a second provider in a crate of its own.
+///
+/// What the types must satisfy, each checked once with a message of this crate (from Rust 1.78
+/// on, and 1.85 for `Send + Sync`; older compilers give rustc's own wording):
+///
+/// * the struct implements `winsock_provider::Provider` (error at the struct name);
+/// * its `Socket` type is `Send + Sync` (error at `type Socket = ...`);
+/// * with `ifs`, the `Socket` type implements `winsock_provider::IfsSocket` (error at `ifs`).
+///
+/// A `non_ifs` provider whose `Socket` type also implements `IfsSocket` is allowed: such a
+/// provider may wrap OS handles internally (a layered transport, say) without making them the
+/// socket handles; `non_ifs` decides, and `os_handle` is never called.
 #[proc_macro_attribute]
 pub fn winsock_provider(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::winsock_provider(args.into(), input.into()).into()

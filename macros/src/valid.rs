@@ -133,6 +133,7 @@ pub fn check(args: TokenStream, item: &Item) -> Result<Model> {
             Ok(items) => {
                 let items = attr::options_only(items, "`name = \"...\"`", &mut errors);
                 check_presence(&items, &mut errors);
+                let items = attr::known_options_only(items, OPTIONS, "option", &mut errors);
                 let parsed = errors.handle(Args::from_list(&items));
                 parsed.and_then(|args| errors.handle(check_args(args)))
             }
@@ -163,6 +164,13 @@ pub fn check(args: TokenStream, item: &Item) -> Result<Model> {
 pub fn check_item(item: &Item) -> Result<Ident> {
     let (what, span) = match item {
         Item::Struct(s) => {
+            if let Some(again) = s.attrs.iter().find(|a| is_this_attribute(a)) {
+                return Err(Error::custom(
+                    "`#[winsock_provider]` is given twice on this struct: a provider has one set \
+                     of options; merge them into one attribute",
+                )
+                .with_span(again.path()));
+            }
             return match s.generics.params.first() {
                 None => Ok(s.ident.clone()),
                 Some(param) => Err(Error::custom(
@@ -193,6 +201,14 @@ pub fn check_item(item: &Item) -> Result<Ident> {
     .with_span(&span))
 }
 
+/// Whether `attr` is `#[winsock_provider(...)]` (by any path ending in that name).
+pub fn is_this_attribute(attr: &syn::Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .map_or(false, |s| s.ident == "winsock_provider")
+}
+
 /// What the arguments declare.
 struct Declared {
     krate: syn::Path,
@@ -206,8 +222,8 @@ struct Declared {
 /// The options every provider needs, found by name among the raw arguments, so they are
 /// reported along with any malformed value (which stops darling from producing [`Args`]).
 fn check_presence(items: &[NestedMeta], errors: &mut darling::error::Accumulator) {
-    // A misspelt option is reported by darling with a suggestion; the option it was meant to
-    // be is not also called missing.
+    // A misspelt option is reported with a suggestion (by `attr::known_options_only`); the
+    // option it was meant to be is not also called missing.
     let misspelt: Vec<&str> = items
         .iter()
         .filter_map(|item| match item {
@@ -720,7 +736,8 @@ mod tests {
         let text: Vec<String> = err.flatten().into_iter().map(|e| e.to_string()).collect();
         assert_eq!(text.len(), 3, "{:?}", text);
         assert!(
-            text.iter().all(|t| t.contains("Did you mean")),
+            text.iter()
+                .all(|t| t.starts_with("unknown option `") && t.contains("did you mean")),
             "{:?}",
             text
         );
@@ -733,6 +750,45 @@ mod tests {
             let err = Args::from_list(&[item]).err().expect("0 is no valid value");
             assert!(!err.to_string().contains("Unknown field"), "{}", err);
         }
+    }
+
+    #[test]
+    fn the_protocol_option_list_matches_protocol_fields() {
+        for option in attr::PROTOCOL_OPTIONS {
+            let item: NestedMeta = syn::parse_str(&format!("{} = 0", option)).unwrap();
+            let err = ProtocolFields::from_list(&[item]).err();
+            let text = err.map(|e| e.to_string()).unwrap_or_default();
+            assert!(!text.contains("Unknown field"), "{}", text);
+        }
+        let err = model(quote!(
+            name = "P",
+            guid = "6f1c2a3e-8d4b-4c5a-9e7f-0a1b2c3d4e5f",
+            non_ifs,
+            colour = 1,
+            protocol(family = AF_INET, socket_type = SOCK_STREAM, famly = AF_INET),
+        ))
+        .err()
+        .expect("errors");
+        // `to_string` appends darling's location (` at protocol[0]`); errors in the code do not.
+        let text: Vec<String> = err
+            .flatten()
+            .into_iter()
+            .map(|e| {
+                e.to_string()
+                    .split(" at protocol[")
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "unknown option `colour`: the options are `name`, `description`, `guid`, \
+                 `ifs`, `non_ifs`, `protocol`, `crate`",
+                "unknown `protocol(...)` option `famly`; did you mean `family`?",
+            ],
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ pub fn entry_points<P: Descriptor>() -> EntryPoints {
 /// Implementation details used by the code `#[winsock_provider]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::provider::{IfsSocket, Provider};
+    pub use crate::provider::{IfsSocket, Provider, ThreadSafeSocket};
     pub use crate::state::{Descriptor, Ifs, NonIfs, State};
     pub use crate::thunks::{enum_protocols, startup};
     pub use crate::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};

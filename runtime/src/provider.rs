@@ -66,8 +66,10 @@ pub struct IoctlRequest<'a> {
     )
 )]
 pub trait Provider: Sized + Send + Sync + 'static {
-    /// Per-socket state. Shared between the threads calling on the same socket.
-    type Socket: Send + Sync + 'static;
+    /// Per-socket state. Shared between the threads calling on the same socket, so it must be
+    /// `Send + Sync`: the bound is spelt `ThreadSafeSocket`, which exactly the `Send + Sync`
+    /// types implement, so that a type that is not gets an error in this crate's words.
+    type Socket: ThreadSafeSocket + 'static;
 
     /// Creates the provider instance on the first `WSPStartup` (later ones only count).
     fn startup(ctx: &StartupContext) -> Result<Self, WsaError>;
@@ -329,6 +331,31 @@ pub trait Provider: Sized + Send + Sync + 'static {
         Err(WsaError::INVAL)
     }
 }
+
+/// `Send + Sync`, as [`Provider::Socket`] must be: implemented for every such type, and only
+/// for those (coherence rejects any other impl, so never implement it yourself).
+///
+/// It exists so a socket type that is not thread-safe is reported in this crate's words, once,
+/// at the provider's `type Socket = ...`. It has no `Send + Sync` supertraits on purpose: rustc
+/// checks supertraits separately and would report each failing auto trait in its own raw words.
+#[cfg_attr(
+    wsp_diagnostic_namespace,
+    diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a provider's socket type: it is not `Send + Sync`",
+        label = "the socket type must be `Send + Sync`",
+        note = "the runtime shares one socket's state between the threads calling on that socket: hold shared mutable parts in `std::sync::Mutex`, atomics or `Arc` rather than `Cell`, `RefCell` or `Rc`"
+    )
+)]
+pub trait ThreadSafeSocket {}
+
+// `do_not_recommend` (Rust 1.85) makes rustc report the unmet bound above, with its message,
+// instead of the `Send` or `Sync` of whichever field fails; older compilers ignore it.
+#[cfg_attr(
+    wsp_diagnostic_namespace,
+    allow(unknown_or_malformed_diagnostic_attributes),
+    diagnostic::do_not_recommend
+)]
+impl<T: Send + Sync + ?Sized> ThreadSafeSocket for T {}
 
 /// A socket state type whose sockets are OS handles, for providers in IFS mode.
 ///

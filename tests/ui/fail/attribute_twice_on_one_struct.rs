@@ -1,0 +1,27 @@
+use winsock_provider::{winsock_provider, Provider, SocketRequest, StartupContext, WsaError};
+
+#[winsock_provider(
+    name = "Loopback",
+    guid = "6f1c2a3e-8d4b-4c5a-9e7f-0a1b2c3d4e5f",
+    non_ifs,
+    protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP),
+)]
+#[winsock_provider(
+    protocol(family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP),
+)]
+pub struct Loopback;
+
+impl Provider for Loopback {
+    type Socket = ();
+    fn startup(_: &StartupContext) -> Result<Self, WsaError> {
+        Ok(Loopback)
+    }
+    fn socket(&self, _: &SocketRequest) -> Result<(), WsaError> {
+        Ok(())
+    }
+}
+
+fn main() {
+    // The error above is the only one: code naming the provider still type-checks.
+    let _ = winsock_provider::entry_points::<Loopback>();
+}

@@ -1,0 +1,27 @@
+use winsock_provider::winsock_provider;
+
+#[winsock_provider(
+    name = "Loopback",
+    guid = "6f1c2a3e-8d4b-4c5a-9e7f-0a1b2c3d4e5f",
+    non_ifs,
+    protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP),
+)]
+pub union Loopback {
+    handle: u32,
+    flags: u16,
+}
+
+impl winsock_provider::Provider for Loopback {
+    type Socket = ();
+    fn startup(_: &winsock_provider::StartupContext) -> Result<Self, winsock_provider::WsaError> {
+        Ok(Loopback { handle: 0 })
+    }
+    fn socket(
+        &self,
+        _: &winsock_provider::SocketRequest,
+    ) -> Result<(), winsock_provider::WsaError> {
+        Ok(())
+    }
+}
+
+fn main() {}
