@@ -121,23 +121,6 @@ impl<'a> BufsMut<'a> {
         }
         done
     }
-
-    /// Fills the buffers in order from `read`, which is given each buffer (or its unfilled
-    /// tail) and returns how many bytes it wrote; stops at the first short write.
-    pub fn fill_with(&mut self, mut read: impl FnMut(&mut [u8]) -> usize) -> usize {
-        let mut done = 0;
-        for buf in self.iter_mut() {
-            if buf.is_empty() {
-                continue;
-            }
-            let n = read(buf);
-            done += n;
-            if n < buf.len() {
-                break;
-            }
-        }
-        done
-    }
 }
 
 #[cfg(test)]
