@@ -10,6 +10,16 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+/// A socket found by a handle lookup, usable for the duration of one call. Use [`keep`] for
+/// anything that must outlive the call (pending overlapped operations).
+pub(crate) type Pinned<P> = Arc<Sock<P>>;
+
+/// An owned reference to a looked-up socket that keeps its record alive until dropped.
+#[allow(dead_code)] // First users: the overlapped operations (issue 4).
+pub(crate) fn keep<P: Provider>(pinned: &Pinned<P>) -> Arc<Sock<P>> {
+    pinned.clone()
+}
+
 /// The link between a provider struct and the runtime, written by `#[winsock_provider]`.
 pub trait Descriptor: Provider {
     /// [`NonIfs`] or [`Ifs`].
@@ -212,7 +222,7 @@ impl<P: Provider> State<P> {
 
     /// Finds an open socket: `WSAENOTSOCK` for unknown or closed handles, or
     /// `WSANOTINITIALISED` after the last clean-up.
-    pub(crate) fn lookup(&self, handle: SOCKET) -> Result<Arc<Sock<P>>, WsaError> {
+    pub(crate) fn lookup(&self, handle: SOCKET) -> Result<Pinned<P>, WsaError> {
         let shard = self.shard(handle).read().unwrap_or_else(|e| e.into_inner());
         match shard.as_ref().and_then(|m| m.get(&handle)) {
             Some(sock) => Ok(sock.clone()),

@@ -13,10 +13,9 @@ use crate::info::write_wide;
 use crate::panic::catch;
 use crate::provider::{IoctlRequest, Provider, SocketRequest, StartupContext};
 use crate::socket::Sock;
-use crate::state::{Descriptor, Mode};
+use crate::state::{Descriptor, Mode, Pinned};
 use crate::sys::{self, *};
 use core::ffi::c_void;
-use std::sync::Arc;
 
 /// Stores `e` in `*errno` (when the caller gave one) and returns the failure value.
 #[inline]
@@ -56,7 +55,7 @@ unsafe fn bool_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>)
 }
 
 #[inline(always)]
-fn sock<P: Descriptor>(s: SOCKET) -> Result<Arc<Sock<P>>, WsaError> {
+fn sock<P: Descriptor>(s: SOCKET) -> Result<Pinned<P>, WsaError> {
     P::state().lookup(s)
 }
 
