@@ -429,21 +429,28 @@ fn notification_and_extension_entries_have_documented_defaults() {
         ..Default::default()
     };
     set.fd_array[0] = s;
+    // The runtime serves select from readiness; this provider never signals any, so a
+    // zero timeout finds nothing.
+    let poll = TIMEVAL {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
     // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPSelect", |e| unsafe {
-        t.lpWSPSelect.unwrap()(0, &mut set, null, null, std::ptr::null(), e)
+        t.lpWSPSelect.unwrap()(0, &mut set, null, null, &poll, e)
     });
-    assert_eq!(r, Err(WsaError::OPNOTSUPP));
+    assert_eq!((r, set.fd_count), (Ok(0), 0));
+    // Selecting events needs an event object / a window.
     // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPEventSelect", |e| unsafe {
         t.lpWSPEventSelect.unwrap()(s, 0, 1, e)
     });
-    assert_eq!(r, Err(WsaError::OPNOTSUPP));
+    assert_eq!(r, Err(WsaError::INVAL));
     // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPAsyncSelect", |e| unsafe {
         t.lpWSPAsyncSelect.unwrap()(s, std::ptr::null_mut(), 1, 1, e)
     });
-    assert_eq!(r, Err(WsaError::OPNOTSUPP));
+    assert_eq!(r, Err(WsaError::INVAL));
     // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_int("WSPEnumNetworkEvents", |e| unsafe {
         t.lpWSPEnumNetworkEvents.unwrap()(s, std::ptr::null_mut(), std::ptr::null_mut(), e)
@@ -455,13 +462,17 @@ fn notification_and_extension_entries_have_documented_defaults() {
         t.lpWSPDuplicateSocket.unwrap()(s, 1, &mut info, e)
     });
     assert_eq!(r, Err(WsaError::OPNOTSUPP));
-    let overlapped = OVERLAPPED::default();
+    // A pending request (Internal == WSS_OPERATION_IN_PROGRESS) is incomplete without fWait.
+    let overlapped = OVERLAPPED {
+        Internal: 0x103,
+        ..OVERLAPPED::default()
+    };
     let (mut n, mut flags) = (0u32, 0u32);
     // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_bool("WSPGetOverlappedResult", |e| unsafe {
         t.lpWSPGetOverlappedResult.unwrap()(s, &overlapped, &mut n, 0, &mut flags, e)
     });
-    assert_eq!(r, Err(WsaError::INVAL));
+    assert_eq!(r, Err(WsaError::IO_INCOMPLETE));
     // SAFETY: valid or deliberately bad pointers, which the runtime checks before use.
     let r = check_bool("WSPGetOverlappedResult", |e| unsafe {
         t.lpWSPGetOverlappedResult.unwrap()(s, std::ptr::null(), &mut n, 0, &mut flags, e)

@@ -200,8 +200,14 @@ fn broken(f: Fault) -> Result<Ws2, LoadError> {
     ws.load(EntryPoints {
         startup,
         enum_protocols,
+        set_host_hooks,
     })?;
     Ok(ws)
+}
+
+/// `WspSetHostHooks` of the broken provider: accepts the hooks and ignores them.
+unsafe extern "system" fn set_host_hooks(_: *const winsock_provider::HostHooks) -> i32 {
+    0
 }
 
 fn udp_socket(ws: &Ws2) -> SOCKET {

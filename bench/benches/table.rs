@@ -12,7 +12,7 @@
 //! - `WSP_BENCH_TABLES`  comma-separated: run only tables whose name contains one of these
 //!   (the floors always run)
 //! - `WSP_BENCH_FOCUS`   the table compared with every peer in the summary (default
-//!   runtime-current)
+//!   runtime)
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -129,10 +129,9 @@ fn churn_op<T: Table<Val>>(table: &T, t: usize, threads: usize, rng: &mut Rng) -
     let own = CHURN_N / threads;
     let idx = t + threads * rng.below(own);
     let h = handle(idx);
-    let old = table
-        .remove(h)
+    table
+        .close(h, |v| std::hint::black_box(v.id))
         .expect("only the owning thread closes its sockets");
-    drop(old);
     table.insert(h, Arc::new(Val::new(idx)));
     idx
 }
@@ -264,7 +263,7 @@ macro_rules! per_table {
                 }
             };
         }
-        one!(RuntimeCurrent<Val>);
+        one!(Runtime);
         one!(StdRwLock<Val>);
         one!(PlRwLock<Val>);
         one!(GlobalMutex<Val>);
@@ -632,7 +631,7 @@ fn report(b: &Bench, header: &str) -> String {
 
     // The focus table (the runtime's current one unless WSP_BENCH_FOCUS names another) against
     // the floor and every peer, one row per workload and thread count.
-    let focus = std::env::var("WSP_BENCH_FOCUS").unwrap_or_else(|_| "runtime-current".to_owned());
+    let focus = std::env::var("WSP_BENCH_FOCUS").unwrap_or_else(|_| "runtime".to_owned());
     if peers.iter().any(|p| *p == focus) {
         let _ = writeln!(
             out,

@@ -22,7 +22,10 @@ static PEAK: AtomicIsize = AtomicIsize::new(0);
 pub struct Val {
     /// Which socket (the handle's index).
     pub id: usize,
-    _pad: [usize; 7],
+    /// The handle the value is published under, for tables whose records carry it (the
+    /// runtime's, like its `Sock::handle`); others leave it 0.
+    pub key: std::sync::atomic::AtomicUsize,
+    _pad: [usize; 6],
 }
 
 impl Val {
@@ -33,7 +36,11 @@ impl Val {
             let now = LIVE.fetch_add(1, Ordering::Relaxed) + 1;
             PEAK.fetch_max(now, Ordering::Relaxed);
         }
-        Val { id, _pad: [0; 7] }
+        Val {
+            id,
+            key: std::sync::atomic::AtomicUsize::new(0),
+            _pad: [0; 6],
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! take a real reference count with [`Table::pin_long`]. What "pin" means in [`Table::with`]
 //! follows each design's natural read path and is stated on each type.
 
+use crate::Val;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicIsize, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -19,6 +20,14 @@ pub trait Table<T: Send + Sync + 'static>: Send + Sync + Sized {
     fn insert(&self, h: usize, v: Arc<T>);
     /// Unpublishes `h`; exactly one caller gets the value.
     fn remove(&self, h: usize) -> Option<Arc<T>>;
+    /// Unpublishes `h` and runs `close` on its state, as `WSPCloseSocket` runs the provider's
+    /// close on the record it unpublished; exactly one caller gets to. What the churn workloads
+    /// measure. By default [`Table::remove`] and a call on the value it returns; a table whose
+    /// removal does not naturally yield an owned `Arc` overrides it rather than pay for one.
+    #[inline]
+    fn close<R>(&self, h: usize, close: impl FnOnce(&T) -> R) -> Option<R> {
+        self.remove(h).map(|v| close(&v))
+    }
     /// Lookup + pin + call + unpin: runs `f` on the state of `h`, if present.
     fn with<R>(&self, h: usize, f: impl FnOnce(&T) -> R) -> Option<R>;
     /// A long pin: a counted reference that may outlive the handle's close.
@@ -30,64 +39,57 @@ fn slot(h: usize) -> usize {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The runtime's current scheme (runtime/src/state.rs `State`), reproduced because `State` is
-// crate-private: 64 shards of std `RwLock<Option<HashMap<SOCKET, Arc<_>>>>` selected by
-// `(h >> 2) % 64`, SipHash (std `RandomState`), lookup = read lock + hash + `Arc` clone, unpin =
-// `Arc` drop.
+// The runtime's handle table itself: its source (`runtime/src/table/`) is compiled into this crate,
+// as `tests/loom` does, because the table is crate-private to the runtime. What runs here is the
+// code a provider DLL runs, on this OS's index rule (the value itself on Linux, `h >> 2` on
+// Windows).
 
-const RUNTIME_SHARDS: usize = 64;
+#[allow(dead_code)]
+#[path = "../../runtime/src/table/mod.rs"]
+mod runtime_table;
 
-type RuntimeShard<T> = RwLock<Option<HashMap<usize, Arc<T>>>>;
-
-/// The runtime's current table (faithful copy of `State::{lookup, create, close}`'s table part).
-pub struct RuntimeCurrent<T> {
-    shards: [RuntimeShard<T>; RUNTIME_SHARDS],
-}
-
-impl<T> RuntimeCurrent<T> {
-    fn shard(&self, h: usize) -> &RuntimeShard<T> {
-        &self.shards[slot(h) % RUNTIME_SHARDS]
-    }
-
-    /// `State::lookup`: the `Arc` clone is the pin (written as `State::lookup` writes it).
-    #[inline]
-    #[allow(clippy::manual_map)]
-    fn lookup(&self, h: usize) -> Option<Arc<T>> {
-        let shard = self.shard(h).read().unwrap_or_else(|e| e.into_inner());
-        match shard.as_ref().and_then(|m| m.get(&h)) {
-            Some(sock) => Some(sock.clone()),
-            None => None,
-        }
+impl runtime_table::Keyed for Val {
+    #[inline(always)]
+    fn key(&self) -> usize {
+        self.key.load(Ordering::Relaxed)
     }
 }
 
-impl<T: Send + Sync + 'static> Table<T> for RuntimeCurrent<T> {
-    const NAME: &'static str = "runtime-current";
+/// The runtime's table (`runtime/src/table/`): direct index, hazard-slot pins, batched reclaim.
+/// `with` pins with a hazard slot (thread-local stores only); `pin_long` takes an `Arc` count
+/// from under a pin, as pending overlapped operations do.
+pub struct Runtime(runtime_table::Table<Val>);
+
+impl Table<Val> for Runtime {
+    const NAME: &'static str = "runtime";
     fn new(_: usize) -> Self {
-        RuntimeCurrent {
-            shards: std::array::from_fn(|_| RwLock::new(None)),
+        Runtime(runtime_table::Table::new())
+    }
+    fn insert(&self, h: usize, v: Arc<Val>) {
+        // The record knows its handle before it is published, as `Sock::handle` does.
+        v.key.store(h, Ordering::Relaxed);
+        if self.0.insert(v).is_err() {
+            panic!("handle {h:#x} in use");
         }
     }
-    fn insert(&self, h: usize, v: Arc<T>) {
-        let mut shard = self.shard(h).write().unwrap_or_else(|e| e.into_inner());
-        match shard.get_or_insert_with(HashMap::new).entry(h) {
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(v);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => panic!("handle {h:#x} in use"),
-        }
-    }
-    fn remove(&self, h: usize) -> Option<Arc<T>> {
-        let mut shard = self.shard(h).write().unwrap_or_else(|e| e.into_inner());
-        shard.as_mut().and_then(|m| m.remove(&h))
+    fn remove(&self, h: usize) -> Option<Arc<Val>> {
+        self.0
+            .remove(h, runtime_table::Reclaim::Batched)
+            .map(|g| g.to_arc())
     }
     #[inline]
-    fn with<R>(&self, h: usize, f: impl FnOnce(&T) -> R) -> Option<R> {
-        let sock = self.lookup(h)?;
-        Some(f(&sock))
+    fn close<R>(&self, h: usize, close: impl FnOnce(&Val) -> R) -> Option<R> {
+        self.0
+            .remove(h, runtime_table::Reclaim::Batched)
+            .map(|g| close(&g))
     }
-    fn pin_long(&self, h: usize) -> Option<Arc<T>> {
-        self.lookup(h)
+    #[inline]
+    fn with<R>(&self, h: usize, f: impl FnOnce(&Val) -> R) -> Option<R> {
+        let g = self.0.get(h)?;
+        Some(f(&g))
+    }
+    fn pin_long(&self, h: usize) -> Option<Arc<Val>> {
+        self.0.get(h).map(|g| g.to_arc())
     }
 }
 
@@ -211,6 +213,10 @@ impl<T: Send + Sync + 'static> Table<T> for Papaya<T> {
     }
     fn remove(&self, h: usize) -> Option<Arc<T>> {
         self.0.pin().remove(&h).cloned()
+    }
+    #[inline]
+    fn close<R>(&self, h: usize, close: impl FnOnce(&T) -> R) -> Option<R> {
+        self.0.pin().remove(&h).map(|v| close(v))
     }
     #[inline]
     fn with<R>(&self, h: usize, f: impl FnOnce(&T) -> R) -> Option<R> {

@@ -77,7 +77,7 @@ macro_rules! both {
 }
 
 both! {
-    runtime_current: RuntimeCurrent<Val>,
+    runtime: Runtime,
     std_rwlock: StdRwLock<Val>,
     parking_lot_rwlock: PlRwLock<Val>,
     global_mutex: GlobalMutex<Val>,

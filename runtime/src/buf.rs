@@ -7,6 +7,7 @@ use crate::sys::WSABUF;
 ///
 /// # Safety
 /// If `ptr` is not null it must point to `count` readable `WSABUF`s that stay valid for `'a`.
+#[inline]
 unsafe fn wsabufs<'a>(ptr: *const WSABUF, count: u32) -> Result<&'a [WSABUF], WsaError> {
     if count == 0 {
         return Ok(&[]);
@@ -33,6 +34,7 @@ impl<'a> Bufs<'a> {
     ///
     /// # Safety
     /// Every `WSABUF` must describe `len` readable bytes that stay valid and unchanged for `'a`.
+    #[inline]
     pub unsafe fn from_raw(ptr: *const WSABUF, count: u32) -> Result<Bufs<'a>, WsaError> {
         Ok(Bufs {
             bufs: wsabufs(ptr, count)?,
@@ -53,6 +55,7 @@ impl<'a> Bufs<'a> {
     }
 
     /// Total number of bytes in all buffers.
+    #[inline]
     pub fn len(&self) -> usize {
         self.bufs.iter().map(|b| b.len as usize).sum()
     }
@@ -83,6 +86,7 @@ impl<'a> BufsMut<'a> {
     ///
     /// # Safety
     /// Every `WSABUF` must describe `len` writable bytes, not aliased elsewhere, valid for `'a`.
+    #[inline]
     pub unsafe fn from_raw(ptr: *const WSABUF, count: u32) -> Result<BufsMut<'a>, WsaError> {
         Ok(BufsMut {
             bufs: wsabufs(ptr, count)?,

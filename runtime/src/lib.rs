@@ -33,13 +33,20 @@
 mod addr;
 mod buf;
 mod error;
+mod ext;
 mod flags;
+mod hooks;
 mod info;
+mod io;
+mod notify;
+mod overlapped;
 mod panic;
 mod provider;
+mod select;
 mod socket;
 mod state;
 pub mod sys;
+mod table;
 mod text;
 mod thunks;
 
@@ -47,7 +54,13 @@ pub use addr::{SockAddr, SOCKADDR_IN6_LEN, SOCKADDR_IN_LEN};
 pub use buf::{Bufs, BufsMut};
 pub use error::WsaError;
 pub use flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
+pub use hooks::{
+    fallback_last_error, CompleteOverlappedRequestFn, HostHooks, SetHostHooksFn, SetLastErrorFn,
+    SET_HOST_HOOKS_EXPORT,
+};
 pub use info::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
+pub use notify::{Notifier, Ready};
+pub use overlapped::outstanding_operations;
 pub use panic::PANIC_ERROR;
 pub use provider::{IfsSocket, IoctlRequest, Provider, SocketRequest, StartupContext};
 pub use socket::Sock;
@@ -89,6 +102,8 @@ pub struct EntryPoints {
     pub startup: StartupFn,
     /// `WspEnumProviderProtocols`.
     pub enum_protocols: EnumProtocolsFn,
+    /// `WspSetHostHooks` (call it before `WSPStartup`).
+    pub set_host_hooks: SetHostHooksFn,
 }
 
 /// The entry points of provider `P` (the same functions its DLL exports).
@@ -96,6 +111,7 @@ pub fn entry_points<P: Descriptor>() -> EntryPoints {
     EntryPoints {
         startup: thunks::startup::<P>,
         enum_protocols: thunks::enum_protocols::<P>,
+        set_host_hooks: thunks::set_host_hooks::<P>,
     }
 }
 
@@ -104,7 +120,7 @@ pub fn entry_points<P: Descriptor>() -> EntryPoints {
 pub mod __private {
     pub use crate::provider::{IfsSocket, Provider, ThreadSafeSocket};
     pub use crate::state::{Descriptor, Ifs, NonIfs, State};
-    pub use crate::thunks::{enum_protocols, startup};
+    pub use crate::thunks::{enum_protocols, set_host_hooks, startup};
     pub use crate::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
 
     use core::marker::PhantomData;
@@ -161,7 +177,8 @@ pub mod __private {
         }
     }
 
-    /// Emits the DLL exports of provider `$ty` (`WSPStartup`, `WspEnumProviderProtocols`), with
+    /// Emits the DLL exports of provider `$ty` (`WSPStartup`, `WspEnumProviderProtocols`,
+    /// `WspSetHostHooks`), with
     /// the `where` bounds the attribute also puts on the generated `Descriptor` impl.
     ///
     /// Repeating the bounds (with the same spans) makes a missing `impl Provider` or
@@ -205,6 +222,21 @@ pub mod __private {
                 $($bound)*
             {
                 $crate::__private::enum_protocols::<$ty>(provider_id, buffer, buffer_len, errno)
+            }
+
+            /// Receives the host's hooks (`WPUCompleteOverlappedRequest`, `WSASetLastError`)
+            /// from a ws2_32 stand-in, before `WSPStartup`.
+            ///
+            /// # Safety
+            /// `hooks` is null or points to a `HostHooks` of at least `(*hooks).size` bytes.
+            #[no_mangle]
+            unsafe extern "system" fn WspSetHostHooks(
+                hooks: *const $crate::HostHooks,
+            ) -> i32
+            where
+                $($bound)*
+            {
+                $crate::__private::set_host_hooks::<$ty>(hooks)
             }
         };
     }

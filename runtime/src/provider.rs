@@ -5,9 +5,10 @@ use crate::buf::{Bufs, BufsMut};
 use crate::error::WsaError;
 use crate::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
 use crate::info::ProtocolSpec;
+use crate::notify::Ready;
 use crate::socket::Sock;
 use crate::sys::{self, SOCKET};
-use std::time::Duration;
+use core::num::NonZeroU32;
 
 /// What `WSPStartup` was given, for [`Provider::startup`].
 #[derive(Copy, Clone, Debug)]
@@ -57,6 +58,15 @@ pub struct IoctlRequest<'a> {
 ///
 /// Socket handles, argument validation (null and short buffers, bad lengths), start-up and
 /// clean-up counting, `SO_TYPE`, `SO_PROTOCOL_INFOW` and `FIONBIO` are the runtime's job.
+///
+/// So is every notification model: overlapped requests (events, completion routines,
+/// completion ports), `WSPEventSelect`, `WSPAsyncSelect`, `WSPSelect`, and the extension
+/// functions (`AcceptEx`, `ConnectEx`, ...). A provider only *signals readiness*: store
+/// [`Sock::notifier`] in [`Provider::attached`], call [`Notifier::ready`](crate::Notifier)
+/// when data arrives, room frees, a connection is queued or completes, or the connection
+/// closes, and answer [`Provider::readiness`]. The runtime retries pending requests by calling
+/// your methods again with [`Sock::nonblocking`] true (they must then fail with
+/// `WSAEWOULDBLOCK` rather than wait). See `docs/overlapped.md`.
 #[cfg_attr(
     wsp_diagnostic_namespace,
     diagnostic::on_unimplemented(
@@ -77,12 +87,19 @@ pub trait Provider: Sized + Send + Sync + 'static {
     /// Runs on the last `WSPCleanup`, after every socket still open has been closed.
     fn cleanup(&self) {}
 
-    /// `WSPSocket`: creates a socket's state. The runtime allocates its handle.
+    /// `WSPSocket`: creates a socket's state. The runtime allocates its handle. (A
+    /// `WSAPROTOCOL_INFOW` filled by `WSPDuplicateSocket` goes to
+    /// [`Provider::socket_from_duplicate`] instead.)
     fn socket(&self, request: &SocketRequest) -> Result<Self::Socket, WsaError>;
 
     /// `WSPCloseSocket`: the socket has been removed from the handle table, so no new call can
-    /// reach it; wake any thread blocked on it. Its state is dropped when the last call using
-    /// it returns. Errors are reported to the caller but the handle is released regardless.
+    /// reach it; wake any thread blocked on it, and release here what must go at close time
+    /// (names, ports, the peer's end of a connection). Its state is dropped once no call uses
+    /// it: before the close returns when nothing else holds it and closes are not arriving in a
+    /// burst; otherwise when the last call using it returns, after at most 1024 further closes
+    /// on the closing thread (bursts share one memory barrier), when that thread exits, or at
+    /// the last clean-up. Errors are reported to the caller but the handle is released
+    /// regardless.
     fn close(&self, sock: &Sock<Self>) -> Result<(), WsaError> {
         let _ = sock;
         Ok(())
@@ -230,80 +247,62 @@ pub trait Provider: Sized + Send + Sync + 'static {
         Err(WsaError::INVAL)
     }
 
-    /// `WSPSelect`: which of the sockets in the three sets are readable, writable or have an
-    /// exception, waiting up to `timeout` (`None`: forever). Keep only the ready sockets in each
-    /// set and return their total count. The sets hold this provider's handles; the runtime
-    /// checks their pointers.
-    fn select(
-        &self,
-        read: Option<&mut sys::FD_SET>,
-        write: Option<&mut sys::FD_SET>,
-        except: Option<&mut sys::FD_SET>,
-        timeout: Option<Duration>,
-    ) -> Result<usize, WsaError> {
-        let _ = (read, write, except, timeout);
+    /// The socket now has its runtime record and handle (called once, before the first call
+    /// that reaches it is served). Store [`Sock::notifier`] wherever your transport learns
+    /// that the socket became readable, writable, etc., and signal through it from then on.
+    fn attached(&self, sock: &Sock<Self>) {
+        let _ = sock;
+    }
+
+    /// The socket's readiness now, as `select` defines it: `READ` (a receive would not block:
+    /// data, a datagram, end of stream or an error), `WRITE` (a send would not block),
+    /// `ACCEPT` (a connection is pending), `CLOSE` (the connection has closed). The default
+    /// answers from the signals received ([`Sock::signalled`]), which is exact for a provider
+    /// that signals every change; override it when the state is cheap to read directly. Must
+    /// not block.
+    fn readiness(&self, sock: &Sock<Self>) -> Ready {
+        sock.signalled()
+    }
+
+    /// `AcceptEx`: moves the state of connection `accepted` (from [`Provider::accept`]) into
+    /// `target`, an unconnected socket the application created, which becomes the accepted
+    /// connection. The default refuses (`WSAEOPNOTSUPP`), which makes `AcceptEx` fail.
+    fn adopt(&self, target: &Sock<Self>, accepted: Self::Socket) -> Result<(), WsaError> {
+        let _ = (target, accepted);
         Err(WsaError::OPNOTSUPP)
     }
 
-    /// `WSPAsyncSelect`: post `msg` to window `hwnd` (with `WPUPostMessage`) when any of the
-    /// `FD_*` events in `events` occurs; `events == 0` cancels.
-    fn async_select(
-        &self,
-        sock: &Sock<Self>,
-        hwnd: sys::HWND,
-        msg: u32,
-        events: i32,
-    ) -> Result<(), WsaError> {
-        let _ = (sock, hwnd, msg, events);
+    /// `WSPDuplicateSocket`: prepares the socket to be shared with process `process_id` (which
+    /// may be the current process) and returns the value the target will need to rebuild it,
+    /// for example a handle duplicated into that process or a token naming a hand-off.
+    ///
+    /// The runtime writes the socket's protocol entry to the caller's `WSAPROTOCOL_INFOW` with
+    /// this value in `dwProviderReserved`. When the target passes that structure to `WSPSocket`
+    /// (`WSASocket(FROM_PROTOCOL_INFO, ..., &info, ...)`), the runtime sees the non-zero
+    /// `dwProviderReserved` and calls [`Provider::socket_from_duplicate`] instead of
+    /// [`Provider::socket`]; catalog entries always carry 0 there, so a zero value could not be
+    /// told from an ordinary socket request, hence `NonZeroU32`.
+    ///
+    /// Both descriptors then refer to the same underlying socket: each must be closed, and
+    /// closing one leaves the connection open for the other. The structure is meant to be used
+    /// once, by the target process only.
+    fn duplicate_socket(&self, sock: &Sock<Self>, process_id: u32) -> Result<NonZeroU32, WsaError> {
+        let _ = (sock, process_id);
         Err(WsaError::OPNOTSUPP)
     }
 
-    /// `WSPEventSelect`: signal `event` (with `WPUSetEvent`) when any of the `FD_*` events in
-    /// `events` occurs; `events == 0` cancels.
-    fn event_select(
+    /// `WSPSocket` given a `WSAPROTOCOL_INFOW` that [`Provider::duplicate_socket`] filled:
+    /// rebuilds the state of a descriptor for the same underlying socket from `reserved` (the
+    /// value `duplicate_socket` returned, read from `dwProviderReserved`). The runtime
+    /// allocates the new handle as for any socket (IFS: `WPUModifyIFSHandle` on the new state's
+    /// OS handle; non-IFS: `WPUCreateSocketHandle`). A value this provider does not recognise
+    /// (never issued, already used, or issued for another process) is `WSAEINVAL`, the default.
+    fn socket_from_duplicate(
         &self,
-        sock: &Sock<Self>,
-        event: sys::WSAEVENT,
-        events: i32,
-    ) -> Result<(), WsaError> {
-        let _ = (sock, event, events);
-        Err(WsaError::OPNOTSUPP)
-    }
-
-    /// `WSPEnumNetworkEvents`: the events recorded since the last call (and reset `event`, if
-    /// given, with `WPUResetEvent`).
-    fn enum_network_events(
-        &self,
-        sock: &Sock<Self>,
-        event: sys::HANDLE,
-    ) -> Result<sys::WSANETWORKEVENTS, WsaError> {
-        let _ = (sock, event);
-        Err(WsaError::OPNOTSUPP)
-    }
-
-    /// `WSPDuplicateSocket`: prepare `info` (already filled with the socket's protocol entry)
-    /// so that process `process_id` can rebuild the socket, typically through
-    /// `dwProviderReserved`.
-    fn duplicate_socket(
-        &self,
-        sock: &Sock<Self>,
-        process_id: u32,
-        info: &mut sys::WSAPROTOCOL_INFOW,
-    ) -> Result<(), WsaError> {
-        let _ = (sock, process_id, info);
-        Err(WsaError::OPNOTSUPP)
-    }
-
-    /// `WSPGetOverlappedResult`: bytes transferred and flags of an overlapped operation this
-    /// provider started, waiting for it when `wait` is true. No operation of a provider that
-    /// never returns `WSA_IO_PENDING` is pending, hence the default `WSAEINVAL`.
-    fn get_overlapped_result(
-        &self,
-        sock: &Sock<Self>,
-        overlapped: &sys::OVERLAPPED,
-        wait: bool,
-    ) -> Result<(u32, MsgFlags), WsaError> {
-        let _ = (sock, overlapped, wait);
+        request: &SocketRequest,
+        reserved: NonZeroU32,
+    ) -> Result<Self::Socket, WsaError> {
+        let _ = (request, reserved);
         Err(WsaError::INVAL)
     }
 

@@ -3,6 +3,7 @@
 use crate::info::ProtocolSpec;
 use crate::provider::Provider;
 use crate::sys::{SOCKET, WSPUPCALLTABLE};
+use crate::table::Keyed;
 use core::ops::Deref;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,6 +24,8 @@ pub struct Sock<P: Provider> {
     pub(crate) index: usize,
     catalog_id: u32,
     nonblocking: AtomicBool,
+    /// Readiness, event selection and pending overlapped requests (issue 4, helper B).
+    pub(crate) io: crate::io::SockIo<P>,
 }
 
 impl<P: Provider> Sock<P> {
@@ -42,6 +45,7 @@ impl<P: Provider> Sock<P> {
             index,
             catalog_id,
             nonblocking: AtomicBool::new(nonblocking),
+            io: crate::io::SockIo::new(),
         }
     }
 
@@ -71,12 +75,49 @@ impl<P: Provider> Sock<P> {
 
     /// Whether the socket is in non-blocking mode (`FIONBIO`): calls that would wait must fail
     /// with `WSAEWOULDBLOCK` instead.
+    ///
+    /// Also true while the runtime attempts a pending overlapped request on this thread: such
+    /// attempts must not block either (the runtime retries when you signal readiness).
     pub fn nonblocking(&self) -> bool {
-        self.nonblocking.load(Ordering::Relaxed)
+        self.nonblocking.load(Ordering::Relaxed) || crate::overlapped::attempting()
     }
 
     pub(crate) fn set_nonblocking(&self, on: bool) {
         self.nonblocking.store(on, Ordering::Relaxed);
+    }
+
+    // --- Readiness (issue 4, helper B) ---
+
+    /// A handle for signalling this socket's readiness from anywhere (e.g. from the peer's
+    /// `send`, or a transport thread). Detached (ignoring signals) before
+    /// [`Provider::attached`] has been called for the socket.
+    pub fn notifier(&self) -> crate::Notifier {
+        self.io.notifier()
+    }
+
+    /// Signals conditions that became true: see [`crate::Notifier::ready`]. Call it without
+    /// holding locks your provider's methods take.
+    pub fn ready(&self, ready: crate::Ready) {
+        self.notifier().ready(ready);
+    }
+
+    /// Signals a failed connection attempt (`CONNECT`) or a reset (`CLOSE`) with its error:
+    /// see [`crate::Notifier::ready_with_error`].
+    pub fn ready_with_error(&self, ready: crate::Ready, error: crate::WsaError) {
+        self.notifier().ready_with_error(ready, error);
+    }
+
+    /// The conditions signalled and not since refuted by a call that failed with
+    /// `WSAEWOULDBLOCK` (the default [`Provider::readiness`]).
+    pub fn signalled(&self) -> crate::Ready {
+        crate::io::signalled(self)
+    }
+}
+
+impl<P: Provider> Keyed for Sock<P> {
+    #[inline(always)]
+    fn key(&self) -> usize {
+        self.handle()
     }
 }
 

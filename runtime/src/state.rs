@@ -6,18 +6,17 @@ use crate::panic::catch;
 use crate::provider::{IfsSocket, Provider, StartupContext};
 use crate::socket::{Shared, Sock};
 use crate::sys::{self, SOCKET, WSPUPCALLTABLE};
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use crate::table::{Guard, InsertError, Reclaim, Table};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A socket found by a handle lookup, usable for the duration of one call. Use [`keep`] for
 /// anything that must outlive the call (pending overlapped operations).
-pub(crate) type Pinned<P> = Arc<Sock<P>>;
+pub(crate) type Pinned<P> = Guard<'static, Sock<P>>;
 
 /// An owned reference to a looked-up socket that keeps its record alive until dropped.
 #[allow(dead_code)] // First users: the overlapped operations (issue 4).
 pub(crate) fn keep<P: Provider>(pinned: &Pinned<P>) -> Arc<Sock<P>> {
-    pinned.clone()
+    pinned.to_arc()
 }
 
 /// The link between a provider struct and the runtime, written by `#[winsock_provider]`.
@@ -118,10 +117,6 @@ where
     }
 }
 
-const SHARDS: usize = 64;
-
-type Shard<P> = RwLock<Option<HashMap<SOCKET, Arc<Sock<P>>>>>;
-
 struct Active<P> {
     count: u32,
     shared: Arc<Shared<P>>,
@@ -131,21 +126,16 @@ struct Active<P> {
 /// from socket handle to socket record.
 pub struct State<P: Provider> {
     life: Mutex<Option<Active<P>>>,
-    table: [Shard<P>; SHARDS],
+    table: Table<Sock<P>>,
 }
 
 impl<P: Provider> State<P> {
-    // Only used to initialise the shard array in a `const fn` (Rust 1.63 has no
-    // `[const { ... }; N]`); each use is a fresh value, which is what is wanted.
-    #[allow(clippy::declare_interior_mutable_const)]
-    const EMPTY: Shard<P> = RwLock::new(None);
-
     /// An idle state: not started, no sockets.
     #[allow(clippy::new_without_default)]
     pub const fn new() -> State<P> {
         State {
             life: Mutex::new(None),
-            table: [Self::EMPTY; SHARDS],
+            table: Table::new(),
         }
     }
 
@@ -153,10 +143,6 @@ impl<P: Provider> State<P> {
         // A panic while holding the lock cannot leave the data inconsistent (every update is a
         // single assignment), so a poisoned lock is used as it is.
         self.life.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn shard(&self, handle: SOCKET) -> &Shard<P> {
-        &self.table[(handle >> 2) % SHARDS]
     }
 
     /// Counts a `WSPStartup`; the first creates the provider instance.
@@ -192,16 +178,10 @@ impl<P: Provider> State<P> {
         }
         let shared = life.take().map(|a| a.shared);
         // Sockets are only inserted while `life` is held and active, so none can appear now.
-        let mut open = Vec::new();
-        for shard in &self.table {
-            let mut map = shard.write().unwrap_or_else(|e| e.into_inner());
-            if let Some(map) = map.as_mut() {
-                open.extend(map.drain());
-            }
-        }
+        let open = self.table.drain();
         drop(life);
-        for (handle, sock) in open {
-            let _ = self.finish_close::<M>(handle, &sock);
+        for sock in open {
+            let _ = self.finish_close::<M>(sock.handle(), &sock);
         }
         if let Some(shared) = shared {
             let _ = catch(|| {
@@ -222,14 +202,11 @@ impl<P: Provider> State<P> {
 
     /// Finds an open socket: `WSAENOTSOCK` for unknown or closed handles, or
     /// `WSANOTINITIALISED` after the last clean-up.
-    pub(crate) fn lookup(&self, handle: SOCKET) -> Result<Pinned<P>, WsaError> {
-        let shard = self.shard(handle).read().unwrap_or_else(|e| e.into_inner());
-        match shard.as_ref().and_then(|m| m.get(&handle)) {
-            Some(sock) => Ok(sock.clone()),
-            None => {
-                drop(shard);
-                Err(self.miss())
-            }
+    #[inline]
+    pub(crate) fn lookup(&'static self, handle: SOCKET) -> Result<Pinned<P>, WsaError> {
+        match self.table.get(handle) {
+            Some(sock) => Ok(sock),
+            None => Err(self.miss()),
         }
     }
 
@@ -259,53 +236,43 @@ impl<P: Provider> State<P> {
         let current = life
             .as_ref()
             .map_or(false, |a| Arc::ptr_eq(&a.shared, &sock.shared));
-        let inserted = current && {
-            let mut shard = self
-                .shard(handle)
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            match shard.get_or_insert_with(HashMap::new).entry(handle) {
-                Entry::Vacant(slot) => {
-                    slot.insert(sock.clone());
-                    true
-                }
-                Entry::Occupied(_) => false,
-            }
+        let inserted = if current {
+            self.table.insert(sock)
+        } else {
+            Err((InsertError::Occupied, sock))
         };
         drop(life);
-        if inserted {
-            return Ok(handle);
-        }
-        // Either clean-up ran meanwhile, or ws2_32 handed out a value that is still open here.
+        let (why, sock) = match inserted {
+            Ok(()) => return Ok(handle),
+            Err(e) => e,
+        };
+        // Clean-up ran meanwhile, ws2_32 handed out a value that is still open here, or the
+        // value is beyond the table's range.
         let _ = self.finish_close::<M>(handle, &sock);
-        Err(if current {
-            WsaError::SYSCALLFAILURE
-        } else {
-            WsaError::NOTINITIALISED
+        Err(match why {
+            _ if !current => WsaError::NOTINITIALISED,
+            InsertError::Occupied => WsaError::SYSCALLFAILURE,
+            InsertError::OutOfRange => WsaError::NOBUFS,
         })
     }
 
     /// `WSPCloseSocket`: unpublishes the handle (exactly one caller wins), lets the provider
     /// close, then releases the handle. Calls still running keep the record alive.
+    ///
+    /// An IFS socket's state owns an OS handle the application can see (and whose value the OS
+    /// reuses), so its record is reclaimed at once rather than batched with other closes.
     pub(crate) fn close<M: Mode<P>>(&self, handle: SOCKET) -> Result<(), WsaError> {
-        let removed = {
-            let mut shard = self
-                .shard(handle)
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            shard.as_mut().and_then(|m| m.remove(&handle))
+        let reclaim = match M::KIND {
+            DescriptorMode::Ifs => Reclaim::Now,
+            DescriptorMode::NonIfs => Reclaim::Batched,
         };
-        match removed {
+        match self.table.remove(handle, reclaim) {
             Some(sock) => self.finish_close::<M>(handle, &sock),
             None => Err(self.miss()),
         }
     }
 
-    fn finish_close<M: Mode<P>>(
-        &self,
-        handle: SOCKET,
-        sock: &Arc<Sock<P>>,
-    ) -> Result<(), WsaError> {
+    fn finish_close<M: Mode<P>>(&self, handle: SOCKET, sock: &Sock<P>) -> Result<(), WsaError> {
         let closed = catch(|| sock.shared.provider.close(sock));
         // SAFETY: the handle came from M::publish and was just unpublished by this caller alone.
         let released = unsafe { M::release(&sock.shared.upcalls, handle) };
@@ -330,7 +297,8 @@ mod tests {
             }
         }
         assert_eq!(<NonIfs as Mode<P>>::KIND, DescriptorMode::NonIfs);
-        let state = State::<P>::new();
+        static STATE: State<P> = State::new();
+        let state = &STATE;
         assert_eq!(state.lookup(4).err(), Some(WsaError::NOTINITIALISED));
         assert_eq!(
             state.cleanup::<NonIfs>().err(),

@@ -10,10 +10,13 @@ use crate::buf::{Bufs, BufsMut};
 use crate::error::WsaError;
 use crate::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
 use crate::info::write_wide;
+use crate::io;
+use crate::notify::Target;
+use crate::overlapped::{self, Attempt, Completion, Dir, HeldBufs, Out, Submitted};
 use crate::panic::catch;
 use crate::provider::{IoctlRequest, Provider, SocketRequest, StartupContext};
 use crate::socket::Sock;
-use crate::state::{Descriptor, Mode, Pinned};
+use crate::state::{keep, Descriptor, Mode, Pinned};
 use crate::sys::{self, *};
 use core::ffi::c_void;
 
@@ -54,20 +57,42 @@ unsafe fn bool_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>)
     }
 }
 
+/// Finds an open socket; the first call that reaches a socket attaches it (see
+/// `Provider::attached`).
 #[inline(always)]
-fn sock<P: Descriptor>(s: SOCKET) -> Result<Pinned<P>, WsaError> {
-    P::state().lookup(s)
+pub(crate) fn sock<P: Descriptor>(s: SOCKET) -> Result<Pinned<P>, WsaError> {
+    let pinned = P::state().lookup(s)?;
+    if !pinned.io.is_attached() {
+        io::attach(&keep(&pinned));
+    }
+    Ok(pinned)
 }
 
-/// Rejects overlapped and completion-routine requests, which this runtime does not serve yet.
-fn no_overlapped(
-    overlapped: *mut OVERLAPPED,
+/// Starts an overlapped request (`lpOverlapped` non-null): `Ok` when it finished at once
+/// (after `at_once(bytes, flags)` stored the results), `WSA_IO_PENDING` when it waits.
+#[allow(clippy::too_many_arguments)]
+unsafe fn overlapped_call<P: Descriptor>(
+    sock: &Pinned<P>,
+    s: SOCKET,
+    dir: Dir,
+    bit: u32,
+    attempt: Attempt<P>,
+    ov: *mut OVERLAPPED,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
+    thread: *const WSATHREADID,
+    at_once: impl FnOnce(u32, u32),
 ) -> Result<(), WsaError> {
-    if overlapped.is_null() && routine.is_none() {
-        Ok(())
-    } else {
-        Err(WsaError::OPNOTSUPP)
+    let kept = keep(sock);
+    let host_route = matches!(<P::Mode as Mode<P>>::KIND, crate::DescriptorMode::NonIfs);
+    // SAFETY: `ov` is the caller's WSAOVERLAPPED (valid until completion, by Winsock's rules),
+    // `thread` ws2_32's thread id, the table ws2_32's.
+    let done = Completion::start(ov, routine, thread, s, host_route, sock.shared.upcalls)?;
+    match overlapped::submit(&kept, dir, bit, attempt, done)? {
+        Submitted::Done(bytes, flags) => {
+            at_once(bytes, flags);
+            Ok(())
+        }
+        Submitted::Pending => Err(WsaError::IO_PENDING),
     }
 }
 
@@ -133,7 +158,9 @@ pub(crate) unsafe extern "system" fn accept<P: Descriptor>(
             check_room(addr, addrlen, min)?;
         }
         let provider = &listener.shared.provider;
-        let (inner, peer) = provider.accept(&listener)?;
+        let accepted = provider.accept(&listener);
+        io::after_call(&listener, FD_ACCEPT, &accepted);
+        let (inner, peer) = accepted?;
         let new = Sock::new(
             inner,
             listener.shared.clone(),
@@ -158,6 +185,13 @@ pub(crate) unsafe extern "system" fn accept<P: Descriptor>(
             if let Err(e) = peer.write_raw(addr, addrlen) {
                 let _ = P::state().close::<P::Mode>(handle);
                 return Err(e);
+            }
+        }
+        // The accepted socket inherits the listener's event selection.
+        let (target, mask) = io::selection_of(&listener);
+        if mask != 0 {
+            if let Ok(new) = sock::<P>(handle) {
+                io::select_events(&new, target, mask);
             }
         }
         Ok(handle)
@@ -246,7 +280,11 @@ pub(crate) unsafe extern "system" fn async_select<P: Descriptor>(
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
-        sock.shared.provider.async_select(&sock, hwnd, msg, events)
+        if events != 0 && hwnd.is_null() {
+            return Err(WsaError::INVAL);
+        }
+        io::select_events(&sock, Target::Window(hwnd, msg), events as u32);
+        Ok(())
     })
 }
 
@@ -271,14 +309,28 @@ pub(crate) unsafe extern "system" fn cancel_blocking_call<P: Descriptor>(errno: 
 }
 
 pub(crate) unsafe extern "system" fn cleanup<P: Descriptor>(errno: *mut i32) -> i32 {
-    int_call(errno, || P::state().cleanup::<P::Mode>())
+    int_call(errno, || {
+        P::state().cleanup::<P::Mode>()?;
+        if P::state().active().is_err() {
+            // The last clean-up closed every socket: abort what they still had pending.
+            overlapped::abort_provider::<P>();
+        }
+        Ok(())
+    })
 }
 
 pub(crate) unsafe extern "system" fn close_socket<P: Descriptor>(
     s: SOCKET,
     errno: *mut i32,
 ) -> i32 {
-    int_call(errno, || P::state().close::<P::Mode>(s))
+    int_call(errno, || {
+        if let Ok(sock) = P::state().lookup(s) {
+            // Before the handle is released: completions still name it.
+            io::forget_selection(&sock);
+            overlapped::abort_all(&sock);
+        }
+        P::state().close::<P::Mode>(s)
+    })
 }
 
 pub(crate) unsafe extern "system" fn connect<P: Descriptor>(
@@ -295,7 +347,13 @@ pub(crate) unsafe extern "system" fn connect<P: Descriptor>(
         let sock = sock::<P>(s)?;
         let addr = read_addr(&sock, name, namelen)?;
         same_family(&sock, &addr, WsaError::AFNOSUPPORT)?;
-        sock.shared.provider.connect(&sock, &addr)
+        sock.shared.provider.connect(&sock, &addr)?;
+        if sock.spec().socket_type != SOCK_DGRAM {
+            // A connection completed inside the call: FD_CONNECT and FD_WRITE, as for one
+            // signalled later. (Connecting a datagram socket only sets its peer.)
+            io::connected(&sock);
+        }
+        Ok(())
     })
 }
 
@@ -311,9 +369,8 @@ pub(crate) unsafe extern "system" fn duplicate_socket<P: Descriptor>(
             return Err(WsaError::FAULT);
         }
         let mut out = P::INFO.protocol_info(sock.index, sock.catalog_id());
-        sock.shared
-            .provider
-            .duplicate_socket(&sock, process_id, &mut out)?;
+        let reserved = sock.shared.provider.duplicate_socket(&sock, process_id)?;
+        out.dwProviderReserved = reserved.get();
         // SAFETY: non-null; the caller passes a writable WSAPROTOCOL_INFOW.
         info.write_unaligned(out);
         Ok(())
@@ -331,7 +388,7 @@ pub(crate) unsafe extern "system" fn enum_network_events<P: Descriptor>(
         if events.is_null() {
             return Err(WsaError::FAULT);
         }
-        let record = sock.shared.provider.enum_network_events(&sock, event)?;
+        let record = io::enum_events(&sock, event);
         // SAFETY: non-null; the caller passes a writable WSANETWORKEVENTS.
         events.write_unaligned(record);
         Ok(())
@@ -346,7 +403,11 @@ pub(crate) unsafe extern "system" fn event_select<P: Descriptor>(
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
-        sock.shared.provider.event_select(&sock, event, events)
+        if events != 0 && event == 0 {
+            return Err(WsaError::INVAL);
+        }
+        io::select_events(&sock, Target::Event(event), events as u32);
+        Ok(())
     })
 }
 
@@ -363,15 +424,19 @@ pub(crate) unsafe extern "system" fn get_overlapped_result<P: Descriptor>(
         if overlapped.is_null() || transferred.is_null() || flags.is_null() {
             return Err(WsaError::FAULT);
         }
-        // SAFETY: non-null; the caller passes the OVERLAPPED of an operation it started.
-        let (n, out) =
-            sock.shared
-                .provider
-                .get_overlapped_result(&sock, &*overlapped, wait != 0)?;
+        drop(sock);
+        // SAFETY: non-null; the caller passes the OVERLAPPED of a request it started.
+        let (n, out, error) = overlapped::result(overlapped, wait != 0);
+        if error == Some(WsaError::IO_INCOMPLETE) {
+            return Err(WsaError::IO_INCOMPLETE);
+        }
         // SAFETY: both non-null and writable (caller's contract).
         *transferred = n;
-        *flags = out.bits();
-        Ok(())
+        *flags = out;
+        match error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     })
 }
 
@@ -477,13 +542,12 @@ pub(crate) unsafe extern "system" fn ioctl<P: Descriptor>(
     returned: *mut u32,
     overlapped: *mut OVERLAPPED,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
-    _thread: *const WSATHREADID,
+    thread: *const WSATHREADID,
     errno: *mut i32,
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
-        no_overlapped(overlapped, routine)?;
-        if returned.is_null() {
+        if returned.is_null() && overlapped.is_null() {
             return Err(WsaError::FAULT);
         }
         let provider = &sock.shared.provider;
@@ -492,6 +556,10 @@ pub(crate) unsafe extern "system" fn ioctl<P: Descriptor>(
                 need(input, input_len, 4)?;
                 // SAFETY: checked: at least 4 readable bytes (unaligned callers are allowed).
                 let on = core::ptr::read_unaligned(input.cast::<u32>()) != 0;
+                if !on && io::selecting(&sock) {
+                    // Documented: WSAEventSelect/WSAAsyncSelect keep the socket non-blocking.
+                    return Err(WsaError::INVAL);
+                }
                 sock.set_nonblocking(on);
                 0
             }
@@ -508,6 +576,24 @@ pub(crate) unsafe extern "system" fn ioctl<P: Descriptor>(
                 // SAFETY: checked: at least 4 writable bytes.
                 core::ptr::write_unaligned(output.cast::<u32>(), mark);
                 4
+            }
+            _ if code == SIO_GET_EXTENSION_FUNCTION_POINTER => {
+                need(input, input_len, core::mem::size_of::<GUID>() as u32)?;
+                need(output, output_len, core::mem::size_of::<usize>() as u32)?;
+                // SAFETY: checked: a readable GUID.
+                let guid = core::ptr::read_unaligned(input.cast::<GUID>());
+                let f = crate::ext::function::<P>(&guid).ok_or(WsaError::INVAL)?;
+                // SAFETY: checked: room for a pointer.
+                core::ptr::write_unaligned(output.cast::<usize>(), f);
+                core::mem::size_of::<usize>() as u32
+            }
+            _ if code == SIO_BASE_HANDLE => {
+                // Both modes: the socket's own handle (a base provider has no layer below;
+                // see docs/overlapped.md).
+                need(output, output_len, core::mem::size_of::<SOCKET>() as u32)?;
+                // SAFETY: checked: room for a SOCKET.
+                core::ptr::write_unaligned(output.cast::<SOCKET>(), s);
+                core::mem::size_of::<SOCKET>() as u32
             }
             _ => {
                 let input: &[u8] = if input.is_null() || input_len == 0 {
@@ -534,7 +620,23 @@ pub(crate) unsafe extern "system" fn ioctl<P: Descriptor>(
                 n.min(room) as u32
             }
         };
-        *returned = written;
+        if !returned.is_null() {
+            *returned = written;
+        }
+        if !overlapped.is_null() {
+            // Every control code finishes at once; the completion is delivered all the same.
+            let host_route = matches!(<P::Mode as Mode<P>>::KIND, crate::DescriptorMode::NonIfs);
+            // SAFETY: the caller's WSAOVERLAPPED and ws2_32's thread id and table.
+            let done = Completion::start(
+                overlapped,
+                routine,
+                thread,
+                s,
+                host_route,
+                sock.shared.upcalls,
+            )?;
+            done.complete(Ok((written, 0)));
+        }
         Ok(())
     })
 }
@@ -589,21 +691,40 @@ pub(crate) unsafe extern "system" fn recv<P: Descriptor>(
     flags: *mut u32,
     overlapped: *mut OVERLAPPED,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
-    _thread: *const WSATHREADID,
+    thread: *const WSATHREADID,
     errno: *const i32,
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
-        no_overlapped(overlapped, routine)?;
-        if received.is_null() || flags.is_null() {
+        if flags.is_null() || (received.is_null() && overlapped.is_null()) {
             return Err(WsaError::FAULT);
         }
-        let mut bufs = BufsMut::from_raw(buffers, count)?;
         // SAFETY: flags is non-null and readable (caller's contract).
-        let (n, out) = sock
-            .shared
-            .provider
-            .recv(&sock, &mut bufs, MsgFlags::from_bits(*flags))?;
+        let in_flags = MsgFlags::from_bits(*flags);
+        if !overlapped.is_null() {
+            let bufs = HeldBufs(overlapped::copy_wsabufs(buffers, count)?);
+            let attempt = overlapped::recv_attempt::<P>(bufs, in_flags);
+            return overlapped_call(
+                &sock,
+                s,
+                Dir::In,
+                FD_READ,
+                attempt,
+                overlapped,
+                routine,
+                thread,
+                |n, out| {
+                    if !received.is_null() {
+                        *received = n;
+                    }
+                    *flags = out;
+                },
+            );
+        }
+        let mut bufs = BufsMut::from_raw(buffers, count)?;
+        let result = sock.shared.provider.recv(&sock, &mut bufs, in_flags);
+        io::after_call(&sock, FD_READ, &result);
+        let (n, out) = result?;
         *received = n as u32;
         *flags = out.bits();
         Ok(())
@@ -632,25 +753,45 @@ pub(crate) unsafe extern "system" fn recv_from<P: Descriptor>(
     fromlen: *mut i32,
     overlapped: *mut OVERLAPPED,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
-    _thread: *const WSATHREADID,
+    thread: *const WSATHREADID,
     errno: *mut i32,
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
-        no_overlapped(overlapped, routine)?;
-        if received.is_null() || flags.is_null() {
+        if flags.is_null() || (received.is_null() && overlapped.is_null()) {
             return Err(WsaError::FAULT);
         }
         if !from.is_null() {
             // Check before receiving so that a bad address buffer never loses a message.
             check_room(from, fromlen, sock.spec().min_sockaddr.max(2) as usize)?;
         }
-        let mut bufs = BufsMut::from_raw(buffers, count)?;
         // SAFETY: flags is non-null and readable (caller's contract).
-        let (n, out, addr) =
-            sock.shared
-                .provider
-                .recv_from(&sock, &mut bufs, MsgFlags::from_bits(*flags))?;
+        let in_flags = MsgFlags::from_bits(*flags);
+        if !overlapped.is_null() {
+            let bufs = HeldBufs(overlapped::copy_wsabufs(buffers, count)?);
+            let (from, fromlen) = (Out(from), Out(fromlen));
+            let attempt = overlapped::recv_from_attempt::<P>(bufs, in_flags, from, fromlen);
+            return overlapped_call(
+                &sock,
+                s,
+                Dir::In,
+                FD_READ,
+                attempt,
+                overlapped,
+                routine,
+                thread,
+                |n, out| {
+                    if !received.is_null() {
+                        *received = n;
+                    }
+                    *flags = out;
+                },
+            );
+        }
+        let mut bufs = BufsMut::from_raw(buffers, count)?;
+        let result = sock.shared.provider.recv_from(&sock, &mut bufs, in_flags);
+        io::after_call(&sock, FD_READ, &result);
+        let (n, out, addr) = result?;
         if !from.is_null() {
             addr.write_raw(from, fromlen)?;
         }
@@ -694,7 +835,7 @@ pub(crate) unsafe extern "system" fn select<P: Descriptor>(
                 return Err(WsaError::INVAL);
             }
         }
-        let n = shared.provider.select(r, w, e, timeout)?;
+        let n = crate::select::select::<P>(&shared.upcalls, [r, w, e], timeout)?;
         Ok(n.min(i32::MAX as usize) as i32)
     });
     match result {
@@ -711,21 +852,40 @@ pub(crate) unsafe extern "system" fn send<P: Descriptor>(
     flags: u32,
     overlapped: *mut OVERLAPPED,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
-    _thread: *const WSATHREADID,
+    thread: *const WSATHREADID,
     errno: *mut i32,
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
-        no_overlapped(overlapped, routine)?;
+        let flags = MsgFlags::from_bits(flags);
+        if !overlapped.is_null() {
+            let bufs = HeldBufs(overlapped::copy_wsabufs(buffers, count)?);
+            let attempt = overlapped::send_all(bufs, move |sock: &Sock<P>, view: &Bufs<'_>| {
+                sock.shared.provider.send(sock, view, flags)
+            });
+            return overlapped_call(
+                &sock,
+                s,
+                Dir::Out,
+                FD_WRITE,
+                attempt,
+                overlapped,
+                routine,
+                thread,
+                |n, _| {
+                    if !sent.is_null() {
+                        *sent = n;
+                    }
+                },
+            );
+        }
         if sent.is_null() {
             return Err(WsaError::FAULT);
         }
         let bufs = Bufs::from_raw(buffers, count)?;
-        let n = sock
-            .shared
-            .provider
-            .send(&sock, &bufs, MsgFlags::from_bits(flags))?;
-        *sent = n as u32;
+        let result = sock.shared.provider.send(&sock, &bufs, flags);
+        io::after_call(&sock, FD_WRITE, &result);
+        *sent = result? as u32;
         Ok(())
     })
 }
@@ -752,26 +912,49 @@ pub(crate) unsafe extern "system" fn send_to<P: Descriptor>(
     tolen: i32,
     overlapped: *mut OVERLAPPED,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
-    _thread: *const WSATHREADID,
+    thread: *const WSATHREADID,
     errno: *mut i32,
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
-        no_overlapped(overlapped, routine)?;
+        let flags = MsgFlags::from_bits(flags);
+        let addr = if to.is_null() {
+            None
+        } else {
+            let addr = read_addr(&sock, to, tolen)?;
+            same_family(&sock, &addr, WsaError::AFNOSUPPORT)?;
+            Some(addr)
+        };
+        let send = move |sock: &Sock<P>, bufs: &Bufs<'_>| match &addr {
+            None => sock.shared.provider.send(sock, bufs, flags),
+            Some(addr) => sock.shared.provider.send_to(sock, bufs, flags, addr),
+        };
+        if !overlapped.is_null() {
+            let bufs = HeldBufs(overlapped::copy_wsabufs(buffers, count)?);
+            let attempt = overlapped::send_all(bufs, send);
+            return overlapped_call(
+                &sock,
+                s,
+                Dir::Out,
+                FD_WRITE,
+                attempt,
+                overlapped,
+                routine,
+                thread,
+                |n, _| {
+                    if !sent.is_null() {
+                        *sent = n;
+                    }
+                },
+            );
+        }
         if sent.is_null() {
             return Err(WsaError::FAULT);
         }
         let bufs = Bufs::from_raw(buffers, count)?;
-        let flags = MsgFlags::from_bits(flags);
-        let provider = &sock.shared.provider;
-        let n = if to.is_null() {
-            provider.send(&sock, &bufs, flags)?
-        } else {
-            let addr = read_addr(&sock, to, tolen)?;
-            same_family(&sock, &addr, WsaError::AFNOSUPPORT)?;
-            provider.send_to(&sock, &bufs, flags, &addr)?
-        };
-        *sent = n as u32;
+        let result = send(&sock, &bufs);
+        io::after_call(&sock, FD_WRITE, &result);
+        *sent = result? as u32;
         Ok(())
     })
 }
@@ -852,7 +1035,12 @@ pub(crate) unsafe extern "system" fn socket<P: Descriptor>(
             flags: SocketFlags::from_bits(flags),
             group,
         };
-        let inner = shared.provider.socket(&request)?;
+        // Catalog entries carry 0 in dwProviderReserved; anything else is a structure
+        // filled by WSPDuplicateSocket (see Provider::duplicate_socket).
+        let inner = match core::num::NonZeroU32::new(info.dwProviderReserved) {
+            None => shared.provider.socket(&request)?,
+            Some(reserved) => shared.provider.socket_from_duplicate(&request, reserved)?,
+        };
         let sock = Sock::new(inner, shared, spec, index, info.dwCatalogEntryId, false);
         P::state().create::<P::Mode>(sock)
     })
@@ -1016,4 +1204,14 @@ pub unsafe extern "system" fn enum_protocols<P: Descriptor>(
         Ok(n) => n,
         Err(e) => fail(errno, sys::SOCKET_ERROR, e),
     }
+}
+
+/// `WspSetHostHooks`: the host's `WPUCompleteOverlappedRequest` and `WSASetLastError` (see
+/// [`crate::HostHooks`]). Hooks are process-wide; `P` only ties the export to its provider.
+/// Returns 0 or a WSA error code.
+///
+/// # Safety
+/// `hooks` is null or points to a `HostHooks` of at least `(*hooks).size` readable bytes.
+pub unsafe extern "system" fn set_host_hooks<P: Descriptor>(hooks: *const crate::HostHooks) -> i32 {
+    crate::hooks::set_host_hooks(hooks)
 }

@@ -13,6 +13,12 @@
 //! ws.cleanup();
 //! ```
 //!
+//! Beyond blocking calls it plays ws2_32's part in overlapped I/O and notification (events,
+//! APCs, window messages, completion ports, `WPUCompleteOverlappedRequest`, extension
+//! functions, `select`; see [`Ws2::wsa_recv`], [`Ws2::create_io_completion_port`],
+//! [`Ws2::wsa_event_select`]): real kernel objects on Windows, an emulation with the same
+//! semantics elsewhere.
+//!
 //! What it does as ws2_32 does: calls `WSPStartup(2.2)` with a real upcall table, hands out
 //! non-IFS handles that are multiples of 4 and reuses a closed value at once, registers IFS
 //! handles from `WPUModifyIFSHandle`, keeps socket-handle contexts, routes every call to the
@@ -27,9 +33,21 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod kernel;
+mod messages;
 mod os;
+mod overlapped;
 mod registry;
 pub mod scenarios;
+mod wsa;
+
+pub use kernel::{
+    Completion, ERROR_ABANDONED_WAIT_0, WSA_INFINITE, WSA_MAXIMUM_WAIT_EVENTS, WSA_WAIT_EVENT_0,
+    WSA_WAIT_IO_COMPLETION, WSA_WAIT_TIMEOUT,
+};
+pub use messages::{Message, Window};
+pub use overlapped::WSS_OPERATION_IN_PROGRESS;
+pub use wsa::{ext, AddrBuf, CompletionPort, FD_SETSIZE};
 
 use registry::Kind;
 use std::fmt;
@@ -288,7 +306,7 @@ fn enumerate(entry: &EntryPoints) -> Result<Vec<WSAPROTOCOL_INFOW>, LoadError> {
 }
 
 /// Loads a provider library by path (it stays loaded for the life of the process, as a
-/// provider's threads may outlive its clean-up) and resolves its two exports by name.
+/// provider's threads may outlive its clean-up) and resolves its three exports by name.
 pub fn entry_points_of(path: impl AsRef<Path>) -> Result<EntryPoints, LoadError> {
     let library = os::Library::open(path.as_ref()).map_err(LoadError::Library)?;
     let startup = library
@@ -299,10 +317,19 @@ pub fn entry_points_of(path: impl AsRef<Path>) -> Result<EntryPoints, LoadError>
         .ok_or(LoadError::MissingExport(
             winsock_provider::ENUM_PROTOCOLS_EXPORT,
         ))?;
+    let hooks = library
+        .symbol(winsock_provider::SET_HOST_HOOKS_EXPORT)
+        .ok_or(LoadError::MissingExport(
+            winsock_provider::SET_HOST_HOOKS_EXPORT,
+        ))?;
     // SAFETY: the exports have these signatures by the SPI's and the toolkit's contract, and
     // the library is never unloaded.
     unsafe {
         Ok(EntryPoints {
+            set_host_hooks: core::mem::transmute::<
+                *const core::ffi::c_void,
+                winsock_provider::SetHostHooksFn,
+            >(hooks),
             startup: core::mem::transmute::<*const core::ffi::c_void, winsock_provider::StartupFn>(
                 startup,
             ),
@@ -328,24 +355,56 @@ impl Ws2 {
     /// Loads a provider linked into this binary:
     /// `ws.load(winsock_provider::entry_points::<MyProvider>())`.
     pub fn load(&self, entry: EntryPoints) -> Result<(), LoadError> {
-        self.install(entry, "linked provider".to_owned())
+        self.install(entry, "linked provider".to_owned(), None)
     }
 
     /// Loads a built provider library (a `.dll`, `.so` or `.dylib`) by path, resolving
-    /// `WSPStartup` and `WspEnumProviderProtocols` by name, as ws2_32 resolves `WSPStartup`.
+    /// `WSPStartup`, `WspEnumProviderProtocols` and `WspSetHostHooks` by name, as ws2_32
+    /// resolves `WSPStartup`.
     pub fn load_library(&self, path: impl AsRef<Path>) -> Result<(), LoadError> {
         let path = path.as_ref();
-        self.install(entry_points_of(path)?, path.display().to_string())
+        self.install(
+            entry_points_of(path)?,
+            path.display().to_string(),
+            Some(path),
+        )
     }
 
-    fn install(&self, entry: EntryPoints, origin: String) -> Result<(), LoadError> {
+    fn install(
+        &self,
+        entry: EntryPoints,
+        origin: String,
+        path: Option<&Path>,
+    ) -> Result<(), LoadError> {
         let key = entry.startup as usize;
         let mut entries = enumerate(&entry)?;
+        let full = path.map(|p| match std::env::current_dir() {
+            Ok(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_owned(),
+        });
         {
             let mut reg = registry::lock();
             for info in &mut entries {
                 info.dwCatalogEntryId = reg.new_catalog_id(key);
             }
+            if let Some(full) = &full {
+                reg.set_path(Guid::from_sys(&entries[0].ProviderId).0, full);
+            }
+        }
+        // As ws2_32 would if it knew the toolkit: the stand-in's WPUCompleteOverlappedRequest
+        // and WSASetLastError, right after loading and before WSPStartup.
+        let hooks = winsock_provider::HostHooks {
+            size: core::mem::size_of::<winsock_provider::HostHooks>() as u32,
+            complete_overlapped_request: Some(overlapped::complete_overlapped_request),
+            set_last_error: Some(overlapped::set_last_error),
+        };
+        // SAFETY: a complete HostHooks that outlives the call; both hooks live for the process.
+        let r = unsafe { (entry.set_host_hooks)(&hooks) };
+        if r != 0 {
+            return Err(LoadError::Convention(format!(
+                "WspSetHostHooks refused complete hooks with {}",
+                WsaError::from_code(r)
+            )));
         }
         let mut data = WSPDATA::default();
         let mut table = WSPPROC_TABLE::default();
@@ -882,15 +941,7 @@ impl Ws2 {
 
     /// Handles currently registered to the providers this session loaded.
     pub fn live_handles(&self) -> usize {
-        let providers = self
-            .inner
-            .providers
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        let ids: Vec<u32> = providers
-            .iter()
-            .flat_map(|p| p.entries.iter().map(|i| i.dwCatalogEntryId))
-            .collect();
+        let ids = self.catalog_ids();
         let mut reg = registry::lock();
         reg.handles()
             .values()
@@ -909,6 +960,81 @@ impl Ws2 {
     /// of a `Ws2` without calling this does the same.
     pub fn cleanup(self) {
         self.inner.cleanup();
+    }
+
+    // ---- Shared sockets (WSADuplicateSocketW / WSASocketW(FROM_PROTOCOL_INFO)) ----
+
+    /// `WSADuplicateSocketW(s, process_id, &info)`: the `WSAPROTOCOL_INFOW` that lets process
+    /// `process_id` (which may be this one) rebuild `s` with [`Ws2::socket_from_info`].
+    pub fn duplicate_socket(
+        &self,
+        s: SOCKET,
+        process_id: u32,
+    ) -> Result<WSAPROTOCOL_INFOW, WsaError> {
+        let (spi, _) = self.route(s)?;
+        let f = spi
+            .table
+            .lpWSPDuplicateSocket
+            .expect("checked non-null at load");
+        let mut info = WSAPROTOCOL_INFOW::default();
+        // SAFETY: a writable WSAPROTOCOL_INFOW.
+        check_int("WSPDuplicateSocket", |errno| unsafe {
+            f(s, process_id, &mut info, errno)
+        })?;
+        Ok(info)
+    }
+
+    /// `WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &info, 0,
+    /// WSA_FLAG_OVERLAPPED)`: a socket of the catalog entry `info` names (by
+    /// `dwCatalogEntryId`; failing that, as another process's catalog may number entries
+    /// differently, by provider GUID, family, type and protocol). `WSPSocket` gets `info` as
+    /// given, with that entry's id, so a structure from `duplicate_socket` rebuilds a shared
+    /// socket. No such entry is `WSAEINVAL`.
+    pub fn socket_from_info(&self, info: &WSAPROTOCOL_INFOW) -> Result<SOCKET, WsaError> {
+        self.not_cleaned()?;
+        let (table, id) = {
+            let providers = self
+                .inner
+                .providers
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            let all = || {
+                providers
+                    .iter()
+                    .flat_map(|p| p.entries.iter().map(move |i| (p.table, *i)))
+            };
+            all()
+                .find(|(_, i)| i.dwCatalogEntryId == info.dwCatalogEntryId)
+                .or_else(|| {
+                    all().find(|(_, i)| {
+                        Guid::from_sys(&i.ProviderId) == Guid::from_sys(&info.ProviderId)
+                            && i.iAddressFamily == info.iAddressFamily
+                            && i.iSocketType == info.iSocketType
+                            && i.iProtocol == info.iProtocol
+                    })
+                })
+                .map(|(table, i)| (table, i.dwCatalogEntryId))
+                .ok_or(WsaError::INVAL)?
+        };
+        let mut given = *info;
+        given.dwCatalogEntryId = id;
+        let f = table.lpWSPSocket.expect("checked non-null at load");
+        let s = check_socket("WSPSocket", |errno| {
+            // SAFETY: WSPSocket called as ws2_32 calls it for FROM_PROTOCOL_INFO.
+            unsafe {
+                f(
+                    FROM_PROTOCOL_INFO,
+                    FROM_PROTOCOL_INFO,
+                    FROM_PROTOCOL_INFO,
+                    &given,
+                    0,
+                    WSA_FLAG_OVERLAPPED,
+                    errno,
+                )
+            }
+        })?;
+        Self::check_issued("WSPSocket", s, &given);
+        Ok(s)
     }
 }
 

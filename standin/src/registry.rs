@@ -5,7 +5,7 @@
 //! across the FFI boundary); contract violations they see are recorded and reported by the
 //! next stand-in call on the application side.
 
-use crate::os;
+use crate::{kernel, messages, os, overlapped};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use winsock_provider::sys::{self, *};
@@ -41,6 +41,8 @@ pub(crate) struct Registry {
     next_serial: u64,
     violations: Vec<String>,
     alloc: os::HandleAllocator,
+    /// Provider GUID → its library path (NUL-terminated UTF-16), for `WPUGetProviderPath`.
+    paths: Option<HashMap<u128, Vec<u16>>>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
@@ -51,6 +53,7 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     next_serial: 1,
     violations: Vec::new(),
     alloc: os::HandleAllocator::new(),
+    paths: None,
 });
 
 /// The registry, even if a test thread panicked while holding it (its state stays coherent:
@@ -161,11 +164,34 @@ impl Registry {
         }
     }
 
+    /// A value from the handle allocator for a kernel object or window (not a socket).
+    pub(crate) fn alloc_value(&mut self) -> usize {
+        self.alloc.allocate()
+    }
+
+    /// Returns a value from [`Registry::alloc_value`].
+    pub(crate) fn free_value(&mut self, h: usize) {
+        self.alloc.free(h)
+    }
+
+    /// Records the library path of the provider with this GUID.
+    pub(crate) fn set_path(&mut self, guid: u128, path: &std::path::Path) {
+        let wide: Vec<u16> = path
+            .to_string_lossy()
+            .encode_utf16()
+            .chain(Some(0))
+            .collect();
+        self.paths
+            .get_or_insert_with(HashMap::new)
+            .insert(guid, wide);
+    }
+
     /// Forgets an IFS handle after its provider closed it, unless the value has been
     /// registered again meanwhile.
     pub(crate) fn forget_ifs(&mut self, s: SOCKET, serial: u64) {
         if self.get(s).map_or(false, |e| e.serial == serial) {
             self.handles().remove(&s);
+            overlapped::socket_closed(s);
         }
     }
 }
@@ -201,6 +227,8 @@ unsafe extern "system" fn close_socket_handle(s: SOCKET, errno: *mut i32) -> i32
             ..
         }) => {
             reg.handles().remove(&s);
+            // Before the value can be reissued (lock order: registry, then tracker).
+            overlapped::socket_closed(s);
             reg.alloc.free(s);
             0
         }
@@ -300,61 +328,144 @@ unsafe extern "system" fn query_blocking_callback(
 }
 
 unsafe extern "system" fn get_provider_path(
-    _id: *const GUID,
-    _path: PWSTR,
-    _len: *mut i32,
+    id: *const GUID,
+    path: PWSTR,
+    len: *mut i32,
     errno: *mut i32,
 ) -> i32 {
-    set_errno(errno, WsaError::INVAL);
-    SOCKET_ERROR
+    if id.is_null() || len.is_null() {
+        set_errno(errno, WsaError::FAULT);
+        return SOCKET_ERROR;
+    }
+    // SAFETY: non-null; the provider passes a readable GUID.
+    let guid = winsock_provider::Guid::from_sys(&*id);
+    let wide = match lock().paths.as_ref().and_then(|p| p.get(&guid.0)) {
+        Some(w) => w.clone(),
+        None => {
+            set_errno(errno, WsaError::INVAL);
+            return SOCKET_ERROR;
+        }
+    };
+    // SAFETY: non-null; the provider passes its buffer length in characters.
+    let room = *len;
+    if path.is_null() || room < 0 || (room as usize) < wide.len() {
+        // SAFETY: as above; the required length (with the NUL) goes back to the caller.
+        *len = wide.len() as i32;
+        set_errno(errno, WsaError::FAULT);
+        return SOCKET_ERROR;
+    }
+    // SAFETY: `path` has room for `room >= wide.len()` UTF-16 units (caller's contract).
+    core::ptr::copy_nonoverlapping(wide.as_ptr(), path, wide.len());
+    0
 }
 
-// Events, APCs, window messages and thread handles are the notification machinery of
-// overlapped I/O and WSPEventSelect/WSPAsyncSelect. Until the stand-in emulates them they fail
-// with the documented "not supported" code instead of pretending to work.
+/// Stores `code` in `*errno` and returns the `BOOL`/`WSAEVENT` failure value 0.
+unsafe fn fail_zero<T: Default>(errno: *mut i32, code: WsaError) -> T {
+    set_errno(errno, code);
+    T::default()
+}
+
 unsafe extern "system" fn create_event(errno: *mut i32) -> WSAEVENT {
-    set_errno(errno, WsaError::OPNOTSUPP);
-    0
+    match kernel::create_event() {
+        Ok(h) => h,
+        Err(e) => fail_zero(errno, e),
+    }
 }
 
-unsafe extern "system" fn event_op(_event: WSAEVENT, errno: *mut i32) -> BOOL {
-    set_errno(errno, WsaError::OPNOTSUPP);
-    0
+unsafe extern "system" fn close_event(event: WSAEVENT, errno: *mut i32) -> BOOL {
+    match kernel::close_event(event) {
+        Ok(()) => 1,
+        Err(e) => fail_zero(errno, e),
+    }
+}
+
+unsafe extern "system" fn set_event(event: WSAEVENT, errno: *mut i32) -> BOOL {
+    match kernel::set_event(event) {
+        Ok(()) => 1,
+        Err(e) => fail_zero(errno, e),
+    }
+}
+
+unsafe extern "system" fn reset_event(event: WSAEVENT, errno: *mut i32) -> BOOL {
+    match kernel::reset_event(event) {
+        Ok(()) => 1,
+        Err(e) => fail_zero(errno, e),
+    }
 }
 
 unsafe extern "system" fn post_message(
-    _hwnd: HWND,
-    _msg: u32,
-    _wparam: WPARAM,
-    _lparam: LPARAM,
+    hwnd: HWND,
+    msg: u32,
+    wparam: WPARAM,
+    lparam: LPARAM,
 ) -> BOOL {
-    0
+    messages::post(hwnd as isize, msg, wparam, lparam) as BOOL
 }
 
 unsafe extern "system" fn queue_apc(
-    _thread: *const WSATHREADID,
-    _apc: LPWSAUSERAPC,
-    _ctx: usize,
+    thread: *const WSATHREADID,
+    apc: LPWSAUSERAPC,
+    ctx: usize,
     errno: *mut i32,
 ) -> i32 {
-    set_errno(errno, WsaError::OPNOTSUPP);
-    SOCKET_ERROR
+    let apc = match apc {
+        Some(f) if !thread.is_null() => f,
+        _ => {
+            set_errno(errno, WsaError::FAULT);
+            return SOCKET_ERROR;
+        }
+    };
+    // SAFETY: non-null; the provider passes the WSATHREADID it was given (or a copy).
+    match kernel::queue_apc(&*thread, apc, ctx) {
+        Ok(()) => 0,
+        Err(e) => {
+            set_errno(errno, e);
+            SOCKET_ERROR
+        }
+    }
 }
 
-unsafe extern "system" fn open_current_thread(_thread: *mut WSATHREADID, errno: *mut i32) -> i32 {
-    set_errno(errno, WsaError::OPNOTSUPP);
-    SOCKET_ERROR
+unsafe extern "system" fn open_current_thread(thread: *mut WSATHREADID, errno: *mut i32) -> i32 {
+    if thread.is_null() {
+        set_errno(errno, WsaError::FAULT);
+        return SOCKET_ERROR;
+    }
+    match kernel::open_current_thread() {
+        Ok(id) => {
+            // SAFETY: non-null; the provider passes a writable WSATHREADID.
+            *thread = id;
+            0
+        }
+        Err(e) => {
+            set_errno(errno, e);
+            SOCKET_ERROR
+        }
+    }
 }
 
-unsafe extern "system" fn close_thread(_thread: *const WSATHREADID, errno: *mut i32) -> i32 {
-    set_errno(errno, WsaError::OPNOTSUPP);
-    SOCKET_ERROR
+unsafe extern "system" fn close_thread(thread: *const WSATHREADID, errno: *mut i32) -> i32 {
+    if thread.is_null() {
+        set_errno(errno, WsaError::FAULT);
+        return SOCKET_ERROR;
+    }
+    // SAFETY: non-null; the provider passes a WSATHREADID from WPUOpenCurrentThread.
+    match kernel::close_thread(&*thread) {
+        Ok(()) => 0,
+        Err(e) => {
+            lock().violation(format!(
+                "WPUCloseThread({:p}): not a handle from WPUOpenCurrentThread, or closed twice",
+                (*thread).ThreadHandle
+            ));
+            set_errno(errno, e);
+            SOCKET_ERROR
+        }
+    }
 }
 
 /// The upcall table handed to every provider's `WSPStartup`: all 15 entries set.
 pub(crate) fn upcall_table() -> WSPUPCALLTABLE {
     WSPUPCALLTABLE {
-        lpWPUCloseEvent: Some(event_op),
+        lpWPUCloseEvent: Some(close_event),
         lpWPUCloseSocketHandle: Some(close_socket_handle),
         lpWPUCreateEvent: Some(create_event),
         lpWPUCreateSocketHandle: Some(create_socket_handle),
@@ -365,8 +476,8 @@ pub(crate) fn upcall_table() -> WSPUPCALLTABLE {
         lpWPUQueryBlockingCallback: Some(query_blocking_callback),
         lpWPUQuerySocketHandleContext: Some(query_socket_handle_context),
         lpWPUQueueApc: Some(queue_apc),
-        lpWPUResetEvent: Some(event_op),
-        lpWPUSetEvent: Some(event_op),
+        lpWPUResetEvent: Some(reset_event),
+        lpWPUSetEvent: Some(set_event),
         lpWPUOpenCurrentThread: Some(open_current_thread),
         lpWPUCloseThread: Some(close_thread),
     }
@@ -382,5 +493,65 @@ pub(crate) fn query_context(s: SOCKET) -> Result<usize, WsaError> {
         Err(WsaError::from_code(errno))
     } else {
         Ok(context)
+    }
+}
+
+/// Serialises the unit tests that record and take violations (the list is process-wide).
+#[cfg(test)]
+pub(crate) static VIOLATION_TESTS: Mutex<()> = Mutex::new(());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_path_by_guid() {
+        let guid = 0x1111_2222_3333_4444_5555_6666_7777_8888u128;
+        lock().set_path(guid, std::path::Path::new("/opt/p/provider.so"));
+        let id = winsock_provider::Guid(guid).to_sys();
+        let want: Vec<u16> = "/opt/p/provider.so\0".encode_utf16().collect();
+        let (mut len, mut errno) = (4i32, 0);
+        let mut buf = vec![0u16; 64];
+        // SAFETY: valid pointers; the buffer is too short for the path.
+        let r = unsafe { get_provider_path(&id, buf.as_mut_ptr(), &mut len, &mut errno) };
+        assert_eq!(
+            (r, errno, len),
+            (SOCKET_ERROR, WsaError::FAULT.code(), want.len() as i32)
+        );
+        len = buf.len() as i32;
+        // SAFETY: valid pointers, room for the path.
+        let r = unsafe { get_provider_path(&id, buf.as_mut_ptr(), &mut len, &mut errno) };
+        assert_eq!(r, 0);
+        assert_eq!(&buf[..want.len()], &want[..]);
+        let unknown = winsock_provider::Guid(1).to_sys();
+        // SAFETY: valid pointers.
+        let r = unsafe { get_provider_path(&unknown, buf.as_mut_ptr(), &mut len, &mut errno) };
+        assert_eq!((r, errno), (SOCKET_ERROR, WsaError::INVAL.code()));
+    }
+
+    #[test]
+    fn thread_handles_open_and_close_once() {
+        let _serial = VIOLATION_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let table = upcall_table();
+        let mut id = WSATHREADID::default();
+        let mut errno = 0;
+        // SAFETY: our own upcalls with valid pointers.
+        unsafe {
+            assert_eq!(
+                (table.lpWPUOpenCurrentThread.unwrap())(&mut id, &mut errno),
+                0
+            );
+            assert_eq!((table.lpWPUCloseThread.unwrap())(&id, &mut errno), 0);
+            assert_eq!(
+                (table.lpWPUCloseThread.unwrap())(&id, &mut errno),
+                SOCKET_ERROR
+            );
+        }
+        let found = lock().take_violations();
+        assert!(
+            found.iter().any(|v| v.contains("WPUCloseThread")),
+            "{:?}",
+            found
+        );
     }
 }

@@ -10,7 +10,8 @@
 # 3. resolves dependencies with the modern cargo (1.63-compatible versions, lockfile v3) and
 #    vendors them (cached in target/wine/vendor, keyed on the lockfile);
 # 4. builds everything in release mode for x86_64-pc-windows-gnu with Debian's cargo and rustc;
-# 5. checks that both provider DLLs export `WSPStartup` and `WspEnumProviderProtocols`;
+# 5. checks that both provider DLLs export `WSPStartup`, `WspEnumProviderProtocols` and
+#    `WspSetHostHooks`;
 # 6. runs `wsp-e2e.exe loopback_provider.dll loopback` and `wsp-e2e.exe pipe_provider.dll pipe`
 #    under Wine (the driver plays ws2_32's part: Wine's ws2_32 never loads third-party providers).
 #
@@ -200,13 +201,13 @@ for dll in loopback_provider.dll pipe_provider.dll; do
     [[ -f "$OUT/$dll" ]] || die "$OUT/$dll was not produced (is the crate a cdylib?)"
     exports="$(x86_64-w64-mingw32-objdump -p "$OUT/$dll" | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/p')" ||
         die "x86_64-w64-mingw32-objdump -p $dll failed (not a valid PE file?)"
-    for sym in WSPStartup WspEnumProviderProtocols; do
+    for sym in WSPStartup WspEnumProviderProtocols WspSetHostHooks; do
         if ! grep -qE "\] $sym\$" <<<"$exports"; then
             echo "$exports" | sed 's/^/      /' >&2
             die "$dll does not export '$sym' under that exact (undecorated) name"
         fi
     done
-    echo "    $dll exports WSPStartup, WspEnumProviderProtocols"
+    echo "    $dll exports WSPStartup, WspEnumProviderProtocols, WspSetHostHooks"
 done
 [[ -f "$OUT/wsp-e2e.exe" ]] || die "$OUT/wsp-e2e.exe was not produced"
 

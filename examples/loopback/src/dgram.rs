@@ -1,10 +1,11 @@
 //! Datagram receive queues.
 
+use crate::ready::{Slot, Watchers};
 use crate::sync::{lock, wait, Deadline};
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
-use std::sync::{Condvar, Mutex};
-use winsock_provider::{Bufs, BufsMut, WsaError};
+use std::sync::{Arc, Condvar, Mutex};
+use winsock_provider::{Bufs, BufsMut, Ready, WsaError};
 
 /// The largest datagram: 65535 minus the IPv4 and UDP headers with room for IP options.
 pub(crate) const MAX_DATAGRAM: usize = 65467;
@@ -36,6 +37,8 @@ struct Queue {
 pub(crate) struct Mailbox {
     queue: Mutex<Queue>,
     arrived: Condvar,
+    /// The receiving socket's readiness.
+    watchers: Slot,
 }
 
 /// What a datagram receive returns.
@@ -62,7 +65,19 @@ impl Mailbox {
                 closed: false,
             }),
             arrived: Condvar::new(),
+            watchers: Slot::default(),
         }
+    }
+
+    /// Sends the queue's readiness to `watchers`.
+    pub(crate) fn set_watchers(&self, watchers: &Arc<Watchers>) {
+        self.watchers.set(watchers);
+    }
+
+    /// Whether a receive returns at once (a datagram queued, or the queue shut or closed).
+    pub(crate) fn readable(&self) -> bool {
+        let queue = lock(&self.queue);
+        !queue.messages.is_empty() || queue.shut || queue.closed
     }
 
     /// Changes the byte bound (the receiver's `SO_RCVBUF`).
@@ -99,6 +114,7 @@ impl Mailbox {
         queue.bytes += len;
         drop(queue);
         self.arrived.notify_one();
+        self.watchers.signal(Ready::READ);
     }
 
     /// Receives one datagram into `bufs`, waiting for one unless `nonblocking`.

@@ -56,27 +56,39 @@
 //! `SO_DONTLINGER`, `TCP_NODELAY`, for datagrams `SO_BROADCAST` and `SO_MAX_MSG_SIZE`. The
 //! runtime answers `SO_TYPE`, `SO_PROTOCOL_INFOW` and `FIONBIO`; `FIONREAD` counts the bytes
 //! queued (for a datagram socket, of every queued datagram, as Winsock does).
+//!
+//! **Shared sockets.** `WSADuplicateSocket` for the calling process returns a structure that
+//! `WSASocket(FROM_PROTOCOL_INFO, ...)` turns, once, into a second descriptor of the same
+//! socket: both send to and receive from the same connection or address, and the socket
+//! closes with the last of its descriptors (a structure never used holds it open until the
+//! provider's last clean-up). A loopback socket cannot leave its process: duplicating it for
+//! another process is `WSAEINVAL`. A call blocked in a descriptor that is closed while another
+//! descriptor keeps the socket open is not woken by that close.
 
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod dgram;
+mod dup;
 mod net;
 mod pipe;
+mod ready;
 mod ring;
 mod socket;
 mod stream;
 mod sync;
 
+use core::num::NonZeroU32;
 use net::Net;
 use socket::Kind;
 use std::sync::Arc;
 use winsock_provider::sys::{SOCK_DGRAM, SOCK_STREAM};
 use winsock_provider::{
-    winsock_provider, Bufs, BufsMut, MsgFlags, OptInput, OptValue, Provider, Shutdown, Sock,
+    winsock_provider, Bufs, BufsMut, MsgFlags, OptInput, OptValue, Provider, Ready, Shutdown, Sock,
     SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
 };
 
+pub use dup::SharedSocket;
 pub use socket::{Socket, DEFAULT_BUFFER};
 
 /// The loopback provider: one instance per start-up, holding its own address namespace.
@@ -93,7 +105,7 @@ pub struct Loopback {
 }
 
 impl Provider for Loopback {
-    type Socket = Socket;
+    type Socket = SharedSocket;
 
     fn startup(_: &StartupContext) -> Result<Self, WsaError> {
         Ok(Loopback {
@@ -101,13 +113,13 @@ impl Provider for Loopback {
         })
     }
 
-    fn socket(&self, request: &SocketRequest) -> Result<Socket, WsaError> {
+    fn socket(&self, request: &SocketRequest) -> Result<SharedSocket, WsaError> {
         let kind = match request.spec.socket_type {
             SOCK_STREAM => Kind::Stream,
             SOCK_DGRAM => Kind::Datagram,
             _ => return Err(WsaError::SOCKTNOSUPPORT),
         };
-        Ok(Socket::new(self.net.clone(), kind))
+        Ok(SharedSocket::new(Socket::new(self.net.clone(), kind)))
     }
 
     fn close(&self, sock: &Sock<Self>) -> Result<(), WsaError> {
@@ -123,8 +135,9 @@ impl Provider for Loopback {
         sock.state().listen(backlog)
     }
 
-    fn accept(&self, sock: &Sock<Self>) -> Result<(Socket, SockAddr), WsaError> {
-        sock.state().accept(sock.nonblocking())
+    fn accept(&self, sock: &Sock<Self>) -> Result<(SharedSocket, SockAddr), WsaError> {
+        let (new, peer) = sock.state().accept(sock.nonblocking())?;
+        Ok((SharedSocket::new(new), peer))
     }
 
     fn connect(&self, sock: &Sock<Self>, addr: &SockAddr) -> Result<(), WsaError> {
@@ -192,5 +205,37 @@ impl Provider for Loopback {
 
     fn bytes_readable(&self, sock: &Sock<Self>) -> Result<usize, WsaError> {
         sock.state().bytes_readable()
+    }
+
+    // ---- Readiness: every notification model (overlapped, event/async select, select). ----
+
+    fn attached(&self, sock: &Sock<Self>) {
+        sock.state().attach(sock.notifier());
+    }
+
+    fn readiness(&self, sock: &Sock<Self>) -> Ready {
+        sock.state().readiness()
+    }
+
+    fn adopt(&self, target: &Sock<Self>, accepted: SharedSocket) -> Result<(), WsaError> {
+        target.state().adopt(&accepted)
+    }
+
+    // ---- Shared sockets (dup.rs): within this process only. ----
+
+    fn duplicate_socket(&self, sock: &Sock<Self>, process_id: u32) -> Result<NonZeroU32, WsaError> {
+        dup::duplicate(sock.state(), &self.net, sock.spec().socket_type, process_id)
+    }
+
+    fn socket_from_duplicate(
+        &self,
+        request: &SocketRequest,
+        reserved: NonZeroU32,
+    ) -> Result<SharedSocket, WsaError> {
+        dup::take(reserved, &self.net, request.spec.socket_type)
+    }
+
+    fn cleanup(&self) {
+        dup::forget(&self.net);
     }
 }

@@ -1,10 +1,11 @@
 //! One direction of a stream connection: a bounded byte queue between a writer socket and a
 //! reader socket, with the end-of-stream, reset and close signals TCP has.
 
+use crate::ready::{Slot, Watchers};
 use crate::ring::Ring;
 use crate::sync::{lock, wait, Deadline};
-use std::sync::{Condvar, Mutex};
-use winsock_provider::{Bufs, BufsMut, WsaError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use winsock_provider::{Bufs, BufsMut, Ready, WsaError};
 
 /// A bounded byte queue from one socket to another.
 pub(crate) struct Pipe {
@@ -13,6 +14,21 @@ pub(crate) struct Pipe {
     readable: Condvar,
     /// Signalled when room frees up or the writer must stop waiting.
     writable: Condvar,
+    /// The reading socket's readiness (data, end of stream, reset).
+    reader: Slot,
+    /// The writing socket's readiness (room, or sends failing at once).
+    writer: Slot,
+}
+
+/// How the pipe can be read and written right now (for readiness).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PipeReady {
+    /// A receive returns at once with data or an error.
+    pub(crate) readable: bool,
+    /// The writer finished or reset: end of stream reached or pending.
+    pub(crate) closed: bool,
+    /// A send returns at once (room, or an error).
+    pub(crate) writable: bool,
 }
 
 struct PipeState {
@@ -31,6 +47,8 @@ struct PipeState {
     reader_shut: bool,
     /// The reader socket was closed: its own blocked receivers return `WSAEINTR`.
     reader_closed: bool,
+    /// A non-blocking write could not queue everything: signal the writer when room frees.
+    writer_starved: bool,
 }
 
 /// How a read takes data.
@@ -101,10 +119,46 @@ impl Pipe {
                 writer_closed: false,
                 reader_shut: false,
                 reader_closed: false,
+                writer_starved: false,
             }),
             readable: Condvar::new(),
             writable: Condvar::new(),
+            reader: Slot::default(),
+            writer: Slot::default(),
         }
+    }
+
+    /// Sends readiness of the reading side to `watchers`.
+    pub(crate) fn set_reader(&self, watchers: &Arc<Watchers>) {
+        self.reader.set(watchers);
+    }
+
+    /// Sends readiness of the writing side to `watchers`.
+    pub(crate) fn set_writer(&self, watchers: &Arc<Watchers>) {
+        self.writer.set(watchers);
+    }
+
+    /// The pipe's readiness now.
+    pub(crate) fn readiness(&self) -> PipeReady {
+        let st = lock(&self.state);
+        let write_fails = st.writer_closed || st.eof || st.reader_shut || st.reset;
+        PipeReady {
+            readable: !st.data.is_empty() || st.reset || st.reader_shut || st.reader_closed,
+            closed: st.eof || st.reset,
+            writable: write_fails || st.data.len() < st.capacity,
+        }
+    }
+
+    /// Drops the state lock, signals, and takes the lock again.
+    fn signal_unlocked<'a>(
+        &'a self,
+        st: MutexGuard<'a, PipeState>,
+        slot: &Slot,
+        ready: Ready,
+    ) -> MutexGuard<'a, PipeState> {
+        drop(st);
+        slot.signal(ready);
+        lock(&self.state)
     }
 
     /// Bytes queued (`FIONREAD`).
@@ -129,8 +183,9 @@ impl Pipe {
     ) -> Result<usize, WsaError> {
         let want = bufs.capacity();
         let mut got = 0;
+        let mut starved = false;
         let mut st = lock(&self.state);
-        loop {
+        let result = loop {
             let failure = if st.reader_closed {
                 Some(WsaError::INTR)
             } else if st.reader_shut {
@@ -142,7 +197,7 @@ impl Pipe {
             };
             if let Some(e) = failure {
                 // Bytes already taken by an earlier round of MSG_WAITALL are the caller's.
-                return if got > 0 { Ok(got) } else { Err(e) };
+                break if got > 0 { Ok(got) } else { Err(e) };
             }
             if !st.data.is_empty() && got < want {
                 let n = scatter(bufs, got, &st.data);
@@ -153,24 +208,38 @@ impl Pipe {
                         st.want_room = 0;
                         self.writable.notify_all();
                     }
+                    starved |= core::mem::replace(&mut st.writer_starved, false);
                 }
                 got += n;
             }
             if got == want || (got > 0 && !mode.wait_all) || st.eof {
-                return Ok(got);
+                break Ok(got);
             }
             if nonblocking {
-                return if got > 0 {
+                break if got > 0 {
                     Ok(got)
                 } else {
                     Err(WsaError::WOULDBLOCK)
                 };
             }
+            if core::mem::replace(&mut starved, false) {
+                // Tell a waiting overlapped writer about the room before waiting ourselves.
+                st = self.signal_unlocked(st, &self.writer, Ready::WRITE);
+                continue;
+            }
             st = match wait(&self.readable, st, deadline) {
                 Ok(st) => st,
-                Err(e) => return if got > 0 { Ok(got) } else { Err(e) },
+                Err(e) => {
+                    // (Nothing consumed since the last signal: `starved` was just sent.)
+                    return if got > 0 { Ok(got) } else { Err(e) };
+                }
             };
+        };
+        drop(st);
+        if starved {
+            self.writer.signal(Ready::WRITE);
         }
+        result
     }
 
     /// Sends `bufs`: a blocking write queues every byte, waiting for room as needed; a
@@ -183,8 +252,9 @@ impl Pipe {
     ) -> Result<usize, WsaError> {
         let total = bufs.len();
         let mut sent = 0;
+        let mut pushed = false;
         let mut st = lock(&self.state);
-        loop {
+        let result = loop {
             let failure = if st.writer_closed {
                 Some(WsaError::INTR)
             } else if st.eof {
@@ -195,10 +265,10 @@ impl Pipe {
                 None
             };
             if let Some(e) = failure {
-                return Err(e);
+                break Err(e);
             }
             if sent == total {
-                return Ok(sent);
+                break Ok(sent);
             }
             let room = st.capacity.saturating_sub(st.data.len());
             // A blocked writer takes room in large steps rather than trickling byte by byte
@@ -209,15 +279,22 @@ impl Pipe {
                 let data = &mut st.data;
                 gather(bufs, sent, n, |part| data.push(part));
                 sent += n;
+                pushed = true;
                 self.readable.notify_all();
                 continue;
             }
             if nonblocking {
-                return if sent > 0 {
+                st.writer_starved = true;
+                break if sent > 0 {
                     Ok(sent)
                 } else {
                     Err(WsaError::WOULDBLOCK)
                 };
+            }
+            if core::mem::replace(&mut pushed, false) {
+                // Tell a waiting overlapped reader about the data before waiting for room.
+                st = self.signal_unlocked(st, &self.reader, Ready::READ);
+                continue;
             }
             st.want_room = if st.want_room == 0 {
                 worth
@@ -226,9 +303,17 @@ impl Pipe {
             };
             st = match wait(&self.writable, st, deadline) {
                 Ok(st) => st,
-                Err(e) => return if sent > 0 { Ok(sent) } else { Err(e) },
+                Err(e) => {
+                    // (Nothing pushed since the last signal: `pushed` was just sent.)
+                    return if sent > 0 { Ok(sent) } else { Err(e) };
+                }
             };
+        };
+        drop(st);
+        if pushed {
+            self.reader.signal(Ready::READ);
         }
+        result
     }
 
     /// The writer shuts down sending (`SD_SEND`): the reader drains what is queued, then gets 0.
@@ -236,6 +321,8 @@ impl Pipe {
         lock(&self.state).eof = true;
         self.readable.notify_all();
         self.writable.notify_all();
+        self.reader.signal(Ready::CLOSE);
+        self.writer.signal(Ready::WRITE);
     }
 
     /// The reader shuts down receiving (`SD_RECEIVE`): queued data is discarded and later
@@ -247,6 +334,8 @@ impl Pipe {
         drop(st);
         self.readable.notify_all();
         self.writable.notify_all();
+        self.reader.signal(Ready::READ);
+        self.writer.signal(Ready::WRITE);
     }
 
     /// The reader socket closes: its blocked receivers get `WSAEINTR`, writers
@@ -260,6 +349,7 @@ impl Pipe {
         drop(st);
         self.readable.notify_all();
         self.writable.notify_all();
+        self.writer.signal(Ready::WRITE);
         unread
     }
 
@@ -276,6 +366,12 @@ impl Pipe {
         drop(st);
         self.readable.notify_all();
         self.writable.notify_all();
+        if abort {
+            self.reader
+                .signal_error(Ready::READ | Ready::CLOSE, WsaError::CONNRESET);
+        } else {
+            self.reader.signal(Ready::CLOSE);
+        }
     }
 }
 

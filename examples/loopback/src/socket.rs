@@ -3,6 +3,7 @@
 use crate::dgram::{Mailbox, MAX_DATAGRAM};
 use crate::net::{is_loopback, Endpoint, Net, Proto};
 use crate::pipe::{queue_bound, ReadMode};
+use crate::ready::Watchers;
 use crate::stream::{Conn, Listener};
 use crate::sync::{lock, Deadline};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -12,7 +13,8 @@ use winsock_provider::sys::{
     SO_RCVBUF, SO_RCVTIMEO, SO_REUSEADDR, SO_SNDBUF, SO_SNDTIMEO,
 };
 use winsock_provider::{
-    Bufs, BufsMut, MsgFlags, OptInput, OptValue, Shutdown, SockAddr, SockOpt, WsaError,
+    Bufs, BufsMut, MsgFlags, Notifier, OptInput, OptValue, Ready, Shutdown, SockAddr, SockOpt,
+    WsaError,
 };
 
 /// Default `SO_RCVBUF` and `SO_SNDBUF`: 64 KiB.
@@ -108,6 +110,8 @@ pub struct Socket {
     kind: Kind,
     net: Arc<Net>,
     inner: Mutex<Inner>,
+    /// The descriptors' notifiers, which this socket's queues signal.
+    watchers: Arc<Watchers>,
 }
 
 /// The IPv4 address of a socket address (the runtime has already checked the family).
@@ -172,6 +176,10 @@ impl Socket {
                 send_shut: false,
             }),
         };
+        let watchers = Watchers::new();
+        if let Role::Datagram(d) = &role {
+            d.mailbox.set_watchers(&watchers);
+        }
         Socket {
             id: net.socket_id(),
             kind,
@@ -182,12 +190,15 @@ impl Socket {
                 bound: None,
                 role,
             }),
+            watchers,
         }
     }
 
     /// The socket state of an accepted connection, with its listener's options.
     fn accepted(net: Arc<Net>, conn: Conn, opts: Options) -> Socket {
         conn.rx.set_capacity(queue_bound(opts.rcvbuf));
+        let watchers = Watchers::new();
+        conn.attach(&watchers);
         Socket {
             id: net.socket_id(),
             kind: Kind::Stream,
@@ -198,7 +209,69 @@ impl Socket {
                 bound: None,
                 role: Role::Connected(conn),
             }),
+            watchers,
         }
+    }
+
+    /// A descriptor of this socket got its runtime record: signal its readiness from now on.
+    pub(crate) fn attach(&self, notifier: Notifier) {
+        self.watchers.add(notifier);
+    }
+
+    /// Readiness as `select` sees it.
+    pub(crate) fn readiness(&self) -> Ready {
+        let inner = lock(&self.inner);
+        if inner.closed {
+            return Ready::READ | Ready::WRITE;
+        }
+        match &inner.role {
+            Role::Idle => Ready::NONE,
+            Role::Listening(l) => {
+                if l.acceptable() {
+                    Ready::ACCEPT
+                } else {
+                    Ready::NONE
+                }
+            }
+            Role::Connected(c) => c.readiness(),
+            Role::Datagram(d) => {
+                if d.mailbox.readable() {
+                    Ready::READ | Ready::WRITE
+                } else {
+                    Ready::WRITE
+                }
+            }
+        }
+    }
+
+    /// `AcceptEx`: this socket, created by the application and never used, becomes the
+    /// connection `accepted` (fresh from [`Socket::accept`]), which is consumed.
+    pub(crate) fn adopt(&self, accepted: &Socket) -> Result<(), WsaError> {
+        let role = {
+            let mut from = lock(&accepted.inner);
+            from.closed = true;
+            std::mem::replace(&mut from.role, Role::Idle)
+        };
+        let conn = match role {
+            Role::Connected(conn) => conn,
+            _ => return Err(WsaError::INVAL),
+        };
+        let mut inner = match self.open() {
+            Ok(inner) => inner,
+            Err(e) => {
+                conn.close(true);
+                return Err(e);
+            }
+        };
+        if self.kind != Kind::Stream || inner.bound.is_some() || !matches!(inner.role, Role::Idle) {
+            drop(inner);
+            conn.close(true);
+            return Err(WsaError::INVAL);
+        }
+        conn.rx.set_capacity(queue_bound(inner.opts.rcvbuf));
+        conn.attach(&self.watchers);
+        inner.role = Role::Connected(conn);
+        Ok(())
     }
 
     /// Locks the state of an open socket; `WSAENOTSOCK` once its close has begun.
@@ -259,6 +332,7 @@ impl Socket {
             Role::Idle => inner.bound.ok_or(WsaError::INVAL)?,
         };
         let listener = Arc::new(Listener::new(backlog, queue_bound(inner.opts.rcvbuf)));
+        listener.set_watchers(&self.watchers);
         let endpoint = Endpoint::Listener(listener.clone());
         self.net
             .set_endpoint(Proto::Tcp, self.id, bound.port(), endpoint);
@@ -305,7 +379,10 @@ impl Socket {
         }
         let listener = self.net.listener(dest).ok_or(WsaError::CONNREFUSED)?;
         let conn = listener.connect(local, dest, queue_bound(inner.opts.rcvbuf))?;
+        conn.attach(&self.watchers);
         inner.role = Role::Connected(conn);
+        drop(inner);
+        listener.announce();
         Ok(())
     }
 

@@ -1,11 +1,12 @@
 //! Stream connections and listeners.
 
-use crate::pipe::Pipe;
+use crate::pipe::{Pipe, PipeReady};
+use crate::ready::{Slot, Watchers};
 use crate::sync::{lock, wait, Deadline};
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::sync::{Arc, Condvar, Mutex};
-use winsock_provider::WsaError;
+use winsock_provider::{Ready, WsaError};
 
 /// One end of an established connection.
 pub(crate) struct Conn {
@@ -54,12 +55,37 @@ impl Conn {
         let unread = self.rx.close_reader();
         self.tx.close_writer(abort || unread);
     }
+
+    /// Sends this end's readiness to `watchers` (the socket that owns this end).
+    pub(crate) fn attach(&self, watchers: &Arc<Watchers>) {
+        self.rx.set_reader(watchers);
+        self.tx.set_writer(watchers);
+    }
+
+    /// This end's readiness.
+    pub(crate) fn readiness(&self) -> Ready {
+        let rx: PipeReady = self.rx.readiness();
+        let tx: PipeReady = self.tx.readiness();
+        let mut ready = Ready::NONE;
+        if rx.readable {
+            ready |= Ready::READ;
+        }
+        if rx.closed {
+            ready |= Ready::CLOSE;
+        }
+        if tx.writable {
+            ready |= Ready::WRITE;
+        }
+        ready
+    }
 }
 
 /// A listening socket's queue of connections not yet accepted.
 pub(crate) struct Listener {
     queue: Mutex<Queue>,
     ready: Condvar,
+    /// The listening socket's readiness (a connection queued).
+    watchers: Slot,
 }
 
 struct Queue {
@@ -81,7 +107,24 @@ impl Listener {
                 closed: false,
             }),
             ready: Condvar::new(),
+            watchers: Slot::default(),
         }
+    }
+
+    /// Sends the listener's readiness to `watchers`.
+    pub(crate) fn set_watchers(&self, watchers: &Arc<Watchers>) {
+        self.watchers.set(watchers);
+    }
+
+    /// Signals that a connection was queued (call without holding socket locks).
+    pub(crate) fn announce(&self) {
+        self.watchers.signal(Ready::ACCEPT);
+    }
+
+    /// Whether a connection is waiting (or the listener closed: accept fails at once).
+    pub(crate) fn acceptable(&self) -> bool {
+        let queue = lock(&self.queue);
+        queue.closed || !queue.pending.is_empty()
     }
 
     /// A second `listen` changes the backlog.

@@ -62,10 +62,36 @@
 //!   the stream).
 //! * `WSAAddressToString` / `WSAStringToAddress` convert between an address and its name as
 //!   UTF-8 text.
+//!
+//! # Shared sockets
+//!
+//! `WSADuplicateSocket(s, pid)` fills a structure that `WSASocket(FROM_PROTOCOL_INFO, ...)` in
+//! process `pid` (this one included) turns, once, into a second descriptor of the same socket:
+//! both move the same byte stream, each must be closed, and the connection ends with the last
+//! of them (closing one wakes only the calls blocked in that descriptor).
+//!
+//! * **Unix**: any socket can be shared. The structure names a one-shot hand-off socket (its
+//!   token is `dwProviderReserved`) through which the target receives a descriptor of the same
+//!   socket (`SCM_RIGHTS`); on Linux only process `pid` can take it. Until the target takes it
+//!   (at most 60 s, or until the provider's last clean-up) the offer holds the socket open, so
+//!   the source may close its descriptor at once. Outside Linux's abstract namespace, the
+//!   socket file of a bound name is removed when the descriptor that bound it closes.
+//! * **Windows**: connected sockets can be shared (others are `WSAEINVAL`). For another process
+//!   the pipe handle is duplicated into it (`DuplicateHandle`) and its value is
+//!   `dwProviderReserved`; the rebuilt socket reports unnamed local and peer addresses, a
+//!   non-blocking send there cannot see the peer's buffer (it may wait), and from then on both
+//!   ends take a zero-length message for the end of the stream (the flag that tells it from an
+//!   application's zero-length write is not shared across processes); a handle the target
+//!   never turns into a socket stays open there, as with any provider that duplicates handles.
+//!   Within this process the structure carries a token for a second handle of the pipe end
+//!   (held until it is used, or until the provider's last clean-up), and the descriptors share
+//!   everything.
 
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+#[cfg(unix)]
+mod handoff;
 mod name;
 #[cfg(unix)]
 mod unix;
@@ -78,6 +104,7 @@ use windows as backend;
 
 pub use name::{name_of, sockaddr, MAX_NAME_LEN, MAX_SOCKADDR_LEN, SUN_PATH_LEN};
 
+use core::num::NonZeroU32;
 use std::sync::atomic::{AtomicI32, Ordering};
 use winsock_provider::sys::{self, SOCKET};
 use winsock_provider::{
@@ -333,5 +360,21 @@ impl Provider for Pipe {
             return Err(WsaError::INVAL);
         }
         sockaddr(text.as_bytes())
+    }
+
+    fn duplicate_socket(&self, sock: &Sock<Self>, process_id: u32) -> Result<NonZeroU32, WsaError> {
+        sock.os.duplicate(process_id)
+    }
+
+    fn socket_from_duplicate(
+        &self,
+        _: &SocketRequest,
+        reserved: NonZeroU32,
+    ) -> Result<PipeSocket, WsaError> {
+        backend::Socket::from_duplicate(reserved).map(PipeSocket::new)
+    }
+
+    fn cleanup(&self) {
+        backend::withdraw_duplicates();
     }
 }

@@ -8,6 +8,7 @@
 
 use crate::name::MAX_NAME_LEN;
 use crate::Wait;
+use core::num::NonZeroU32;
 use libc::{c_int, c_void, sockaddr, sockaddr_un, socklen_t};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,18 +22,18 @@ use winsock_provider::{sys::SOCKET, Shutdown, WsaError};
     target_os = "tvos",
     target_os = "watchos"
 )))]
-const NOSIGNAL: c_int = libc::MSG_NOSIGNAL;
+pub(crate) const NOSIGNAL: c_int = libc::MSG_NOSIGNAL;
 #[cfg(any(
     target_os = "macos",
     target_os = "ios",
     target_os = "tvos",
     target_os = "watchos"
 ))]
-const NOSIGNAL: c_int = 0;
+pub(crate) const NOSIGNAL: c_int = 0;
 
-/// How long a blocking `accept` sleeps in `poll` before it checks again whether its socket
-/// has been closed.
-const ACCEPT_POLL_MS: c_int = 200;
+/// How long a blocking call sleeps in `poll` before it checks again whether its socket has
+/// been closed (a shared socket's close cannot wake it by shutting the socket down).
+const WAIT_POLL_MS: c_int = 200;
 
 /// Prefix of socket file names in [`Namespace::Dir`].
 const FILE_PREFIX: &[u8] = b"wsp-pipe-";
@@ -174,7 +175,7 @@ fn unescape(text: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn empty_addr() -> sockaddr_un {
+pub(crate) fn empty_addr() -> sockaddr_un {
     // SAFETY: sockaddr_un is a plain C structure for which all-zero bytes are a valid value.
     let mut addr: sockaddr_un = unsafe { std::mem::zeroed() };
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
@@ -188,7 +189,7 @@ fn path_offset() -> usize {
 }
 
 /// Builds the `sockaddr_un` of `sun_path` bytes; too long for `sun_path` is `WSAEADDRNOTAVAIL`.
-fn make_addr(path: &[u8]) -> Result<(sockaddr_un, socklen_t), WsaError> {
+pub(crate) fn make_addr(path: &[u8]) -> Result<(sockaddr_un, socklen_t), WsaError> {
     let mut addr = empty_addr();
     let abstract_name = path.first() == Some(&0);
     // File names need room for their terminating NUL; abstract names are counted exactly.
@@ -208,7 +209,7 @@ fn make_addr(path: &[u8]) -> Result<(sockaddr_un, socklen_t), WsaError> {
 }
 
 /// The `sun_path` bytes of an address the kernel filled in (`len` as it reported).
-fn path_bytes(addr: &sockaddr_un, len: socklen_t) -> Vec<u8> {
+pub(crate) fn path_bytes(addr: &sockaddr_un, len: socklen_t) -> Vec<u8> {
     let n = (len as usize)
         .saturating_sub(path_offset())
         .min(addr.sun_path.len());
@@ -229,8 +230,17 @@ fn set_flag(fd: c_int, flag: c_int, on: bool) -> Result<c_int, WsaError> {
     Ok(old)
 }
 
+/// Marks `fd` close-on-exec (`dup2` clears the flag on the number it fills).
+fn set_cloexec(fd: c_int) -> Result<(), WsaError> {
+    // SAFETY: fcntl on a descriptor the caller owns; F_SETFD takes an int.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        return Err(last_error());
+    }
+    Ok(())
+}
+
 /// A new socket descriptor: close-on-exec, and on Apple systems without `SIGPIPE`.
-fn new_fd() -> Result<c_int, WsaError> {
+pub(crate) fn new_fd() -> Result<c_int, WsaError> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         // SAFETY: plain system call; the descriptor returned is owned by the caller.
@@ -292,6 +302,9 @@ pub(crate) struct Socket {
     shut_recv: AtomicBool,
     /// [`Namespace::Dir`]: the socket file this socket created, removed on close.
     file: Mutex<Option<PathBuf>>,
+    /// Other descriptors may share the socket (it was duplicated, or rebuilt from a
+    /// duplicate): `close` must not shut it down.
+    shared: AtomicBool,
 }
 
 impl Socket {
@@ -314,6 +327,7 @@ impl Socket {
             shut_send: AtomicBool::new(false),
             shut_recv: AtomicBool::new(false),
             file: Mutex::new(None),
+            shared: AtomicBool::new(false),
         }
     }
 
@@ -461,7 +475,7 @@ impl Socket {
                 revents: 0,
             };
             // SAFETY: poll on one live pollfd.
-            unsafe { libc::poll(&mut pfd, 1, ACCEPT_POLL_MS) };
+            unsafe { libc::poll(&mut pfd, 1, WAIT_POLL_MS) };
         }
     }
 
@@ -492,15 +506,33 @@ impl Socket {
         result.map_err(|e| self.io_error(e, false))
     }
 
-    /// Sends from `buf`: all of it when waiting, else what fits now (`WSAEWOULDBLOCK` if
-    /// nothing does).
-    pub(crate) fn send(&self, buf: &[u8], wait: Wait) -> Result<usize, WsaError> {
-        let flags = NOSIGNAL
-            | if wait == Wait::No {
-                libc::MSG_DONTWAIT
-            } else {
-                0
+    /// Waits until the descriptor is ready for `events` (or has an error or hang-up to report),
+    /// or fails with `WSAEINTR` once the socket is closed.
+    fn wait_ready(&self, events: libc::c_short) -> Result<(), WsaError> {
+        loop {
+            if self.closed.load(Ordering::Relaxed) {
+                return Err(WsaError::INTR);
+            }
+            let mut pfd = libc::pollfd {
+                fd: self.fd,
+                events,
+                revents: 0,
             };
+            // SAFETY: poll on one live pollfd.
+            let rc = unsafe { libc::poll(&mut pfd, 1, WAIT_POLL_MS) };
+            if rc > 0 {
+                return Ok(());
+            }
+            if rc < 0 && errno() != libc::EINTR {
+                return Err(last_error());
+            }
+        }
+    }
+
+    /// Sends from `buf`: all of it when waiting, else what fits now (`WSAEWOULDBLOCK` if
+    /// nothing does). Waits happen in [`Socket::wait_ready`], so that a close wakes them.
+    pub(crate) fn send(&self, buf: &[u8], wait: Wait) -> Result<usize, WsaError> {
+        let flags = NOSIGNAL | libc::MSG_DONTWAIT;
         let mut done = 0;
         while done < buf.len() {
             let rest = &buf[done..];
@@ -518,6 +550,10 @@ impl Socket {
             if e == libc::EINTR {
                 continue;
             }
+            if (e == libc::EAGAIN || e == libc::EWOULDBLOCK) && wait == Wait::Yes {
+                self.wait_ready(libc::POLLOUT)?;
+                continue;
+            }
             return Err(self.io_error(stream_error(e), true));
         }
         Ok(done)
@@ -526,11 +562,7 @@ impl Socket {
     /// Receives into `buf`: 0 at the end of the stream; `WSAEWOULDBLOCK` when not waiting and
     /// nothing is there.
     pub(crate) fn recv(&self, buf: &mut [u8], wait: Wait, peek: bool) -> Result<usize, WsaError> {
-        let mut flags = if wait == Wait::No {
-            libc::MSG_DONTWAIT
-        } else {
-            0
-        };
+        let mut flags = libc::MSG_DONTWAIT;
         if peek {
             flags |= libc::MSG_PEEK;
         }
@@ -546,6 +578,10 @@ impl Socket {
             }
             let e = errno();
             if e == libc::EINTR {
+                continue;
+            }
+            if (e == libc::EAGAIN || e == libc::EWOULDBLOCK) && wait == Wait::Yes {
+                self.wait_ready(libc::POLLIN)?;
                 continue;
             }
             return Err(self.io_error(stream_error(e), false));
@@ -692,17 +728,59 @@ impl Socket {
         Ok(())
     }
 
+    /// `WSPDuplicateSocket`: offers a new descriptor of this socket to process `process_id`
+    /// (see `handoff`); the token that names the offer. From now on the socket is shared.
+    pub(crate) fn duplicate(&self, process_id: u32) -> Result<NonZeroU32, WsaError> {
+        let token = crate::handoff::offer(self.fd, process_id)?;
+        self.shared.store(true, Ordering::Relaxed);
+        Ok(token)
+    }
+
+    /// `WSPSocket` from a duplicate: a new descriptor of the socket offered under `token`.
+    pub(crate) fn from_duplicate(token: NonZeroU32) -> Result<Socket, WsaError> {
+        let socket = Socket::from_fd(crate::handoff::take(token)?, Namespace::native());
+        socket.shared.store(true, Ordering::Relaxed);
+        if socket.int_option(libc::SO_ACCEPTCONN)? != 0 {
+            socket.listening.store(true, Ordering::Relaxed);
+        }
+        Ok(socket)
+    }
+
     /// `WSPCloseSocket`: wakes every call blocked on the socket (they fail with `WSAEINTR`)
     /// and removes its socket file. The descriptor is closed when the socket is dropped,
     /// after the last call using it has returned.
+    ///
+    /// A shared socket is not shut down (that would end the connection for the other
+    /// descriptors): this descriptor lets go of it at once instead (a placeholder socket takes
+    /// its number until the socket is dropped, so that a call still running never reaches a
+    /// number reused meanwhile), and its blocked calls notice the close within
+    /// [`WAIT_POLL_MS`].
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
-        // SAFETY: plain system call on the socket's (still open) descriptor.
-        unsafe { libc::shutdown(self.fd, libc::SHUT_RDWR) };
+        if self.shared.load(Ordering::Relaxed) {
+            if let Ok(placeholder) = new_fd() {
+                // SAFETY: both descriptors are open; dup2 atomically makes `self.fd` refer to
+                // the placeholder's socket (the shared one loses this reference), and the
+                // placeholder's own number is closed right after.
+                unsafe {
+                    libc::dup2(placeholder, self.fd);
+                    libc::close(placeholder);
+                }
+                let _ = set_cloexec(self.fd);
+            }
+        } else {
+            // SAFETY: plain system call on the socket's (still open) descriptor.
+            unsafe { libc::shutdown(self.fd, libc::SHUT_RDWR) };
+        }
         if let Some(file) = self.file.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = std::fs::remove_file(file);
         }
     }
+}
+
+/// The provider's last clean-up: withdraws the duplicates nobody took (see `handoff`).
+pub(crate) fn withdraw_duplicates() {
+    crate::handoff::withdraw_all();
 }
 
 impl Drop for Socket {

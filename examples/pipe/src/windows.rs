@@ -24,7 +24,8 @@
 
 use crate::Wait;
 use core::ffi::c_void;
-use std::collections::{HashMap, VecDeque};
+use core::num::NonZeroU32;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use winsock_provider::{sys::SOCKET, Shutdown, WsaError};
@@ -55,6 +56,11 @@ const GENERIC_WRITE: u32 = 0x4000_0000;
 const OPEN_EXISTING: u32 = 3;
 const INFINITE: u32 = 0xFFFF_FFFF;
 const WAIT_OBJECT_0: u32 = 0;
+
+const PROCESS_DUP_HANDLE: u32 = 0x0040;
+const DUPLICATE_SAME_ACCESS: u32 = 0x0000_0002;
+const DUPLICATE_CLOSE_SOURCE: u32 = 0x0000_0001;
+const FILE_TYPE_PIPE: u32 = 3;
 
 const ERROR_FILE_NOT_FOUND: u32 = 2;
 const ERROR_ACCESS_DENIED: u32 = 5;
@@ -138,6 +144,19 @@ extern "system" {
     fn WaitForMultipleObjects(count: u32, handles: *const Handle, wait_all: Bool, ms: u32) -> u32;
     fn CancelIoEx(file: Handle, overlapped: *mut Overlapped) -> Bool;
     fn CloseHandle(handle: Handle) -> Bool;
+    fn GetCurrentProcess() -> Handle;
+    fn GetCurrentProcessId() -> u32;
+    fn OpenProcess(access: u32, inherit: Bool, process_id: u32) -> Handle;
+    fn DuplicateHandle(
+        source_process: Handle,
+        source: Handle,
+        target_process: Handle,
+        target: *mut Handle,
+        access: u32,
+        inherit: Bool,
+        options: u32,
+    ) -> Bool;
+    fn GetFileType(file: Handle) -> u32;
     fn GetLastError() -> u32;
     fn Sleep(ms: u32);
 }
@@ -188,16 +207,30 @@ impl Drop for OwnedHandle {
 }
 
 /// What both ends of one connection share (index 0: the connecting socket, 1: the accepted
-/// one): whether each end has shut down sending, and each end's handle while its socket is
-/// open, so that a non-blocking send can see how much its peer has not read yet.
+/// one): whether each end has shut down sending, and each end's handles while their sockets
+/// are open (several when a socket was duplicated in this process), so that a non-blocking
+/// send can see how much its peer has not read yet.
 struct Conn {
     shut: [AtomicBool; 2],
-    /// Cleared (under the lock) by an end's `close` or drop, before its handle is closed.
-    ends: [Mutex<Option<usize>>; 2],
+    /// A socket removes its handle (under the lock) in its `close` or drop, before the handle
+    /// is closed.
+    ends: [Mutex<Vec<usize>>; 2],
+    /// An end is (or may be) in another process, where the shared flags cannot be seen: a
+    /// zero-length message is then always the end of the stream.
+    foreign: AtomicBool,
 }
 
 impl Conn {
-    fn end(&self, side: usize) -> MutexGuard<'_, Option<usize>> {
+    fn new(ends: [Vec<usize>; 2], foreign: bool) -> Arc<Conn> {
+        let [a, b] = ends;
+        Arc::new(Conn {
+            shut: [AtomicBool::new(false), AtomicBool::new(false)],
+            ends: [Mutex::new(a), Mutex::new(b)],
+            foreign: AtomicBool::new(foreign),
+        })
+    }
+
+    fn end(&self, side: usize) -> MutexGuard<'_, Vec<usize>> {
         self.ends[side].lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -263,6 +296,9 @@ pub(crate) struct Socket {
     closed: AtomicBool,
     shut_send: AtomicBool,
     shut_recv: AtomicBool,
+    /// Other handles of this process may refer to the same pipe end (the socket was
+    /// duplicated, or rebuilt from a duplicate): `close` must not cancel all I/O on it.
+    shared: AtomicBool,
 }
 
 fn wide(text: &str) -> Vec<u16> {
@@ -321,6 +357,7 @@ impl Socket {
             closed: AtomicBool::new(false),
             shut_send: AtomicBool::new(false),
             shut_recv: AtomicBool::new(false),
+            shared: AtomicBool::new(false),
         })
     }
 
@@ -523,13 +560,7 @@ impl Socket {
             Ok(_) | Err(ERROR_PIPE_CONNECTED) => {}
             Err(e) => return Err(self.io_error(e)),
         }
-        let conn = Arc::new(Conn {
-            shut: [AtomicBool::new(false), AtomicBool::new(false)],
-            ends: [
-                Mutex::new(Some(self.os_handle())),
-                Mutex::new(Some(client.0 as usize)),
-            ],
-        });
+        let conn = Conn::new([vec![self.os_handle()], vec![client.0 as usize]], false);
         let me = state.local.clone().unwrap_or_default();
         let phase = Phase::Connected {
             conn: conn.clone(),
@@ -559,10 +590,10 @@ impl Socket {
     /// `None` when that cannot be told (the peer is gone).
     fn room(&self, conn: &Conn, side: usize) -> Option<usize> {
         let peer = conn.end(1 - side);
-        let handle = (*peer)?;
+        let handle = *peer.first()?;
         let mut avail = 0u32;
-        // SAFETY: the peer's handle stays open while its slot is set and locked (its socket
-        // clears the slot before closing the handle); only the count is asked for.
+        // SAFETY: the peer's handle stays open while it is listed and the list is locked (its
+        // socket takes it out before closing the handle); only the count is asked for.
         let ok = unsafe {
             PeekNamedPipe(
                 handle as Handle,
@@ -626,6 +657,15 @@ impl Socket {
     pub(crate) fn recv(&self, buf: &mut [u8], wait: Wait, peek: bool) -> Result<usize, WsaError> {
         let (conn, side) = self.connection()?;
         let peer_shut = || conn.shut[1 - side].load(Ordering::SeqCst);
+        // A zero-length message from a peer that may be in another process: its shutdown,
+        // remembered so that later receives see the end of the stream too.
+        let foreign_end = || {
+            let foreign = conn.foreign.load(Ordering::SeqCst);
+            if foreign {
+                conn.shut[1 - side].store(true, Ordering::SeqCst);
+            }
+            foreign
+        };
         let len = buf.len().min(MAX_IO) as u32;
         loop {
             if self.closed.load(Ordering::Relaxed) {
@@ -682,9 +722,10 @@ impl Socket {
                 Err(ERROR_MORE_DATA) => return Ok(buf.len().min(len as usize)),
                 Err(e) => return Err(self.io_error(e)),
             }
-            // A zero-length message: the peer's send shutdown when the shared flag says so,
-            // else a zero-length write of the application's: read on.
-            if peer_shut() {
+            // A zero-length message: the peer's send shutdown when the shared flag says so
+            // (or the peer may be in another process), else a zero-length write of the
+            // application's: read on.
+            if peer_shut() || foreign_end() {
                 return Ok(0);
             }
         }
@@ -743,10 +784,11 @@ impl Socket {
         Ok(())
     }
 
-    /// Takes this end out of its connection's table, before its handle may be closed.
-    fn leave_connection(state: &State) {
+    /// Takes this end's `handle` out of its connection's table, before the handle may be
+    /// closed.
+    fn leave_connection(state: &State, handle: Handle) {
         if let Phase::Connected { conn, side, .. } = &state.phase {
-            *conn.end(*side) = None;
+            conn.end(*side).retain(|&h| h != handle as usize);
         }
     }
 
@@ -759,7 +801,7 @@ impl Socket {
         unsafe { SetEvent(self.closing.0) };
         let binding = {
             let mut state = self.state();
-            Socket::leave_connection(&state);
+            Socket::leave_connection(&state, self.handle.0);
             state.binding.take()
         };
         if let Some((name, binding)) = binding {
@@ -778,16 +820,222 @@ impl Socket {
             binding.ready.notify_all();
             drop(pending);
         }
-        // SAFETY: cancels any other I/O pending on the socket's (still open) handle.
-        unsafe { CancelIoEx(self.handle.0, core::ptr::null_mut()) };
+        // The provider's own operations were cancelled one by one (they wait for `closing`).
+        // A shared socket's other handles refer to the same pipe end, whose I/O a blanket
+        // cancel would end too.
+        if !self.shared.load(Ordering::Relaxed) {
+            // SAFETY: cancels any other I/O pending on the socket's (still open) handle.
+            unsafe { CancelIoEx(self.handle.0, core::ptr::null_mut()) };
+        }
     }
+}
+
+/// A duplicate made for this process and not taken yet: a second handle of the same pipe end
+/// and what the socket's descriptors share in this process.
+struct Pending {
+    handle: OwnedHandle,
+    conn: Arc<Conn>,
+    side: usize,
+    peer: Vec<u8>,
+    local: Option<Vec<u8>>,
+}
+
+/// Duplicates for this process, by token (always odd: handle values, which name duplicates
+/// for other processes, are multiples of 4).
+static PENDING: Mutex<Option<HashMap<u32, Pending>>> = Mutex::new(None);
+static NEXT_TOKEN: AtomicU32 = AtomicU32::new(0);
+
+fn pending() -> MutexGuard<'static, Option<HashMap<u32, Pending>>> {
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Handles of the open sockets rebuilt from another process's duplicate (a structure used a
+/// second time names one of them).
+static ADOPTED: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
+
+fn adopted() -> MutexGuard<'static, Option<HashSet<usize>>> {
+    ADOPTED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const ERROR_TOO_MANY_OPEN_FILES: u32 = 4;
+const ERROR_INVALID_PARAMETER: u32 = 87;
+
+/// The WSA code for a failed `OpenProcess`/`DuplicateHandle`: no such process is `WSAEINVAL`.
+fn dup_error(e: u32) -> WsaError {
+    match e {
+        ERROR_INVALID_PARAMETER => WsaError::INVAL,
+        ERROR_TOO_MANY_OPEN_FILES => WsaError::MFILE,
+        e => wsa_error(e),
+    }
+}
+
+impl Socket {
+    /// `WSPDuplicateSocket` (connected sockets only; others are `WSAEINVAL`). For this
+    /// process: a second handle of the pipe end, parked under an odd token. For another: the
+    /// handle duplicated into that process (`DuplicateHandle`), whose value is the reserved
+    /// value; the connection is marked foreign from then on.
+    pub(crate) fn duplicate(&self, process_id: u32) -> Result<NonZeroU32, WsaError> {
+        let (conn, side, peer, local) = {
+            let state = self.state();
+            match &state.phase {
+                Phase::Connected { conn, side, peer } => {
+                    (conn.clone(), *side, peer.clone(), state.local.clone())
+                }
+                _ => return Err(WsaError::INVAL),
+            }
+        };
+        // SAFETY: returns the current process's pseudo handle; nothing to close.
+        let me = unsafe { GetCurrentProcess() };
+        // SAFETY: plain call without arguments.
+        if process_id == unsafe { GetCurrentProcessId() } {
+            let mut dup: Handle = core::ptr::null_mut();
+            // SAFETY: duplicates this socket's open handle within this process; the new
+            // handle is owned by the `OwnedHandle` below.
+            let ok = unsafe {
+                DuplicateHandle(me, self.handle.0, me, &mut dup, 0, 0, DUPLICATE_SAME_ACCESS)
+            };
+            if ok == 0 {
+                return Err(dup_error(last_error()));
+            }
+            let handle = OwnedHandle(dup);
+            self.shared.store(true, Ordering::Relaxed);
+            let mut pending = pending();
+            let map = pending.get_or_insert_with(HashMap::new);
+            let token = loop {
+                let t = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed).wrapping_shl(1) | 1;
+                if !map.contains_key(&t) {
+                    break t;
+                }
+            };
+            map.insert(
+                token,
+                Pending {
+                    handle,
+                    conn,
+                    side,
+                    peer,
+                    local,
+                },
+            );
+            return NonZeroU32::new(token).ok_or(WsaError::INVAL);
+        }
+        // SAFETY: plain call; the handle returned is owned by the `OwnedHandle` below.
+        let target = unsafe { OpenProcess(PROCESS_DUP_HANDLE, 0, process_id) };
+        if target.is_null() {
+            return Err(dup_error(last_error()));
+        }
+        let target = OwnedHandle(target);
+        let mut dup: Handle = core::ptr::null_mut();
+        // SAFETY: duplicates this socket's open handle into the target process; the value
+        // written is only meaningful there.
+        let ok = unsafe {
+            DuplicateHandle(
+                me,
+                self.handle.0,
+                target.0,
+                &mut dup,
+                0,
+                0,
+                DUPLICATE_SAME_ACCESS,
+            )
+        };
+        if ok == 0 {
+            return Err(dup_error(last_error()));
+        }
+        let value = dup as usize;
+        match u32::try_from(value)
+            .ok()
+            .filter(|v| v & 1 == 0)
+            .and_then(NonZeroU32::new)
+        {
+            Some(reserved) => {
+                conn.foreign.store(true, Ordering::SeqCst);
+                Ok(reserved)
+            }
+            None => {
+                // Not a value dwProviderReserved can carry: close it in the target again.
+                // SAFETY: closes the handle just created in the target process.
+                unsafe {
+                    DuplicateHandle(
+                        target.0,
+                        dup,
+                        core::ptr::null_mut(),
+                        core::ptr::null_mut(),
+                        0,
+                        0,
+                        DUPLICATE_CLOSE_SOURCE,
+                    )
+                };
+                Err(WsaError::MFILE)
+            }
+        }
+    }
+
+    /// `WSPSocket` from a duplicate: an odd value is this process's token (`WSAEINVAL` if it
+    /// is unknown or taken); an even one is a pipe handle another process duplicated into
+    /// this one, which the new socket owns from now on (`WSAEINVAL` if it is not a pipe, or
+    /// an open socket of this provider owns it already). Such a socket reports unnamed local
+    /// and peer addresses, and takes a zero-length message for the end of the stream.
+    pub(crate) fn from_duplicate(reserved: NonZeroU32) -> Result<Socket, WsaError> {
+        let value = reserved.get();
+        if value & 1 == 1 {
+            let p = pending()
+                .as_mut()
+                .and_then(|m| m.remove(&value))
+                .ok_or(WsaError::INVAL)?;
+            let (conn, side) = (p.conn.clone(), p.side);
+            let raw = p.handle.0 as usize;
+            let phase = Phase::Connected {
+                conn: p.conn,
+                side: p.side,
+                peer: p.peer,
+            };
+            let socket = Socket::from_handle(p.handle, None, p.local, phase)?;
+            socket.shared.store(true, Ordering::Relaxed);
+            conn.end(side).push(raw);
+            return Ok(socket);
+        }
+        let raw = value as usize;
+        let handle = raw as Handle;
+        let mut adopted = adopted();
+        let adopted = adopted.get_or_insert_with(HashSet::new);
+        // SAFETY: GetFileType only queries the handle; a value that is no handle fails.
+        if adopted.contains(&raw) || unsafe { GetFileType(handle) } != FILE_TYPE_PIPE {
+            return Err(WsaError::INVAL);
+        }
+        let conn = Conn::new([vec![raw], Vec::new()], true);
+        let phase = Phase::Connected {
+            conn,
+            side: 0,
+            peer: Vec::new(),
+        };
+        let socket = Socket::from_handle(OwnedHandle(handle), None, None, phase)?;
+        socket.shared.store(true, Ordering::Relaxed);
+        adopted.insert(raw);
+        Ok(socket)
+    }
+}
+
+/// The provider's last clean-up: closes the duplicates for this process nobody took.
+pub(crate) fn withdraw_duplicates() {
+    let dropped = pending().take();
+    drop(dropped);
 }
 
 impl Drop for Socket {
     fn drop(&mut self) {
         // Sockets dropped without a close (queued connections nobody accepted) leave their
         // connection here; the handle is closed after this, as the field is dropped.
-        Socket::leave_connection(self.state.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let handle = self.handle.0;
+        Socket::leave_connection(
+            self.state.get_mut().unwrap_or_else(|e| e.into_inner()),
+            handle,
+        );
+        if self.shared.load(Ordering::Relaxed) {
+            if let Some(set) = adopted().as_mut() {
+                set.remove(&(handle as usize));
+            }
+        }
     }
 }
 

@@ -659,11 +659,26 @@ pub const SO_REUSEADDR: i32 = 4i32;
 pub const SO_SNDBUF: i32 = 4097i32;
 pub const SO_SNDTIMEO: i32 = 4101i32;
 pub const SO_TYPE: i32 = 4104i32;
+pub const TF_DISCONNECT: u32 = 1u32;
+pub const TF_REUSE_SOCKET: u32 = 2u32;
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct TIMEVAL {
     pub tv_sec: i32,
     pub tv_usec: i32,
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TRANSMIT_FILE_BUFFERS {
+    pub Head: *mut core::ffi::c_void,
+    pub HeadLength: u32,
+    pub Tail: *mut core::ffi::c_void,
+    pub TailLength: u32,
+}
+impl Default for TRANSMIT_FILE_BUFFERS {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
 }
 pub type WINSOCK_SHUTDOWN_HOW = i32;
 pub type WINSOCK_SOCKET_TYPE = i32;
@@ -719,6 +734,29 @@ pub const WSAESOCKTNOSUPPORT: WSA_ERROR = 10044i32;
 pub const WSAETIMEDOUT: WSA_ERROR = 10060i32;
 pub type WSAEVENT = isize;
 pub const WSAEWOULDBLOCK: WSA_ERROR = 10035i32;
+pub const WSAID_ACCEPTEX: GUID = GUID::from_u128(0xb5367df1_cbac_11cf_95ca_00805f48a192);
+pub const WSAID_CONNECTEX: GUID = GUID::from_u128(0x25a207b9_ddf3_4660_8ee9_76e58c74063e);
+pub const WSAID_DISCONNECTEX: GUID = GUID::from_u128(0x7fda2e11_8630_436f_a031_f536a6eec157);
+pub const WSAID_GETACCEPTEXSOCKADDRS: GUID =
+    GUID::from_u128(0xb5367df2_cbac_11cf_95ca_00805f48a192);
+pub const WSAID_TRANSMITFILE: GUID = GUID::from_u128(0xb5367df0_cbac_11cf_95ca_00805f48a192);
+pub const WSAID_WSARECVMSG: GUID = GUID::from_u128(0xf689d7c8_6f1f_436b_8a53_e54fe351c322);
+pub const WSAID_WSASENDMSG: GUID = GUID::from_u128(0xa441e712_754f_43ca_84a7_0dee44cf606d);
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct WSAMSG {
+    pub name: *mut SOCKADDR,
+    pub namelen: i32,
+    pub lpBuffers: *mut WSABUF,
+    pub dwBufferCount: u32,
+    pub Control: WSABUF,
+    pub dwFlags: u32,
+}
+impl Default for WSAMSG {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct WSANETWORKEVENTS {

@@ -8,9 +8,12 @@ use crate::SockAddr;
 
 pub mod churn;
 pub mod datagram;
+pub mod duplicate;
 pub mod errors;
 pub mod ifs;
 pub mod lifecycle;
+pub mod notify;
+pub mod overlapped;
 pub mod stream;
 
 /// Which protocol entry a scenario uses, and how to make addresses for it.

@@ -366,7 +366,7 @@ fn echo_connection(ws: &Ws2, c: SOCKET) -> Result<(), String> {
     result.and(closed)
 }
 
-fn echo_client(
+pub(crate) fn echo_client(
     ws: &Ws2,
     t: &Target,
     addr: &SockAddr,

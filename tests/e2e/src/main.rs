@@ -3,7 +3,9 @@
 //! of the SPI, and runs the shared `ws2_standin::scenarios` against it.
 //!
 //! Suites:
-//! * `loopback` — AF_INET streams (TCP) and datagrams (UDP) on 127.0.0.1 (examples/loopback);
+//! * `loopback` — AF_INET streams (TCP) and datagrams (UDP) on 127.0.0.1 (examples/loopback),
+//!   including overlapped I/O (an IOCP echo server, completion routes, close with operations
+//!   pending) and network event notification (event-select, select and async-select);
 //! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe).
 //!
 //! Prints `PASS <suite>/<scenario>` or `FAIL <suite>/<scenario>: <what went wrong>` per scenario,
@@ -25,7 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ws2_standin::scenarios::{churn, datagram, errors, ifs, lifecycle, stream, Target};
+use ws2_standin::scenarios::{
+    churn, datagram, duplicate, errors, ifs, lifecycle, notify, overlapped, stream, Target,
+};
 use ws2_standin::{SockAddr, Ws2};
 
 const AF_UNIX: i32 = 1;
@@ -163,6 +167,31 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
             scenario("churn::close_races_calls(udp)", move |ws| {
                 churn::close_races_calls(ws, &udp(), 30)
             }),
+            scenario("duplicate::same_process", move |ws| {
+                duplicate::same_process(ws, &tcp())
+            }),
+            scenario("overlapped::routes", move |ws| {
+                overlapped::routes(ws, &tcp())
+            }),
+            scenario("overlapped::close_with_pending", move |ws| {
+                overlapped::close_with_pending(ws, &tcp())
+            }),
+            scenario("overlapped::extensions", move |ws| {
+                overlapped::extensions(ws, &tcp(), &udp())
+            }),
+            scenario(
+                "overlapped::iocp_echo(4 workers, 64 clients, 64 MB)",
+                move |ws| overlapped::iocp_echo(ws, &tcp(), 4, 64, 1 << 20),
+            ),
+            scenario("notify::event_select_echo(16 clients, 4 MB)", move |ws| {
+                notify::event_select_echo(ws, &tcp(), 16, 256 << 10)
+            }),
+            scenario("notify::select_echo(16 clients, 4 MB)", move |ws| {
+                notify::select_echo(ws, &tcp(), 16, 256 << 10)
+            }),
+            scenario("notify::async_select_order", move |ws| {
+                notify::async_select_order(ws, &tcp())
+            }),
             Step::Cleanup,
             alone("lifecycle::cleanup_closes_everything", move || {
                 lifecycle::cleanup_closes_everything(&session, &tcp())?;
@@ -202,6 +231,15 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
             scenario("churn::close_races_calls", move |ws| {
                 churn::close_races_calls(ws, &pipe(), 30)
             }),
+            scenario("duplicate::same_process", move |ws| {
+                duplicate::same_process(ws, &pipe())
+            }),
+            {
+                let lib = library.to_owned();
+                scenario("duplicate::across_processes", move |ws| {
+                    duplicate::across_processes(ws, &pipe(), &mut || spawn_dup_child(&lib))
+                })
+            },
             Step::Cleanup,
             alone("lifecycle::cleanup_closes_everything", move || {
                 lifecycle::cleanup_closes_everything(&session, &pipe())
@@ -349,6 +387,9 @@ fn usage() -> ! {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() == 2 && args[1] == CHILD_DUP {
+        child_dup(&args[0]);
+    }
     if args.len() < 2 || args.iter().any(|a| a == "-h" || a == "--help") {
         usage();
     }
@@ -442,4 +483,40 @@ fn cleanup(ws: Ws2) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+// ---- Shared sockets across processes (duplicate::across_processes) ----
+
+/// `wsp-e2e <library> --child-dup`: the child process of `duplicate::across_processes`.
+const CHILD_DUP: &str = "--child-dup";
+
+/// Starts this driver again as the child of `duplicate::across_processes`: it loads the same
+/// library and reads the structure from its standard input.
+fn spawn_dup_child(library: &str) -> Result<std::process::Child, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {}", e))?;
+    std::process::Command::new(&exe)
+        .arg(library)
+        .arg(CHILD_DUP)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{} {} {}: {}", exe.display(), library, CHILD_DUP, e))
+}
+
+/// The child's side: rebuild the shared socket from standard input, exchange data, close,
+/// clean up; exits 0 on success, 1 (with the reason on stderr) on failure.
+fn child_dup(library: &str) -> ! {
+    let ws = Ws2::new();
+    let result = ws
+        .load_library(library)
+        .map_err(|e| format!("child: load_library({}): {}", library, e))
+        .and_then(|()| duplicate::child(&ws, &mut std::io::stdin()));
+    ws.cleanup();
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("wsp-e2e {}: {}", CHILD_DUP, e);
+            std::process::exit(1);
+        }
+    }
 }

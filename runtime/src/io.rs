@@ -1,0 +1,233 @@
+//! The runtime's per-socket I/O record: readiness, event selection and pending overlapped
+//! operations, and how a readiness signal drives them.
+
+use crate::error::WsaError;
+use crate::notify::{
+    self, announce, lock, Driver, EventState, Notifier, NotifyState, Ready, Target,
+};
+use crate::overlapped::{self, Ops};
+use crate::provider::Provider;
+use crate::socket::Sock;
+use crate::sys::{self, FD_ACCEPT, FD_CLOSE, FD_CONNECT, FD_READ, FD_WRITE};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// What the runtime keeps for one socket besides the provider's state.
+pub(crate) struct SockIo<P: Provider> {
+    /// The socket's own record, weakly (for `Notifier`s), once attached.
+    this: notify::SelfRef,
+    attached: AtomicBool,
+    /// A copy of the selected `FD_*` mask (`notify.events`), written under the `notify` lock
+    /// and read without it, so calls on a socket nobody event-selects take no lock.
+    selected: AtomicU32,
+    pub(crate) notify: Mutex<NotifyState>,
+    pub(crate) ops: Mutex<Ops<P>>,
+    /// Signalled when no thread attempts the socket's requests any more.
+    pub(crate) idle: Condvar,
+}
+
+impl<P: Provider> SockIo<P> {
+    pub(crate) fn new() -> SockIo<P> {
+        SockIo {
+            this: Mutex::new(Notifier::detached()),
+            attached: AtomicBool::new(false),
+            selected: AtomicU32::new(0),
+            notify: Mutex::new(NotifyState::new()),
+            ops: Mutex::new(Ops::new()),
+            idle: Condvar::new(),
+        }
+    }
+
+    /// A notifier for this socket (detached until the socket has been attached).
+    pub(crate) fn notifier(&self) -> Notifier {
+        lock(&self.this).clone()
+    }
+
+    pub(crate) fn is_attached(&self) -> bool {
+        self.attached.load(Ordering::Acquire)
+    }
+}
+
+/// Connects a socket record to its notifiers and tells the provider (once per socket, on the
+/// first call that reaches it), then catches up on anything signalled before.
+pub(crate) fn attach<P: Provider>(sock: &Arc<Sock<P>>) {
+    if sock.io.attached.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    notify::set_self(&sock.io.this, sock);
+    let _ = crate::panic::catch(|| {
+        sock.shared.provider.attached(sock);
+        Ok(())
+    });
+    notify::bump();
+    overlapped::drive(sock);
+}
+
+impl<P: Provider> Driver for Sock<P> {
+    fn signal(&self, ready: Ready, error: Option<WsaError>) {
+        record(self, ready, error);
+        notify::bump();
+        overlapped::drive(self);
+    }
+}
+
+/// Records conditions `ready` (with `error` for `CONNECT`/`CLOSE`) and announces the network
+/// events this records.
+pub(crate) fn record<P: Provider>(sock: &Sock<P>, ready: Ready, error: Option<WsaError>) {
+    let code = error.map_or(0, WsaError::code);
+    let mut st = lock(&sock.io.notify);
+    st.level |= ready;
+    let mut fired = 0;
+    if ready.contains(Ready::CONNECT) {
+        match error {
+            Some(e) => st.connect_error = Some(e),
+            None => {
+                st.connect_error = None;
+                st.events.connected();
+            }
+        }
+        fired |= st.events.occur(FD_CONNECT, code);
+        if error.is_none() {
+            fired |= st.events.occur(FD_WRITE, 0);
+        }
+    }
+    if ready.contains(Ready::CLOSE) {
+        if error.is_some() {
+            st.close_error = error;
+        }
+        let close_code = st.close_error.map_or(0, WsaError::code);
+        fired |= st.events.occur(FD_CLOSE, close_code);
+    }
+    fired |= st
+        .events
+        .occur(ready.bits() & (FD_READ | FD_WRITE | FD_ACCEPT), 0);
+    let target = st.target;
+    // SAFETY: the upcall table is the one ws2_32 passed to WSPStartup.
+    unsafe {
+        announce(
+            &sock.shared.upcalls,
+            sock.handle(),
+            target,
+            &st.events,
+            fired,
+        )
+    };
+}
+
+/// The socket's readiness now: the provider's answer (by default, the conditions signalled
+/// and not since refuted by a `WSAEWOULDBLOCK`).
+pub(crate) fn readiness<P: Provider>(sock: &Sock<P>) -> Ready {
+    crate::panic::catch(|| Ok(sock.shared.provider.readiness(sock))).unwrap_or(Ready::NONE)
+}
+
+/// The conditions signalled and not since refuted.
+pub(crate) fn signalled<P: Provider>(sock: &Sock<P>) -> Ready {
+    lock(&sock.io.notify).level
+}
+
+/// The error of the last failed connection attempt, if the socket has not connected since.
+pub(crate) fn connect_error<P: Provider>(sock: &Sock<P>) -> Option<WsaError> {
+    lock(&sock.io.notify).connect_error
+}
+
+/// Bookkeeping after a call of the kind that re-enables `bit` (`FD_READ`: receives,
+/// `FD_WRITE`: sends, `FD_ACCEPT`: accepts) returned `result`: `WSAEWOULDBLOCK` refutes the
+/// condition (and arms `FD_WRITE`); otherwise the event is re-enabled and, if the condition
+/// still holds, recorded again.
+#[inline(always)]
+pub(crate) fn after_call<P: Provider, T>(sock: &Sock<P>, bit: u32, result: &Result<T, WsaError>) {
+    let would_block = matches!(result, Err(e) if *e == WsaError::WOULDBLOCK);
+    // The common case, a call that did not block on a socket whose event is not selected,
+    // changes nothing: decide it without the lock (a selection racing with this call may miss
+    // its re-enabling, as if the call had come just before the selection).
+    if !would_block && (bit == FD_WRITE || sock.io.selected.load(Ordering::Relaxed) & bit == 0) {
+        return;
+    }
+    after_call_slow(sock, bit, would_block);
+}
+
+#[cold]
+#[inline(never)]
+fn after_call_slow<P: Provider>(sock: &Sock<P>, bit: u32, would_block: bool) {
+    let mut st = lock(&sock.io.notify);
+    if would_block {
+        st.level = st.level.without(Ready::from_bits(bit));
+        if bit == FD_WRITE {
+            st.events.send_would_block();
+        }
+        return;
+    }
+    if bit == FD_WRITE || st.events.mask() & bit == 0 {
+        return;
+    }
+    st.events.reenable(bit);
+    drop(st);
+    if readiness(sock).bits() & bit != 0 {
+        record(sock, Ready::from_bits(bit), None);
+    }
+}
+
+/// A connection attempt completed inside the provider's `connect` (success): `FD_CONNECT`
+/// and `FD_WRITE` as for a completion signalled later.
+pub(crate) fn connected<P: Provider>(sock: &Sock<P>) {
+    record(sock, Ready::CONNECT | Ready::WRITE, None);
+    notify::bump();
+}
+
+/// `WSPEventSelect` / `WSPAsyncSelect`: a new selection (`mask == 0` cancels), which clears
+/// the record and puts the socket in non-blocking mode; events whose conditions hold now are
+/// recorded at once.
+pub(crate) fn select_events<P: Provider>(sock: &Sock<P>, target: Target, mask: u32) {
+    {
+        let mut st = lock(&sock.io.notify);
+        st.events.select(mask);
+        sock.io.selected.store(st.events.mask(), Ordering::Relaxed);
+        st.target = if mask == 0 { Target::None } else { target };
+    }
+    if mask == 0 {
+        return;
+    }
+    sock.set_nonblocking(true);
+    let now = readiness(sock);
+    let error = if now.contains(Ready::CLOSE) {
+        lock(&sock.io.notify).close_error
+    } else {
+        None
+    };
+    record(sock, now.without(Ready::CONNECT), error);
+}
+
+/// Whether an event selection is active (FIONBIO cannot turn non-blocking mode off then).
+pub(crate) fn selecting<P: Provider>(sock: &Sock<P>) -> bool {
+    lock(&sock.io.notify).events.mask() != 0
+}
+
+/// The selection of a listener, for the sockets it accepts (they inherit it).
+pub(crate) fn selection_of<P: Provider>(sock: &Sock<P>) -> (Target, u32) {
+    let st = lock(&sock.io.notify);
+    (st.target, st.events.mask())
+}
+
+/// `WSPEnumNetworkEvents`: the record, cleared, and `event` reset if given.
+pub(crate) fn enum_events<P: Provider>(
+    sock: &Sock<P>,
+    event: sys::HANDLE,
+) -> sys::WSANETWORKEVENTS {
+    let mut st = lock(&sock.io.notify);
+    let out = st.events.take();
+    if !event.is_null() {
+        if let Some(reset) = sock.shared.upcalls.lpWPUResetEvent {
+            let mut err = 0;
+            // SAFETY: a ws2_32 upcall, given the application's event.
+            unsafe { reset(event as sys::WSAEVENT, &mut err) };
+        }
+    }
+    out
+}
+
+/// The socket is closing: no more announcements.
+pub(crate) fn forget_selection<P: Provider>(sock: &Sock<P>) {
+    let mut st = lock(&sock.io.notify);
+    st.events = EventState::default();
+    st.target = Target::None;
+}

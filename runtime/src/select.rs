@@ -1,0 +1,148 @@
+//! `WSPSelect` over the provider's sockets, driven by readiness.
+//!
+//! A socket is *readable* when the provider reports `READ` (data, a datagram, or end of
+//! stream to receive), `ACCEPT` (a listener with a connection pending) or `CLOSE`; *writable*
+//! when it reports `WRITE`; in the *except* set when its last connection attempt failed.
+
+use crate::error::WsaError;
+use crate::io;
+use crate::notify::{self, Ready};
+use crate::provider::Provider;
+use crate::socket::Sock;
+use crate::state::{keep, Descriptor};
+use crate::sys::{FD_SET, SOCKET, WSPUPCALLTABLE};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Which condition a set asks about.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub(crate) enum Want {
+    Read,
+    Write,
+    Except,
+}
+
+/// Whether a socket with readiness `ready` (and `connect_failed`) belongs in a `want` set.
+pub(crate) fn matches(want: Want, ready: Ready, connect_failed: bool) -> bool {
+    match want {
+        Want::Read => ready.intersects(Ready::READ | Ready::ACCEPT | Ready::CLOSE),
+        Want::Write => ready.contains(Ready::WRITE) && !connect_failed,
+        Want::Except => connect_failed,
+    }
+}
+
+/// The sockets of one input set.
+struct Asked<P: Provider> {
+    want: Want,
+    socks: Vec<Arc<Sock<P>>>,
+}
+
+/// Rewrites `set` to hold `handles` (distinct, checked with `WPUFDIsSet`).
+///
+/// # Safety
+/// `upcalls` is ws2_32's table.
+unsafe fn fill(set: &mut FD_SET, handles: &[SOCKET], upcalls: &WSPUPCALLTABLE) {
+    let mut out = FD_SET::default();
+    for &h in handles {
+        let present = match upcalls.lpWPUFDIsSet {
+            // SAFETY: a ws2_32 upcall reading a set we own.
+            Some(is_set) => is_set(h, &out) != 0,
+            None => out.fd_array[..out.fd_count as usize].contains(&h),
+        };
+        if !present && (out.fd_count as usize) < out.fd_array.len() {
+            out.fd_array[out.fd_count as usize] = h;
+            out.fd_count += 1;
+        }
+    }
+    *set = out;
+}
+
+/// `WSPSelect`: waits until a socket in the sets is ready or `timeout` passes, then keeps only
+/// the ready sockets in each set and returns their total count. Every handle must be an open
+/// socket of this provider (`WSAENOTSOCK` otherwise).
+pub(crate) fn select<P: Descriptor>(
+    upcalls: &WSPUPCALLTABLE,
+    sets: [Option<&mut FD_SET>; 3],
+    timeout: Option<Duration>,
+) -> Result<usize, WsaError> {
+    let deadline = timeout.map(|t| Instant::now().checked_add(t));
+    let deadline = match deadline {
+        Some(None) => None, // too far to represent: forever
+        Some(Some(at)) => Some(at),
+        None => None,
+    };
+    let wants = [Want::Read, Want::Write, Want::Except];
+    let mut asked: Vec<Asked<P>> = Vec::new();
+    for (set, want) in sets.iter().zip(wants) {
+        let mut socks = Vec::new();
+        if let Some(set) = set {
+            for &h in &set.fd_array[..set.fd_count as usize] {
+                let pinned = P::state().lookup(h)?;
+                let sock = keep(&pinned);
+                drop(pinned);
+                io::attach(&sock);
+                socks.push(sock);
+            }
+        }
+        asked.push(Asked { want, socks });
+    }
+    loop {
+        let seen = notify::generation();
+        let ready: Vec<Vec<SOCKET>> = asked
+            .iter()
+            .map(|a| {
+                a.socks
+                    .iter()
+                    .filter(|s| {
+                        let now = io::readiness(s);
+                        matches(a.want, now, io::connect_error(s).is_some())
+                    })
+                    .map(|s| s.handle())
+                    .collect()
+            })
+            .collect();
+        let total: usize = ready.iter().map(Vec::len).sum();
+        let expired = match (timeout, deadline) {
+            (Some(t), _) if t == Duration::ZERO => true,
+            (_, Some(at)) => Instant::now() >= at,
+            _ => false,
+        };
+        if total > 0 || expired {
+            for (set, handles) in sets.into_iter().zip(ready.iter()) {
+                if let Some(set) = set {
+                    // SAFETY: the table ws2_32 passed to WSPStartup.
+                    unsafe { fill(set, handles, upcalls) };
+                }
+            }
+            return Ok(total);
+        }
+        // On a timeout, the next round takes one last look and returns.
+        notify::wait_change(seen, deadline);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_each_set_means() {
+        assert!(matches(Want::Read, Ready::READ, false));
+        assert!(matches(Want::Read, Ready::ACCEPT, false));
+        assert!(matches(Want::Read, Ready::CLOSE, false));
+        assert!(!matches(Want::Read, Ready::WRITE, false));
+        assert!(matches(Want::Write, Ready::WRITE, false));
+        assert!(!matches(Want::Write, Ready::WRITE, true));
+        assert!(matches(Want::Except, Ready::NONE, true));
+        assert!(!matches(Want::Except, Ready::READ | Ready::WRITE, false));
+    }
+
+    #[test]
+    fn fill_keeps_distinct_handles() {
+        let mut set = FD_SET::default();
+        // SAFETY: an empty table: the local fallback is used.
+        unsafe { fill(&mut set, &[8, 4, 8, 12], &WSPUPCALLTABLE::default()) };
+        assert_eq!(set.fd_count, 3);
+        assert_eq!(&set.fd_array[..3], &[8, 4, 12]);
+    }
+}

@@ -1,0 +1,442 @@
+//! The handle table: SOCKET value → socket record, built for a lookup on every dispatched call.
+//!
+//! # Layout
+//! The handle value indexes the table directly, no hashing: `h >> 2` on Windows (kernel and
+//! ws2_32 handles are multiples of 4), `h` itself elsewhere (where IFS handles are file
+//! descriptors, consecutive integers). The index picks a page in a fixed top-level array and a
+//! slot in that page; pages are allocated when the first handle in their range is published
+//! and are kept for the table's life (a few hundred kilobytes per million sockets). Each slot
+//! holds the record's `Arc` as a raw pointer; the record knows its full handle, which the
+//! lookup compares, so `h | 1` or a value sharing the slot never matches.
+//!
+//! # Protocol
+//! - **publish**: the record is complete (handle included) before a `Release`
+//!   compare-exchange from null puts it in its slot; the handle reaches the application only
+//!   after that.
+//! - **lookup**: load the slot, announce the pointer in a hazard slot of the calling thread
+//!   ([`hazard`]), re-load the slot; if it still holds the pointer, the record cannot be freed
+//!   until the announcement is withdrawn. Only thread-local memory is written, no locked
+//!   instruction runs ([`barrier::light`] is a compiler fence where the OS offers asymmetric
+//!   barriers).
+//! - **close**: pin the record (as a lookup), then compare-exchange the slot from it to null:
+//!   exactly one closer wins; later lookups miss at once, even if the value is published again
+//!   for a new socket. The winner retires the record.
+//! - **reclaim**: retired records are freed (their `Arc` released) once no hazard names them,
+//!   after a [`barrier::heavy`]. Reclaim runs after every retire and when a guard whose record
+//!   was unpublished meanwhile is dropped, so a call that was blocked in a socket being closed
+//!   frees it as it returns, and one long pin never holds back other sockets.
+//! - **long pins**: [`Guard::to_arc`] turns a pin into a reference count, for operations that
+//!   outlive the call (overlapped I/O).
+
+mod barrier;
+mod hazard;
+mod retire;
+mod sync;
+
+use core::ops::Deref;
+use core::ptr;
+use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use retire::Retired;
+use std::sync::Arc;
+use sync::AtomicPtr;
+
+/// Records the table can hold: they know the handle they were published under.
+pub(crate) trait Keyed {
+    /// The handle this record is published under (set before publishing).
+    fn key(&self) -> usize;
+}
+
+#[cfg(not(loom))]
+const PAGE_BITS: u32 = 13;
+#[cfg(not(loom))]
+const TOP: usize = 2048;
+// Under loom: tiny pages, so models cross page boundaries and stay small.
+#[cfg(loom)]
+const PAGE_BITS: u32 = 1;
+#[cfg(loom)]
+const TOP: usize = 4;
+
+const PAGE: usize = 1 << PAGE_BITS;
+
+// Indexes below TOP * PAGE = 2^24 fit: Windows handles below 2^26 (16M handles per process),
+// file descriptors (and the stand-in's handles) elsewhere below 2^24.
+
+struct Page<T> {
+    slots: [AtomicPtr<T>; PAGE],
+}
+
+/// Why an insert failed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum InsertError {
+    /// The handle's slot already holds an open record.
+    Occupied,
+    /// The handle value is beyond the table's range (index 2^24 and up).
+    OutOfRange,
+}
+
+/// A map from handle values to `Arc<T>` with wait-free lookups (see the module docs).
+pub(crate) struct Table<T: Keyed> {
+    top: [AtomicPtr<Page<T>>; TOP],
+}
+
+/// The slot index of a handle value. Windows handles (kernel handles, and ws2_32's non-IFS ones)
+/// are multiples of 4; elsewhere IFS handles are file descriptors, consecutive integers. The
+/// benchmark harness compiles this file with `wsp_windows_index` to measure the Windows rule.
+#[inline(always)]
+fn index(handle: usize) -> usize {
+    if cfg!(any(windows, wsp_windows_index)) {
+        handle >> 2
+    } else {
+        handle
+    }
+}
+
+impl<T: Keyed> Table<T> {
+    // Initialises the top-level array in a `const fn` (Rust 1.63 has no `[const { .. }; N]`);
+    // every use is a fresh value, which is what is wanted.
+    #[cfg(not(loom))]
+    #[allow(clippy::declare_interior_mutable_const)]
+    const NO_PAGE: AtomicPtr<Page<T>> = AtomicPtr::new(ptr::null_mut());
+
+    /// An empty table.
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> Table<T> {
+        Table {
+            top: [Self::NO_PAGE; TOP],
+        }
+    }
+
+    /// An empty table.
+    #[cfg(loom)]
+    pub(crate) fn new() -> Table<T> {
+        Table {
+            top: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+        }
+    }
+
+    /// The slot of `handle`, if its page exists.
+    #[inline(always)]
+    fn slot(&self, handle: usize) -> Option<&AtomicPtr<T>> {
+        let i = index(handle);
+        let page = self.top.get(i >> PAGE_BITS)?.load(Acquire);
+        if page.is_null() {
+            return None;
+        }
+        // SAFETY: pages are never freed while the table lives; `i % PAGE` is in bounds.
+        Some(unsafe { (*page).slots.get_unchecked(i & (PAGE - 1)) })
+    }
+
+    /// The slot of `handle`, creating its page if needed.
+    fn slot_or_create(&self, handle: usize) -> Result<&AtomicPtr<T>, InsertError> {
+        let i = index(handle);
+        let top = self
+            .top
+            .get(i >> PAGE_BITS)
+            .ok_or(InsertError::OutOfRange)?;
+        let mut page = top.load(Acquire);
+        if page.is_null() {
+            let fresh = Box::into_raw(Box::new(Page {
+                slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            }));
+            page = match top.compare_exchange(ptr::null_mut(), fresh, AcqRel, Acquire) {
+                Ok(_) => fresh,
+                Err(winner) => {
+                    // SAFETY: `fresh` was never published; this is its only owner.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    winner
+                }
+            };
+        }
+        // SAFETY: pages are never freed while the table lives; `i % PAGE` is in bounds.
+        Ok(unsafe { (*page).slots.get_unchecked(i & (PAGE - 1)) })
+    }
+
+    /// Publishes `record` under `record.key()`. On failure the record is handed back.
+    pub(crate) fn insert(&self, record: Arc<T>) -> Result<(), (InsertError, Arc<T>)> {
+        barrier::prepare();
+        let slot = match self.slot_or_create(record.key()) {
+            Ok(slot) => slot,
+            Err(e) => return Err((e, record)),
+        };
+        let raw = Arc::into_raw(record) as *mut T;
+        match slot.compare_exchange(ptr::null_mut(), raw, Release, Relaxed) {
+            Ok(_) => Ok(()),
+            // SAFETY: `raw` came from `Arc::into_raw` just above and was not published.
+            Err(_) => Err((InsertError::Occupied, unsafe { Arc::from_raw(raw) })),
+        }
+    }
+
+    /// Finds the open record published under `handle` and pins it for the guard's life.
+    #[inline(always)]
+    pub(crate) fn get(&self, handle: usize) -> Option<Guard<'_, T>> {
+        let slot = self.slot(handle)?;
+        let hazard = match hazard::record().and_then(|r| r.free_slot()) {
+            Some(h) => h,
+            None => return self.get_counted(slot, handle),
+        };
+        let mut p = slot.load(Acquire);
+        #[cfg(all(test, not(loom)))]
+        tests::jitter();
+        // Whether an announcement of an older value was withdrawn because the slot changed
+        // under it: that value's closer may have seen the announcement and left the record
+        // retired, so this lookup must reclaim it (found by the loom model).
+        let mut raced = false;
+        loop {
+            if p.is_null() {
+                hazard.store(ptr::null_mut(), Release);
+                if raced {
+                    self.after_race();
+                }
+                return None;
+            }
+            hazard.store(p as *mut (), Relaxed);
+            barrier::light();
+            let again = slot.load(Acquire);
+            if again == p {
+                break;
+            }
+            raced = true;
+            p = again;
+        }
+        if raced {
+            self.after_race();
+        }
+        // `p` is announced in our hazard slot and was still published after the announcement,
+        // so no reclaim can free it before the guard withdraws the announcement.
+        let guard = Guard {
+            table: self,
+            slot,
+            ptr: p,
+            hazard: Some(hazard),
+        };
+        // A guard is `!Send` (raw pointer): it clears the hazard slot of the thread that set it.
+        if guard.key() != handle {
+            return None;
+        }
+        Some(guard)
+    }
+
+    /// Reclaims after a pin withdrew an announcement of a record that was unpublished
+    /// meanwhile.
+    #[cold]
+    #[inline(never)]
+    fn after_race(&self) {
+        barrier::light();
+        retire::reclaim_after_pin();
+    }
+
+    /// The slow path of [`Table::get`] when the thread has no free hazard slot (deep nesting,
+    /// or a thread being torn down): the same protocol with a borrowed record's slot, turned
+    /// into a reference count before the borrowed slot is given back.
+    #[cold]
+    #[inline(never)]
+    fn get_counted<'t>(&'t self, slot: &'t AtomicPtr<T>, handle: usize) -> Option<Guard<'t, T>> {
+        hazard::with_spare(|hazard| {
+            let mut p = slot.load(Acquire);
+            loop {
+                if p.is_null() {
+                    return None;
+                }
+                hazard.store(p as *mut (), Relaxed);
+                barrier::light();
+                let again = slot.load(Acquire);
+                if again == p {
+                    break;
+                }
+                p = again;
+            }
+            // SAFETY: announced and still published after the announcement: alive until the
+            // announcement is withdrawn (by `with_spare`), and its key is immutable.
+            if unsafe { (*p).key() } != handle {
+                return None;
+            }
+            // SAFETY: as above, `p` is a live `Arc<T>` the table owns a count of.
+            unsafe { Arc::increment_strong_count(p) };
+            Some(Guard {
+                table: self,
+                slot,
+                ptr: p,
+                hazard: None,
+            })
+        })
+    }
+
+    /// Unpublishes the record under `handle` (exactly one of racing callers wins) and returns it
+    /// pinned. When the returned pin is dropped, the record is retired, the closer reclaims if
+    /// due (see [`retire`]), and the record is freed once no pin on it is left.
+    pub(crate) fn remove(&self, handle: usize, reclaim: Reclaim) -> Option<Removed<'_, T>> {
+        let guard = self.get(handle)?;
+        let p = guard.ptr as *mut T;
+        if guard
+            .slot
+            .compare_exchange(p, ptr::null_mut(), Relaxed, Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        Some(Removed {
+            guard: core::mem::ManuallyDrop::new(guard),
+            // SAFETY: this caller alone unpublished `p`, taking over the table's count.
+            owned: core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) }),
+            reclaim,
+        })
+    }
+
+    /// Unpublishes every record (clean-up), returning them as owned references. The table's
+    /// counts are released at once, not batched: clean-up drops what nobody uses any more.
+    pub(crate) fn drain(&self) -> Vec<Arc<T>> {
+        let mut out = Vec::new();
+        let mut retired = Vec::new();
+        for top in &self.top {
+            let page = top.load(Acquire);
+            if page.is_null() {
+                continue;
+            }
+            // SAFETY: pages are never freed while the table lives.
+            for slot in unsafe { &(*page).slots } {
+                let p = slot.swap(ptr::null_mut(), Acquire);
+                if !p.is_null() {
+                    // SAFETY: the swap unpublished `p` for this caller alone, handing it the
+                    // table's count; it stays alive through that count.
+                    let owned = unsafe { Arc::from_raw(p) };
+                    out.push(owned.clone());
+                    retired.push(Retired::new(owned));
+                }
+            }
+        }
+        retire::retire_now(retired);
+        out
+    }
+}
+
+impl<T: Keyed> Drop for Table<T> {
+    fn drop(&mut self) {
+        drop(self.drain());
+        for top in &self.top {
+            let page = top.swap(ptr::null_mut(), Relaxed);
+            if !page.is_null() {
+                // SAFETY: the table is being dropped; nobody else can reach its pages.
+                drop(unsafe { Box::from_raw(page) });
+            }
+        }
+    }
+}
+
+/// A pinned record: usable until dropped, even if its handle is closed meanwhile.
+///
+/// `!Send` (it holds a raw pointer): it withdraws the announcement of the thread that made it.
+pub(crate) struct Guard<'t, T: Keyed> {
+    table: &'t Table<T>,
+    slot: &'t AtomicPtr<T>,
+    ptr: *const T,
+    /// The hazard slot announcing `ptr`, or `None` when the guard owns one count of the
+    /// record's `Arc` instead.
+    hazard: Option<&'static AtomicPtr<()>>,
+}
+
+impl<T: Keyed> Guard<'_, T> {
+    /// A reference count on the record, for use beyond this guard (operations that outlive
+    /// the call).
+    pub(crate) fn to_arc(&self) -> Arc<T> {
+        // SAFETY: the record is pinned, hence alive; `ptr` came from `Arc::into_raw`.
+        unsafe {
+            Arc::increment_strong_count(self.ptr);
+            Arc::from_raw(self.ptr)
+        }
+    }
+}
+
+/// The pin [`Table::remove`] returns to the closer: like a [`Guard`], but its drop retires the
+/// record (the closer unpublished it, so a plain guard's drop would reclaim after every close).
+pub(crate) struct Removed<'t, T: Keyed> {
+    guard: core::mem::ManuallyDrop<Guard<'t, T>>,
+    /// The table's count on the record, handed to the retire list on drop.
+    owned: core::mem::ManuallyDrop<Arc<T>>,
+    reclaim: Reclaim,
+}
+
+/// When a closed record is reclaimed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Reclaim {
+    /// Before the close returns, unless a call still uses it (then when that call returns).
+    Now,
+    /// By the batching rule of [`retire`]: at once when closes are sparse, in batches under a
+    /// burst.
+    Batched,
+}
+
+impl<T: Keyed> Removed<'_, T> {
+    /// A reference count on the closed record ([`Guard::to_arc`]).
+    // The runtime does not need it (closing runs under the pin); the benchmark harness, which
+    // compiles this module, hands the closed record out as an `Arc`, as its peers do.
+    #[allow(dead_code)]
+    pub(crate) fn to_arc(&self) -> Arc<T> {
+        Arc::clone(&self.owned)
+    }
+}
+
+impl<T: Keyed> Deref for Removed<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T: Keyed> Drop for Removed<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: both fields are taken once, here, and not used afterwards.
+        let (guard, owned) = unsafe {
+            (
+                core::mem::ManuallyDrop::take(&mut self.guard),
+                core::mem::ManuallyDrop::take(&mut self.owned),
+            )
+        };
+        match guard.hazard {
+            // The record stays alive through `owned` until it is retired and reclaimed, so
+            // this pin can simply be withdrawn.
+            Some(hazard) => {
+                hazard.store(ptr::null_mut(), Release);
+                core::mem::forget(guard);
+            }
+            None => drop(guard),
+        }
+        retire::retire(Retired::new(owned), self.reclaim == Reclaim::Now);
+    }
+}
+
+impl<T: Keyed> Deref for Guard<'_, T> {
+    type Target = T;
+
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        // SAFETY: pinned: no reclaim frees the record while the guard lives.
+        unsafe { &*self.ptr }
+    }
+}
+
+impl<T: Keyed> Drop for Guard<'_, T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let hazard = match self.hazard {
+            Some(hazard) => hazard,
+            None => {
+                // SAFETY: a counted guard owns one count of the record's `Arc` (`get_counted`).
+                drop(unsafe { Arc::from_raw(self.ptr) });
+                return;
+            }
+        };
+        hazard.store(ptr::null_mut(), Release);
+        #[cfg(all(test, not(loom)))]
+        tests::jitter();
+        barrier::light();
+        // Unpublished meanwhile: its closer may have seen our hazard and left it retired;
+        // free it now rather than at some later close.
+        if !ptr::eq(self.slot.load(Relaxed), self.ptr) {
+            self.table.after_race();
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;
