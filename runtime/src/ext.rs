@@ -427,8 +427,7 @@ unsafe extern "system" fn recv_msg<P: Descriptor>(
             if received.is_null() {
                 return Err(WsaError::FAULT);
             }
-            let r = attempt(&pinned);
-            io::after_call(&pinned, FD_READ, &r);
+            let r = io::call(&pinned, FD_READ, || attempt(&pinned));
             *received = r?.0;
             return Ok(());
         }
@@ -487,8 +486,7 @@ unsafe extern "system" fn send_msg<P: Descriptor>(
             if sent.is_null() {
                 return Err(WsaError::FAULT);
             }
-            let r = attempt(&pinned);
-            io::after_call(&pinned, FD_WRITE, &r);
+            let r = io::call(&pinned, FD_WRITE, || attempt(&pinned));
             *sent = r?.0;
             return Ok(());
         }
@@ -565,8 +563,7 @@ unsafe extern "system" fn transmit_file<P: Descriptor>(
             Ok(r)
         });
         if ov.is_null() {
-            let r = attempt(&pinned);
-            io::after_call(&pinned, FD_WRITE, &r);
+            let r = io::call(&pinned, FD_WRITE, || attempt(&pinned));
             return r.map(|_| ());
         }
         // SAFETY: the application's WSAOVERLAPPED, valid until completion.

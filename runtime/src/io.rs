@@ -9,7 +9,7 @@ use crate::overlapped::{self, Ops};
 use crate::provider::Provider;
 use crate::socket::Sock;
 use crate::sys::{self, FD_ACCEPT, FD_CLOSE, FD_CONNECT, FD_READ, FD_WRITE};
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// What the runtime keeps for one socket besides the provider's state.
@@ -17,6 +17,9 @@ pub(crate) struct SockIo<P: Provider> {
     /// The socket's own record, weakly (for `Notifier`s), once attached.
     this: notify::SelfRef,
     attached: AtomicBool,
+    /// How many times readiness was recorded (signals), so a call can tell whether one arrived
+    /// while the provider ran.
+    signals: AtomicU64,
     /// A copy of the selected `FD_*` mask (`notify.events`), written under the `notify` lock
     /// and read without it, so calls on a socket nobody event-selects take no lock.
     selected: AtomicU32,
@@ -31,6 +34,7 @@ impl<P: Provider> SockIo<P> {
         SockIo {
             this: Mutex::new(Notifier::detached()),
             attached: AtomicBool::new(false),
+            signals: AtomicU64::new(0),
             selected: AtomicU32::new(0),
             notify: Mutex::new(NotifyState::new()),
             ops: Mutex::new(Ops::new()),
@@ -76,6 +80,7 @@ impl<P: Provider> Driver for Sock<P> {
 pub(crate) fn record<P: Provider>(sock: &Sock<P>, ready: Ready, error: Option<WsaError>) {
     let code = error.map_or(0, WsaError::code);
     let mut st = lock(&sock.io.notify);
+    sock.io.signals.fetch_add(1, Ordering::Relaxed);
     st.level |= ready;
     let mut fired = 0;
     if ready.contains(Ready::CONNECT) {
@@ -134,8 +139,10 @@ pub(crate) fn connect_error<P: Provider>(sock: &Sock<P>) -> Option<WsaError> {
 /// `FD_WRITE`: sends, `FD_ACCEPT`: accepts) returned `result`: `WSAEWOULDBLOCK` refutes the
 /// condition (and arms `FD_WRITE`); otherwise the event is re-enabled and, if the condition
 /// still holds, recorded again.
+///
+/// Use through [`call`], which notes the socket's signal count before the provider runs.
 #[inline(always)]
-pub(crate) fn after_call<P: Provider, T>(sock: &Sock<P>, bit: u32, result: &Result<T, WsaError>) {
+fn after_call<P: Provider, T>(sock: &Sock<P>, seq: u64, bit: u32, result: &Result<T, WsaError>) {
     let would_block = matches!(result, Err(e) if *e == WsaError::WOULDBLOCK);
     // The common case, a call that did not block on a socket whose event is not selected,
     // changes nothing: decide it without the lock (a selection racing with this call may miss
@@ -143,17 +150,41 @@ pub(crate) fn after_call<P: Provider, T>(sock: &Sock<P>, bit: u32, result: &Resu
     if !would_block && (bit == FD_WRITE || sock.io.selected.load(Ordering::Relaxed) & bit == 0) {
         return;
     }
-    after_call_slow(sock, bit, would_block);
+    after_call_slow(sock, seq, bit, would_block);
+}
+
+/// Runs a provider call of the kind that re-enables `bit` (`FD_READ`: receives, `FD_WRITE`:
+/// sends, `FD_ACCEPT`: accepts) and does the bookkeeping of [`after_call`] for its result.
+#[inline(always)]
+pub(crate) fn call<P: Provider, T>(
+    sock: &Sock<P>,
+    bit: u32,
+    f: impl FnOnce() -> Result<T, WsaError>,
+) -> Result<T, WsaError> {
+    let seq = sock.io.signals.load(Ordering::Acquire);
+    let result = f();
+    after_call(sock, seq, bit, &result);
+    result
 }
 
 #[cold]
 #[inline(never)]
-fn after_call_slow<P: Provider>(sock: &Sock<P>, bit: u32, would_block: bool) {
+fn after_call_slow<P: Provider>(sock: &Sock<P>, seq: u64, bit: u32, would_block: bool) {
     let mut st = lock(&sock.io.notify);
     if would_block {
-        st.level = st.level.without(Ready::from_bits(bit));
+        // `WSAEWOULDBLOCK` refutes the condition, unless it was signalled while the provider
+        // ran: then the signal may be newer than the failure, and it stands.
+        if sock.io.signals.load(Ordering::Relaxed) == seq {
+            st.level = st.level.without(Ready::from_bits(bit));
+        }
         if bit == FD_WRITE {
             st.events.send_would_block();
+        }
+        drop(st);
+        // A signal that came between the failure and the arming above found `FD_WRITE` not
+        // armed and was not announced: look again now that it is.
+        if bit == FD_WRITE && readiness(sock).bits() & bit != 0 {
+            record(sock, Ready::WRITE, None);
         }
         return;
     }

@@ -443,8 +443,7 @@ fn start<P: Provider>(
     }
     g.running = true;
     drop(g);
-    let r = without_blocking(|| attempt(sock));
-    crate::io::after_call(sock, bit, &r);
+    let r = crate::io::call(sock, bit, || without_blocking(|| attempt(sock)));
     let mut g = lock(&io.ops);
     let mut finished = None;
     let outcome = match r {
@@ -501,8 +500,7 @@ pub(crate) fn drive<P: Provider>(sock: &Sock<P>) {
         for dir in 0..2 {
             while let Some(mut op) = g.queues[dir].pop_front() {
                 drop(g);
-                let r = without_blocking(|| (op.attempt)(sock));
-                crate::io::after_call(sock, op.bit, &r);
+                let r = crate::io::call(sock, op.bit, || without_blocking(|| (op.attempt)(sock)));
                 g = lock(&io.ops);
                 match r {
                     Err(e) if e == WsaError::WOULDBLOCK && !g.closed => {

@@ -158,8 +158,7 @@ pub(crate) unsafe extern "system" fn accept<P: Descriptor>(
             check_room(addr, addrlen, min)?;
         }
         let provider = &listener.shared.provider;
-        let accepted = provider.accept(&listener);
-        io::after_call(&listener, FD_ACCEPT, &accepted);
+        let accepted = io::call(&listener, FD_ACCEPT, || provider.accept(&listener));
         let (inner, peer) = accepted?;
         let new = Sock::new(
             inner,
@@ -722,8 +721,9 @@ pub(crate) unsafe extern "system" fn recv<P: Descriptor>(
             );
         }
         let mut bufs = BufsMut::from_raw(buffers, count)?;
-        let result = sock.shared.provider.recv(&sock, &mut bufs, in_flags);
-        io::after_call(&sock, FD_READ, &result);
+        let result = io::call(&sock, FD_READ, || {
+            sock.shared.provider.recv(&sock, &mut bufs, in_flags)
+        });
         let (n, out) = result?;
         *received = n as u32;
         *flags = out.bits();
@@ -789,8 +789,9 @@ pub(crate) unsafe extern "system" fn recv_from<P: Descriptor>(
             );
         }
         let mut bufs = BufsMut::from_raw(buffers, count)?;
-        let result = sock.shared.provider.recv_from(&sock, &mut bufs, in_flags);
-        io::after_call(&sock, FD_READ, &result);
+        let result = io::call(&sock, FD_READ, || {
+            sock.shared.provider.recv_from(&sock, &mut bufs, in_flags)
+        });
         let (n, out, addr) = result?;
         if !from.is_null() {
             addr.write_raw(from, fromlen)?;
@@ -883,8 +884,9 @@ pub(crate) unsafe extern "system" fn send<P: Descriptor>(
             return Err(WsaError::FAULT);
         }
         let bufs = Bufs::from_raw(buffers, count)?;
-        let result = sock.shared.provider.send(&sock, &bufs, flags);
-        io::after_call(&sock, FD_WRITE, &result);
+        let result = io::call(&sock, FD_WRITE, || {
+            sock.shared.provider.send(&sock, &bufs, flags)
+        });
         *sent = result? as u32;
         Ok(())
     })
@@ -952,8 +954,7 @@ pub(crate) unsafe extern "system" fn send_to<P: Descriptor>(
             return Err(WsaError::FAULT);
         }
         let bufs = Bufs::from_raw(buffers, count)?;
-        let result = send(&sock, &bufs);
-        io::after_call(&sock, FD_WRITE, &result);
+        let result = io::call(&sock, FD_WRITE, || send(&sock, &bufs));
         *sent = result? as u32;
         Ok(())
     })

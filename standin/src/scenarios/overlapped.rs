@@ -450,8 +450,8 @@ fn wait_event(ws: &Ws2, ev: WSAEVENT, ms: u32, scenario: &str, what: &str) -> Re
     )
 }
 
-/// Operations that finish at once are still notified through their route (C3 of the issue
-/// contract, as Windows does without `FILE_SKIP_COMPLETION_PORT_ON_SUCCESS`): a `WSARecv`
+/// Operations that finish at once are still notified through their route (as Windows does
+/// without `FILE_SKIP_COMPLETION_PORT_ON_SUCCESS`): a `WSARecv`
 /// with data queued returns the bytes AND sets its event / queues its completion routine
 /// (run only in an alertable wait, exactly once) / posts a packet; a pending one returns
 /// `WSA_IO_PENDING`, reports `WSA_IO_INCOMPLETE` until data arrives, then completes once.
