@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub(crate) type Pinned<P> = Guard<'static, Sock<P>>;
 
 /// An owned reference to a looked-up socket that keeps its record alive until dropped.
-#[allow(dead_code)] // First users: the overlapped operations (issue 4).
 pub(crate) fn keep<P: Provider>(pinned: &Pinned<P>) -> Arc<Sock<P>> {
     pinned.to_arc()
 }

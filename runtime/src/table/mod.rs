@@ -174,6 +174,27 @@ impl<T: Keyed> Table<T> {
             Some(h) => h,
             None => return self.get_counted(slot, handle),
         };
+        let p = self.announce(slot, hazard)?;
+        // `p` is announced in our hazard slot and was still published after the announcement,
+        // so no reclaim can free it before the guard withdraws the announcement.
+        let guard = Guard {
+            table: self,
+            slot,
+            ptr: p,
+            hazard: Some(hazard),
+        };
+        // A guard is `!Send` (raw pointer): it clears the hazard slot of the thread that set it.
+        if guard.key() != handle {
+            return None;
+        }
+        Some(guard)
+    }
+
+    /// Announces the record `slot` holds in `hazard` and checks it is still published after the
+    /// announcement (retrying while the slot changes): from then on no reclaim frees it until
+    /// the announcement is withdrawn. `None` (announcement withdrawn) when the slot is empty.
+    #[inline(always)]
+    fn announce(&self, slot: &AtomicPtr<T>, hazard: &AtomicPtr<()>) -> Option<*mut T> {
         let mut p = slot.load(Acquire);
         #[cfg(all(test, not(loom)))]
         tests::jitter();
@@ -201,19 +222,7 @@ impl<T: Keyed> Table<T> {
         if raced {
             self.after_race();
         }
-        // `p` is announced in our hazard slot and was still published after the announcement,
-        // so no reclaim can free it before the guard withdraws the announcement.
-        let guard = Guard {
-            table: self,
-            slot,
-            ptr: p,
-            hazard: Some(hazard),
-        };
-        // A guard is `!Send` (raw pointer): it clears the hazard slot of the thread that set it.
-        if guard.key() != handle {
-            return None;
-        }
-        Some(guard)
+        Some(p)
     }
 
     /// Reclaims after a pin withdrew an announcement of a record that was unpublished
@@ -232,19 +241,7 @@ impl<T: Keyed> Table<T> {
     #[inline(never)]
     fn get_counted<'t>(&'t self, slot: &'t AtomicPtr<T>, handle: usize) -> Option<Guard<'t, T>> {
         hazard::with_spare(|hazard| {
-            let mut p = slot.load(Acquire);
-            loop {
-                if p.is_null() {
-                    return None;
-                }
-                hazard.store(p as *mut (), Relaxed);
-                barrier::light();
-                let again = slot.load(Acquire);
-                if again == p {
-                    break;
-                }
-                p = again;
-            }
+            let p = self.announce(slot, hazard)?;
             // SAFETY: announced and still published after the announcement: alive until the
             // announcement is withdrawn (by `with_spare`), and its key is immutable.
             if unsafe { (*p).key() } != handle {
@@ -418,18 +415,17 @@ impl<T: Keyed> Deref for Guard<'_, T> {
 impl<T: Keyed> Drop for Guard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        let hazard = match self.hazard {
-            Some(hazard) => hazard,
-            None => {
-                // SAFETY: a counted guard owns one count of the record's `Arc` (`get_counted`).
-                drop(unsafe { Arc::from_raw(self.ptr) });
-                return;
+        match self.hazard {
+            Some(hazard) => {
+                hazard.store(ptr::null_mut(), Release);
+                #[cfg(all(test, not(loom)))]
+                tests::jitter();
+                barrier::light();
             }
-        };
-        hazard.store(ptr::null_mut(), Release);
-        #[cfg(all(test, not(loom)))]
-        tests::jitter();
-        barrier::light();
+            // SAFETY: a counted guard owns one count of the record's `Arc` (`get_counted`);
+            // below, `ptr` is only compared, never read.
+            None => drop(unsafe { Arc::from_raw(self.ptr) }),
+        }
         // Unpublished meanwhile: its closer may have seen our hazard and left it retired;
         // free it now rather than at some later close.
         if !ptr::eq(self.slot.load(Relaxed), self.ptr) {
