@@ -15,7 +15,7 @@ use crate::io;
 use crate::overlapped::{self, Attempt, Completion, Dir, HeldBufs, Kept, Out, Submitted};
 use crate::panic::catch;
 use crate::socket::Sock;
-use crate::state::{keep, Descriptor, Mode};
+use crate::state::{keep, Descriptor, Mode, Pinned};
 use crate::sys::{self, *};
 use crate::thunks::sock;
 use core::ffi::c_void;
@@ -50,8 +50,58 @@ pub(crate) fn function<P: Descriptor>(guid: &GUID) -> Option<usize> {
 }
 
 /// Whether completions of `P`'s sockets go through `WPUCompleteOverlappedRequest`.
-fn host_route<P: Descriptor>() -> bool {
+pub(crate) fn host_route<P: Descriptor>() -> bool {
     matches!(<P::Mode as Mode<P>>::KIND, crate::DescriptorMode::NonIfs)
+}
+
+/// Runs an extension function's request: at once on the calling thread when `done` is `None`
+/// (no `lpOverlapped`), else as an overlapped request completed through `done`'s route. The
+/// byte count of a request that finished at once goes to `count`, when given.
+///
+/// # Safety
+/// `count` is null or writable.
+unsafe fn ext_request<P: Descriptor>(
+    pinned: &Pinned<P>,
+    dir: Dir,
+    bit: u32,
+    mut attempt: Attempt<P>,
+    done: Option<Completion>,
+    count: *mut u32,
+) -> Result<(), WsaError> {
+    let n = match done {
+        None => io::call(pinned, bit, || attempt(pinned))?.0,
+        Some(done) => match overlapped::submit(&keep(pinned), dir, bit, attempt, done)? {
+            Submitted::Done(n, _) => n,
+            Submitted::Pending => return Err(WsaError::IO_PENDING),
+        },
+    };
+    if !count.is_null() {
+        // SAFETY: non-null, writable (caller's contract).
+        *count = n;
+    }
+    Ok(())
+}
+
+/// The completion of an extension function's request: `None` without `lpOverlapped` (then a
+/// function that reports a byte count, `count: Some(..)`, needs somewhere to put it: null is
+/// `WSAEFAULT`), else the route the application chose.
+///
+/// # Safety
+/// `ov` is null or the application's WSAOVERLAPPED, valid until completion.
+unsafe fn direct_completion<P: Descriptor>(
+    pinned: &Pinned<P>,
+    s: SOCKET,
+    ov: *mut OVERLAPPED,
+    routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
+    count: Option<*mut u32>,
+) -> Result<Option<Completion>, WsaError> {
+    if ov.is_null() {
+        return match count {
+            Some(c) if c.is_null() => Err(WsaError::FAULT),
+            _ => Ok(None),
+        };
+    }
+    Completion::start_direct(ov, routine, s, host_route::<P>(), pinned.shared.upcalls).map(Some)
 }
 
 /// Runs a `BOOL` extension function: `TRUE`, or `FALSE` with the error set as the thread's
@@ -422,27 +472,9 @@ unsafe extern "system" fn recv_msg<P: Descriptor>(
         }
         m.Control.len = 0;
         let msg_out = Out(msg);
-        let mut attempt = recv_msg_attempt::<P>(bufs, in_flags, msg_out);
-        if ov.is_null() {
-            if received.is_null() {
-                return Err(WsaError::FAULT);
-            }
-            let r = io::call(&pinned, FD_READ, || attempt(&pinned));
-            *received = r?.0;
-            return Ok(());
-        }
-        // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-        let done =
-            Completion::start_direct(ov, routine, s, host_route::<P>(), pinned.shared.upcalls)?;
-        match overlapped::submit(&keep(&pinned), Dir::In, FD_READ, attempt, done)? {
-            Submitted::Done(n, _) => {
-                if !received.is_null() {
-                    *received = n;
-                }
-                Ok(())
-            }
-            Submitted::Pending => Err(WsaError::IO_PENDING),
-        }
+        let attempt = recv_msg_attempt::<P>(bufs, in_flags, msg_out);
+        let done = direct_completion::<P>(&pinned, s, ov, routine, Some(received))?;
+        ext_request(&pinned, Dir::In, FD_READ, attempt, done, received)
     })
 }
 
@@ -477,31 +509,13 @@ unsafe extern "system" fn send_msg<P: Descriptor>(
         };
         let flags = MsgFlags::from_bits(flags);
         let bufs = HeldBufs(overlapped::copy_wsabufs(m.lpBuffers, m.dwBufferCount)?);
-        let mut attempt =
+        let attempt =
             overlapped::send_all(bufs, move |sock: &Sock<P>, view: &Bufs<'_>| match &to {
                 None => sock.shared.provider.send(sock, view, flags),
                 Some(to) => sock.shared.provider.send_to(sock, view, flags, to),
             });
-        if ov.is_null() {
-            if sent.is_null() {
-                return Err(WsaError::FAULT);
-            }
-            let r = io::call(&pinned, FD_WRITE, || attempt(&pinned));
-            *sent = r?.0;
-            return Ok(());
-        }
-        // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-        let done =
-            Completion::start_direct(ov, routine, s, host_route::<P>(), pinned.shared.upcalls)?;
-        match overlapped::submit(&keep(&pinned), Dir::Out, FD_WRITE, attempt, done)? {
-            Submitted::Done(n, _) => {
-                if !sent.is_null() {
-                    *sent = n;
-                }
-                Ok(())
-            }
-            Submitted::Pending => Err(WsaError::IO_PENDING),
-        }
+        let done = direct_completion::<P>(&pinned, s, ov, routine, Some(sent))?;
+        ext_request(&pinned, Dir::Out, FD_WRITE, attempt, done, sent)
     })
 }
 
@@ -555,30 +569,22 @@ unsafe extern "system" fn transmit_file<P: Descriptor>(
             let _held = &keep_data;
             sock.shared.provider.send(sock, view, MsgFlags::NONE)
         });
-        let mut attempt: Attempt<P> = Box::new(move |sock: &Sock<P>| {
+        let attempt: Attempt<P> = Box::new(move |sock: &Sock<P>| {
             let r = send(sock)?;
             if disconnect {
                 sock.shared.provider.send_disconnect(sock)?;
             }
             Ok(r)
         });
-        if ov.is_null() {
-            let r = io::call(&pinned, FD_WRITE, || attempt(&pinned));
-            return r.map(|_| ());
-        }
-        // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-        let done = Completion::start(
-            ov,
-            None,
-            core::ptr::null(),
-            s,
-            host_route::<P>(),
-            pinned.shared.upcalls,
-        )?;
-        match overlapped::submit(&keep(&pinned), Dir::Out, FD_WRITE, attempt, done)? {
-            Submitted::Done(..) => Ok(()),
-            Submitted::Pending => Err(WsaError::IO_PENDING),
-        }
+        let done = direct_completion::<P>(&pinned, s, ov, None, None)?;
+        ext_request(
+            &pinned,
+            Dir::Out,
+            FD_WRITE,
+            attempt,
+            done,
+            core::ptr::null_mut(),
+        )
     })
 }
 

@@ -83,10 +83,16 @@ unsafe fn overlapped_call<P: Descriptor>(
     at_once: impl FnOnce(u32, u32),
 ) -> Result<(), WsaError> {
     let kept = keep(sock);
-    let host_route = matches!(<P::Mode as Mode<P>>::KIND, crate::DescriptorMode::NonIfs);
     // SAFETY: `ov` is the caller's WSAOVERLAPPED (valid until completion, by Winsock's rules),
     // `thread` ws2_32's thread id, the table ws2_32's.
-    let done = Completion::start(ov, routine, thread, s, host_route, sock.shared.upcalls)?;
+    let done = Completion::start(
+        ov,
+        routine,
+        thread,
+        s,
+        crate::ext::host_route::<P>(),
+        sock.shared.upcalls,
+    )?;
     match overlapped::submit(&kept, dir, bit, attempt, done)? {
         Submitted::Done(bytes, flags) => {
             at_once(bytes, flags);

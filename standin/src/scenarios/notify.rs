@@ -4,7 +4,7 @@
 //!
 //! The [`Target`] must name a stream protocol entry.
 
-use super::stream::{echo_client, ensure, listener, set_nonblocking, At, Open};
+use super::stream::{echo_client, ensure, listener, set_nonblocking, At, Baseline, Open};
 use super::Target;
 use crate::sys::{
     FD_ACCEPT, FD_CLOSE, FD_CONNECT, FD_READ, FD_WRITE, SD_SEND, SOCKET, SOMAXCONN_WS2, WSAEVENT,
@@ -135,7 +135,7 @@ pub fn event_select_echo(
     bytes_each: usize,
 ) -> Result<(), String> {
     const S: &str = "notify::event_select_echo";
-    let baseline = ws.live_handles();
+    let baseline = Baseline::take(ws);
     let mut open = Open::new(ws);
     let (l, addr) = listener(ws, &mut open, t, 0, SOMAXCONN_WS2, S)?;
     let le = ws.create_event().at(S, "WSACreateEvent")?;
@@ -224,15 +224,7 @@ pub fn event_select_echo(
     let closed = open.close_all(S);
     let event_closed = ws.close_event(le).at(S, "WSACloseEvent (listener)");
     r.and(closed).and(event_closed)?;
-    ensure(
-        ws.live_handles() == baseline,
-        S,
-        format_args!(
-            "live handles {} after the run, {} before",
-            ws.live_handles(),
-            baseline
-        ),
-    )
+    baseline.check(ws, S)
 }
 
 /// An echo server on one thread driven by `select` with time-outs over non-blocking sockets:
@@ -241,7 +233,7 @@ pub fn event_select_echo(
 /// check every byte.
 pub fn select_echo(ws: &Ws2, t: &Target, clients: usize, bytes_each: usize) -> Result<(), String> {
     const S: &str = "notify::select_echo";
-    let baseline = ws.live_handles();
+    let baseline = Baseline::take(ws);
     let mut open = Open::new(ws);
     let (l, addr) = listener(ws, &mut open, t, 0, SOMAXCONN_WS2, S)?;
     set_nonblocking(ws, l, true).at(S, "FIONBIO (listener)")?;
@@ -330,15 +322,7 @@ pub fn select_echo(ws: &Ws2, t: &Target, clients: usize, bytes_each: usize) -> R
         S,
         "select with three empty sets",
     )?;
-    ensure(
-        ws.live_handles() == baseline,
-        S,
-        format_args!(
-            "live handles {} after the run, {} before",
-            ws.live_handles(),
-            baseline
-        ),
-    )
+    baseline.check(ws, S)
 }
 
 const WM_LISTENER: u32 = 0x0401;
@@ -392,7 +376,7 @@ fn is(m: &Message, s: SOCKET, msg: u32, event: u32) -> bool {
 /// 0. Every message names its socket, and carries error 0.
 pub fn async_select_order(ws: &Ws2, t: &Target) -> Result<(), String> {
     const S: &str = "notify::async_select_order";
-    let baseline = ws.live_handles();
+    let baseline = Baseline::take(ws);
     let quiet = 150;
     let w = ws.create_window();
     let mut open = Open::new(ws);
@@ -550,13 +534,5 @@ pub fn async_select_order(ws: &Ws2, t: &Target) -> Result<(), String> {
     })();
     let destroyed = ws.destroy_window(w).at(S, "destroy_window");
     result.and(destroyed)?;
-    ensure(
-        ws.live_handles() == baseline,
-        S,
-        format_args!(
-            "live handles {} after the run, {} before",
-            ws.live_handles(),
-            baseline
-        ),
-    )
+    baseline.check(ws, S)
 }

@@ -6,7 +6,7 @@
 //! its operations through `WPUCompleteOverlappedRequest`) that serves overlapped requests and
 //! the `AcceptEx` extension function.
 
-use super::stream::{echo_client, ensure, expect_err, listener, At, Open};
+use super::stream::{echo_client, ensure, expect_err, listener, At, Baseline, Open};
 use super::Target;
 use crate::sys::{
     LPWSAOVERLAPPED_COMPLETION_ROUTINE, OVERLAPPED, SOCKET, SOMAXCONN_WS2, WSABUF, WSAEVENT,
@@ -267,8 +267,7 @@ pub fn iocp_echo(
     bytes_each: usize,
 ) -> Result<(), String> {
     const S: &str = "overlapped::iocp_echo";
-    let baseline = ws.live_handles();
-    let threads = ws.open_thread_handles();
+    let baseline = Baseline::take(ws);
     let mut open = Open::new(ws);
     let (l, addr) = listener(ws, &mut open, t, 0, SOMAXCONN_WS2, S)?;
     let port = ws
@@ -377,23 +376,7 @@ pub fn iocp_echo(
             ws.outstanding_overlapped()
         ),
     )?;
-    ensure(
-        ws.live_handles() == baseline,
-        S,
-        format_args!(
-            "live handles {} after the run, {} before",
-            ws.live_handles(),
-            baseline
-        ),
-    )?;
-    ensure(
-        ws.open_thread_handles() == threads,
-        S,
-        format_args!(
-            "{} thread handles from WPUOpenCurrentThread were never closed",
-            ws.open_thread_handles().saturating_sub(threads)
-        ),
-    )
+    baseline.check(ws, S)
 }
 
 /// Completion routine calls seen by [`record_routine`]: (OVERLAPPED address, error, bytes).
@@ -457,8 +440,7 @@ fn wait_event(ws: &Ws2, ev: WSAEVENT, ms: u32, scenario: &str, what: &str) -> Re
 /// `WSA_IO_PENDING`, reports `WSA_IO_INCOMPLETE` until data arrives, then completes once.
 pub fn routes(ws: &Ws2, t: &Target) -> Result<(), String> {
     const S: &str = "overlapped::routes";
-    let baseline = ws.live_handles();
-    let threads = ws.open_thread_handles();
+    let baseline = Baseline::take(ws);
     let mut open = Open::new(ws);
     let (_, c, s, _) = super::stream::connected(ws, &mut open, t, 0, S)?;
     let ev = ws.create_event().at(S, "WSACreateEvent")?;
@@ -618,19 +600,7 @@ pub fn routes(ws: &Ws2, t: &Target) -> Result<(), String> {
         ManuallyDrop::drop(&mut ov);
         ManuallyDrop::drop(&mut buf);
     }
-    ensure(
-        ws.live_handles() == baseline,
-        S,
-        "live handles not back to the baseline",
-    )?;
-    ensure(
-        ws.open_thread_handles() == threads,
-        S,
-        format_args!(
-            "{} thread handles from WPUOpenCurrentThread were never closed",
-            ws.open_thread_handles().saturating_sub(threads)
-        ),
-    )
+    baseline.check(ws, S)
 }
 
 /// Closing sockets with operations pending completes each exactly once with
@@ -640,8 +610,7 @@ pub fn routes(ws: &Ws2, t: &Target) -> Result<(), String> {
 pub fn close_with_pending(ws: &Ws2, t: &Target) -> Result<(), String> {
     const S: &str = "overlapped::close_with_pending";
     let aborted = WsaError::OPERATION_ABORTED.code() as u32;
-    let baseline = ws.live_handles();
-    let threads = ws.open_thread_handles();
+    let baseline = Baseline::take(ws);
     let mut open = Open::new(ws);
     let (_, _c1, a, _) = super::stream::connected(ws, &mut open, t, 0, S)?;
     let (_, _c2, b, _) = super::stream::connected(ws, &mut open, t, 1, S)?;
@@ -775,23 +744,7 @@ pub fn close_with_pending(ws: &Ws2, t: &Target) -> Result<(), String> {
         ManuallyDrop::drop(&mut ovs);
         ManuallyDrop::drop(&mut bufs);
     }
-    ensure(
-        ws.live_handles() == baseline,
-        S,
-        format_args!(
-            "live handles {} after the run, {} before",
-            ws.live_handles(),
-            baseline
-        ),
-    )?;
-    ensure(
-        ws.open_thread_handles() == threads,
-        S,
-        format_args!(
-            "{} thread handles from WPUOpenCurrentThread were never closed",
-            ws.open_thread_handles().saturating_sub(threads)
-        ),
-    )?;
+    baseline.check(ws, S)?;
     ensure(
         ws.sleep_ex(0, true) != WSA_WAIT_IO_COMPLETION,
         S,
@@ -841,8 +794,7 @@ fn finish(
 /// `WSAEINVAL`), and an unknown GUID is `WSAEINVAL`.
 pub fn extensions(ws: &Ws2, stream: &Target, dgram: &Target) -> Result<(), String> {
     const S: &str = "overlapped::extensions";
-    let baseline = ws.live_handles();
-    let threads = ws.open_thread_handles();
+    let baseline = Baseline::take(ws);
     let mut open = Open::new(ws);
     let ev = ws.create_event().at(S, "WSACreateEvent")?;
     // Leaked if the scenario fails with an operation pending; freed at the end.
@@ -1070,21 +1022,5 @@ pub fn extensions(ws: &Ws2, stream: &Target, dgram: &Target) -> Result<(), Strin
         ManuallyDrop::drop(&mut got);
         ManuallyDrop::drop(&mut ov_accept);
     }
-    ensure(
-        ws.live_handles() == baseline,
-        S,
-        format_args!(
-            "live handles {} after the run, {} before",
-            ws.live_handles(),
-            baseline
-        ),
-    )?;
-    ensure(
-        ws.open_thread_handles() == threads,
-        S,
-        format_args!(
-            "{} thread handles from WPUOpenCurrentThread were never closed",
-            ws.open_thread_handles().saturating_sub(threads)
-        ),
-    )
+    baseline.check(ws, S)
 }

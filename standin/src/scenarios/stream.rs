@@ -62,6 +62,43 @@ pub(crate) fn ensure(ok: bool, scenario: &str, what: impl Display) -> Result<(),
     }
 }
 
+/// What a scenario must give back: the handles registered and the thread handles providers
+/// opened (`WPUOpenCurrentThread`) when it started.
+pub(crate) struct Baseline {
+    handles: usize,
+    threads: usize,
+}
+
+impl Baseline {
+    pub(crate) fn take(ws: &Ws2) -> Baseline {
+        Baseline {
+            handles: ws.live_handles(),
+            threads: ws.open_thread_handles(),
+        }
+    }
+
+    /// Fails unless every socket handle and every provider thread handle is released again.
+    pub(crate) fn check(&self, ws: &Ws2, scenario: &str) -> Result<(), String> {
+        ensure(
+            ws.live_handles() == self.handles,
+            scenario,
+            format_args!(
+                "live handles {} after the run, {} before",
+                ws.live_handles(),
+                self.handles
+            ),
+        )?;
+        ensure(
+            ws.open_thread_handles() == self.threads,
+            scenario,
+            format_args!(
+                "{} thread handles from WPUOpenCurrentThread were never closed",
+                ws.open_thread_handles().saturating_sub(self.threads)
+            ),
+        )
+    }
+}
+
 /// Sockets a scenario opened: closed (ignoring errors) when dropped, so a failing scenario
 /// does not leave them behind.
 pub(crate) struct Open<'a> {
