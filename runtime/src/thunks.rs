@@ -9,7 +9,7 @@ use crate::addr::{check_room, SockAddr};
 use crate::buf::{Bufs, BufsMut};
 use crate::error::WsaError;
 use crate::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
-use crate::info::write_wide;
+use crate::info::{write_wide, Guid};
 use crate::io;
 use crate::notify::Target;
 use crate::overlapped::{self, Attempt, Completion, Dir, HeldBufs, Out, Submitted};
@@ -102,6 +102,15 @@ unsafe fn overlapped_call<P: Descriptor>(
     }
 }
 
+/// The catalog entry a socket was created for, as `SO_PROTOCOL_INFOW` and
+/// `WSPDuplicateSocket` report it: under the GUID the catalog gave, not necessarily the
+/// attribute's.
+fn entry_info<P: Descriptor>(sock: &Sock<P>) -> WSAPROTOCOL_INFOW {
+    let mut info = P::INFO.protocol_info(sock.index, sock.catalog_id());
+    info.ProviderId = sock.provider_id().to_sys();
+    info
+}
+
 /// `WSAEFAULT` unless `(ptr, len)` is a non-null buffer of at least `needed` bytes.
 fn need(ptr: *const c_void, len: u32, needed: u32) -> Result<(), WsaError> {
     if ptr.is_null() || len < needed {
@@ -166,14 +175,7 @@ pub(crate) unsafe extern "system" fn accept<P: Descriptor>(
         let provider = &listener.shared.provider;
         let accepted = io::call(&listener, FD_ACCEPT, || provider.accept(&listener));
         let (inner, peer) = accepted?;
-        let new = Sock::new(
-            inner,
-            listener.shared.clone(),
-            listener.spec(),
-            listener.index,
-            listener.catalog_id(),
-            listener.nonblocking(),
-        );
+        let new = listener.sibling(inner);
         if let Some(condition) = condition {
             let verdict = ask_condition(provider, &listener, &peer, condition, callback_data);
             if verdict != CF_ACCEPT as i32 {
@@ -373,7 +375,7 @@ pub(crate) unsafe extern "system" fn duplicate_socket<P: Descriptor>(
         if info.is_null() {
             return Err(WsaError::FAULT);
         }
-        let mut out = P::INFO.protocol_info(sock.index, sock.catalog_id());
+        let mut out = entry_info(&sock);
         let reserved = sock.shared.provider.duplicate_socket(&sock, process_id)?;
         out.dwProviderReserved = reserved.get();
         // SAFETY: non-null; the caller passes a writable WSAPROTOCOL_INFOW.
@@ -491,7 +493,7 @@ pub(crate) unsafe extern "system" fn get_sock_opt<P: Descriptor>(
         let bytes = match (level, name) {
             (SOL_SOCKET, SO_TYPE) => OptValue::Int(sock.spec().socket_type).to_bytes(),
             (SOL_SOCKET, SO_PROTOCOL_INFOW) => {
-                let info = P::INFO.protocol_info(sock.index, sock.catalog_id());
+                let info = entry_info(&sock);
                 // SAFETY: WSAPROTOCOL_INFOW is plain old data; viewing it as bytes is sound.
                 core::slice::from_raw_parts(
                     (&info as *const WSAPROTOCOL_INFOW).cast::<u8>(),
@@ -663,15 +665,7 @@ pub(crate) unsafe extern "system" fn join_leaf<P: Descriptor>(
         match sock.shared.provider.join_leaf(&sock, &addr, flags)? {
             None => Ok(s),
             Some(inner) => {
-                let new = Sock::new(
-                    inner,
-                    sock.shared.clone(),
-                    sock.spec(),
-                    sock.index,
-                    sock.catalog_id(),
-                    sock.nonblocking(),
-                );
-                P::state().create::<P::Mode>(new)
+                P::state().create::<P::Mode>(sock.sibling(inner))
             }
         }
     })
@@ -1048,7 +1042,14 @@ pub(crate) unsafe extern "system" fn socket<P: Descriptor>(
             None => shared.provider.socket(&request)?,
             Some(reserved) => shared.provider.socket_from_duplicate(&request, reserved)?,
         };
-        let sock = Sock::new(inner, shared, spec, index, info.dwCatalogEntryId, false);
+        let sock = Sock::new(
+            inner,
+            shared,
+            spec,
+            index,
+            info.dwCatalogEntryId,
+            Guid::from_sys(&info.ProviderId),
+        );
         P::state().create::<P::Mode>(sock)
     })
 }
