@@ -26,7 +26,10 @@
 #   MODERN_CARGO              cargo >= 1.84 used to resolve and vendor (default: rustup's cargo)
 #   WSP_E2E_TIMEOUT           seconds allowed per Wine run (default 900)
 #   WSP_E2E_SCENARIO_TIMEOUT  seconds the driver allows each scenario (default 120)
-#   WSP_E2E_SUITES            which runs to do (default "loopback pipe")
+#   WSP_E2E_SUITES            which runs to do (default "loopback pipe catalog"; "catalog" is
+#                             `regsvr32` of both DLLs into Wine's registry, both suites with the
+#                             providers found through the catalog, `regsvr32 /u`, and a check
+#                             that the catalog keys are byte-for-byte what they were)
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,10 +44,10 @@ DEB_CARGO_HOME="$WINE_DIR/cargo-home"
 OUT="$WS/target/$TRIPLE/release"
 LOGS="$WINE_DIR/logs"
 TIMEOUT="${WSP_E2E_TIMEOUT:-900}"
-SUITES="${WSP_E2E_SUITES:-loopback pipe}"
+SUITES="${WSP_E2E_SUITES:-loopback pipe catalog}"
 # Crates copied into the generated workspace, at the same relative paths as in the repository
 # (their path dependencies on each other stay valid).
-CRATES=(runtime macros standin examples/loopback examples/pipe tests/e2e)
+CRATES=(runtime macros catalog standin examples/loopback examples/pipe tests/e2e)
 
 # Anything a surrounding cargo invocation or the user's shell sets must not leak into the
 # Debian cargo build (which must use /usr/bin/rustc and the generated workspace's target dir).
@@ -201,13 +204,13 @@ for dll in loopback_provider.dll pipe_provider.dll; do
     [[ -f "$OUT/$dll" ]] || die "$OUT/$dll was not produced (is the crate a cdylib?)"
     exports="$(x86_64-w64-mingw32-objdump -p "$OUT/$dll" | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/p')" ||
         die "x86_64-w64-mingw32-objdump -p $dll failed (not a valid PE file?)"
-    for sym in WSPStartup WspEnumProviderProtocols WspSetHostHooks; do
+    for sym in WSPStartup WspEnumProviderProtocols WspSetHostHooks DllRegisterServer DllUnregisterServer; do
         if ! grep -qE "\] $sym\$" <<<"$exports"; then
             echo "$exports" | sed 's/^/      /' >&2
             die "$dll does not export '$sym' under that exact (undecorated) name"
         fi
     done
-    echo "    $dll exports WSPStartup, WspEnumProviderProtocols, WspSetHostHooks"
+    echo "    $dll exports WSPStartup, WspEnumProviderProtocols, WspSetHostHooks, DllRegisterServer, DllUnregisterServer"
 done
 [[ -f "$OUT/wsp-e2e.exe" ]] || die "$OUT/wsp-e2e.exe was not produced"
 
@@ -225,35 +228,71 @@ fi
 
 failures=()
 run_suite() {
-    local dll="$1" suite="$2" status=0
+    local dll="$1" suite="$2" log="${3:-$2}" status=0
     step "wine wsp-e2e.exe $dll $suite"
     local t=$SECONDS
     (cd "$OUT" && timeout --kill-after=10 "$TIMEOUT" wine wsp-e2e.exe "$dll" "$suite" 9>&- \
-        2>"$LOGS/$suite.stderr" | tee "$LOGS/$suite.stdout") || status=$?
+        2>"$LOGS/$log.stderr" | tee "$LOGS/$log.stdout") || status=$?
     # With pipefail the status is wine's (timeout's: 124 when it had to stop it).
     echo "    ($((SECONDS - t)) s, exit status $status)"
     local summary
-    summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/$suite.stdout" | tail -n 1 || true)"
+    summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/$log.stdout" | tail -n 1 || true)"
     if ((status == 124 || status == 137)); then
-        failures+=("$suite: timed out after ${TIMEOUT} s under Wine (last output: $(tail -n 1 "$LOGS/$suite.stdout"))")
+        failures+=("$log: timed out after ${TIMEOUT} s under Wine (last output: $(tail -n 1 "$LOGS/$log.stdout"))")
     elif [[ -z "$summary" ]]; then
         local why
-        if [[ ! -s "$LOGS/$suite.stdout" ]]; then
+        if [[ ! -s "$LOGS/$log.stdout" ]]; then
             why="wine did not start the driver, or it died before printing anything (exit status $status)"
         else
-            why="the driver stopped without its summary line after '$(tail -n 1 "$LOGS/$suite.stdout")' (exit status $status; a crash?)"
+            why="the driver stopped without its summary line after '$(tail -n 1 "$LOGS/$log.stdout")' (exit status $status; a crash?)"
         fi
-        failures+=("$suite: $why; wine's stderr ends with:"$'\n'"$(tail -n 15 "$LOGS/$suite.stderr" | sed 's/^/        /')")
+        failures+=("$log: $why; wine's stderr ends with:"$'\n'"$(tail -n 15 "$LOGS/$log.stderr" | sed 's/^/        /')")
     fi
-    while IFS= read -r line; do failures+=("$line"); done < <(grep '^FAIL ' "$LOGS/$suite.stdout" || true)
-    if [[ -n "$summary" && $status -ne 0 ]] && ! grep -q '^FAIL ' "$LOGS/$suite.stdout"; then
-        failures+=("$suite: driver exited with status $status although it reported: $summary")
+    while IFS= read -r line; do failures+=("$line"); done < <(grep '^FAIL ' "$LOGS/$log.stdout" || true)
+    if [[ -n "$summary" && $status -ne 0 ]] && ! grep -q '^FAIL ' "$LOGS/$log.stdout"; then
+        failures+=("$log: driver exited with status $status although it reported: $summary")
+    fi
+}
+# The catalog stage: the DLLs install themselves (`regsvr32`, through their own
+# DllRegisterServer, which writes Wine's registry since Wine's WSC* functions are stubs), the
+# driver finds them in the catalog as ws2_32 would, and `regsvr32 /u` leaves the catalog as it was.
+WINSOCK_KEY='HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters'
+catalog_snapshot() {
+    (cd "$OUT" && wine reg export "$WINSOCK_KEY" "$1" /y >/dev/null 2>>"$LOGS/catalog.stderr" 9>&-) ||
+        failures+=("catalog: wine reg export $WINSOCK_KEY failed")
+}
+regsvr() {
+    if ! (cd "$OUT" && wine regsvr32 /s "$@" >>"$LOGS/catalog.stdout" 2>>"$LOGS/catalog.stderr" 9>&-); then
+        failures+=("catalog: wine regsvr32 $* failed (log: $LOGS/catalog.stderr)")
+        return 1
+    fi
+}
+run_catalog() {
+    step "wine regsvr32 loopback_provider.dll pipe_provider.dll; wsp-e2e.exe --catalog; regsvr32 /u"
+    : >"$LOGS/catalog.stdout"
+    : >"$LOGS/catalog.stderr"
+    catalog_snapshot catalog-before.reg
+    regsvr loopback_provider.dll && regsvr pipe_provider.dll || return 0
+    if ! (cd "$OUT" && wine reg query "$WINSOCK_KEY\\Protocol_Catalog9\\Catalog_Entries64" /s 9>&- 2>/dev/null |
+        grep -q PackedCatalogItem); then
+        failures+=("catalog: regsvr32 reported success but no PackedCatalogItem is in $WINSOCK_KEY\\Protocol_Catalog9\\Catalog_Entries64")
+    fi
+    run_suite --catalog loopback catalog-loopback
+    run_suite --catalog pipe catalog-pipe
+    regsvr /u pipe_provider.dll
+    regsvr /u loopback_provider.dll
+    catalog_snapshot catalog-after.reg
+    if ! cmp -s "$OUT/catalog-before.reg" "$OUT/catalog-after.reg"; then
+        failures+=("catalog: after regsvr32 /u the catalog differs from before: $(diff "$OUT/catalog-before.reg" "$OUT/catalog-after.reg" | head -n 5 | tr '\n' ' ')")
+    else
+        echo "    regsvr32 /u left the catalog byte-for-byte as it was"
     fi
 }
 for suite in $SUITES; do
     case "$suite" in
     loopback) run_suite loopback_provider.dll loopback ;;
     pipe) run_suite pipe_provider.dll pipe ;;
+    catalog) run_catalog ;;
     *) die "unknown suite '$suite' in WSP_E2E_SUITES" ;;
     esac
 done
