@@ -38,10 +38,10 @@ mod flags;
 mod hooks;
 mod info;
 mod io;
+mod module;
 mod notify;
 mod overlapped;
 mod panic;
-mod module;
 mod provider;
 mod register;
 mod select;
@@ -128,8 +128,8 @@ pub fn entry_points<P: Descriptor>() -> EntryPoints {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::provider::{IfsSocket, Provider, ThreadSafeSocket};
-    pub use crate::state::{Descriptor, Ifs, NonIfs, State};
     pub use crate::register::{register_server, unregister_server};
+    pub use crate::state::{Descriptor, Ifs, NonIfs, State};
     pub use crate::thunks::{enum_protocols, set_host_hooks, startup};
     pub use crate::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
 

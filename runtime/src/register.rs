@@ -11,7 +11,7 @@
 use crate::error::WsaError;
 use crate::panic::catch;
 use crate::state::Descriptor;
-use winsock_catalog::{Catalogs, CatalogError, Guid, ProtocolInfo};
+use winsock_catalog::{CatalogError, Catalogs, Guid, ProtocolInfo};
 
 /// `S_OK`.
 const S_OK: i32 = 0;

@@ -664,9 +664,7 @@ pub(crate) unsafe extern "system" fn join_leaf<P: Descriptor>(
         let addr = read_addr(&sock, name, namelen)?;
         match sock.shared.provider.join_leaf(&sock, &addr, flags)? {
             None => Ok(s),
-            Some(inner) => {
-                P::state().create::<P::Mode>(sock.sibling(inner))
-            }
+            Some(inner) => P::state().create::<P::Mode>(sock.sibling(inner)),
         }
     })
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use winsock_catalog::{Arch, Backend};
-use winsock_provider::sys::{WSAPROTOCOL_INFOW, PFL_HIDDEN};
+use winsock_provider::sys::{PFL_HIDDEN, WSAPROTOCOL_INFOW};
 use winsock_provider::{Guid, WsaError};
 
 /// One protocol entry of a catalog: the provider library's path as the catalog stores it

@@ -42,11 +42,11 @@ mod registry;
 pub mod scenarios;
 mod wsa;
 
+pub use catalog::CatalogEntry;
 pub use kernel::{
     Completion, ERROR_ABANDONED_WAIT_0, WSA_INFINITE, WSA_MAXIMUM_WAIT_EVENTS, WSA_WAIT_EVENT_0,
     WSA_WAIT_IO_COMPLETION, WSA_WAIT_TIMEOUT,
 };
-pub use catalog::CatalogEntry;
 pub use messages::{Message, Window};
 pub use overlapped::WSS_OPERATION_IN_PROGRESS;
 pub use wsa::{ext, AddrBuf, CompletionPort, FD_SETSIZE};
@@ -55,8 +55,8 @@ use registry::Kind;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
-use winsock_provider::sys::*;
 pub use winsock_catalog;
+use winsock_provider::sys::*;
 pub use winsock_provider::{sys, EntryPoints, Guid, SockAddr, WsaError};
 
 /// The value `*lpErrno` holds before each call, to tell "left alone" from "written".
@@ -148,7 +148,10 @@ fn choose<'a>(
     ty: i32,
     protocol: i32,
 ) -> Result<usize, WsaError> {
-    let family = entries.clone().enumerate().filter(|(_, i)| i.iAddressFamily == af);
+    let family = entries
+        .clone()
+        .enumerate()
+        .filter(|(_, i)| i.iAddressFamily == af);
     if family.clone().next().is_none() {
         return Err(WsaError::AFNOSUPPORT);
     }
@@ -397,9 +400,8 @@ pub fn regsvr32(path: impl AsRef<Path>, install: bool) -> Result<(), LoadError> 
     // SAFETY: the export has this signature (the COM self-registration convention), and the
     // library is never unloaded.
     let hresult = unsafe {
-        let f = core::mem::transmute::<*const core::ffi::c_void, winsock_provider::RegisterFn>(
-            export,
-        );
+        let f =
+            core::mem::transmute::<*const core::ffi::c_void, winsock_provider::RegisterFn>(export);
         f()
     };
     if hresult != 0 {

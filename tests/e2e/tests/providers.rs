@@ -151,7 +151,11 @@ fn scratch(name: &str) -> PathBuf {
 /// `wsp-e2e --register|--unregister <library>` (what `regsvr32 [/u]` does) against `catalog`.
 fn regsvr32(catalog: &Path, crate_name: &str, install: bool) {
     let lib = library(crate_name);
-    let flag = if install { "--register" } else { "--unregister" };
+    let flag = if install {
+        "--register"
+    } else {
+        "--unregister"
+    };
     let out = Command::new(driver())
         .env(winsock_catalog::CATALOG_ENV, catalog)
         .arg(flag)
@@ -234,7 +238,12 @@ fn protocol_entries(lib: &Path) -> Vec<winsock_catalog::ProtocolInfo> {
             &mut errno,
         )
     };
-    assert_eq!(n as usize, infos.len(), "WspEnumProviderProtocols failed ({})", errno);
+    assert_eq!(
+        n as usize,
+        infos.len(),
+        "WspEnumProviderProtocols failed ({})",
+        errno
+    );
     infos
         .iter()
         .map(|info| {
@@ -272,7 +281,12 @@ fn entries_under_another_guid() {
         af: 2,
         ty: 1,
         protocol: 6,
-        addr: |_| "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into(),
+        addr: |_| {
+            "127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into()
+        },
     };
     let s = ws.socket(2, 1, 6).expect("a socket of the entry");
     let mut buf = vec![0u8; std::mem::size_of::<WSAPROTOCOL_INFOW>()];
