@@ -40,6 +40,7 @@ mod os;
 mod overlapped;
 mod registry;
 pub mod scenarios;
+mod session;
 mod wsa;
 
 pub use catalog::CatalogEntry;
@@ -49,6 +50,7 @@ pub use kernel::{
 };
 pub use messages::{Message, Window};
 pub use overlapped::WSS_OPERATION_IN_PROGRESS;
+pub use session::Session;
 pub use wsa::{ext, AddrBuf, CompletionPort, FD_SETSIZE};
 
 use registry::Kind;
@@ -125,6 +127,8 @@ struct Inner {
     cleaned: Mutex<bool>,
     /// The catalog `socket()` chooses from, for a session made from one.
     catalog: Option<catalog::Catalog>,
+    /// The range the session's non-IFS handle values come from (see `os::HandleAllocator`).
+    range: usize,
 }
 
 /// One application's view of ws2_32: the providers it loaded and the Winsock calls it makes.
@@ -425,6 +429,7 @@ impl Ws2 {
                 providers: RwLock::new(Vec::new()),
                 cleaned: Mutex::new(false),
                 catalog,
+                range: registry::lock().open_range(),
             }),
         }
     }
@@ -555,7 +560,10 @@ impl Ws2 {
         Ok(providers.len() - 1)
     }
 
+    /// `WSANOTINITIALISED` after the session's clean-up; otherwise makes the handles this
+    /// thread's next calls create come from the session's range.
     fn not_cleaned(&self) -> Result<(), WsaError> {
+        os::use_range(self.inner.range);
         if *self.inner.cleaned.lock().unwrap_or_else(|e| e.into_inner()) {
             Err(WsaError::NOTINITIALISED)
         } else {
@@ -1171,6 +1179,7 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.cleanup();
+        registry::lock().close_range(self.range);
     }
 }
 

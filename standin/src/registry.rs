@@ -184,6 +184,16 @@ impl Registry {
         }
     }
 
+    /// A handle range for a new session (see `os::HandleAllocator`).
+    pub(crate) fn open_range(&mut self) -> usize {
+        self.alloc.open_range()
+    }
+
+    /// Gives back a closed session's range.
+    pub(crate) fn close_range(&mut self, range: usize) {
+        self.alloc.close_range(range)
+    }
+
     /// A value from the handle allocator for a kernel object or window (not a socket).
     pub(crate) fn alloc_value(&mut self) -> usize {
         self.alloc.allocate()
