@@ -14,6 +14,7 @@
 //! Without `--file` the system's catalog is used (`winsock_catalog::system`). Exit status 0 on
 //! success, 1 when the operation failed, 2 on a usage error.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod dll;
 
