@@ -113,6 +113,7 @@ impl Store for FileStore {
             .read(true)
             .write(true)
             .create(true)
+            .truncate(false)
             .open(self.sibling(".lock"))
             .map_err(|e| self.io_error("cannot open the lock file of", e))?;
         let _guard = lock::lock(&lock_file).map_err(|e| self.io_error("cannot lock", e))?;

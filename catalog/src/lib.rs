@@ -18,6 +18,7 @@
 //! it can live inside a provider DLL.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod backend;
 mod catalog;

@@ -139,7 +139,7 @@ impl Tree {
                 p.push('\\');
             }
             p.push_str(part);
-            self.keys.entry(p.clone()).or_insert_with(Vec::new);
+            self.keys.entry(p.clone()).or_default();
         }
     }
 

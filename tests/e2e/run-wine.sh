@@ -29,7 +29,9 @@
 #   WSP_E2E_SUITES            which runs to do (default "loopback pipe catalog"; "catalog" is
 #                             `regsvr32` of both DLLs into Wine's registry, both suites with the
 #                             providers found through the catalog, `regsvr32 /u`, and a check
-#                             that the catalog keys are byte-for-byte what they were)
+#                             that the catalog keys are byte-for-byte what they were; then the
+#                             wsp-catalog.exe stage: list, verify, backup, install, remove,
+#                             restore)
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -47,7 +49,7 @@ TIMEOUT="${WSP_E2E_TIMEOUT:-900}"
 SUITES="${WSP_E2E_SUITES:-loopback pipe catalog}"
 # Crates copied into the generated workspace, at the same relative paths as in the repository
 # (their path dependencies on each other stay valid).
-CRATES=(runtime macros catalog standin examples/loopback examples/pipe tests/e2e)
+CRATES=(runtime macros standin examples/loopback examples/pipe tests/e2e catalog catalog/tool)
 
 # Anything a surrounding cargo invocation or the user's shell sets must not leak into the
 # Debian cargo build (which must use /usr/bin/rustc and the generated workspace's target dir).
@@ -297,14 +299,58 @@ run_catalog() {
         echo "    regsvr32 /u left the catalog as it was (but for the two counters every change advances)"
     fi
 }
+# --------------------------------------------------------------------------------------------
+# The catalog tool (issue 11). Wine's WSC* functions are stubs, so under Wine wsp-catalog.exe
+# goes through the registry back end: list, verify, backup, install loopback_provider.dll, see
+# it listed and verified, remove it, restore the backup; then `reg export` of the Parameters key
+# and a fresh backup must be byte-identical to what they were before.
+catalog_stage() {
+    local dir="$WINE_DIR/catalog" key='HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters'
+    step "wine wsp-catalog.exe: list, verify, backup, install, remove, restore"
+    rm -rf "$dir" && mkdir -p "$dir" && cp "$OUT/wsp-catalog.exe" "$OUT/loopback_provider.dll" "$dir/"
+    wcat() { # runs one command in $dir; its output goes to $LOGS/catalog.log and to stdout
+        echo "\$ $*" >>"$LOGS/catalog.log"
+        (cd "$dir" && timeout --kill-after=10 "$TIMEOUT" "$@" 9>&- 2>&1) | tee -a "$LOGS/catalog.log"
+        return "${PIPESTATUS[0]}"
+    }
+    : >"$LOGS/catalog.log"
+    local out guid
+    wcat wine reg export "$key" before.reg /y >/dev/null || { failures+=("catalog: wine reg export failed (log: $LOGS/catalog.log)"); return; }
+    wcat wine wsp-catalog.exe list >/dev/null || { failures+=("catalog: 'list' of Wine's catalog failed (log: $LOGS/catalog.log)"); return; }
+    wcat wine wsp-catalog.exe verify >/dev/null || { failures+=("catalog: 'verify' of Wine's catalog failed (log: $LOGS/catalog.log)"); return; }
+    wcat wine wsp-catalog.exe backup backup.reg >/dev/null || { failures+=("catalog: 'backup' failed (log: $LOGS/catalog.log)"); return; }
+    out="$(wcat wine wsp-catalog.exe install loopback_provider.dll)" || { failures+=("catalog: 'install loopback_provider.dll' failed: $out"); return; }
+    guid="$(sed -n 's/^installed provider \({[0-9a-f-]*}\).*/\1/p' <<<"$out")"
+    [[ -n "$guid" ]] || { failures+=("catalog: 'install' did not name the provider GUID: $out"); return; }
+    out="$(wcat wine wsp-catalog.exe list)" || { failures+=("catalog: 'list' after install failed"); return; }
+    grep -q 'Loopback TCP' <<<"$out" && grep -q "$guid" <<<"$out" ||
+        failures+=("catalog: 'list' after install does not show Loopback TCP under $guid (log: $LOGS/catalog.log)")
+    wcat wine wsp-catalog.exe verify >/dev/null || failures+=("catalog: 'verify' with loopback_provider.dll installed failed (log: $LOGS/catalog.log)")
+    wcat wine reg query 'HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\Protocol_Catalog9\Catalog_Entries64\000000000001' /v PackedCatalogItem >/dev/null ||
+        failures+=("catalog: the install did not write Catalog_Entries64\\000000000001\\PackedCatalogItem into Wine's registry")
+    wcat wine wsp-catalog.exe remove "$guid" >/dev/null || failures+=("catalog: 'remove $guid' failed (log: $LOGS/catalog.log)")
+    wcat wine wsp-catalog.exe restore backup.reg >/dev/null || { failures+=("catalog: 'restore' failed (log: $LOGS/catalog.log)"); return; }
+    wcat wine reg export "$key" after.reg /y >/dev/null || { failures+=("catalog: wine reg export after restore failed"); return; }
+    wcat wine wsp-catalog.exe backup backup-after.reg >/dev/null || { failures+=("catalog: 'backup' after restore failed"); return; }
+    cmp -s "$dir/before.reg" "$dir/after.reg" ||
+        failures+=("catalog: 'reg export' of the Parameters key differs after install/remove/restore (see $dir/before.reg, after.reg)")
+    cmp -s "$dir/backup.reg" "$dir/backup-after.reg" ||
+        failures+=("catalog: the tool's backup differs after install/remove/restore (see $dir/backup.reg, backup-after.reg)")
+    echo "    catalog stage done (log: ${LOGS#"$root"/}/catalog.log)"
+}
+
 for suite in $SUITES; do
     case "$suite" in
     loopback) run_suite loopback_provider.dll loopback ;;
     pipe) run_suite pipe_provider.dll pipe ;;
-    catalog) run_catalog ;;
+    catalog)
+        run_catalog
+        catalog_stage
+        ;;
     *) die "unknown suite '$suite' in WSP_E2E_SUITES" ;;
     esac
 done
+
 wineserver -k >/dev/null 2>&1 9>&- || true
 
 echo
