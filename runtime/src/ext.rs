@@ -107,6 +107,7 @@ unsafe fn direct_completion<P: Descriptor>(
 /// Runs a `BOOL` extension function: `TRUE`, or `FALSE` with the error set as the thread's
 /// last error.
 fn bool_ext(f: impl FnOnce() -> Result<(), WsaError>) -> BOOL {
+    let _entry = crate::deferred::Entry::enter();
     match catch(f) {
         Ok(()) => 1,
         Err(e) => {
@@ -118,6 +119,7 @@ fn bool_ext(f: impl FnOnce() -> Result<(), WsaError>) -> BOOL {
 
 /// Runs an `int` extension function: 0, or `SOCKET_ERROR` with the thread's last error set.
 fn int_ext(f: impl FnOnce() -> Result<(), WsaError>) -> i32 {
+    let _entry = crate::deferred::Entry::enter();
     match catch(f) {
         Ok(()) => 0,
         Err(e) => {

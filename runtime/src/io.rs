@@ -68,9 +68,13 @@ pub(crate) fn attach<P: Provider>(sock: &Arc<Sock<P>>) {
 }
 
 impl<P: Provider> Driver for Sock<P> {
-    fn signal(&self, ready: Ready, error: Option<WsaError>) {
+    fn signal(&self, ready: Ready, error: Option<WsaError>) -> bool {
         record(self, ready, error);
         notify::bump();
+        overlapped::has_pending(self)
+    }
+
+    fn drive(&self) {
         overlapped::drive(self);
     }
 }

@@ -58,7 +58,8 @@ unsafe fn fill(set: &mut FD_SET, handles: &[SOCKET], upcalls: &WSPUPCALLTABLE) {
 }
 
 /// `WSPSelect`: waits until a socket in the sets is ready or `timeout` passes, then keeps only
-/// the ready sockets in each set and returns their total count. Every handle must be an open
+/// the ready sockets in each set (each once) and returns their total count (a socket in two
+/// sets counts twice, a handle listed twice in one set once). Every handle must be an open
 /// socket of this provider (`WSAENOTSOCK` otherwise).
 pub(crate) fn select<P: Descriptor>(
     upcalls: &WSPUPCALLTABLE,
@@ -76,7 +77,12 @@ pub(crate) fn select<P: Descriptor>(
     for (set, want) in sets.iter().zip(wants) {
         let mut socks = Vec::new();
         if let Some(set) = set {
-            for &h in &set.fd_array[..set.fd_count as usize] {
+            let listed = &set.fd_array[..set.fd_count as usize];
+            for (i, &h) in listed.iter().enumerate() {
+                // A handle listed twice is one socket: it is kept, and counted, once.
+                if listed[..i].contains(&h) {
+                    continue;
+                }
                 let pinned = P::state().lookup(h)?;
                 let sock = keep(&pinned);
                 drop(pinned);

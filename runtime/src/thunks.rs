@@ -7,6 +7,7 @@
 
 use crate::addr::{check_room, SockAddr};
 use crate::buf::{Bufs, BufsMut};
+use crate::deferred::Entry;
 use crate::error::WsaError;
 use crate::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
 use crate::info::write_wide;
@@ -33,6 +34,7 @@ unsafe fn fail<T>(errno: *const i32, failure: T, e: WsaError) -> T {
 /// Runs an `int`-returning entry point: `0` or `SOCKET_ERROR`.
 #[inline(always)]
 unsafe fn int_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>) -> i32 {
+    let _entry = Entry::enter();
     match catch(f) {
         Ok(()) => 0,
         Err(e) => fail(errno, SOCKET_ERROR, e),
@@ -42,6 +44,7 @@ unsafe fn int_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>) 
 /// Runs a `SOCKET`-returning entry point: the handle or `INVALID_SOCKET`.
 #[inline(always)]
 unsafe fn socket_call(errno: *const i32, f: impl FnOnce() -> Result<SOCKET, WsaError>) -> SOCKET {
+    let _entry = Entry::enter();
     match catch(f) {
         Ok(s) => s,
         Err(e) => fail(errno, INVALID_SOCKET, e),
@@ -51,6 +54,7 @@ unsafe fn socket_call(errno: *const i32, f: impl FnOnce() -> Result<SOCKET, WsaE
 /// Runs a `BOOL`-returning entry point: `TRUE` or `FALSE`.
 #[inline(always)]
 unsafe fn bool_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>) -> BOOL {
+    let _entry = Entry::enter();
     match catch(f) {
         Ok(()) => 1,
         Err(e) => fail(errno, 0, e),
@@ -319,6 +323,7 @@ pub(crate) unsafe extern "system" fn cleanup<P: Descriptor>(errno: *mut i32) -> 
         if P::state().active().is_err() {
             // The last clean-up closed every socket: abort what they still had pending.
             overlapped::abort_provider::<P>();
+            crate::deferred::quiesce();
         }
         Ok(())
     })
@@ -816,6 +821,7 @@ pub(crate) unsafe extern "system" fn select<P: Descriptor>(
     timeout: *const TIMEVAL,
     errno: *mut i32,
 ) -> i32 {
+    let _entry = Entry::enter();
     let result = catch(|| {
         let shared = P::state().active()?;
         if read.is_null() && write.is_null() && except.is_null() {
