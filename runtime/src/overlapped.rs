@@ -372,6 +372,9 @@ pub(crate) struct Ops<P: Provider> {
     closed: bool,
     /// Listed in the registry of sockets that had pending requests.
     registered: bool,
+    /// Requests waiting on another socket whose completion names this one (`AcceptEx`'s
+    /// data stage): closing this socket completes them.
+    stages: Vec<Weak<Held>>,
 }
 
 impl<P: Provider> Ops<P> {
@@ -382,6 +385,7 @@ impl<P: Provider> Ops<P> {
             again: false,
             closed: false,
             registered: false,
+            stages: Vec::new(),
         }
     }
 }
@@ -609,12 +613,12 @@ pub(crate) fn abort_all<P: Provider>(sock: &Sock<P>) {
 /// [`abort_all`]; `released`: the handle is gone already (the last clean-up closed the
 /// socket), so completions cannot name it to `WPUCompleteOverlappedRequest`.
 fn abort<P: Provider>(sock: &Sock<P>, released: bool) {
-    let aborted: Vec<Op<P>> = {
+    let (aborted, stages): (Vec<Op<P>>, Vec<Weak<Held>>) = {
         let mut g = lock(&sock.io.ops);
         g.closed = true;
         let mut all: Vec<Op<P>> = g.queues[0].drain(..).collect();
         all.extend(g.queues[1].drain(..));
-        all
+        (all, core::mem::take(&mut g.stages))
     };
     for mut op in aborted {
         if released {
@@ -622,9 +626,44 @@ fn abort<P: Provider>(sock: &Sock<P>, released: bool) {
         }
         op.done.complete(Err(WsaError::OPERATION_ABORTED));
     }
+    for held in stages.iter().filter_map(Weak::upgrade) {
+        let mut g = lock(&held);
+        if let Some(mut done) = g.take() {
+            if released {
+                done.host_route = false;
+            }
+            done.complete(Err(WsaError::OPERATION_ABORTED));
+        }
+    }
     let mut g = lock(&sock.io.ops);
     while g.running {
         g = sock.io.idle.wait(g).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// A request's completion held where two sockets can reach it: the one whose queue it waits
+/// in, and the one whose handle it names ([`hold_stage`]). Whoever takes it first delivers it,
+/// under this lock, so a close of the naming socket waits for a delivery in progress.
+pub(crate) type Held = Mutex<Option<Completion>>;
+
+/// Ties `held` to `owner`, the socket its completion names: closing `owner` completes it
+/// with `WSA_OPERATION_ABORTED` (before `owner`'s handle is released). False if `owner` is
+/// closing already (the caller then completes it).
+pub(crate) fn hold_stage<P: Provider>(owner: &Sock<P>, held: &Arc<Held>) -> bool {
+    let mut g = lock(&owner.io.ops);
+    if g.closed {
+        return false;
+    }
+    g.stages.retain(|w| w.strong_count() > 0);
+    g.stages.push(Arc::downgrade(held));
+    true
+}
+
+/// Delivers the request in `held` with `result`, unless it was delivered already.
+pub(crate) fn complete_held(held: &Held, result: Result<(u32, u32), WsaError>) {
+    let mut g = lock(held);
+    if let Some(done) = g.take() {
+        done.complete(result);
     }
 }
 
