@@ -589,8 +589,8 @@ mod latch {
     use std::time::{Duration, Instant};
     use winsock_provider::sys::*;
     use winsock_provider::{
-        entry_points, Bufs, BufsMut, MsgFlags, Notifier, OptValue, Provider, Ready, Shutdown,
-        Sock, SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
+        entry_points, Bufs, BufsMut, MsgFlags, Notifier, OptValue, Provider, Ready, Shutdown, Sock,
+        SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
     };
     use ws2_standin::{check_int, Ws2};
 
@@ -806,7 +806,8 @@ mod latch {
         PANIC_IN.store(0, Ordering::SeqCst);
         SEND_WAITS.store(false, Ordering::SeqCst);
         let ws = Ws2::new();
-        ws.load(entry_points::<Latch>()).expect("load the latch provider");
+        ws.load(entry_points::<Latch>())
+            .expect("load the latch provider");
         ws
     }
 
@@ -867,8 +868,7 @@ mod latch {
 
         /// Whether the completion was delivered within `ms`.
         fn completes_within(&self, ws: &Ws2, ms: u32) -> bool {
-            ws.wait_for_multiple_events(&[self.event], false, ms, false)
-                .map_or(false, |r| r == 0)
+            ws.wait_for_multiple_events(&[self.event], false, ms, false) == Ok(0)
         }
 
         /// `Internal` (the error; `WSS_OPERATION_IN_PROGRESS` while pending).
@@ -894,7 +894,11 @@ mod latch {
             pending(&mut p, &ws, s);
             let w = ws.clone();
             within("WSPShutdown", move || w.shutdown(s, how)).unwrap();
-            assert!(p.completes_within(&ws, 5000), "shutdown({}): no completion", how);
+            assert!(
+                p.completes_within(&ws, 5000),
+                "shutdown({}): no completion",
+                how
+            );
             assert_eq!(p.internal(), 0);
             // A later receive (blocking) returns: end of stream.
             let w = ws.clone();
@@ -1010,7 +1014,10 @@ mod latch {
             }
             // Pending: completes once, with the panic's error.
             _ => {
-                assert_eq!(ws.wait_for_multiple_events(&[ev], false, 5000, false), Ok(0));
+                assert_eq!(
+                    ws.wait_for_multiple_events(&[ev], false, 5000, false),
+                    Ok(0)
+                );
                 assert_eq!(ov.Internal, WsaError::NETDOWN.code() as usize);
             }
         }
@@ -1026,7 +1033,10 @@ mod latch {
         let r = unsafe { ws.accept_ex(l, b, &mut out[..], 8, 144, ov2) };
         assert_eq!(r, Err(WsaError::IO_PENDING));
         ws.closesocket(l).unwrap();
-        assert_eq!(ws.wait_for_multiple_events(&[ev2], false, 5000, false), Ok(0));
+        assert_eq!(
+            ws.wait_for_multiple_events(&[ev2], false, 5000, false),
+            Ok(0)
+        );
         assert_eq!(ov2.Internal, WsaError::OPERATION_ABORTED.code() as usize);
         ws.send(b, b"late", 0).unwrap();
         ws.closesocket(b).unwrap();
@@ -1062,7 +1072,9 @@ mod latch {
         // SAFETY: valid or deliberately null/short pointers, which the runtime checks first.
         unsafe {
             for f in [t.lpWSPGetSockName.unwrap(), t.lpWSPGetPeerName.unwrap()] {
-                let r = check_int("WSPGetSockName", |e| f(s, core::ptr::null_mut(), &mut len, e));
+                let r = check_int("WSPGetSockName", |e| {
+                    f(s, core::ptr::null_mut(), &mut len, e)
+                });
                 assert_eq!(r, Err(WsaError::FAULT));
                 let r = check_int("WSPGetSockName", |e| {
                     f(s, addr.as_mut_ptr().cast(), core::ptr::null_mut(), e)
@@ -1074,7 +1086,14 @@ mod latch {
                 assert_eq!(r, Err(WsaError::FAULT));
             }
             let r = check_int("WSPGetSockOpt", |e| {
-                t.lpWSPGetSockOpt.unwrap()(s, SOL_SOCKET, SO_RCVBUF, core::ptr::null_mut(), &mut len, e)
+                t.lpWSPGetSockOpt.unwrap()(
+                    s,
+                    SOL_SOCKET,
+                    SO_RCVBUF,
+                    core::ptr::null_mut(),
+                    &mut len,
+                    e,
+                )
             });
             assert_eq!(r, Err(WsaError::FAULT));
             let sa = super::v4("127.0.0.1:9").to_bytes();
@@ -1119,7 +1138,10 @@ mod latch {
         ws.send(s, b"x", 0).unwrap();
         PANIC_IN.store(READINESS, Ordering::SeqCst);
         let (mut r, mut w, mut x) = (vec![s], vec![], vec![]);
-        assert_eq!(ws.select(&mut r, &mut w, &mut x, None), Err(WsaError::NETDOWN));
+        assert_eq!(
+            ws.select(&mut r, &mut w, &mut x, None),
+            Err(WsaError::NETDOWN)
+        );
         PANIC_IN.store(0, Ordering::SeqCst);
         let (mut r, mut w, mut x) = (vec![s], vec![], vec![]);
         assert_eq!(ws.select(&mut r, &mut w, &mut x, None), Ok(1));
@@ -1153,7 +1175,10 @@ mod latch {
         };
         // SAFETY: WSPStartup with valid out-structures and the two upcalls a non-IFS provider
         // needs.
-        assert_eq!(unsafe { (ep.startup)(0x0202, &mut data, &info, up, &mut table) }, 0);
+        assert_eq!(
+            unsafe { (ep.startup)(0x0202, &mut data, &info, up, &mut table) },
+            0
+        );
         PANIC_IN.store(CLEANUP, Ordering::SeqCst);
         let cleanup = table.lpWSPCleanup.unwrap();
         // SAFETY: balances the start-up above.

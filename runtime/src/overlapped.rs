@@ -474,9 +474,7 @@ fn start<P: Provider>(
         }
         // Closed while the attempt ran: the close is waiting for this thread, and the
         // handle is still valid until it has finished.
-        Err(e) if e == WsaError::WOULDBLOCK && deliver_errors => {
-            Err(WsaError::OPERATION_ABORTED)
-        }
+        Err(e) if e == WsaError::WOULDBLOCK && deliver_errors => Err(WsaError::OPERATION_ABORTED),
         Err(e) if e == WsaError::WOULDBLOCK => Err(WsaError::NOTSOCK),
         other => other,
     };
