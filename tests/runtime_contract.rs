@@ -603,6 +603,8 @@ mod latch {
     const CLEANUP: u32 = 16;
     /// `send` waits, after signalling, until its data has been received.
     static SEND_WAITS: AtomicBool = AtomicBool::new(false);
+    /// `accept` waits until the socket is closed, even when it must not block.
+    static ACCEPT_BLOCKS: AtomicBool = AtomicBool::new(false);
     /// Calls of the methods that fill a caller's buffer (the runtime must check it first).
     static FILLERS: AtomicUsize = AtomicUsize::new(0);
     /// The state and notifier of the last socket attached, for a thread of "the transport".
@@ -693,6 +695,12 @@ mod latch {
 
         fn accept(&self, sock: &Sock<Self>) -> Result<(LatchSocket, SockAddr), WsaError> {
             let mut st = sock.0.lock();
+            if ACCEPT_BLOCKS.load(Ordering::SeqCst) {
+                while !st.shut {
+                    st = sock.0.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+                return Err(WsaError::INTR);
+            }
             if st.pending_connections == 0 {
                 return Err(WsaError::WOULDBLOCK);
             }
@@ -805,6 +813,7 @@ mod latch {
     fn session() -> Ws2 {
         PANIC_IN.store(0, Ordering::SeqCst);
         SEND_WAITS.store(false, Ordering::SeqCst);
+        ACCEPT_BLOCKS.store(false, Ordering::SeqCst);
         let ws = Ws2::new();
         ws.load(entry_points::<Latch>())
             .expect("load the latch provider");
@@ -1042,6 +1051,36 @@ mod latch {
         ws.closesocket(b).unwrap();
         ws.closesocket(a).unwrap();
         within("WSPCleanup", move || ws.cleanup());
+    }
+
+    #[test]
+    fn closing_a_listener_wakes_an_attempt_blocked_in_the_provider() {
+        let _serial = serial();
+        let ws = session();
+        let l = socket(&ws);
+        ws.listen(l, 5).unwrap();
+        let a = socket(&ws);
+        ACCEPT_BLOCKS.store(true, Ordering::SeqCst);
+        let out = Box::leak(Box::new([0u8; 300])).as_mut_ptr() as usize;
+        let ov = Box::leak(Box::new(OVERLAPPED::default())) as *mut OVERLAPPED as usize;
+        let w = ws.clone();
+        let acceptor = std::thread::spawn(move || {
+            // SAFETY: the buffer and OVERLAPPED are leaked: they outlive the operation.
+            unsafe {
+                let out = core::slice::from_raw_parts_mut(out as *mut u8, 300);
+                w.accept_ex(l, a, out, 0, 144, ov as *mut OVERLAPPED)
+            }
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        // The attempt blocks in the provider's accept (a provider bug); the close lets the
+        // provider's close wake it instead of waiting for it first.
+        let w = ws.clone();
+        within("WSPCloseSocket", move || w.closesocket(l)).unwrap();
+        let r = within("AcceptEx", move || acceptor.join().unwrap());
+        ACCEPT_BLOCKS.store(false, Ordering::SeqCst);
+        assert_eq!(r, Err(WsaError::INTR));
+        ws.closesocket(a).unwrap();
+        ws.cleanup();
     }
 
     #[test]
