@@ -52,6 +52,9 @@ struct Sock {
     peer: Option<Vec<u8>>,
     /// Associated with this worker's completion port (key = `id`).
     assoc: bool,
+    /// Duplicated (`WSPDuplicateSocket`): closing this descriptor may leave the socket open,
+    /// so a close need not wake calls blocked in it.
+    shared: bool,
 }
 
 /// The extension functions, looked up once.
@@ -335,6 +338,7 @@ impl<'a> Worker<'a> {
             addr: None,
             peer: None,
             assoc,
+            shared: false,
         });
         self.socks.len() - 1
     }
@@ -1626,12 +1630,31 @@ impl<'a> Worker<'a> {
             }
         };
         if let Some(r) = r {
-            self.c.expect(
-                "a null or short buffer on a live socket",
-                &r,
-                WsaError::FAULT,
-            );
+            // A socket whose `attached` panicked fails every call with WSAENETDOWN first.
+            let socket_call = !matches!(which, 12 | 13);
+            if r == Err(WsaError::NETDOWN) && sh.cfg.panicky && socket_call && self.unusable(s) {
+                return;
+            }
+            self.c.expect("a null or short buffer", &r, WsaError::FAULT);
         }
+    }
+
+    /// Whether the runtime refuses `s` as a whole: `SO_TYPE`, which the runtime answers
+    /// without provider code, fails with `WSAENETDOWN`.
+    fn unusable(&self, s: SOCKET) -> bool {
+        let f = match self.sh().spi.table.lpWSPGetSockOpt {
+            Some(f) => f,
+            None => return false,
+        };
+        let mut v = [0u8; 4];
+        let mut len = 4i32;
+        let r = self.c.int(
+            format!("WSPGetSockOpt({:#x}, SO_TYPE) [usable?]", s),
+            false,
+            // SAFETY: a writable 4-byte value.
+            |e| unsafe { f(s, SOL_SOCKET, SO_TYPE, v.as_mut_ptr(), &mut len, e) },
+        );
+        r == Err(WsaError::NETDOWN)
     }
 
     /// A value that is not a socket: every call on it fails with `WSAENOTSOCK`. Calls that
@@ -2245,6 +2268,7 @@ impl<'a> Worker<'a> {
             return;
         }
         let s = self.socks[i].s;
+        self.socks[i].shared = true;
         let sh = self.sh();
         let f = match sh.spi.table.lpWSPDuplicateSocket {
             Some(f) => f,
@@ -2275,7 +2299,7 @@ impl<'a> Worker<'a> {
         };
         if let Some(Ok(new)) = new {
             let k = self.adopt(new, St::Other);
-            self.socks[k].st = St::Other;
+            self.socks[k].shared = true;
         }
     }
 
@@ -2554,8 +2578,8 @@ impl<'a> Worker<'a> {
     /// close must wake it.
     fn race_blocking(&mut self) {
         let i = match self.pick(&[St::Connected]) {
-            Some(i) => i,
-            None => return,
+            Some(i) if !self.socks[i].shared => i,
+            _ => return,
         };
         let s = self.socks[i].s;
         if self.ioctl_u32(s, FIONBIO as u32, 0).is_err() {
