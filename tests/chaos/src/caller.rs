@@ -27,11 +27,12 @@ fn shown<T: std::fmt::Debug>(r: &Result<T, WsaError>) -> String {
 impl<'a> Caller<'a> {
     /// Records a violation of the call in progress, with this thread's recent calls.
     pub fn violation(&self, what: String) {
-        let call = self
-            .tr
-            .current()
-            .unwrap_or_else(|| "(between calls)".to_owned());
-        let recent = self.tr.recent();
+        let mut recent = self.tr.recent();
+        // Checks made after a call returned name that call (the last one).
+        let call = match self.tr.current() {
+            Some(c) => c,
+            None => recent.pop().unwrap_or_default(),
+        };
         let start = recent.len().saturating_sub(8);
         self.sh.violation(format!(
             "{} [{}]: {}: {}\n      preceding calls of this thread:\n        {}",

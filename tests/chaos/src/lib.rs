@@ -452,3 +452,56 @@ fn after_cleanup(sh: &Shared, found: &mut Vec<String>) {
         check("WSPCleanup", r as i64, SOCKET_ERROR as i64, errno);
     }
 }
+
+/// The short run `cargo test` makes: each configuration in `names`, for the seeds in
+/// `WSP_CHAOS_SEEDS` (comma-separated, decimal or 0x-hex) or two fixed ones, `calls` calls
+/// each. `Err` lists every violation found, with its seed.
+pub fn short_run(source: &Source, names: &[&str], calls: u64) -> Result<(), String> {
+    let seeds: Vec<u64> = match std::env::var("WSP_CHAOS_SEEDS") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|s| {
+                let s = s.trim();
+                match s.strip_prefix("0x") {
+                    Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                    None => s.parse().ok(),
+                }
+            })
+            .collect(),
+        Err(_) => vec![0x5EED_0001, 0x5EED_0002],
+    };
+    let opts = Options {
+        calls,
+        ..Options::default()
+    };
+    let mut found = Vec::new();
+    for name in names {
+        let cfg = config(name).ok_or_else(|| format!("unknown configuration {}", name))?;
+        for &seed in &seeds {
+            let out = run(source, cfg, seed, &opts);
+            eprintln!(
+                "wsp-chaos: {} seed={:#x}: {} calls, {} threads, {} violations, {:.1} s",
+                name,
+                seed,
+                out.calls,
+                out.threads,
+                out.total_violations,
+                out.elapsed.as_secs_f64()
+            );
+            if out.total_violations > 0 {
+                found.push(format!(
+                    "{} seed={:#x}: {} violation(s):\n{}",
+                    name,
+                    seed,
+                    out.total_violations,
+                    out.violations.join("\n")
+                ));
+            }
+        }
+    }
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(found.join("\n"))
+    }
+}
