@@ -32,6 +32,7 @@
 
 mod addr;
 mod buf;
+mod deferred;
 mod error;
 mod ext;
 mod flags;

@@ -7,6 +7,7 @@
 
 use crate::addr::{check_room, SockAddr};
 use crate::buf::{Bufs, BufsMut};
+use crate::deferred::Entry;
 use crate::error::WsaError;
 use crate::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
 use crate::info::{write_wide, Guid};
@@ -33,6 +34,7 @@ unsafe fn fail<T>(errno: *const i32, failure: T, e: WsaError) -> T {
 /// Runs an `int`-returning entry point: `0` or `SOCKET_ERROR`.
 #[inline(always)]
 unsafe fn int_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>) -> i32 {
+    let _entry = Entry::enter();
     match catch(f) {
         Ok(()) => 0,
         Err(e) => fail(errno, SOCKET_ERROR, e),
@@ -42,6 +44,7 @@ unsafe fn int_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>) 
 /// Runs a `SOCKET`-returning entry point: the handle or `INVALID_SOCKET`.
 #[inline(always)]
 unsafe fn socket_call(errno: *const i32, f: impl FnOnce() -> Result<SOCKET, WsaError>) -> SOCKET {
+    let _entry = Entry::enter();
     match catch(f) {
         Ok(s) => s,
         Err(e) => fail(errno, INVALID_SOCKET, e),
@@ -51,6 +54,7 @@ unsafe fn socket_call(errno: *const i32, f: impl FnOnce() -> Result<SOCKET, WsaE
 /// Runs a `BOOL`-returning entry point: `TRUE` or `FALSE`.
 #[inline(always)]
 unsafe fn bool_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>) -> BOOL {
+    let _entry = Entry::enter();
     match catch(f) {
         Ok(()) => 1,
         Err(e) => fail(errno, 0, e),
@@ -58,13 +62,14 @@ unsafe fn bool_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>)
 }
 
 /// Finds an open socket; the first call that reaches a socket attaches it (see
-/// `Provider::attached`).
+/// `Provider::attached`; a socket whose `attached` panicked is `WSAENETDOWN`).
 #[inline(always)]
 pub(crate) fn sock<P: Descriptor>(s: SOCKET) -> Result<Pinned<P>, WsaError> {
     let pinned = P::state().lookup(s)?;
     if !pinned.io.is_attached() {
         io::attach(&keep(&pinned));
     }
+    pinned.io.usable()?;
     Ok(pinned)
 }
 
@@ -261,11 +266,13 @@ pub(crate) unsafe extern "system" fn address_to_string<P: Descriptor>(
     int_call(errno, || {
         let shared = P::state().active()?;
         let addr = SockAddr::from_raw(address, address_len.min(i32::MAX as u32) as i32)?;
-        let text = shared.provider.address_to_string(&addr)?;
-        let wide: Vec<u16> = text.encode_utf16().chain(Some(0)).collect();
         if out_len.is_null() {
             return Err(WsaError::FAULT);
         }
+        // A null or short `out` still learns the length it needs (Winsock's contract), which
+        // takes the provider's text.
+        let text = shared.provider.address_to_string(&addr)?;
+        let wide: Vec<u16> = text.encode_utf16().chain(Some(0)).collect();
         // SAFETY: non-null; the caller passes a readable and writable length.
         let room = *out_len as usize;
         *out_len = wide.len() as u32;
@@ -317,12 +324,13 @@ pub(crate) unsafe extern "system" fn cancel_blocking_call<P: Descriptor>(errno: 
 
 pub(crate) unsafe extern "system" fn cleanup<P: Descriptor>(errno: *mut i32) -> i32 {
     int_call(errno, || {
-        P::state().cleanup::<P::Mode>()?;
-        if P::state().active().is_err() {
+        let counted = P::state().cleanup::<P::Mode>();
+        if counted != Err(WsaError::NOTINITIALISED) && P::state().active().is_err() {
             // The last clean-up closed every socket: abort what they still had pending.
             overlapped::abort_provider::<P>();
+            crate::deferred::quiesce();
         }
-        Ok(())
+        counted
     })
 }
 
@@ -455,6 +463,7 @@ pub(crate) unsafe extern "system" fn get_peer_name<P: Descriptor>(
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
+        check_room(name, namelen, sock.spec().min_sockaddr.max(0) as usize)?;
         sock.shared
             .provider
             .peer_name(&sock)?
@@ -470,6 +479,7 @@ pub(crate) unsafe extern "system" fn get_sock_name<P: Descriptor>(
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
+        check_room(name, namelen, sock.spec().min_sockaddr.max(0) as usize)?;
         sock.shared
             .provider
             .sock_name(&sock)?
@@ -487,7 +497,8 @@ pub(crate) unsafe extern "system" fn get_sock_opt<P: Descriptor>(
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
-        if optlen.is_null() {
+        // SAFETY: optlen, when non-null, is readable (caller's contract).
+        if optlen.is_null() || optval.is_null() || *optlen < 0 {
             return Err(WsaError::FAULT);
         }
         let bytes = match (level, name) {
@@ -808,6 +819,7 @@ pub(crate) unsafe extern "system" fn select<P: Descriptor>(
     timeout: *const TIMEVAL,
     errno: *mut i32,
 ) -> i32 {
+    let _entry = Entry::enter();
     let result = catch(|| {
         let shared = P::state().active()?;
         if read.is_null() && write.is_null() && except.is_null() {

@@ -190,6 +190,9 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
             scenario("overlapped::close_with_pending", move |ws| {
                 overlapped::close_with_pending(ws, &tcp())
             }),
+            scenario("overlapped::shutdown_with_pending", move |ws| {
+                overlapped::shutdown_with_pending(ws, &tcp())
+            }),
             scenario("overlapped::extensions", move |ws| {
                 overlapped::extensions(ws, &tcp(), &udp())
             }),
