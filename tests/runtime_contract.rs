@@ -782,6 +782,11 @@ mod latch {
             FILLERS.fetch_add(1, Ordering::SeqCst);
             Ok("latch".to_owned())
         }
+
+        fn string_to_address(&self, _: &str, _: i32) -> Result<SockAddr, WsaError> {
+            FILLERS.fetch_add(1, Ordering::SeqCst);
+            Ok(super::v4("127.0.0.1:9"))
+        }
     }
 
     impl winsock_provider::Descriptor for Latch {
@@ -1144,6 +1149,18 @@ mod latch {
                     core::ptr::null(),
                     text.as_mut_ptr(),
                     core::ptr::null_mut(),
+                    e,
+                )
+            });
+            assert_eq!(r, Err(WsaError::FAULT));
+            let wide: Vec<u16> = "127.0.0.1:9\0".encode_utf16().collect();
+            let r = check_int("WSPStringToAddress", |e| {
+                t.lpWSPStringToAddress.unwrap()(
+                    wide.as_ptr(),
+                    2,
+                    core::ptr::null(),
+                    core::ptr::null_mut(),
+                    &mut len,
                     e,
                 )
             });
