@@ -570,7 +570,7 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// `select` for readability of `s`, up to 200 ms.
+    /// `select` for readability of `s`, up to 20 ms.
     fn wait_readable(&self, s: SOCKET) {
         let f = match self.sh().spi.table.lpWSPSelect {
             Some(f) => f,
@@ -581,10 +581,10 @@ impl<'a> Worker<'a> {
         set.fd_array[0] = s;
         let tv = TIMEVAL {
             tv_sec: 0,
-            tv_usec: 200_000,
+            tv_usec: 20_000,
         };
         let _ = self.c.int(
-            format!("WSPSelect(read [{:#x}], 200 ms)", s),
+            format!("WSPSelect(read [{:#x}], 20 ms)", s),
             true,
             // SAFETY: a valid set and time-out.
             |errno| unsafe {
