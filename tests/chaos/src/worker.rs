@@ -94,7 +94,7 @@ impl Kind {
     }
 }
 
-pub struct Worker<'a> {
+pub(crate) struct Worker<'a> {
     c: Caller<'a>,
     idx: usize,
     rng: Rng,
@@ -118,7 +118,7 @@ fn bytes_of(a: &SockAddr) -> Vec<u8> {
 }
 
 impl<'a> Worker<'a> {
-    pub fn new(sh: &'a Shared, idx: usize, seed: u64) -> Worker<'a> {
+    pub(crate) fn new(sh: &'a Shared, idx: usize, seed: u64) -> Worker<'a> {
         let tr = sh.board.join(format!("worker {}", idx));
         Worker {
             c: Caller { sh, tr },
@@ -145,7 +145,7 @@ impl<'a> Worker<'a> {
     /// The main loop, then the orderly end: the pool is emptied (by worker 0, once every
     /// worker stopped using it), each worker closes its sockets and waits for every request
     /// it started to be notified.
-    pub fn run(mut self, barrier: &Barrier) {
+    pub(crate) fn run(mut self, barrier: &Barrier) {
         let sh = self.sh();
         let ws = &sh.ws;
         self.port = self
@@ -2105,7 +2105,24 @@ impl<'a> Worker<'a> {
         ]);
         let mut buf = [0u8; 700];
         let len = self.rng.pick(&[0i32, 1, 2, 4, 8, 700]);
-        if self.rng.one_in(2) {
+        if self.rng.one_in(4) {
+            if let Some(f) = t.lpWSPGetPeerName {
+                let mut l = len.max(1);
+                let cap = l;
+                // SAFETY: a writable buffer of `l` bytes.
+                let r = self.c.int(
+                    format!("WSPGetPeerName({:#x}, len {})", s, l),
+                    false,
+                    |e| unsafe { f(s, buf.as_mut_ptr().cast(), &mut l, e) },
+                );
+                if r.is_ok() && (l <= 0 || l > cap) {
+                    self.c.violation(format!(
+                        "reported an address of {} bytes in room for {}",
+                        l, cap
+                    ));
+                }
+            }
+        } else if self.rng.one_in(2) {
             if let Some(f) = t.lpWSPGetSockOpt {
                 let mut l = len;
                 // SAFETY: a writable buffer of `len` bytes.
