@@ -235,7 +235,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 thread_local! {
     /// The last panic caught on this thread (the stand-in reports a broken convention by
     /// panicking).
-    static LAST_PANIC: RefCell<Option<String>> = RefCell::new(None);
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 fn payload_text(payload: &(dyn Any + Send)) -> String {
@@ -258,8 +258,15 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 }
 
 /// Open file descriptors of this process (Linux), for the balance check.
+#[cfg(unix)]
 fn open_fds() -> Option<usize> {
     std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count())
+}
+
+/// Windows has no descriptors to count (and under Wine, `/proc/self/fd` counts Wine's own).
+#[cfg(not(unix))]
+fn open_fds() -> Option<usize> {
+    None
 }
 
 /// One run: loads the provider, drives it from the worker threads for `opts.calls` calls,
