@@ -157,7 +157,11 @@ pub(crate) fn schedule(sock: Weak<dyn Driver>) {
         (0, now)
     };
     let mut q = lock(&QUEUE);
-    if !q.items.iter().any(|i| i.owner == owner && same(&i.sock, &sock)) {
+    if !q
+        .items
+        .iter()
+        .any(|i| i.owner == owner && same(&i.sock, &sock))
+    {
         q.items.push(Item { sock, owner, due });
     }
     if !q.running {

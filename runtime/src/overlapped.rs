@@ -474,9 +474,7 @@ fn start<P: Provider>(
         }
         // Closed while the attempt ran: the close is waiting for this thread, and the
         // handle is still valid until it has finished.
-        Err(e) if e == WsaError::WOULDBLOCK && deliver_errors => {
-            Err(WsaError::OPERATION_ABORTED)
-        }
+        Err(e) if e == WsaError::WOULDBLOCK && deliver_errors => Err(WsaError::OPERATION_ABORTED),
         Err(e) if e == WsaError::WOULDBLOCK => Err(WsaError::NOTSOCK),
         other => other,
     };
@@ -604,15 +602,32 @@ pub(crate) fn drive<P: Provider>(sock: &Sock<P>) {
 }
 
 /// Closing: every pending request completes with `WSA_OPERATION_ABORTED`, and later
-/// submissions fail. A request being attempted right now completes when its attempt returns,
-/// which this waits for, so that every completion happens before the handle is released.
+/// submissions fail. A request being attempted right now completes when its attempt returns:
+/// [`wait_idle`] waits for that, after the provider's `close` (which wakes an attempt that
+/// blocks in the provider) and before the handle is released, so that every completion names
+/// a handle that is still open.
 pub(crate) fn abort_all<P: Provider>(sock: &Sock<P>) {
-    abort(sock, false);
+    drain(sock, false);
 }
 
-/// [`abort_all`]; `released`: the handle is gone already (the last clean-up closed the
-/// socket), so completions cannot name it to `WPUCompleteOverlappedRequest`.
+/// Waits until no thread attempts `sock`'s requests.
+pub(crate) fn wait_idle<P: Provider>(sock: &Sock<P>) {
+    let mut g = lock(&sock.io.ops);
+    while g.running {
+        g = sock.io.idle.wait(g).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// [`abort_all`] then [`wait_idle`]; `released`: the handle is gone already, so completions
+/// cannot name it to `WPUCompleteOverlappedRequest`.
 fn abort<P: Provider>(sock: &Sock<P>, released: bool) {
+    drain(sock, released);
+    wait_idle(sock);
+}
+
+/// Marks `sock` closed and completes its waiting requests (and the stages held with it) with
+/// `WSA_OPERATION_ABORTED`.
+fn drain<P: Provider>(sock: &Sock<P>, released: bool) {
     let (aborted, stages): (Vec<Op<P>>, Vec<Weak<Held>>) = {
         let mut g = lock(&sock.io.ops);
         g.closed = true;
@@ -634,10 +649,6 @@ fn abort<P: Provider>(sock: &Sock<P>, released: bool) {
             }
             done.complete(Err(WsaError::OPERATION_ABORTED));
         }
-    }
-    let mut g = lock(&sock.io.ops);
-    while g.running {
-        g = sock.io.idle.wait(g).unwrap_or_else(|e| e.into_inner());
     }
 }
 

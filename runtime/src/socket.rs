@@ -95,8 +95,8 @@ impl<P: Provider> Sock<P> {
         self.io.notifier()
     }
 
-    /// Signals conditions that became true: see [`crate::Notifier::ready`]. Call it without
-    /// holding locks your provider's methods take.
+    /// Signals conditions that became true: see [`crate::Notifier::ready`] (it never calls
+    /// back into the provider on this thread, so it may be sent under your own locks).
     pub fn ready(&self, ready: crate::Ready) {
         self.notifier().ready(ready);
     }

@@ -277,6 +277,9 @@ impl<P: Provider> State<P> {
 
     fn finish_close<M: Mode<P>>(&self, handle: SOCKET, sock: &Sock<P>) -> Result<(), WsaError> {
         let closed = catch(|| sock.shared.provider.close(sock));
+        // An overlapped attempt still running (the provider's close has woken it if it was
+        // blocked) delivers its completion before the handle it names is released.
+        crate::overlapped::wait_idle(sock);
         // SAFETY: the handle came from M::publish and was just unpublished by this caller alone.
         let released = unsafe { M::release(&sock.shared.upcalls, handle) };
         closed.and(released)

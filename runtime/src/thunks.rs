@@ -1075,7 +1075,7 @@ pub(crate) unsafe extern "system" fn string_to_address<P: Descriptor>(
 ) -> i32 {
     int_call(errno, || {
         let shared = P::state().active()?;
-        if text.is_null() {
+        if text.is_null() || address.is_null() || address_len.is_null() {
             return Err(WsaError::FAULT);
         }
         let mut len = 0;
@@ -1088,7 +1088,7 @@ pub(crate) unsafe extern "system" fn string_to_address<P: Descriptor>(
             .map_err(|_| WsaError::INVAL)?;
         let addr = shared.provider.string_to_address(&text, family)?;
         let needed = addr.to_bytes().len() as i32;
-        if !address_len.is_null() && *address_len < needed {
+        if *address_len < needed {
             // Documented: too small a buffer is WSAEFAULT with the required length stored.
             *address_len = needed;
             return Err(WsaError::FAULT);

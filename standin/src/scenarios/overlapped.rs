@@ -1102,13 +1102,14 @@ impl WhilePending {
                 })
                 .map(drop)
             }
-            // SAFETY: the OVERLAPPED lives until the scenario has seen it complete.
-            WhilePending::DisconnectEx => match unsafe {
-                ws.disconnect_ex(s, ov as *mut OVERLAPPED, 0)
-            } {
-                Err(e) if e == WsaError::IO_PENDING => Ok(()),
-                other => other,
-            },
+            WhilePending::DisconnectEx => {
+                // SAFETY: the OVERLAPPED lives until the scenario has seen it complete.
+                let r = unsafe { ws.disconnect_ex(s, ov as *mut OVERLAPPED, 0) };
+                match r {
+                    Err(e) if e == WsaError::IO_PENDING => Ok(()),
+                    other => other,
+                }
+            }
         }
     }
 }
@@ -1181,7 +1182,13 @@ pub fn shutdown_with_pending(ws: &Ws2, t: &Target) -> Result<(), String> {
         };
         if case.still_receives() {
             ws.send(c, b"ping", 0).at(S, "send (peer)")?;
-            wait_event(ws, evs[0], 5000, S, "the pending receive, after the peer sent")?;
+            wait_event(
+                ws,
+                evs[0],
+                5000,
+                S,
+                "the pending receive, after the peer sent",
+            )?;
             let (got, _) = wsa_result(ws, a, p[0], false)
                 .at(S, format_args!("{}: WSAGetOverlappedResult", what))?;
             ensure(
@@ -1194,10 +1201,7 @@ pub fn shutdown_with_pending(ws: &Ws2, t: &Target) -> Result<(), String> {
         within(S, "closesocket", move || w.closesocket(a))?.at(S, "closesocket")?;
         open.forget(a);
         // Everything that was started completes (once: the stand-in checks).
-        for (i, started) in [true, later_started, disconnect_pending]
-            .iter()
-            .enumerate()
-        {
+        for (i, started) in [true, later_started, disconnect_pending].iter().enumerate() {
             if *started {
                 wait_event(ws, evs[i], 5000, S, "a request pending at close")?;
                 ensure(
