@@ -50,6 +50,8 @@ SUITES="${WSP_E2E_SUITES:-loopback pipe catalog}"
 # Crates copied into the generated workspace, at the same relative paths as in the repository
 # (their path dependencies on each other stay valid).
 CRATES=(runtime macros standin examples/loopback examples/pipe tests/e2e catalog catalog/tool)
+# The chaos suite (its stage is below) and its panic-injecting provider.
+CRATES+=(examples/panicky tests/chaos)
 
 # Anything a surrounding cargo invocation or the user's shell sets must not leak into the
 # Debian cargo build (which must use /usr/bin/rustc and the generated workspace's target dir).
@@ -351,6 +353,30 @@ for suite in $SUITES; do
     esac
 done
 
+# --------------------------------------------------------------------------------------------
+# The chaos suite (tests/chaos, docs/chaos.md) against the real DLLs: every configuration over
+# three fresh seeds (printed; replay one with --seed), WSP_CHAOS_CALLS calls per seed.
+# WSP_CHAOS=0 skips the stage.
+run_chaos() {
+    local dll="$1" name="chaos-${1%_provider.dll}" status=0
+    shift
+    [[ -f "$OUT/$dll" && -f "$OUT/wsp-chaos.exe" ]] || die "$dll or wsp-chaos.exe was not produced"
+    step "wine wsp-chaos.exe $dll $* (${WSP_CHAOS_CALLS:-100000} calls per seed)"
+    local t=$SECONDS
+    # The panic provider's runtime logs every panic it catches: keep those lines in the log.
+    (cd "$OUT" && timeout --kill-after=10 "$TIMEOUT" wine wsp-chaos.exe "$dll" "$@" \
+        --calls "${WSP_CHAOS_CALLS:-100000}" 9>&- 2>"$LOGS/$name.stderr" | tee "$LOGS/$name.stdout") || status=$?
+    echo "    ($((SECONDS - t)) s, exit status $status)"
+    grep -v 'a provider method panicked' "$LOGS/$name.stderr" | grep -E '^wsp-chaos: .*calls|CRASH' | sed 's/^/    /' || true
+    if ! grep -qE '^[0-9]+ passed, 0 failed$' "$LOGS/$name.stdout"; then
+        failures+=("$name: $(grep -E '^(FAIL|[0-9]+ passed)' "$LOGS/$name.stdout" | head -n 5 | tr '\n' ' ')(exit status $status; logs $LOGS/$name.*)")
+    fi
+}
+if [[ "${WSP_CHAOS:-1}" != 0 ]]; then
+    run_chaos loopback_provider.dll loopback-tcp loopback-udp
+    run_chaos pipe_provider.dll pipe
+    run_chaos panicky_provider.dll panicky-tcp panicky-udp
+fi
 wineserver -k >/dev/null 2>&1 9>&- || true
 
 echo
