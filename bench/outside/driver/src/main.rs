@@ -28,7 +28,8 @@
 //! memcheck to count instructions and allocations per call.
 //!
 //! Environment: `WSP_OUTSIDE_CALLS` (calls per thread per run, default 500000),
-//! `WSP_OUTSIDE_ROUNDS` (default 7), `WSP_OUTSIDE_THREADS` (comma-separated thread counts,
+//! `WSP_OUTSIDE_ROUNDS` (default 7), `WSP_OUTSIDE_CLOCK` (`wall`, the default, or `thread-cpu`
+//! on Linux: each thread's CPU time, for a machine too busy for wall time), `WSP_OUTSIDE_THREADS` (comma-separated thread counts,
 //! default 1..=available_parallelism), `WSP_OUTSIDE_SOCKETS` (default 1024).
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -350,9 +351,78 @@ fn sequence(sockets: &[SOCKET], t: usize, threads: usize) -> Vec<SOCKET> {
     (0..SEQ_LEN).map(|_| mine[rng.below(mine.len())]).collect()
 }
 
+/// What a run's time is measured with.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Clock {
+    /// Elapsed time (the default).
+    Wall,
+    /// The measuring thread's own CPU time (Linux; `WSP_OUTSIDE_CLOCK=thread-cpu`): immune to
+    /// the thread being descheduled on a busy machine, but blind to time spent blocked (a
+    /// contended lock's sleeps).
+    ThreadCpu,
+}
+
+impl Clock {
+    fn from_env() -> Clock {
+        match std::env::var("WSP_OUTSIDE_CLOCK").as_deref() {
+            Err(_) | Ok("wall") => Clock::Wall,
+            Ok("thread-cpu") if cfg!(target_os = "linux") => Clock::ThreadCpu,
+            Ok(other) => {
+                eprintln!(
+                    "wsp-outside: WSP_OUTSIDE_CLOCK={} is not supported here (wall, or thread-cpu on Linux)",
+                    other
+                );
+                exit(2)
+            }
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Clock::Wall => "wall-clock",
+            Clock::ThreadCpu => "thread CPU",
+        }
+    }
+
+    /// Runs `f`, returning how long it took by this clock and its result.
+    fn time(self, f: impl FnOnce() -> usize) -> (Duration, usize) {
+        match self {
+            Clock::Wall => {
+                let t0 = Instant::now();
+                let r = f();
+                (t0.elapsed(), r)
+            }
+            Clock::ThreadCpu => {
+                let t0 = thread_cpu_time();
+                let r = f();
+                (thread_cpu_time().saturating_sub(t0), r)
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a writable timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        eprintln!("wsp-outside: clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+        exit(1);
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_time() -> Duration {
+    unreachable!("Clock::from_env accepts thread-cpu on Linux only")
+}
+
 /// One run: `threads` threads, each `calls` calls on its own sockets; the slowest thread's ns
 /// per call.
-fn measure(subject: &Subject, call: Call, threads: usize, calls: usize) -> f64 {
+fn measure(subject: &Subject, call: Call, threads: usize, calls: usize, clock: Clock) -> f64 {
     let seqs: Vec<Vec<SOCKET>> = (0..threads)
         .map(|t| sequence(&subject.sockets, t, threads))
         .collect();
@@ -365,9 +435,7 @@ fn measure(subject: &Subject, call: Call, threads: usize, calls: usize) -> f64 {
                 let start = &start;
                 scope.spawn(move || {
                     start.wait();
-                    let t0 = Instant::now();
-                    let bad = run(&table, call, seq, calls);
-                    (t0.elapsed(), bad)
+                    clock.time(|| run(&table, call, seq, calls))
                 })
             })
             .collect();
@@ -494,6 +562,7 @@ fn main() {
     let calls = env_usize("WSP_OUTSIDE_CALLS", 500_000).max(1);
     let rounds = env_usize("WSP_OUTSIDE_ROUNDS", 7).max(1);
     let threads = thread_counts();
+    let clock = Clock::from_env();
     let subjects: Vec<Subject> = args
         .iter()
         .map(|a| {
@@ -509,11 +578,11 @@ fn main() {
         for &t in &threads {
             let mut samples = vec![Vec::with_capacity(rounds); subjects.len()];
             for subject in &subjects {
-                measure(subject, call, t, calls / 4);
+                measure(subject, call, t, calls / 4, clock);
             }
             for _ in 0..rounds {
                 for (i, subject) in subjects.iter().enumerate() {
-                    samples[i].push(measure(subject, call, t, calls));
+                    samples[i].push(measure(subject, call, t, calls, clock));
                 }
             }
             per_threads.push(samples.into_iter().map(cell).collect());
@@ -524,10 +593,14 @@ fn main() {
         &subjects,
         &threads,
         &cells,
-        calls,
-        rounds,
-        sockets,
-        started.elapsed(),
+        &format!(
+            "{} sockets per provider, {} calls per thread per run, {} time, median of {} interleaved rounds ({} s)",
+            sockets,
+            calls,
+            clock.name(),
+            rounds,
+            started.elapsed().as_secs()
+        ),
     );
 }
 
@@ -535,22 +608,8 @@ fn find(subjects: &[Subject], label: &str) -> Option<usize> {
     subjects.iter().position(|s| s.label == label)
 }
 
-fn report(
-    subjects: &[Subject],
-    threads: &[usize],
-    cells: &[Vec<Vec<Cell>>],
-    calls: usize,
-    rounds: usize,
-    sockets: usize,
-    took: Duration,
-) {
-    println!(
-        "Outside dispatch benchmark: {} sockets per provider, {} calls per thread per run, median of {} interleaved rounds ({} s).",
-        sockets,
-        calls,
-        rounds,
-        took.as_secs()
-    );
+fn report(subjects: &[Subject], threads: &[usize], cells: &[Vec<Vec<Cell>>], setting: &str) {
+    println!("Outside dispatch benchmark: {}.", setting);
     println!();
     let ideal = find(subjects, "ideal");
     let global = find(subjects, "global-lock");
