@@ -78,7 +78,12 @@ impl winsock_provider::Descriptor for Echo {
 fn readable(ws: &Ws2, s: SOCKET) -> bool {
     let mut read = vec![s];
     let n = ws
-        .select(&mut read, &mut Vec::new(), &mut Vec::new(), Some(Duration::ZERO))
+        .select(
+            &mut read,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            Some(Duration::ZERO),
+        )
         .expect("select");
     n == 1 && read == [s]
 }
@@ -106,7 +111,11 @@ fn would_block_refutes_what_was_signalled_and_only_that() {
         // A successful receive refutes nothing: the condition stands until a would-block.
         assert!(readable(&ws, s), "round {}: after a receive", round);
         assert_eq!(recv(&ws, s), Err(WsaError::WOULDBLOCK));
-        assert!(!readable(&ws, s), "round {}: refuted by the would-block", round);
+        assert!(
+            !readable(&ws, s),
+            "round {}: refuted by the would-block",
+            round
+        );
         assert_eq!(recv(&ws, s), Err(WsaError::WOULDBLOCK));
         assert!(!readable(&ws, s), "round {}: a second would-block", round);
     }
