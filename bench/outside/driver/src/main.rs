@@ -31,6 +31,7 @@
 //! `WSP_OUTSIDE_ROUNDS` (default 7), `WSP_OUTSIDE_CLOCK` (`wall`, the default, or `thread-cpu`
 //! on Linux: each thread's CPU time, for a machine too busy for wall time), `WSP_OUTSIDE_THREADS` (comma-separated thread counts,
 //! default 1..=available_parallelism), `WSP_OUTSIDE_SOCKETS` (default 1024).
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::process::exit;
