@@ -29,8 +29,9 @@
 //!
 //! Environment: `WSP_OUTSIDE_CALLS` (calls per thread per run, default 500000),
 //! `WSP_OUTSIDE_ROUNDS` (default 7), `WSP_OUTSIDE_CLOCK` (`wall`, the default, or `thread-cpu`
-//! on Linux: each thread's CPU time, for a machine too busy for wall time), `WSP_OUTSIDE_THREADS` (comma-separated thread counts,
-//! default 1..=available_parallelism), `WSP_OUTSIDE_SOCKETS` (default 1024).
+//! on Linux: each thread's CPU time, for a machine too busy for wall time),
+//! `WSP_OUTSIDE_THREADS` (comma-separated thread counts, default 1..=available_parallelism),
+//! `WSP_OUTSIDE_SOCKETS` (default 1024).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -243,7 +244,8 @@ unsafe fn recv_loop(f: RecvFn, seq: &[SOCKET], n: usize) -> usize {
                 null,
                 None,
                 core::ptr::null(),
-                &mut errno,
+                // The binding types lpErrno as const; the provider writes it.
+                &mut errno as *mut i32 as *const i32,
             )
         };
         bad += (r != SOCKET_ERROR || errno != WSAEWOULDBLOCK) as usize;

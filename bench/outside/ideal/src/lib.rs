@@ -130,7 +130,7 @@ unsafe extern "system" fn get_sock_opt(
         None => WSAENOTSOCK,
         Some(_) if level != SOL_SOCKET || name != SO_TYPE => WSAENOPROTOOPT,
         // SAFETY: WSPGetSockOpt's buffer arguments.
-        Some(_) => match unsafe { handmade::write_int_option(optval, optlen, SOCK_DGRAM as i32) } {
+        Some(_) => match unsafe { handmade::write_int_option(optval, optlen, SOCK_DGRAM) } {
             Ok(()) => return 0,
             Err(code) => code,
         },
