@@ -299,6 +299,23 @@ catalog_stage() {
     wcat wine reg export "$key" refused.reg /y >/dev/null || failures+=("catalog: wine reg export after the refused operations failed")
     cmp -s "$dir/installed.reg" "$dir/refused.reg" ||
         failures+=("catalog: a refused operation changed Wine's registry (see $dir/installed.reg, refused.reg)")
+    # Three installers at once (the registry store's writer mutex and serial check): each lands
+    # once, with its own ids.
+    local pids=() n g
+    for n in 1 2 3; do
+        (cd "$dir" && timeout --kill-after=10 "$TIMEOUT" wine wsp-catalog.exe install loopback_provider.dll \
+            --guid "{00000000-0000-0000-0000-00000000000$n}" 9>&- >"$dir/race$n.log" 2>&1) &
+        pids+=($!)
+    done
+    for n in 1 2 3; do
+        wait "${pids[$((n - 1))]}" || failures+=("catalog: racing installer $n failed: $(cat "$dir/race$n.log")")
+    done
+    out="$(wcat wine wsp-catalog.exe list)" || failures+=("catalog: 'list' after the racing installs failed")
+    grep -q ': 8 entries$' <<<"$out" || failures+=("catalog: after 3 racing installs the 64-bit catalog should have 8 entries: $(grep 'protocol catalog' <<<"$out")")
+    for n in 1 2 3; do
+        g="{00000000-0000-0000-0000-00000000000$n}"
+        wcat wine wsp-catalog.exe remove "$g" >/dev/null || failures+=("catalog: 'remove $g' failed (log: $LOGS/catalog.log)")
+    done
     wcat wine wsp-catalog.exe remove "$guid" >/dev/null || failures+=("catalog: 'remove $guid' failed (log: $LOGS/catalog.log)")
     wcat wine wsp-catalog.exe restore backup.reg >/dev/null || { failures+=("catalog: 'restore' failed (log: $LOGS/catalog.log)"); return; }
     wcat wine reg export "$key" after.reg /y >/dev/null || { failures+=("catalog: wine reg export after restore failed"); return; }
