@@ -155,14 +155,7 @@ fn one_arch(a: &Args, cat: &dyn Backend) -> Result<Arch, Failure> {
 
 fn catalogs(a: &Args, cat: &dyn Backend) -> Result<Catalogs, Failure> {
     match a.arch.as_deref() {
-        None => {
-            let have = cat.catalogs()?;
-            Ok(if have.len() == 2 {
-                Catalogs::Both
-            } else {
-                Catalogs::Only(have.first().copied().unwrap_or(Arch::X86))
-            })
-        }
+        None => Ok(Catalogs::all_of(&cat.catalogs()?)),
         Some("both") => Ok(Catalogs::Both),
         Some("64") => Ok(Catalogs::Only(Arch::X64)),
         Some("32") => Ok(Catalogs::Only(Arch::X86)),
