@@ -28,6 +28,7 @@ mod error;
 mod file;
 mod guid;
 mod info;
+mod reconcile;
 mod reg;
 mod store;
 
@@ -53,6 +54,7 @@ pub use info::{
     PFL_NETWORKDIRECT_PROVIDER, PFL_RECOMMENDED_PROTO_ENTRY, PROTOCOL_INFO_LEN,
     PROTOCOL_NAME_UNITS, XP1_IFS_HANDLES,
 };
+pub use reconcile::restore_by_operations;
 pub use reg::{Tree, Value, PARAMETERS_KEY, REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_SZ};
 pub use store::Store;
 
