@@ -72,7 +72,7 @@ fn providers(cats: &[Catalog]) -> BTreeSet<Guid> {
         .collect()
 }
 
-fn find<'a>(cats: &'a [Catalog], arch: Arch) -> &'a [Entry] {
+fn find(cats: &[Catalog], arch: Arch) -> &[Entry] {
     cats.iter()
         .find(|(a, _)| *a == arch)
         .map(|(_, e)| e.as_slice())
