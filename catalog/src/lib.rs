@@ -11,8 +11,8 @@
 //! Everything that changes the catalog goes through a [`Backend`], the WSC* operations:
 //! - [`StoreCatalog`] implements them itself over a [`Store`] holding that registry layout:
 //!   a [`FileStore`] (a `.reg`-syntax text file, on every OS) or, on Windows, the
-//!   [`RegistryStore`] (the real key; used under Wine, whose WSC* functions are stubs);
-//! - on Windows, [`Wsc`] calls the real WSC* functions, looked up at run time.
+//!   `RegistryStore` (the real key; used under Wine, whose WSC* functions are stubs);
+//! - on Windows, `Wsc` calls the real WSC* functions, looked up at run time.
 //!
 //! [`system`] picks the right one. The crate has no dependencies and builds with Rust 1.63, so
 //! it can live inside a provider DLL.

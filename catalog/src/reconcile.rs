@@ -250,7 +250,7 @@ fn depends(cats: &[Catalog], h: &Guid, g: &Guid) -> bool {
 ///
 /// This is several operations, not one: if one fails, the catalog is put back the same way and
 /// the error says whether that worked. A backup that does not parse or holds a corrupted entry
-/// changes nothing. [`Wsc`](crate::Backend)'s `restore` is this function.
+/// changes nothing. `Wsc`'s `restore` is this function.
 pub fn restore_by_operations(b: &dyn Backend, backup: &str) -> Result<(), CatalogError> {
     let tree = Tree::from_reg(backup).map_err(|e| e.context("backup"))?;
     let archs = b.catalogs()?;
