@@ -330,6 +330,36 @@ catalog_stage() {
     wcat wine wsp-catalog.exe verify >/dev/null || failures+=("catalog: 'verify' with loopback_provider.dll installed failed (log: $LOGS/catalog.log)")
     wcat wine reg query 'HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\Protocol_Catalog9\Catalog_Entries64\000000000001' /v PackedCatalogItem >/dev/null ||
         failures+=("catalog: the install did not write Catalog_Entries64\\000000000001\\PackedCatalogItem into Wine's registry")
+    # Refused operations leave the registry exactly as it was.
+    wcat wine reg export "$key" installed.reg /y >/dev/null || failures+=("catalog: wine reg export after install failed")
+    printf 'not a catalog\r\n' >"$dir/junk.reg"
+    local bad
+    for bad in "install loopback_provider.dll" "remove {00000000-0000-0000-0000-000000000001}" "restore junk.reg" "order 1001"; do
+        # shellcheck disable=SC2086 # the words of $bad are the arguments
+        if wcat wine wsp-catalog.exe $bad >/dev/null; then
+            failures+=("catalog: 'wsp-catalog $bad' should have failed under Wine")
+        fi
+    done
+    wcat wine reg export "$key" refused.reg /y >/dev/null || failures+=("catalog: wine reg export after the refused operations failed")
+    cmp -s "$dir/installed.reg" "$dir/refused.reg" ||
+        failures+=("catalog: a refused operation changed Wine's registry (see $dir/installed.reg, refused.reg)")
+    # Three installers at once (the registry store's writer mutex and serial check): each lands
+    # once, with its own ids.
+    local pids=() n g
+    for n in 1 2 3; do
+        (cd "$dir" && timeout --kill-after=10 "$TIMEOUT" wine wsp-catalog.exe install loopback_provider.dll \
+            --guid "{00000000-0000-0000-0000-00000000000$n}" 9>&- >"$dir/race$n.log" 2>&1) &
+        pids+=($!)
+    done
+    for n in 1 2 3; do
+        wait "${pids[$((n - 1))]}" || failures+=("catalog: racing installer $n failed: $(cat "$dir/race$n.log")")
+    done
+    out="$(wcat wine wsp-catalog.exe list)" || failures+=("catalog: 'list' after the racing installs failed")
+    grep -q ': 8 entries$' <<<"$out" || failures+=("catalog: after 3 racing installs the 64-bit catalog should have 8 entries: $(grep 'protocol catalog' <<<"$out")")
+    for n in 1 2 3; do
+        g="{00000000-0000-0000-0000-00000000000$n}"
+        wcat wine wsp-catalog.exe remove "$g" >/dev/null || failures+=("catalog: 'remove $g' failed (log: $LOGS/catalog.log)")
+    done
     wcat wine wsp-catalog.exe remove "$guid" >/dev/null || failures+=("catalog: 'remove $guid' failed (log: $LOGS/catalog.log)")
     wcat wine wsp-catalog.exe restore backup.reg >/dev/null || { failures+=("catalog: 'restore' failed (log: $LOGS/catalog.log)"); return; }
     wcat wine reg export "$key" after.reg /y >/dev/null || { failures+=("catalog: wine reg export after restore failed"); return; }
