@@ -33,6 +33,7 @@ mod worker;
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -170,7 +171,52 @@ pub struct Outcome {
     pub total_violations: usize,
     /// Wall time.
     pub elapsed: Duration,
+    /// Calls made, by entry or extension function, most first.
+    pub entries: Vec<(String, u64)>,
 }
+
+/// The 30 dispatch entries and the extension functions every long run must reach.
+const ENTRIES: [&str; 36] = [
+    "WSPAccept",
+    "WSPAddressToString",
+    "WSPAsyncSelect",
+    "WSPBind",
+    "WSPCancelBlockingCall",
+    "WSPCleanup",
+    "WSPCloseSocket",
+    "WSPConnect",
+    "WSPDuplicateSocket",
+    "WSPEnumNetworkEvents",
+    "WSPEventSelect",
+    "WSPGetOverlappedResult",
+    "WSPGetPeerName",
+    "WSPGetSockName",
+    "WSPGetSockOpt",
+    "WSPGetQOSByName",
+    "WSPIoctl",
+    "WSPJoinLeaf",
+    "WSPListen",
+    "WSPRecv",
+    "WSPRecvDisconnect",
+    "WSPRecvFrom",
+    "WSPSelect",
+    "WSPSend",
+    "WSPSendDisconnect",
+    "WSPSendTo",
+    "WSPSetSockOpt",
+    "WSPShutdown",
+    "WSPSocket",
+    "WSPStringToAddress",
+    "AcceptEx",
+    "ConnectEx",
+    "DisconnectEx",
+    "TransmitFile",
+    "WSARecvMsg",
+    "WSASendMsg",
+];
+
+/// Runs at least this long must reach every entry in [`ENTRIES`].
+const COVERAGE_RUN: u64 = 100_000;
 
 /// Violations kept in full (the rest are only counted).
 const KEPT: usize = 25;
@@ -196,6 +242,8 @@ pub(crate) struct Shared {
     pub names: AtomicU32,
     /// The pool is being emptied; no new entries.
     pub closing: AtomicBool,
+    /// Calls made, by entry.
+    pub counts: Mutex<HashMap<String, u64>>,
 }
 
 impl Shared {
@@ -349,6 +397,7 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
                 violations: vec![format!("{}: loading the provider: {}", label, e)],
                 total_violations: 1,
                 elapsed: started.elapsed(),
+                entries: Vec::new(),
             };
         }
     };
@@ -369,6 +418,7 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
         budget: opts.calls,
         names: AtomicU32::new(0),
         closing: AtomicBool::new(false),
+        counts: Mutex::new(HashMap::new()),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let dog = watch::watchdog(board.clone(), opts.hang_limit, label.clone(), stop.clone());
@@ -419,6 +469,23 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
     for e in early {
         sh.violation(e);
     }
+    let mut entries: Vec<(String, u64)> = lock(&sh.counts).drain().collect();
+    entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if opts.calls >= COVERAGE_RUN {
+        let missed: Vec<&str> = ENTRIES
+            .iter()
+            .copied()
+            .filter(|e| !entries.iter().any(|(n, _)| n == e))
+            .collect();
+        if !missed.is_empty() {
+            sh.violation(format!(
+                "{}: a run of {} calls never called {} (the suite no longer reaches them)",
+                label,
+                opts.calls,
+                missed.join(", ")
+            ));
+        }
+    }
     let violations = std::mem::take(&mut *lock(&sh.violations));
     Outcome {
         calls: sh.calls.load(Ordering::Relaxed),
@@ -426,6 +493,7 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
         violations,
         total_violations: sh.nviolations.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
+        entries,
     }
 }
 

@@ -117,6 +117,14 @@ fn child(args: &[String]) -> ! {
     for v in &out.violations {
         let _ = writeln!(stdout, "{}", v);
     }
+    if std::env::var_os("WSP_CHAOS_STATS").is_some() {
+        let list: Vec<String> = out
+            .entries
+            .iter()
+            .map(|(name, n)| format!("{} {}", name, n))
+            .collect();
+        eprintln!("wsp-chaos: calls by entry: {}", list.join(", "));
+    }
     let _ = stdout.flush();
     std::process::exit(if out.total_violations == 0 { 0 } else { 1 });
 }

@@ -85,6 +85,23 @@ enum Kind {
 }
 
 impl Kind {
+    /// The entry or extension function the request goes through.
+    fn call_name(self) -> &'static str {
+        match self {
+            Kind::Recv => "WSPRecv",
+            Kind::Send => "WSPSend",
+            Kind::RecvFrom => "WSPRecvFrom",
+            Kind::SendTo => "WSPSendTo",
+            Kind::Ioctl => "WSPIoctl",
+            Kind::AcceptEx => "AcceptEx",
+            Kind::ConnectEx => "ConnectEx",
+            Kind::DisconnectEx => "DisconnectEx",
+            Kind::TransmitFile => "TransmitFile",
+            Kind::RecvMsg => "WSARecvMsg",
+            Kind::SendMsg => "WSASendMsg",
+        }
+    }
+
     /// Extension functions take no completion routine.
     fn takes_routine(self) -> bool {
         !matches!(
@@ -121,7 +138,7 @@ impl<'a> Worker<'a> {
     pub(crate) fn new(sh: &'a Shared, idx: usize, seed: u64) -> Worker<'a> {
         let tr = sh.board.join(format!("worker {}", idx));
         Worker {
-            c: Caller { sh, tr },
+            c: Caller::new(sh, tr),
             idx,
             rng: Rng::new(seed),
             socks: Vec::new(),
@@ -891,11 +908,15 @@ impl<'a> Worker<'a> {
                 Kind::Ioctl,
                 Kind::RecvMsg,
                 Kind::SendMsg,
+                // Connection-oriented extensions on datagram sockets must fail cleanly.
+                Kind::ConnectEx,
+                Kind::AcceptEx,
             ]
         };
         let kind = self.rng.pick(kinds);
         let want: &[St] = match kind {
-            Kind::AcceptEx => &[St::Listening],
+            Kind::AcceptEx if stream => &[St::Listening],
+            Kind::AcceptEx => &[St::Bound],
             Kind::ConnectEx => &[St::Fresh, St::Bound],
             Kind::Ioctl => &[
                 St::Fresh,
@@ -965,7 +986,9 @@ impl<'a> Worker<'a> {
             Some(_) => None,
             None => self.socks[i].peer.clone(),
         };
-        let listen_addr = if kind == Kind::ConnectEx {
+        let listen_addr = if kind == Kind::ConnectEx && (value.is_some() || !sh.cfg.stream()) {
+            Some(peer.clone().unwrap_or_else(|| bytes_of(&sh.fresh_addr())))
+        } else if kind == Kind::ConnectEx {
             match self
                 .pick(&[St::Listening])
                 .and_then(|l| self.socks[l].addr.clone())
@@ -989,8 +1012,8 @@ impl<'a> Worker<'a> {
             .pick(&[FIONREAD as u32, SIOCATMARK as u32, 0x4800_0001u32]);
         let dflags = self.rng.pick(&[0u32, TF_REUSE_SOCKET, TF_DISCONNECT]);
         let call = format!(
-            "{:?}({:#x}, {} bytes{}, route {:?})",
-            kind,
+            "{}({:#x}, {} bytes{}, route {:?})",
+            kind.call_name(),
             s,
             len,
             if two { " in 2 buffers" } else { "" },
@@ -1704,9 +1727,6 @@ impl<'a> Worker<'a> {
                 Kind::SendMsg,
                 Kind::RecvFrom,
             ][self.rng.below(10)];
-            if matches!(kind, Kind::ConnectEx) && self.pick(&[St::Listening]).is_none() {
-                return;
-            }
             return self.issue(kind, 0, Some(v));
         }
         let t = sh.spi.table;
@@ -2502,10 +2522,7 @@ impl<'a> Worker<'a> {
                 std::thread::Builder::new()
                     .name(name.clone())
                     .spawn_scoped(scope, move || {
-                        let c = Caller {
-                            sh,
-                            tr: sh.board.join(name),
-                        };
+                        let c = Caller::new(sh, sh.board.join(name));
                         let mut rng = Rng::new(seed);
                         let thread = sh.ws.current_thread_id();
                         let t = sh.spi.table;
@@ -2623,10 +2640,7 @@ impl<'a> Worker<'a> {
                 std::thread::Builder::new()
                     .name(name.clone())
                     .spawn_scoped(scope, move || {
-                        let c = Caller {
-                            sh,
-                            tr: sh.board.join(name),
-                        };
+                        let c = Caller::new(sh, sh.board.join(name));
                         let thread = sh.ws.current_thread_id();
                         if let Some(f) = sh.spi.table.lpWSPRecv {
                             let mut buf = [0u8; 64];
