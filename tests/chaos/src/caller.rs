@@ -31,9 +31,7 @@ impl Drop for Caller<'_> {
 
 /// The entry a call description names: `WSPRecv(0x10, ...)` → `WSPRecv`.
 fn entry_name(call: &str) -> &str {
-    call.split(|c: char| c == '(' || c == ' ')
-        .next()
-        .unwrap_or(call)
+    call.split(&['(', ' '][..]).next().unwrap_or(call)
 }
 
 /// A result in words, for the recent-calls list.
