@@ -2625,7 +2625,9 @@ impl<'a> Worker<'a> {
     /// A helper thread blocks in `recv` on a blocking socket while this thread closes it: the
     /// close must wake it.
     fn race_blocking(&mut self) {
-        let i = match self.pick(&[St::Connected]) {
+        let accept = self.rng.one_in(3);
+        let want = if accept { St::Listening } else { St::Connected };
+        let i = match self.pick(&[want]) {
             Some(i) if !self.socks[i].shared => i,
             _ => return,
         };
@@ -2642,17 +2644,45 @@ impl<'a> Worker<'a> {
                     .spawn_scoped(scope, move || {
                         let c = Caller::new(sh, sh.board.join(name));
                         let thread = sh.ws.current_thread_id();
-                        if let Some(f) = sh.spi.table.lpWSPRecv {
+                        let t = sh.spi.table;
+                        if accept {
+                            if let Some(f) = t.lpWSPAccept {
+                                let new = {
+                                    let _g = sh.gate.read().unwrap_or_else(|e| e.into_inner());
+                                    c.socket(
+                                        format!("WSPAccept({:#x}) [blocking, racing close]", s),
+                                        // SAFETY: no address buffer; a blocking call.
+                                        |e| unsafe {
+                                            f(
+                                                s,
+                                                core::ptr::null_mut(),
+                                                core::ptr::null_mut(),
+                                                None,
+                                                0,
+                                                e,
+                                            )
+                                        },
+                                    )
+                                };
+                                if let Ok(new) = new {
+                                    let ws = &sh.ws;
+                                    c.standin(
+                                        format!("closesocket({:#x}) [accepted]", new),
+                                        || ws.closesocket(new),
+                                    );
+                                }
+                            }
+                        } else if let Some(f) = t.lpWSPRecv {
                             let mut buf = [0u8; 64];
                             let wb = WSABUF {
                                 len: 64,
                                 buf: buf.as_mut_ptr(),
                             };
                             let (mut n, mut fl) = (0u32, 0u32);
-                            // SAFETY: a valid buffer; a blocking call without OVERLAPPED.
                             let _ = c.int(
                                 format!("WSPRecv({:#x}) [blocking, racing close]", s),
                                 false,
+                                // SAFETY: a valid buffer; a blocking call without OVERLAPPED.
                                 |e| unsafe {
                                     f(
                                         s,
