@@ -331,6 +331,26 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
     let label = format!("{} seed={:#018x}", cfg.name, seed);
     let board = Arc::new(Board::default());
     watch::on_crash(board.clone(), label.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let dog = watch::watchdog(board.clone(), opts.hang_limit, label.clone(), stop.clone());
+    // This thread's own calls (start-ups and clean-ups) are watched too.
+    let me = board.join("main".to_owned());
+    let load = |ws: &Ws2| {
+        me.begin("WSPStartup (load)".to_owned());
+        let r = guard(|| source.load(ws));
+        me.end(if matches!(r, Ok(Ok(()))) {
+            "ok"
+        } else {
+            "failed"
+        });
+        r
+    };
+    let cleanup = |ws: Ws2| {
+        me.begin("WSPCleanup (session clean-up)".to_owned());
+        let r = guard(|| ws.cleanup());
+        me.end(if r.is_ok() { "ok" } else { "failed" });
+        r
+    };
 
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|info| {
@@ -348,16 +368,13 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
     // `startup` and `cleanup` panic now and then; a failed start-up must leave nothing).
     for _ in 0..if cfg.panicky { 40 } else { 4 } {
         let ws = Ws2::new();
-        match guard(|| source.load(&ws)) {
+        match load(&ws) {
             Ok(Ok(())) => {}
             Ok(Err(LoadError::Startup(e))) if cfg.panicky && e == WsaError::NETDOWN => {}
             Ok(Err(e)) => early.push(format!("{}: a start-up before the run: {}", label, e)),
             Err(p) => early.push(format!("{}: a start-up before the run: {}", label, p)),
         }
-        if let Some(p) = guard(|| ws.cleanup())
-            .err()
-            .and_then(|p| cleanup_problems(cfg, p))
-        {
+        if let Some(p) = cleanup(ws).err().and_then(|p| cleanup_problems(cfg, p)) {
             early.push(format!("{}: a clean-up before the run: {}", label, p));
         }
     }
@@ -365,7 +382,7 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
     // The panic provider's start-up panics on purpose now and then: try again.
     let mut loaded = Err("not tried".to_owned());
     for _ in 0..50 {
-        match guard(|| source.load(&ws)) {
+        match load(&ws) {
             Ok(Ok(())) => {
                 loaded = Ok(());
                 break;
@@ -390,6 +407,8 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
     let spi = match spi {
         Ok(spi) => spi,
         Err(e) => {
+            stop.store(true, Ordering::Release);
+            let _ = dog.join();
             panic::set_hook(previous_hook);
             return Outcome {
                 calls: 0,
@@ -420,8 +439,6 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
         closing: AtomicBool::new(false),
         counts: Mutex::new(HashMap::new()),
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let dog = watch::watchdog(board.clone(), opts.hang_limit, label.clone(), stop.clone());
     let barrier = Barrier::new(threads);
     std::thread::scope(|scope| {
         for t in 0..threads {
@@ -447,13 +464,12 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
             label, thread_handles_before, thread_handles
         ));
     }
-    if let Some(e) = guard(|| ws.cleanup())
-        .err()
-        .and_then(|p| cleanup_problems(cfg, p))
-    {
+    if let Some(e) = cleanup(ws).err().and_then(|p| cleanup_problems(cfg, p)) {
         sh.violation(format!("{}: clean-up: {}", label, e));
     }
+    me.begin("calls after the last clean-up".to_owned());
     after_cleanup(&sh, &mut early);
+    me.end("checked");
     stop.store(true, Ordering::Release);
     let _ = dog.join();
     if let (Some(before), Some(after)) = (fds_before, open_fds()) {
