@@ -75,14 +75,18 @@ impl<'a> Caller<'a> {
             None => recent.pop().unwrap_or_default(),
         };
         let start = recent.len().saturating_sub(8);
-        self.sh.violation(format!(
-            "{} [{}]: {}: {}\n      preceding calls of this thread:\n        {}",
-            self.sh.label,
-            std::thread::current().name().unwrap_or("?"),
-            call,
-            what,
-            recent[start..].join("\n        ")
-        ));
+        let kind = format!("{}: {}", entry_name(&call), what);
+        self.sh.violation_of(
+            &kind,
+            format!(
+                "{} [{}]: {}: {}\n      preceding calls of this thread:\n        {}",
+                self.sh.label,
+                std::thread::current().name().unwrap_or("?"),
+                call,
+                what,
+                recent[start..].join("\n        ")
+            ),
+        );
     }
 
     fn counted(&self) {
@@ -235,7 +239,8 @@ impl<'a> Caller<'a> {
                 let recent = self.tr.recent();
                 let last = recent.last().cloned().unwrap_or_default();
                 let start = recent.len().saturating_sub(9);
-                self.sh.violation(format!(
+                let kind = format!("{}: {}: {:?}", entry_name(&last), what, other);
+                self.sh.violation_of(&kind, format!(
                     "{} [{}]: {}: got {:?}, expected {:?}\n      call: {}\n      preceding calls of this thread:\n        {}",
                     self.sh.label,
                     std::thread::current().name().unwrap_or("?"),

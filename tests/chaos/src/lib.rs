@@ -234,7 +234,7 @@ pub(crate) struct Shared {
     pub gate: RwLock<()>,
     /// Sockets any thread may query or close.
     pub pool: Mutex<Vec<SOCKET>>,
-    violations: Mutex<Vec<String>>,
+    violations: Mutex<Vec<(String, String)>>,
     nviolations: AtomicUsize,
     pub calls: AtomicU64,
     pub budget: u64,
@@ -247,11 +247,22 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn violation(&self, text: String) {
-        let n = self.nviolations.fetch_add(1, Ordering::Relaxed);
-        if n < KEPT {
-            lock(&self.violations).push(text);
+    /// Records a violation of kind `kind` (what went wrong, without numbers): kept in full
+    /// while fewer than [`KEPT`] are, and beyond that the first of each kind, so one frequent
+    /// violation does not hide a rare one.
+    pub fn violation_of(&self, kind: &str, text: String) {
+        self.nviolations.fetch_add(1, Ordering::Relaxed);
+        let kind = without_numbers(kind);
+        let mut kept = lock(&self.violations);
+        if kept.len() < KEPT || (kept.len() < 4 * KEPT && !kept.iter().any(|(k, _)| *k == kind)) {
+            kept.push((kind, text));
         }
+    }
+
+    /// Records a violation found by the run itself (not by one call).
+    pub fn violation(&self, text: String) {
+        let kind = text.lines().next().unwrap_or("").to_owned();
+        self.violation_of(&kind, text);
     }
 
     pub fn spent(&self) -> bool {
@@ -274,6 +285,29 @@ impl Shared {
             SockAddr::Inet("127.0.0.1:0".parse().expect("a valid address"))
         }
     }
+}
+
+/// `text` without its numbers (decimal, and hexadecimal after `0x`).
+pub(crate) fn without_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '0' && chars.peek() == Some(&'x') {
+            chars.next();
+            while chars.peek().map_or(false, |c| c.is_ascii_hexdigit()) {
+                chars.next();
+            }
+            out.push('#');
+        } else if c.is_ascii_digit() {
+            while chars.peek().map_or(false, |c| c.is_ascii_digit()) {
+                chars.next();
+            }
+            out.push('#');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -502,7 +536,10 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
             ));
         }
     }
-    let violations = std::mem::take(&mut *lock(&sh.violations));
+    let violations = std::mem::take(&mut *lock(&sh.violations))
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect();
     Outcome {
         calls: sh.calls.load(Ordering::Relaxed),
         threads,
@@ -637,5 +674,19 @@ pub fn short_run(source: &Source, names: &[&str], calls: u64) -> Result<(), Stri
         Ok(())
     } else {
         Err(found.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_numbers;
+
+    #[test]
+    fn kinds_ignore_numbers() {
+        assert_eq!(
+            without_numbers("WSPSelect: returned 5 while its sets hold 4 at 0x1a2b"),
+            "WSPSelect: returned # while its sets hold # at #"
+        );
+        assert_eq!(without_numbers("no numbers"), "no numbers");
     }
 }

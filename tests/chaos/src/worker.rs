@@ -240,7 +240,7 @@ impl<'a> Worker<'a> {
             3,                          // 14 address strings
             2,                          // 15 QOS, join leaf, cancel blocking call
             1,                          // 16 calls racing with close
-            4,                          // 17 the shared pool
+            10,                         // 17 the shared pool
             3,                          // 18 WSPGetOverlappedResult
             1,                          // 19 nested start-up and clean-up
             if dgram { 0 } else { 2 },  // 20 blocking call racing with close
@@ -2785,17 +2785,82 @@ impl<'a> Worker<'a> {
                     };
                     let failed = !matches!(r, Ok(()) | Err(WsaError::IO_PENDING));
                     self.ops.started(oi, failed);
-                } else if let Some(f) = sh.spi.table.lpWSPGetSockName {
-                    let mut buf = [0u8; ADDR];
-                    let mut len = ADDR as i32;
-                    // SAFETY: a writable buffer of `len` bytes.
-                    let _ = self.c.int(
-                        format!("WSPGetSockName({:#x}) [pooled]", v),
-                        false,
-                        |e| unsafe { f(v, buf.as_mut_ptr().cast(), &mut len, e) },
-                    );
+                } else {
+                    self.feed_pooled(v);
                 }
             }
+        }
+    }
+
+    /// Sends to a pooled socket (datagrams to its address from one of this worker's sockets)
+    /// or through it (its peer's requests then complete on this thread's signal, racing
+    /// with that peer's owner, who may be closing it).
+    fn feed_pooled(&mut self, v: SOCKET) {
+        let sh = self.sh();
+        let t = sh.spi.table;
+        let thread = self.thread;
+        let mut buf = [7u8; 256];
+        let wb = WSABUF {
+            len: 1 + self.rng.below(256) as u32,
+            buf: buf.as_mut_ptr(),
+        };
+        let mut n = 0u32;
+        if sh.cfg.stream() {
+            if let Some(f) = t.lpWSPSend {
+                let _ = self.c.int(
+                    format!("WSPSend({:#x}, {} bytes) [pooled]", v, wb.len),
+                    false,
+                    // SAFETY: a valid buffer; no OVERLAPPED (pooled sockets are non-blocking
+                    // or closed).
+                    |e| unsafe {
+                        f(
+                            v,
+                            &wb,
+                            1,
+                            &mut n,
+                            0,
+                            core::ptr::null_mut(),
+                            None,
+                            &thread,
+                            e,
+                        )
+                    },
+                );
+            }
+            return;
+        }
+        let to = match self.sock_name(v) {
+            Some(a) => a,
+            None => return,
+        };
+        let from = match self.pick(&[St::Bound]) {
+            Some(i) => self.socks[i].s,
+            None => return,
+        };
+        if let Some(f) = t.lpWSPSendTo {
+            let _ = self.c.int(
+                format!(
+                    "WSPSendTo({:#x} -> pooled {:#x}, {} bytes)",
+                    from, v, wb.len
+                ),
+                false,
+                // SAFETY: a valid buffer and a whole address; no OVERLAPPED.
+                |e| unsafe {
+                    f(
+                        from,
+                        &wb,
+                        1,
+                        &mut n,
+                        0,
+                        to.as_ptr().cast(),
+                        to.len() as i32,
+                        core::ptr::null_mut(),
+                        None,
+                        &thread,
+                        e,
+                    )
+                },
+            );
         }
     }
 
