@@ -472,8 +472,8 @@ fn start<P: Provider>(
             }
             return Ok(Submitted::Pending);
         }
-        // Closed while the attempt ran: the close is waiting for this thread, and the
-        // handle is still valid until it has finished.
+        // Closed while the attempt ran: the close waits for this thread before it releases
+        // the handle, so the result is still delivered (or the call fails) while it is valid.
         Err(e) if e == WsaError::WOULDBLOCK && deliver_errors => Err(WsaError::OPERATION_ABORTED),
         Err(e) if e == WsaError::WOULDBLOCK => Err(WsaError::NOTSOCK),
         other => other,

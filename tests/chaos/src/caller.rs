@@ -2,7 +2,9 @@
 //! with `*lpErrno` (or the last error) pre-filled with a sentinel, and judged on return.
 
 use crate::watch::Tracker;
-use crate::{guard, Shared};
+use crate::{guard, lock, Shared};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use winsock_provider::sys::{BOOL, INVALID_SOCKET, SOCKET, SOCKET_ERROR};
 use winsock_provider::WsaError;
@@ -14,6 +16,22 @@ pub const SENTINEL: i32 = 0x0BAD_5EED;
 pub(crate) struct Caller<'a> {
     pub(crate) sh: &'a Shared,
     pub(crate) tr: Tracker,
+    /// Calls made, by entry (merged into the run's totals when the thread ends).
+    counts: RefCell<HashMap<String, u64>>,
+}
+
+impl Drop for Caller<'_> {
+    fn drop(&mut self) {
+        let mut all = lock(&self.sh.counts);
+        for (name, n) in self.counts.borrow_mut().drain() {
+            *all.entry(name).or_insert(0) += n;
+        }
+    }
+}
+
+/// The entry a call description names: `WSPRecv(0x10, ...)` → `WSPRecv`.
+fn entry_name(call: &str) -> &str {
+    call.split(&['(', ' '][..]).next().unwrap_or(call)
 }
 
 /// A result in words, for the recent-calls list.
@@ -25,6 +43,29 @@ fn shown<T: std::fmt::Debug>(r: &Result<T, WsaError>) -> String {
 }
 
 impl<'a> Caller<'a> {
+    pub(crate) fn new(sh: &'a Shared, tr: Tracker) -> Caller<'a> {
+        Caller {
+            sh,
+            tr,
+            counts: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Announces `call` to the watchdog and counts it.
+    fn begin(&self, call: String) {
+        {
+            let name = entry_name(&call);
+            let mut counts = self.counts.borrow_mut();
+            match counts.get_mut(name) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(name.to_owned(), 1);
+                }
+            }
+        }
+        self.tr.begin(call);
+    }
+
     /// Records a violation of the call in progress, with this thread's recent calls.
     pub fn violation(&self, what: String) {
         let mut recent = self.tr.recent();
@@ -34,14 +75,18 @@ impl<'a> Caller<'a> {
             None => recent.pop().unwrap_or_default(),
         };
         let start = recent.len().saturating_sub(8);
-        self.sh.violation(format!(
-            "{} [{}]: {}: {}\n      preceding calls of this thread:\n        {}",
-            self.sh.label,
-            std::thread::current().name().unwrap_or("?"),
-            call,
-            what,
-            recent[start..].join("\n        ")
-        ));
+        let kind = format!("{}: {}", entry_name(&call), what);
+        self.sh.violation_of(
+            &kind,
+            format!(
+                "{} [{}]: {}: {}\n      preceding calls of this thread:\n        {}",
+                self.sh.label,
+                std::thread::current().name().unwrap_or("?"),
+                call,
+                what,
+                recent[start..].join("\n        ")
+            ),
+        );
     }
 
     fn counted(&self) {
@@ -72,7 +117,7 @@ impl<'a> Caller<'a> {
         counts: bool,
         f: impl FnOnce(*mut i32) -> i32,
     ) -> Result<i32, WsaError> {
-        self.tr.begin(call);
+        self.begin(call);
         let mut errno = SENTINEL;
         let ret = f(&mut errno);
         let r = if ret == SOCKET_ERROR {
@@ -100,7 +145,7 @@ impl<'a> Caller<'a> {
         call: String,
         f: impl FnOnce(*mut i32) -> SOCKET,
     ) -> Result<SOCKET, WsaError> {
-        self.tr.begin(call);
+        self.begin(call);
         let mut errno = SENTINEL;
         let ret = f(&mut errno);
         let r = if ret == INVALID_SOCKET {
@@ -121,7 +166,7 @@ impl<'a> Caller<'a> {
 
     /// A call returning `BOOL` (`FALSE` on failure).
     pub fn boolean(&self, call: String, f: impl FnOnce(*mut i32) -> BOOL) -> Result<(), WsaError> {
-        self.tr.begin(call);
+        self.begin(call);
         let mut errno = SENTINEL;
         let ret = f(&mut errno);
         let r = if ret == 0 {
@@ -140,7 +185,7 @@ impl<'a> Caller<'a> {
     /// An extension function called directly (as applications call them): `ok` is its
     /// success test; a failure must set the thread's last error to a WSA code.
     pub fn ext(&self, call: String, f: impl FnOnce() -> bool) -> Result<(), WsaError> {
-        self.tr.begin(call);
+        self.begin(call);
         self.sh.ws.set_last_error(SENTINEL);
         let ok = f();
         let r = if ok {
@@ -169,7 +214,7 @@ impl<'a> Caller<'a> {
         call: String,
         f: impl FnOnce() -> Result<T, WsaError>,
     ) -> Option<Result<T, WsaError>> {
-        self.tr.begin(call);
+        self.begin(call);
         let r = guard(f);
         let out = match r {
             Ok(r) => {
@@ -194,7 +239,8 @@ impl<'a> Caller<'a> {
                 let recent = self.tr.recent();
                 let last = recent.last().cloned().unwrap_or_default();
                 let start = recent.len().saturating_sub(9);
-                self.sh.violation(format!(
+                let kind = format!("{}: {}: {:?}", entry_name(&last), what, other);
+                self.sh.violation_of(&kind, format!(
                     "{} [{}]: {}: got {:?}, expected {:?}\n      call: {}\n      preceding calls of this thread:\n        {}",
                     self.sh.label,
                     std::thread::current().name().unwrap_or("?"),

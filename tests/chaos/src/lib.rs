@@ -33,6 +33,7 @@ mod worker;
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -170,7 +171,52 @@ pub struct Outcome {
     pub total_violations: usize,
     /// Wall time.
     pub elapsed: Duration,
+    /// Calls made, by entry or extension function, most first.
+    pub entries: Vec<(String, u64)>,
 }
+
+/// The 30 dispatch entries and the extension functions every long run must reach.
+const ENTRIES: [&str; 36] = [
+    "WSPAccept",
+    "WSPAddressToString",
+    "WSPAsyncSelect",
+    "WSPBind",
+    "WSPCancelBlockingCall",
+    "WSPCleanup",
+    "WSPCloseSocket",
+    "WSPConnect",
+    "WSPDuplicateSocket",
+    "WSPEnumNetworkEvents",
+    "WSPEventSelect",
+    "WSPGetOverlappedResult",
+    "WSPGetPeerName",
+    "WSPGetSockName",
+    "WSPGetSockOpt",
+    "WSPGetQOSByName",
+    "WSPIoctl",
+    "WSPJoinLeaf",
+    "WSPListen",
+    "WSPRecv",
+    "WSPRecvDisconnect",
+    "WSPRecvFrom",
+    "WSPSelect",
+    "WSPSend",
+    "WSPSendDisconnect",
+    "WSPSendTo",
+    "WSPSetSockOpt",
+    "WSPShutdown",
+    "WSPSocket",
+    "WSPStringToAddress",
+    "AcceptEx",
+    "ConnectEx",
+    "DisconnectEx",
+    "TransmitFile",
+    "WSARecvMsg",
+    "WSASendMsg",
+];
+
+/// Runs at least this long must reach every entry in [`ENTRIES`].
+const COVERAGE_RUN: u64 = 100_000;
 
 /// Violations kept in full (the rest are only counted).
 const KEPT: usize = 25;
@@ -188,7 +234,7 @@ pub(crate) struct Shared {
     pub gate: RwLock<()>,
     /// Sockets any thread may query or close.
     pub pool: Mutex<Vec<SOCKET>>,
-    violations: Mutex<Vec<String>>,
+    violations: Mutex<Vec<(String, String)>>,
     nviolations: AtomicUsize,
     pub calls: AtomicU64,
     pub budget: u64,
@@ -196,14 +242,27 @@ pub(crate) struct Shared {
     pub names: AtomicU32,
     /// The pool is being emptied; no new entries.
     pub closing: AtomicBool,
+    /// Calls made, by entry.
+    pub counts: Mutex<HashMap<String, u64>>,
 }
 
 impl Shared {
-    pub fn violation(&self, text: String) {
-        let n = self.nviolations.fetch_add(1, Ordering::Relaxed);
-        if n < KEPT {
-            lock(&self.violations).push(text);
+    /// Records a violation of kind `kind` (what went wrong, without numbers): kept in full
+    /// while fewer than [`KEPT`] are, and beyond that the first of each kind, so one frequent
+    /// violation does not hide a rare one.
+    pub fn violation_of(&self, kind: &str, text: String) {
+        self.nviolations.fetch_add(1, Ordering::Relaxed);
+        let kind = without_numbers(kind);
+        let mut kept = lock(&self.violations);
+        if kept.len() < KEPT || (kept.len() < 4 * KEPT && !kept.iter().any(|(k, _)| *k == kind)) {
+            kept.push((kind, text));
         }
+    }
+
+    /// Records a violation found by the run itself (not by one call).
+    pub fn violation(&self, text: String) {
+        let kind = text.lines().next().unwrap_or("").to_owned();
+        self.violation_of(&kind, text);
     }
 
     pub fn spent(&self) -> bool {
@@ -226,6 +285,29 @@ impl Shared {
             SockAddr::Inet("127.0.0.1:0".parse().expect("a valid address"))
         }
     }
+}
+
+/// `text` without its numbers (decimal, and hexadecimal after `0x`).
+pub(crate) fn without_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '0' && chars.peek() == Some(&'x') {
+            chars.next();
+            while chars.peek().map_or(false, |c| c.is_ascii_hexdigit()) {
+                chars.next();
+            }
+            out.push('#');
+        } else if c.is_ascii_digit() {
+            while chars.peek().map_or(false, |c| c.is_ascii_digit()) {
+                chars.next();
+            }
+            out.push('#');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -283,6 +365,26 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
     let label = format!("{} seed={:#018x}", cfg.name, seed);
     let board = Arc::new(Board::default());
     watch::on_crash(board.clone(), label.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let dog = watch::watchdog(board.clone(), opts.hang_limit, label.clone(), stop.clone());
+    // This thread's own calls (start-ups and clean-ups) are watched too.
+    let me = board.join("main".to_owned());
+    let load = |ws: &Ws2| {
+        me.begin("WSPStartup (load)".to_owned());
+        let r = guard(|| source.load(ws));
+        me.end(if matches!(r, Ok(Ok(()))) {
+            "ok"
+        } else {
+            "failed"
+        });
+        r
+    };
+    let cleanup = |ws: Ws2| {
+        me.begin("WSPCleanup (session clean-up)".to_owned());
+        let r = guard(|| ws.cleanup());
+        me.end(if r.is_ok() { "ok" } else { "failed" });
+        r
+    };
 
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|info| {
@@ -300,16 +402,13 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
     // `startup` and `cleanup` panic now and then; a failed start-up must leave nothing).
     for _ in 0..if cfg.panicky { 40 } else { 4 } {
         let ws = Ws2::new();
-        match guard(|| source.load(&ws)) {
+        match load(&ws) {
             Ok(Ok(())) => {}
             Ok(Err(LoadError::Startup(e))) if cfg.panicky && e == WsaError::NETDOWN => {}
             Ok(Err(e)) => early.push(format!("{}: a start-up before the run: {}", label, e)),
             Err(p) => early.push(format!("{}: a start-up before the run: {}", label, p)),
         }
-        if let Some(p) = guard(|| ws.cleanup())
-            .err()
-            .and_then(|p| cleanup_problems(cfg, p))
-        {
+        if let Some(p) = cleanup(ws).err().and_then(|p| cleanup_problems(cfg, p)) {
             early.push(format!("{}: a clean-up before the run: {}", label, p));
         }
     }
@@ -317,7 +416,7 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
     // The panic provider's start-up panics on purpose now and then: try again.
     let mut loaded = Err("not tried".to_owned());
     for _ in 0..50 {
-        match guard(|| source.load(&ws)) {
+        match load(&ws) {
             Ok(Ok(())) => {
                 loaded = Ok(());
                 break;
@@ -342,6 +441,8 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
     let spi = match spi {
         Ok(spi) => spi,
         Err(e) => {
+            stop.store(true, Ordering::Release);
+            let _ = dog.join();
             panic::set_hook(previous_hook);
             return Outcome {
                 calls: 0,
@@ -349,6 +450,7 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
                 violations: vec![format!("{}: loading the provider: {}", label, e)],
                 total_violations: 1,
                 elapsed: started.elapsed(),
+                entries: Vec::new(),
             };
         }
     };
@@ -369,9 +471,8 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
         budget: opts.calls,
         names: AtomicU32::new(0),
         closing: AtomicBool::new(false),
+        counts: Mutex::new(HashMap::new()),
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let dog = watch::watchdog(board.clone(), opts.hang_limit, label.clone(), stop.clone());
     let barrier = Barrier::new(threads);
     std::thread::scope(|scope| {
         for t in 0..threads {
@@ -397,13 +498,12 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
             label, thread_handles_before, thread_handles
         ));
     }
-    if let Some(e) = guard(|| ws.cleanup())
-        .err()
-        .and_then(|p| cleanup_problems(cfg, p))
-    {
+    if let Some(e) = cleanup(ws).err().and_then(|p| cleanup_problems(cfg, p)) {
         sh.violation(format!("{}: clean-up: {}", label, e));
     }
+    me.begin("calls after the last clean-up".to_owned());
     after_cleanup(&sh, &mut early);
+    me.end("checked");
     stop.store(true, Ordering::Release);
     let _ = dog.join();
     if let (Some(before), Some(after)) = (fds_before, open_fds()) {
@@ -419,13 +519,34 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
     for e in early {
         sh.violation(e);
     }
-    let violations = std::mem::take(&mut *lock(&sh.violations));
+    let mut entries: Vec<(String, u64)> = lock(&sh.counts).drain().collect();
+    entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if opts.calls >= COVERAGE_RUN {
+        let missed: Vec<&str> = ENTRIES
+            .iter()
+            .copied()
+            .filter(|e| !entries.iter().any(|(n, _)| n == e))
+            .collect();
+        if !missed.is_empty() {
+            sh.violation(format!(
+                "{}: a run of {} calls never called {} (the suite no longer reaches them)",
+                label,
+                opts.calls,
+                missed.join(", ")
+            ));
+        }
+    }
+    let violations = std::mem::take(&mut *lock(&sh.violations))
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect();
     Outcome {
         calls: sh.calls.load(Ordering::Relaxed),
         threads,
         violations,
         total_violations: sh.nviolations.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
+        entries,
     }
 }
 
@@ -553,5 +674,19 @@ pub fn short_run(source: &Source, names: &[&str], calls: u64) -> Result<(), Stri
         Ok(())
     } else {
         Err(found.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_numbers;
+
+    #[test]
+    fn kinds_ignore_numbers() {
+        assert_eq!(
+            without_numbers("WSPSelect: returned 5 while its sets hold 4 at 0x1a2b"),
+            "WSPSelect: returned # while its sets hold # at #"
+        );
+        assert_eq!(without_numbers("no numbers"), "no numbers");
     }
 }

@@ -1,4 +1,5 @@
-//! `wsp-chaos <provider-library> <configuration>... [--seed N]... [--calls N] [--threads N]`
+//! `wsp-chaos <provider-library> <configuration>... [--seed N]... [--calls N] [--threads N]
+//! [--hang-limit S] [--run-limit S]`
 //!
 //! Runs the chaos suite (see the `wsp_chaos` library and `docs/chaos.md`) against a built
 //! provider library: for each configuration and seed, a child process of this program loads
@@ -14,12 +15,13 @@
 //! (over all its seeds), with the violations found (each with its seed, thread and recent
 //! calls), then `N passed, M failed`; exits 1 if anything failed, 2 on bad usage. A hang (a
 //! call longer than 10 s) or a crash fails the configuration with the seed and every thread's
-//! current call.
+//! current call; a child run still going after `--run-limit` (default 1800 s) is stopped and
+//! fails it too.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wsp_chaos::{config, run, Options, Source, CONFIGS};
 
 /// The marker of a child run's result line.
@@ -28,7 +30,7 @@ const RESULT: &str = "wsp-chaos-result:";
 fn usage() -> ! {
     let names: Vec<&str> = CONFIGS.iter().map(|c| c.name).collect();
     eprintln!(
-        "usage: wsp-chaos <provider-library> <configuration>... [--seed N]... [--calls N] [--threads N]\n\
+        "usage: wsp-chaos <provider-library> <configuration>... [--seed N]... [--calls N] [--threads N] [--hang-limit S] [--run-limit S]\n\
          configurations: {}",
         names.join(", ")
     );
@@ -43,6 +45,8 @@ fn parse_u64(s: &str) -> Option<u64> {
 }
 
 struct Args {
+    /// How long one child run may take in all.
+    run_limit: Duration,
     library: PathBuf,
     configs: Vec<String>,
     seeds: Vec<u64>,
@@ -53,6 +57,7 @@ fn parse(args: &[String]) -> Args {
     let mut positional = Vec::new();
     let mut seeds = Vec::new();
     let mut opts = Options::default();
+    let mut run_limit = Duration::from_secs(1800);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || {
@@ -65,6 +70,7 @@ fn parse(args: &[String]) -> Args {
             "--calls" => opts.calls = value(),
             "--threads" => opts.threads = value() as usize,
             "--hang-limit" => opts.hang_limit = Duration::from_secs(value()),
+            "--run-limit" => run_limit = Duration::from_secs(value()),
             s if s.starts_with("--") => usage(),
             _ => positional.push(a.clone()),
         }
@@ -80,6 +86,7 @@ fn parse(args: &[String]) -> Args {
         }
     }
     Args {
+        run_limit,
         library,
         configs: positional,
         seeds,
@@ -117,8 +124,42 @@ fn child(args: &[String]) -> ! {
     for v in &out.violations {
         let _ = writeln!(stdout, "{}", v);
     }
+    if std::env::var_os("WSP_CHAOS_STATS").is_some() {
+        let list: Vec<String> = out
+            .entries
+            .iter()
+            .map(|(name, n)| format!("{} {}", name, n))
+            .collect();
+        eprintln!("wsp-chaos: calls by entry: {}", list.join(", "));
+    }
     let _ = stdout.flush();
     std::process::exit(if out.total_violations == 0 { 0 } else { 1 });
+}
+
+/// Waits for a child run, at most `limit`: its stdout, and its exit status (`None`: it was
+/// still running at the limit and has been killed).
+fn wait_child(mut child: Child, limit: Duration) -> (String, Option<ExitStatus>) {
+    let reader = child.stdout.take().map(|mut out| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        })
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let text = reader.and_then(|r| r.join().ok()).unwrap_or_default();
+    (text, status)
 }
 
 fn main() {
@@ -146,7 +187,7 @@ fn main() {
         let mut ms = 0u128;
         for &seed in &a.seeds {
             eprintln!("wsp-chaos: {} seed={:#018x} ...", name, seed);
-            let output = Command::new(&me)
+            let child = Command::new(&me)
                 .arg("--child")
                 .arg(&a.library)
                 .arg(name)
@@ -155,10 +196,11 @@ fn main() {
                 .arg(a.opts.threads.to_string())
                 .arg(a.opts.hang_limit.as_secs().to_string())
                 .stdin(Stdio::null())
+                .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
-                .output();
-            let output = match output {
-                Ok(o) => o,
+                .spawn();
+            let (text, status) = match child {
+                Ok(c) => wait_child(c, a.run_limit),
                 Err(e) => {
                     problems.push(format!(
                         "seed={:#018x}: could not run the child: {}",
@@ -167,7 +209,19 @@ fn main() {
                     continue;
                 }
             };
-            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            let status = match status {
+                Some(s) => s.to_string(),
+                None => {
+                    problems.push(format!(
+                        "seed={:#018x}: the run did not end within {} s (a hang outside every \
+                         watched call); stopped it. Its output:\n{}",
+                        seed,
+                        a.run_limit.as_secs(),
+                        text.trim_end()
+                    ));
+                    continue;
+                }
+            };
             let result = text.lines().find_map(|l| l.strip_prefix(RESULT));
             match result {
                 Some(fields) => {
@@ -209,7 +263,7 @@ fn main() {
                     "seed={:#018x}: the run died without a result ({}; a crash: every thread's \
                      current call is on stderr above){}",
                     seed,
-                    output.status,
+                    status,
                     if text.is_empty() {
                         String::new()
                     } else {

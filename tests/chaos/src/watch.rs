@@ -194,6 +194,7 @@ fn crash_report(what: &str) {
 mod platform {
     extern "C" {
         fn signal(signum: i32, handler: usize) -> usize;
+        fn raise(signum: i32) -> i32;
         fn write(fd: i32, buf: *const u8, count: usize) -> isize;
     }
     const SIGNALS: [(i32, &str); 5] = [
@@ -210,11 +211,12 @@ mod platform {
             .find(|(n, _)| *n == sig)
             .map_or("signal", |(_, name)| *name);
         super::crash_report(name);
-        // SAFETY: restores the default action and re-raises by returning into the fault (for
-        // synchronous signals) or by the pending abort; either way the process ends as it
-        // would have without the report.
+        // SAFETY: restores the default action and raises the signal again: it is delivered
+        // when this handler returns, and the process ends as it would have without the report
+        // (a fault that re-executes would end it the same way).
         unsafe {
             signal(sig, 0);
+            raise(sig);
         }
     }
 

@@ -85,6 +85,23 @@ enum Kind {
 }
 
 impl Kind {
+    /// The entry or extension function the request goes through.
+    fn call_name(self) -> &'static str {
+        match self {
+            Kind::Recv => "WSPRecv",
+            Kind::Send => "WSPSend",
+            Kind::RecvFrom => "WSPRecvFrom",
+            Kind::SendTo => "WSPSendTo",
+            Kind::Ioctl => "WSPIoctl",
+            Kind::AcceptEx => "AcceptEx",
+            Kind::ConnectEx => "ConnectEx",
+            Kind::DisconnectEx => "DisconnectEx",
+            Kind::TransmitFile => "TransmitFile",
+            Kind::RecvMsg => "WSARecvMsg",
+            Kind::SendMsg => "WSASendMsg",
+        }
+    }
+
     /// Extension functions take no completion routine.
     fn takes_routine(self) -> bool {
         !matches!(
@@ -121,7 +138,7 @@ impl<'a> Worker<'a> {
     pub(crate) fn new(sh: &'a Shared, idx: usize, seed: u64) -> Worker<'a> {
         let tr = sh.board.join(format!("worker {}", idx));
         Worker {
-            c: Caller { sh, tr },
+            c: Caller::new(sh, tr),
             idx,
             rng: Rng::new(seed),
             socks: Vec::new(),
@@ -223,7 +240,7 @@ impl<'a> Worker<'a> {
             3,                          // 14 address strings
             2,                          // 15 QOS, join leaf, cancel blocking call
             1,                          // 16 calls racing with close
-            4,                          // 17 the shared pool
+            10,                         // 17 the shared pool
             3,                          // 18 WSPGetOverlappedResult
             1,                          // 19 nested start-up and clean-up
             if dgram { 0 } else { 2 },  // 20 blocking call racing with close
@@ -891,11 +908,15 @@ impl<'a> Worker<'a> {
                 Kind::Ioctl,
                 Kind::RecvMsg,
                 Kind::SendMsg,
+                // Connection-oriented extensions on datagram sockets must fail cleanly.
+                Kind::ConnectEx,
+                Kind::AcceptEx,
             ]
         };
         let kind = self.rng.pick(kinds);
         let want: &[St] = match kind {
-            Kind::AcceptEx => &[St::Listening],
+            Kind::AcceptEx if stream => &[St::Listening],
+            Kind::AcceptEx => &[St::Bound],
             Kind::ConnectEx => &[St::Fresh, St::Bound],
             Kind::Ioctl => &[
                 St::Fresh,
@@ -965,7 +986,9 @@ impl<'a> Worker<'a> {
             Some(_) => None,
             None => self.socks[i].peer.clone(),
         };
-        let listen_addr = if kind == Kind::ConnectEx {
+        let listen_addr = if kind == Kind::ConnectEx && (value.is_some() || !sh.cfg.stream()) {
+            Some(peer.clone().unwrap_or_else(|| bytes_of(&sh.fresh_addr())))
+        } else if kind == Kind::ConnectEx {
             match self
                 .pick(&[St::Listening])
                 .and_then(|l| self.socks[l].addr.clone())
@@ -989,8 +1012,8 @@ impl<'a> Worker<'a> {
             .pick(&[FIONREAD as u32, SIOCATMARK as u32, 0x4800_0001u32]);
         let dflags = self.rng.pick(&[0u32, TF_REUSE_SOCKET, TF_DISCONNECT]);
         let call = format!(
-            "{:?}({:#x}, {} bytes{}, route {:?})",
-            kind,
+            "{}({:#x}, {} bytes{}, route {:?})",
+            kind.call_name(),
             s,
             len,
             if two { " in 2 buffers" } else { "" },
@@ -1704,9 +1727,6 @@ impl<'a> Worker<'a> {
                 Kind::SendMsg,
                 Kind::RecvFrom,
             ][self.rng.below(10)];
-            if matches!(kind, Kind::ConnectEx) && self.pick(&[St::Listening]).is_none() {
-                return;
-            }
             return self.issue(kind, 0, Some(v));
         }
         let t = sh.spi.table;
@@ -2502,10 +2522,7 @@ impl<'a> Worker<'a> {
                 std::thread::Builder::new()
                     .name(name.clone())
                     .spawn_scoped(scope, move || {
-                        let c = Caller {
-                            sh,
-                            tr: sh.board.join(name),
-                        };
+                        let c = Caller::new(sh, sh.board.join(name));
                         let mut rng = Rng::new(seed);
                         let thread = sh.ws.current_thread_id();
                         let t = sh.spi.table;
@@ -2608,7 +2625,9 @@ impl<'a> Worker<'a> {
     /// A helper thread blocks in `recv` on a blocking socket while this thread closes it: the
     /// close must wake it.
     fn race_blocking(&mut self) {
-        let i = match self.pick(&[St::Connected]) {
+        let accept = self.rng.one_in(3);
+        let want = if accept { St::Listening } else { St::Connected };
+        let i = match self.pick(&[want]) {
             Some(i) if !self.socks[i].shared => i,
             _ => return,
         };
@@ -2623,22 +2642,47 @@ impl<'a> Worker<'a> {
                 std::thread::Builder::new()
                     .name(name.clone())
                     .spawn_scoped(scope, move || {
-                        let c = Caller {
-                            sh,
-                            tr: sh.board.join(name),
-                        };
+                        let c = Caller::new(sh, sh.board.join(name));
                         let thread = sh.ws.current_thread_id();
-                        if let Some(f) = sh.spi.table.lpWSPRecv {
+                        let t = sh.spi.table;
+                        if accept {
+                            if let Some(f) = t.lpWSPAccept {
+                                let new = {
+                                    let _g = sh.gate.read().unwrap_or_else(|e| e.into_inner());
+                                    c.socket(
+                                        format!("WSPAccept({:#x}) [blocking, racing close]", s),
+                                        // SAFETY: no address buffer; a blocking call.
+                                        |e| unsafe {
+                                            f(
+                                                s,
+                                                core::ptr::null_mut(),
+                                                core::ptr::null_mut(),
+                                                None,
+                                                0,
+                                                e,
+                                            )
+                                        },
+                                    )
+                                };
+                                if let Ok(new) = new {
+                                    let ws = &sh.ws;
+                                    c.standin(
+                                        format!("closesocket({:#x}) [accepted]", new),
+                                        || ws.closesocket(new),
+                                    );
+                                }
+                            }
+                        } else if let Some(f) = t.lpWSPRecv {
                             let mut buf = [0u8; 64];
                             let wb = WSABUF {
                                 len: 64,
                                 buf: buf.as_mut_ptr(),
                             };
                             let (mut n, mut fl) = (0u32, 0u32);
-                            // SAFETY: a valid buffer; a blocking call without OVERLAPPED.
                             let _ = c.int(
                                 format!("WSPRecv({:#x}) [blocking, racing close]", s),
                                 false,
+                                // SAFETY: a valid buffer; a blocking call without OVERLAPPED.
                                 |e| unsafe {
                                     f(
                                         s,
@@ -2741,17 +2785,82 @@ impl<'a> Worker<'a> {
                     };
                     let failed = !matches!(r, Ok(()) | Err(WsaError::IO_PENDING));
                     self.ops.started(oi, failed);
-                } else if let Some(f) = sh.spi.table.lpWSPGetSockName {
-                    let mut buf = [0u8; ADDR];
-                    let mut len = ADDR as i32;
-                    // SAFETY: a writable buffer of `len` bytes.
-                    let _ = self.c.int(
-                        format!("WSPGetSockName({:#x}) [pooled]", v),
-                        false,
-                        |e| unsafe { f(v, buf.as_mut_ptr().cast(), &mut len, e) },
-                    );
+                } else {
+                    self.feed_pooled(v);
                 }
             }
+        }
+    }
+
+    /// Sends to a pooled socket (datagrams to its address from one of this worker's sockets)
+    /// or through it (its peer's requests then complete on this thread's signal, racing
+    /// with that peer's owner, who may be closing it).
+    fn feed_pooled(&mut self, v: SOCKET) {
+        let sh = self.sh();
+        let t = sh.spi.table;
+        let thread = self.thread;
+        let mut buf = [7u8; 256];
+        let wb = WSABUF {
+            len: 1 + self.rng.below(256) as u32,
+            buf: buf.as_mut_ptr(),
+        };
+        let mut n = 0u32;
+        if sh.cfg.stream() {
+            if let Some(f) = t.lpWSPSend {
+                let _ = self.c.int(
+                    format!("WSPSend({:#x}, {} bytes) [pooled]", v, wb.len),
+                    false,
+                    // SAFETY: a valid buffer; no OVERLAPPED (pooled sockets are non-blocking
+                    // or closed).
+                    |e| unsafe {
+                        f(
+                            v,
+                            &wb,
+                            1,
+                            &mut n,
+                            0,
+                            core::ptr::null_mut(),
+                            None,
+                            &thread,
+                            e,
+                        )
+                    },
+                );
+            }
+            return;
+        }
+        let to = match self.sock_name(v) {
+            Some(a) => a,
+            None => return,
+        };
+        let from = match self.pick(&[St::Bound]) {
+            Some(i) => self.socks[i].s,
+            None => return,
+        };
+        if let Some(f) = t.lpWSPSendTo {
+            let _ = self.c.int(
+                format!(
+                    "WSPSendTo({:#x} -> pooled {:#x}, {} bytes)",
+                    from, v, wb.len
+                ),
+                false,
+                // SAFETY: a valid buffer and a whole address; no OVERLAPPED.
+                |e| unsafe {
+                    f(
+                        from,
+                        &wb,
+                        1,
+                        &mut n,
+                        0,
+                        to.as_ptr().cast(),
+                        to.len() as i32,
+                        core::ptr::null_mut(),
+                        None,
+                        &thread,
+                        e,
+                    )
+                },
+            );
         }
     }
 
