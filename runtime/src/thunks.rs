@@ -501,41 +501,61 @@ pub(crate) unsafe extern "system" fn get_sock_opt<P: Descriptor>(
         if optlen.is_null() || optval.is_null() || *optlen < 0 {
             return Err(WsaError::FAULT);
         }
-        // The value is laid out in one of these (no allocation for the runtime's own answers).
-        let mut int = [0u8; 4];
-        let info;
-        let value;
-        let bytes: &[u8] = match (level, name) {
+        match (level, name) {
             (SOL_SOCKET, SO_TYPE) => {
-                int = sock.spec().socket_type.to_ne_bytes();
-                &int
+                write_option(&sock.spec().socket_type.to_ne_bytes(), optval, optlen)
             }
-            (SOL_SOCKET, SO_PROTOCOL_INFOW) => {
-                info = entry_info(&sock);
-                // SAFETY: WSAPROTOCOL_INFOW is plain old data; viewing it as bytes is sound.
-                core::slice::from_raw_parts(
-                    (&info as *const WSAPROTOCOL_INFOW).cast::<u8>(),
-                    core::mem::size_of::<WSAPROTOCOL_INFOW>(),
-                )
-            }
-            _ => {
-                value = sock
-                    .shared
-                    .provider
-                    .get_option(&sock, SockOpt { level, name })?;
-                value.bytes(&mut int)
-            }
-        };
-        // SAFETY: optlen is non-null and readable (caller's contract).
-        let room = *optlen;
-        if optval.is_null() || room < 0 || (room as usize) < bytes.len() {
-            return Err(WsaError::FAULT);
+            (SOL_SOCKET, SO_PROTOCOL_INFOW) => protocol_info_option::<P>(&sock, optval, optlen),
+            _ => provider_option::<P>(&sock, SockOpt { level, name }, optval, optlen),
         }
-        // SAFETY: optval has `room >= bytes.len()` writable bytes (caller's contract).
-        core::ptr::copy_nonoverlapping(bytes.as_ptr(), optval, bytes.len());
-        *optlen = bytes.len() as i32;
-        Ok(())
     })
+}
+
+/// An option the provider answers (out of line, so that the provider's `get_option`, inlined,
+/// does not weigh on the options the runtime answers).
+#[inline(never)]
+unsafe fn provider_option<P: Descriptor>(
+    sock: &Sock<P>,
+    opt: SockOpt,
+    optval: PSTR,
+    optlen: *mut i32,
+) -> Result<(), WsaError> {
+    let value = sock.shared.provider.get_option(sock, opt)?;
+    // An `int` or `BOOL` is laid out here: no allocation.
+    let mut int = [0u8; 4];
+    write_option(value.bytes(&mut int), optval, optlen)
+}
+
+/// `SO_PROTOCOL_INFOW`: the socket's protocol entry (out of line: the entry is large, and
+/// building it on the stack would weigh on every other option's call).
+#[inline(never)]
+unsafe fn protocol_info_option<P: Descriptor>(
+    sock: &Sock<P>,
+    optval: PSTR,
+    optlen: *mut i32,
+) -> Result<(), WsaError> {
+    let info = entry_info(sock);
+    // SAFETY: WSAPROTOCOL_INFOW is plain old data; viewing it as bytes is sound.
+    let bytes = core::slice::from_raw_parts(
+        (&info as *const WSAPROTOCOL_INFOW).cast::<u8>(),
+        core::mem::size_of::<WSAPROTOCOL_INFOW>(),
+    );
+    write_option(bytes, optval, optlen)
+}
+
+/// Copies an option's value to the caller's `optval` of `*optlen` bytes (`optlen` non-null) and
+/// stores its length; `WSAEFAULT` if it does not fit.
+#[inline(always)]
+unsafe fn write_option(bytes: &[u8], optval: PSTR, optlen: *mut i32) -> Result<(), WsaError> {
+    // SAFETY: optlen is non-null and readable (caller's contract, checked by the entry point).
+    let room = *optlen;
+    if optval.is_null() || room < 0 || (room as usize) < bytes.len() {
+        return Err(WsaError::FAULT);
+    }
+    // SAFETY: optval has `room >= bytes.len()` writable bytes (caller's contract).
+    core::ptr::copy_nonoverlapping(bytes.as_ptr(), optval, bytes.len());
+    *optlen = bytes.len() as i32;
+    Ok(())
 }
 
 pub(crate) unsafe extern "system" fn get_qos_by_name<P: Descriptor>(

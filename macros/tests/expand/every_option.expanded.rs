@@ -40,6 +40,7 @@ const _: () = {
                 },
             ],
         };
+        #[inline(always)]
         fn state() -> &'static my_toolkit::wp::__private::State<Self> {
             static STATE: my_toolkit::wp::__private::StateSlot<Everything> = my_toolkit::wp::__private::StateSlot::new();
             STATE.get()

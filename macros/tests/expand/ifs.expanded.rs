@@ -30,6 +30,7 @@ const _: () = {
                 },
             ],
         };
+        #[inline(always)]
         fn state() -> &'static ::winsock_provider::__private::State<Self> {
             static STATE: ::winsock_provider::__private::StateSlot<Pipes> = ::winsock_provider::__private::StateSlot::new();
             STATE.get()

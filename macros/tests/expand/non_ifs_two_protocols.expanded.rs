@@ -42,6 +42,7 @@ const _: () = {
                 },
             ],
         };
+        #[inline(always)]
         fn state() -> &'static ::winsock_provider::__private::State<Self> {
             static STATE: ::winsock_provider::__private::StateSlot<Loopback> = ::winsock_provider::__private::StateSlot::new();
             STATE.get()
