@@ -1,33 +1,57 @@
 #!/usr/bin/env bash
 # End-to-end test of the real provider DLLs under Wine.
 #
-#   tests/e2e/run-wine.sh            (from any directory; needs root on a fresh Debian 12 machine)
+#   tests/e2e/run-wine.sh [--arch x86_64|i686|both]   (from any directory; needs root on a
+#                                                     fresh Debian 12 machine)
 #
 # 1. installs Debian's Windows cross toolchain and Wine if missing (rustc 1.63 with the
-#    x86_64-pc-windows-gnu std, cargo 1.65, mingw-w64, wine);
+#    x86_64-pc-windows-gnu std, cargo 1.65, mingw-w64, wine; for i686 also rust-src,
+#    gcc-mingw-w64-i686 and wine32, after `dpkg --add-architecture i386`);
 # 2. copies the crates a DLL build needs into a generated workspace (target/wine/ws), because the
 #    root workspace holds crates Debian's cargo must not see;
 # 3. resolves dependencies with the modern cargo (1.63-compatible versions, lockfile v3) and
 #    vendors them (cached in target/wine/vendor, keyed on the lockfile);
 # 4. builds everything in release mode for x86_64-pc-windows-gnu with Debian's cargo and rustc;
+#    for i686-pc-windows-gnu, rebuilds std from Debian's rust-src with `-Zbuild-std` (sources
+#    prepared once by tests/e2e/i686-std.sh, cached under target/wine/i686-std; the compiled std
+#    stays in the generated workspace's target directory);
 # 5. checks that both provider DLLs export `WSPStartup`, `WspEnumProviderProtocols` and
-#    `WspSetHostHooks`;
+#    `WspSetHostHooks` (on i686: undecorated, and every export the x86_64 DLL has);
 # 6. runs `wsp-e2e.exe loopback_provider.dll loopback` and `wsp-e2e.exe pipe_provider.dll pipe`
-#    under Wine (the driver plays ws2_32's part: Wine's ws2_32 never loads third-party providers).
+#    under Wine for each architecture (a 32-bit process for i686, through WoW64; the driver plays
+#    ws2_32's part: Wine's ws2_32 never loads third-party providers).
 #
 # Exits 0 only if every step and every scenario passed; otherwise says in words what failed.
 #
 # Output: the driver's `PASS <suite>/<scenario>` / `FAIL <suite>/<scenario>: <why>` lines and its
 # `N passed, M failed` summary per run, then a recap of every failure. Logs (build, Wine's stderr,
-# the driver's per-scenario timings) are in target/wine/logs. A first run here takes about 75 s
-# (plus the apt-get install on a fresh machine); a cached run about 15 s.
+# the driver's per-scenario timings) are in target/wine/logs, named <arch>-<suite>.*. A first
+# x86_64 run here takes about 75 s (plus the apt-get install on a fresh machine); a cached run
+# about 15 s. The i686 stage adds its own build (std included) and the same suites.
 #
 # Environment knobs (all optional):
 #   MODERN_CARGO              cargo >= 1.84 used to resolve and vendor (default: rustup's cargo)
 #   WSP_E2E_TIMEOUT           seconds allowed per Wine run (default 900)
 #   WSP_E2E_SCENARIO_TIMEOUT  seconds the driver allows each scenario (default 120)
 #   WSP_E2E_SUITES            which runs to do (default "loopback pipe")
+#   WSP_ARCH                  x86_64, i686 or both (default both; --arch overrides it)
 set -euo pipefail
+
+ARCH="${WSP_ARCH:-both}"
+while (($#)); do
+    case "$1" in
+    --arch) ARCH="${2:-}"; shift 2 || { echo "run-wine: --arch needs a value" >&2; exit 2; } ;;
+    --arch=*) ARCH="${1#--arch=}"; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run-wine: unknown argument '$1' (usage: run-wine.sh [--arch x86_64|i686|both])" >&2; exit 2 ;;
+    esac
+done
+case "$ARCH" in
+x86_64 | i686) ARCHES=("$ARCH") ;;
+both) ARCHES=(x86_64 i686) ;;
+*) echo "run-wine: unknown architecture '$ARCH' (x86_64, i686 or both)" >&2; exit 2 ;;
+esac
+wants_i686() { [[ " ${ARCHES[*]} " == *" i686 "* ]]; }
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$script_dir/../.." && pwd)"
@@ -38,7 +62,11 @@ WINE_DIR="$root/target/wine"
 WS="$WINE_DIR/ws"
 VENDOR="$WINE_DIR/vendor"
 DEB_CARGO_HOME="$WINE_DIR/cargo-home"
-OUT="$WS/target/$TRIPLE/release"
+# i686: std's sources (i686-std.sh), and one vendor directory for the project's and std's
+# dependencies together (a build can have only one crates.io replacement).
+STD_DIR="$WINE_DIR/i686-std"
+VENDOR_I686="$WINE_DIR/vendor-i686"
+DEB_CARGO_HOME_I686="$WINE_DIR/cargo-home-i686"
 LOGS="$WINE_DIR/logs"
 TIMEOUT="${WSP_E2E_TIMEOUT:-900}"
 SUITES="${WSP_E2E_SUITES:-loopback pipe}"
@@ -69,6 +97,9 @@ fi
 # --------------------------------------------------------------------------------------------
 step "toolchain"
 PACKAGES=(rustc cargo libstd-rust-dev-windows gcc-mingw-w64-x86-64 wine64 wine)
+# i686: std's source (rebuilt with -Zbuild-std), the DWARF-2 mingw linker rustc's
+# i686-pc-windows-gnu expects, and 32-bit Wine (run through WoW64 in the 64-bit prefix).
+if wants_i686; then PACKAGES+=(rust-src gcc-mingw-w64-i686 wine32:i386); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
     status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
@@ -80,6 +111,9 @@ if ((${#missing[@]})); then
         die "packages missing (${missing[*]}) and not running as root to apt-get install them"
     fi
     export DEBIAN_FRONTEND=noninteractive
+    if wants_i686 && ! dpkg --print-foreign-architectures | grep -qx i386; then
+        dpkg --add-architecture i386 || die "dpkg --add-architecture i386 failed"
+    fi
     if ! { apt-get update -qq && apt-get install -y -qq "${PACKAGES[@]}"; } >"$LOGS/apt.log" 2>&1; then
         tail -n 30 "$LOGS/apt.log" >&2
         die "apt-get install ${PACKAGES[*]} failed (log: $LOGS/apt.log)"
@@ -89,6 +123,10 @@ fi
 [[ -d /usr/lib/rustlib/$TRIPLE ]] || die "Debian's rustc has no $TRIPLE standard library (package libstd-rust-dev-windows)"
 command -v x86_64-w64-mingw32-objdump >/dev/null || die "x86_64-w64-mingw32-objdump missing (binutils-mingw-w64-x86-64)"
 command -v wine >/dev/null || die "wine missing"
+if wants_i686; then
+    command -v i686-w64-mingw32-gcc >/dev/null || die "i686-w64-mingw32-gcc missing (gcc-mingw-w64-i686)"
+    command -v i686-w64-mingw32-objdump >/dev/null || die "i686-w64-mingw32-objdump missing (binutils-mingw-w64-i686)"
+fi
 
 # The modern cargo that resolves and vendors: rustup's, not Debian's 1.65.
 cargo_minor() { "$1" --version 2>/dev/null | sed -n 's/^cargo 1\.\([0-9]*\)\..*/\1/p'; }
@@ -186,30 +224,102 @@ else
 fi
 
 # --------------------------------------------------------------------------------------------
-step "building for $TRIPLE with Debian's cargo 1.65 / rustc 1.63 (release)"
-t_build=$SECONDS
-if ! (cd "$WS" && RUSTC=/usr/bin/rustc CARGO_HOME="$DEB_CARGO_HOME" CARGO_TERM_COLOR=never \
-    /usr/bin/cargo build --quiet --offline --locked --release --target "$TRIPLE" --workspace \
-    2>&1 | tee "$LOGS/build.log"); then
-    die "the Windows build with rustc 1.63 failed"
+if wants_i686; then
+    step "preparing std's sources for i686-pc-windows-gnu (tests/e2e/i686-std.sh)"
+    if ! "$script_dir/i686-std.sh" "$STD_DIR" "$MODERN_CARGO" >"$LOGS/i686-std.out" 2>"$LOGS/i686-std.log"; then
+        tail -n 30 "$LOGS/i686-std.log" >&2
+        die "preparing std's sources for i686 failed (log: $LOGS/i686-std.log)"
+    fi
+    grep '^    ' "$LOGS/i686-std.log" || true
+    STD_ROOT="$(tail -n 1 "$LOGS/i686-std.out")"
+    [[ -f "$STD_ROOT/src/Cargo.lock" ]] || die "i686-std.sh did not leave $STD_ROOT/src/Cargo.lock"
+    std_hash="$(cat "$WS/Cargo.lock" "$STD_ROOT/src/Cargo.lock" | sha256sum | cut -d' ' -f1)"
+    if [[ -f "$VENDOR_I686/.lock-sha256" && "$(cat "$VENDOR_I686/.lock-sha256")" == "$std_hash" && -f "$DEB_CARGO_HOME_I686/config.toml" ]]; then
+        step "vendored sources for i686 up to date (cached for these lockfiles)"
+    else
+        step "vendoring the project's and std's dependencies into ${VENDOR_I686#"$root"/}"
+        rm -rf "$VENDOR_I686" "$DEB_CARGO_HOME_I686"
+        mkdir -p "$DEB_CARGO_HOME_I686"
+        if ! (cd "$WS" && "$MODERN_CARGO" vendor --locked -s "$STD_ROOT/src/Cargo.toml" "$VENDOR_I686" \
+            >"$DEB_CARGO_HOME_I686/config.toml.new" 2>"$LOGS/i686-vendor.log"); then
+            tail -n 30 "$LOGS/i686-vendor.log" >&2
+            rm -rf "$VENDOR_I686"
+            die "cargo vendor (project + std) failed"
+        fi
+        mv "$DEB_CARGO_HOME_I686/config.toml.new" "$DEB_CARGO_HOME_I686/config.toml"
+        echo "$std_hash" >"$VENDOR_I686/.lock-sha256"
+    fi
 fi
-echo "    built in $((SECONDS - t_build)) s"
+
+# Where the build for architecture $1 puts its DLLs and the driver.
+out_dir() { echo "$WS/target/$1-pc-windows-gnu/release"; }
 
 # --------------------------------------------------------------------------------------------
-step "checking DLL exports"
-for dll in loopback_provider.dll pipe_provider.dll; do
-    [[ -f "$OUT/$dll" ]] || die "$OUT/$dll was not produced (is the crate a cdylib?)"
-    exports="$(x86_64-w64-mingw32-objdump -p "$OUT/$dll" | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/p')" ||
-        die "x86_64-w64-mingw32-objdump -p $dll failed (not a valid PE file?)"
-    for sym in WSPStartup WspEnumProviderProtocols WspSetHostHooks; do
-        if ! grep -qE "\] $sym\$" <<<"$exports"; then
-            echo "$exports" | sed 's/^/      /' >&2
-            die "$dll does not export '$sym' under that exact (undecorated) name"
+build_arch() {
+    local arch="$1" triple="$1-pc-windows-gnu" t_build=$SECONDS
+    local -a env=(RUSTC=/usr/bin/rustc CARGO_HOME="$DEB_CARGO_HOME" CARGO_TERM_COLOR=never) extra=()
+    if [[ "$arch" == i686 ]]; then
+        # std rebuilt from the prepared copy of rust-src (unstable switches of the pinned
+        # compiler); rsbegin.o/rsend.o from it; GNU ld binds the plain export names rustc
+        # writes to their stdcall symbols (`WSPStartup` -> `_WSPStartup@76`).
+        env=(RUSTC=/usr/bin/rustc CARGO_HOME="$DEB_CARGO_HOME_I686" CARGO_TERM_COLOR=never
+            RUSTC_BOOTSTRAP=1 __CARGO_TESTS_ONLY_SRC_ROOT="$STD_ROOT/src"
+            CARGO_TARGET_I686_PC_WINDOWS_GNU_LINKER=i686-w64-mingw32-gcc
+            CARGO_TARGET_I686_PC_WINDOWS_GNU_RUSTFLAGS="-L native=$STD_ROOT/rtstartup -C link-arg=-Wl,--enable-stdcall-fixup")
+        extra=(-Zbuild-std)
+    fi
+    step "building for $triple with Debian's cargo 1.65 / rustc 1.63 (release${extra:+, std rebuilt from rust-src})"
+    if ! (cd "$WS" && env "${env[@]}" \
+        /usr/bin/cargo build --quiet --offline --locked --release --target "$triple" --workspace "${extra[@]}" \
+        2>&1 | tee "$LOGS/$arch-build.log"); then
+        die "the $triple build with rustc 1.63 failed"
+    fi
+    echo "    built in $((SECONDS - t_build)) s"
+}
+
+# --------------------------------------------------------------------------------------------
+# The names in a PE file's export table, one a line.
+export_names() {
+    local objdump="$1-w64-mingw32-objdump" table
+    table="$("$objdump" -p "$2" | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/p')" || return 1
+    sed -n 's/^[[:space:]]*\[[[:space:]]*[0-9]*\] //p' <<<"$table"
+}
+
+check_exports() {
+    local arch="$1" out
+    out="$(out_dir "$arch")"
+    step "checking DLL exports ($arch)"
+    for dll in loopback_provider.dll pipe_provider.dll; do
+        [[ -f "$out/$dll" ]] || die "$out/$dll was not produced (is the crate a cdylib?)"
+        exports="$(export_names "$arch" "$out/$dll")" ||
+            die "$arch-w64-mingw32-objdump -p $dll failed (not a valid PE file?)"
+        for sym in WSPStartup WspEnumProviderProtocols WspSetHostHooks; do
+            if ! grep -qx "$sym" <<<"$exports"; then
+                echo "$exports" | sed 's/^/      /' >&2
+                die "$arch $dll does not export '$sym' under that exact (undecorated) name"
+            fi
+        done
+        if [[ "$arch" == i686 ]]; then
+            # stdcall decoration (`_Name@N`, `Name@N`) must not leak into any export name, and
+            # the 32-bit DLL must export everything the 64-bit one does.
+            if grep -q '@' <<<"$exports"; then
+                die "i686 $dll exports decorated names: $(grep '@' <<<"$exports" | tr '\n' ' ')"
+            fi
+            local x64="$(out_dir x86_64)/$dll"
+            if [[ -f "$x64" ]]; then
+                local sym64
+                while IFS= read -r sym64; do
+                    grep -qxF "$sym64" <<<"$exports" || die "i686 $dll lacks the export '$sym64' that the x86_64 $dll has"
+                done < <(export_names x86_64 "$x64")
+            fi
         fi
+        echo "    $dll exports $(tr '\n' ' ' <<<"$exports")"
     done
-    echo "    $dll exports WSPStartup, WspEnumProviderProtocols, WspSetHostHooks"
-done
-[[ -f "$OUT/wsp-e2e.exe" ]] || die "$OUT/wsp-e2e.exe was not produced"
+    [[ -f "$out/wsp-e2e.exe" ]] || die "$out/wsp-e2e.exe was not produced"
+}
+
+for arch in "${ARCHES[@]}"; do build_arch "$arch"; done
+for arch in "${ARCHES[@]}"; do check_exports "$arch"; done
 
 # --------------------------------------------------------------------------------------------
 export WINEPREFIX="$WINE_DIR/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
@@ -222,40 +332,55 @@ if [[ ! -f "$WINEPREFIX/system.reg" ]]; then
     fi
     wineserver -w 9>&- || true
 fi
+# A prefix made before wine32 was installed has no 32-bit system directory yet.
+if wants_i686 && [[ ! -f "$WINEPREFIX/drive_c/windows/syswow64/kernel32.dll" ]]; then
+    step "adding the 32-bit (WoW64) part to the Wine prefix"
+    if ! wineboot -u >"$LOGS/wineboot-wow64.log" 2>&1 9>&-; then
+        tail -n 20 "$LOGS/wineboot-wow64.log" >&2
+        die "wineboot -u failed (log: $LOGS/wineboot-wow64.log)"
+    fi
+    wineserver -w 9>&- || true
+    [[ -f "$WINEPREFIX/drive_c/windows/syswow64/kernel32.dll" ]] ||
+        die "the Wine prefix has no syswow64/kernel32.dll: is wine32 installed?"
+fi
 
 failures=()
 run_suite() {
-    local dll="$1" suite="$2" status=0
-    step "wine wsp-e2e.exe $dll $suite"
+    local arch="$1" dll="$2" suite="$3" status=0
+    local out log="$LOGS/$1-$3"
+    out="$(out_dir "$arch")"
+    step "wine wsp-e2e.exe $dll $suite ($arch)"
     local t=$SECONDS
-    (cd "$OUT" && timeout --kill-after=10 "$TIMEOUT" wine wsp-e2e.exe "$dll" "$suite" 9>&- \
-        2>"$LOGS/$suite.stderr" | tee "$LOGS/$suite.stdout") || status=$?
+    (cd "$out" && timeout --kill-after=10 "$TIMEOUT" wine wsp-e2e.exe "$dll" "$suite" 9>&- \
+        2>"$log.stderr" | tee "$log.stdout") || status=$?
     # With pipefail the status is wine's (timeout's: 124 when it had to stop it).
     echo "    ($((SECONDS - t)) s, exit status $status)"
     local summary
-    summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/$suite.stdout" | tail -n 1 || true)"
+    summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log.stdout" | tail -n 1 || true)"
     if ((status == 124 || status == 137)); then
-        failures+=("$suite: timed out after ${TIMEOUT} s under Wine (last output: $(tail -n 1 "$LOGS/$suite.stdout"))")
+        failures+=("$arch $suite: timed out after ${TIMEOUT} s under Wine (last output: $(tail -n 1 "$log.stdout"))")
     elif [[ -z "$summary" ]]; then
         local why
-        if [[ ! -s "$LOGS/$suite.stdout" ]]; then
+        if [[ ! -s "$log.stdout" ]]; then
             why="wine did not start the driver, or it died before printing anything (exit status $status)"
         else
-            why="the driver stopped without its summary line after '$(tail -n 1 "$LOGS/$suite.stdout")' (exit status $status; a crash?)"
+            why="the driver stopped without its summary line after '$(tail -n 1 "$log.stdout")' (exit status $status; a crash?)"
         fi
-        failures+=("$suite: $why; wine's stderr ends with:"$'\n'"$(tail -n 15 "$LOGS/$suite.stderr" | sed 's/^/        /')")
+        failures+=("$arch $suite: $why; wine's stderr ends with:"$'\n'"$(tail -n 15 "$log.stderr" | sed 's/^/        /')")
     fi
-    while IFS= read -r line; do failures+=("$line"); done < <(grep '^FAIL ' "$LOGS/$suite.stdout" || true)
-    if [[ -n "$summary" && $status -ne 0 ]] && ! grep -q '^FAIL ' "$LOGS/$suite.stdout"; then
-        failures+=("$suite: driver exited with status $status although it reported: $summary")
+    while IFS= read -r line; do failures+=("$arch $line"); done < <(grep '^FAIL ' "$log.stdout" || true)
+    if [[ -n "$summary" && $status -ne 0 ]] && ! grep -q '^FAIL ' "$log.stdout"; then
+        failures+=("$arch $suite: driver exited with status $status although it reported: $summary")
     fi
 }
-for suite in $SUITES; do
-    case "$suite" in
-    loopback) run_suite loopback_provider.dll loopback ;;
-    pipe) run_suite pipe_provider.dll pipe ;;
-    *) die "unknown suite '$suite' in WSP_E2E_SUITES" ;;
-    esac
+for arch in "${ARCHES[@]}"; do
+    for suite in $SUITES; do
+        case "$suite" in
+        loopback) run_suite "$arch" loopback_provider.dll loopback ;;
+        pipe) run_suite "$arch" pipe_provider.dll pipe ;;
+        *) die "unknown suite '$suite' in WSP_E2E_SUITES" ;;
+        esac
+    done
 done
 wineserver -k >/dev/null 2>&1 9>&- || true
 
@@ -266,4 +391,4 @@ if ((${#failures[@]})); then
     echo "run-wine: FAILED after $((SECONDS - t_start)) s"
     exit 1
 fi
-echo "run-wine: all suites passed under Wine ($((SECONDS - t_start)) s)"
+echo "run-wine: all suites passed under Wine on ${ARCHES[*]} ($((SECONDS - t_start)) s)"
