@@ -230,7 +230,7 @@ if wants_i686; then
         tail -n 30 "$LOGS/i686-std.log" >&2
         die "preparing std's sources for i686 failed (log: $LOGS/i686-std.log)"
     fi
-    grep '^    ' "$LOGS/i686-std.log" || true
+    grep -E '^    [a-z]' "$LOGS/i686-std.log" || true
     STD_ROOT="$(tail -n 1 "$LOGS/i686-std.out")"
     [[ -f "$STD_ROOT/src/Cargo.lock" ]] || die "i686-std.sh did not leave $STD_ROOT/src/Cargo.lock"
     std_hash="$(cat "$WS/Cargo.lock" "$STD_ROOT/src/Cargo.lock" | sha256sum | cut -d' ' -f1)"
@@ -286,7 +286,7 @@ export_names() {
 }
 
 check_exports() {
-    local arch="$1" out
+    local arch="$1" out exports x64 sym64
     out="$(out_dir "$arch")"
     step "checking DLL exports ($arch)"
     for dll in loopback_provider.dll pipe_provider.dll; do
@@ -305,9 +305,8 @@ check_exports() {
             if grep -q '@' <<<"$exports"; then
                 die "i686 $dll exports decorated names: $(grep '@' <<<"$exports" | tr '\n' ' ')"
             fi
-            local x64="$(out_dir x86_64)/$dll"
+            x64="$(out_dir x86_64)/$dll"
             if [[ -f "$x64" ]]; then
-                local sym64
                 while IFS= read -r sym64; do
                     grep -qxF "$sym64" <<<"$exports" || die "i686 $dll lacks the export '$sym64' that the x86_64 $dll has"
                 done < <(export_names x86_64 "$x64")
