@@ -578,3 +578,655 @@ fn address_strings_use_the_default_conversions() {
     assert_eq!(SockAddr::from_bytes(&out).unwrap(), v4("10.1.2.3:99"));
     ws.cleanup();
 }
+
+/// Issue 15: a provider that signals readiness while holding its own lock, and panics on
+/// demand in the methods the runtime calls outside a plain entry point.
+mod latch {
+    use super::serial;
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::{Duration, Instant};
+    use winsock_provider::sys::*;
+    use winsock_provider::{
+        entry_points, Bufs, BufsMut, MsgFlags, Notifier, OptValue, Provider, Ready, Shutdown, Sock,
+        SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
+    };
+    use ws2_standin::{check_int, Ws2};
+
+    /// Which methods panic (bits below).
+    static PANIC_IN: AtomicU32 = AtomicU32::new(0);
+    const RECV: u32 = 1;
+    const ADOPT: u32 = 2;
+    const ATTACHED: u32 = 4;
+    const READINESS: u32 = 8;
+    const CLEANUP: u32 = 16;
+    /// `send` waits, after signalling, until its data has been received.
+    static SEND_WAITS: AtomicBool = AtomicBool::new(false);
+    /// `accept` waits until the socket is closed, even when it must not block.
+    static ACCEPT_BLOCKS: AtomicBool = AtomicBool::new(false);
+    /// Calls of the methods that fill a caller's buffer (the runtime must check it first).
+    static FILLERS: AtomicUsize = AtomicUsize::new(0);
+    /// The state and notifier of the last socket attached, for a thread of "the transport".
+    static LAST: Mutex<Option<(Arc<Shared>, Notifier)>> = Mutex::new(None);
+
+    fn panics(bit: u32) -> bool {
+        PANIC_IN.load(Ordering::SeqCst) & bit != 0
+    }
+
+    #[derive(Default)]
+    struct State {
+        data: Vec<u8>,
+        shut: bool,
+        pending_connections: usize,
+        notifier: Notifier,
+    }
+
+    #[derive(Default)]
+    struct Shared {
+        state: Mutex<State>,
+        changed: Condvar,
+    }
+
+    impl Shared {
+        fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+            self.state.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    #[derive(Default)]
+    struct LatchSocket(Arc<Shared>);
+
+    /// Sends loop back to the sending socket; every signal is sent under the socket's lock.
+    struct Latch;
+
+    impl Provider for Latch {
+        type Socket = LatchSocket;
+
+        fn startup(_: &StartupContext) -> Result<Self, WsaError> {
+            Ok(Latch)
+        }
+
+        fn cleanup(&self) {
+            if panics(CLEANUP) {
+                panic!("the latch provider panics in cleanup");
+            }
+        }
+
+        fn socket(&self, _: &SocketRequest) -> Result<LatchSocket, WsaError> {
+            Ok(LatchSocket::default())
+        }
+
+        fn close(&self, sock: &Sock<Self>) -> Result<(), WsaError> {
+            sock.0.lock().shut = true;
+            sock.0.changed.notify_all();
+            Ok(())
+        }
+
+        fn attached(&self, sock: &Sock<Self>) {
+            if panics(ATTACHED) {
+                panic!("the latch provider panics in attached");
+            }
+            sock.0.lock().notifier = sock.notifier();
+            *LAST.lock().unwrap() = Some((sock.0.clone(), sock.notifier()));
+        }
+
+        fn readiness(&self, sock: &Sock<Self>) -> Ready {
+            if panics(READINESS) {
+                panic!("the latch provider panics in readiness");
+            }
+            let st = sock.0.lock();
+            let mut ready = Ready::WRITE;
+            if !st.data.is_empty() || st.shut {
+                ready |= Ready::READ;
+            }
+            if st.pending_connections > 0 {
+                ready |= Ready::ACCEPT;
+            }
+            ready
+        }
+
+        fn listen(&self, sock: &Sock<Self>, _: i32) -> Result<(), WsaError> {
+            let mut st = sock.0.lock();
+            st.pending_connections += 2;
+            st.notifier.ready(Ready::ACCEPT);
+            Ok(())
+        }
+
+        fn accept(&self, sock: &Sock<Self>) -> Result<(LatchSocket, SockAddr), WsaError> {
+            let mut st = sock.0.lock();
+            if ACCEPT_BLOCKS.load(Ordering::SeqCst) {
+                while !st.shut {
+                    st = sock.0.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+                return Err(WsaError::INTR);
+            }
+            if st.pending_connections == 0 {
+                return Err(WsaError::WOULDBLOCK);
+            }
+            st.pending_connections -= 1;
+            Ok((LatchSocket::default(), super::v4("127.0.0.1:9")))
+        }
+
+        fn adopt(&self, _: &Sock<Self>, _: LatchSocket) -> Result<(), WsaError> {
+            if panics(ADOPT) {
+                panic!("the latch provider panics in adopt");
+            }
+            Ok(())
+        }
+
+        fn shutdown(&self, sock: &Sock<Self>, _: Shutdown) -> Result<(), WsaError> {
+            let mut st = sock.0.lock();
+            st.shut = true;
+            st.notifier.ready(Ready::READ | Ready::CLOSE);
+            sock.0.changed.notify_all();
+            Ok(())
+        }
+
+        fn send(&self, sock: &Sock<Self>, bufs: &Bufs<'_>, _: MsgFlags) -> Result<usize, WsaError> {
+            let mut st = sock.0.lock();
+            st.data.extend(bufs.to_vec());
+            st.notifier.ready(Ready::READ);
+            sock.0.changed.notify_all();
+            if SEND_WAITS.load(Ordering::SeqCst) && !sock.nonblocking() {
+                while !st.data.is_empty() {
+                    st = sock.0.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+            Ok(bufs.len())
+        }
+
+        fn recv(
+            &self,
+            sock: &Sock<Self>,
+            bufs: &mut BufsMut<'_>,
+            _: MsgFlags,
+        ) -> Result<(usize, MsgFlags), WsaError> {
+            if panics(RECV) {
+                panic!("the latch provider panics in recv");
+            }
+            let mut st = sock.0.lock();
+            loop {
+                if !st.data.is_empty() {
+                    let n = bufs.copy_from(&st.data);
+                    st.data.drain(..n);
+                    sock.0.changed.notify_all();
+                    return Ok((n, MsgFlags::NONE));
+                }
+                if st.shut {
+                    return Ok((0, MsgFlags::NONE));
+                }
+                if sock.nonblocking() {
+                    return Err(WsaError::WOULDBLOCK);
+                }
+                st = sock.0.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+
+        fn sock_name(&self, _: &Sock<Self>) -> Result<SockAddr, WsaError> {
+            FILLERS.fetch_add(1, Ordering::SeqCst);
+            Ok(super::v4("127.0.0.1:9"))
+        }
+
+        fn peer_name(&self, _: &Sock<Self>) -> Result<SockAddr, WsaError> {
+            FILLERS.fetch_add(1, Ordering::SeqCst);
+            Ok(super::v4("127.0.0.1:10"))
+        }
+
+        fn get_option(&self, _: &Sock<Self>, _: SockOpt) -> Result<OptValue, WsaError> {
+            FILLERS.fetch_add(1, Ordering::SeqCst);
+            Ok(OptValue::Int(1))
+        }
+
+        fn address_to_string(&self, _: &SockAddr) -> Result<String, WsaError> {
+            FILLERS.fetch_add(1, Ordering::SeqCst);
+            Ok("latch".to_owned())
+        }
+    }
+
+    impl winsock_provider::Descriptor for Latch {
+        type Mode = winsock_provider::NonIfs;
+        const INFO: winsock_provider::ProviderInfo = winsock_provider::ProviderInfo {
+            name: "Latch",
+            description: "Signals under its own lock",
+            guid: winsock_provider::Guid(0x4c61_7463_6800_4b13_8c6d_2e1f_0a9b_8c7e),
+            mode: winsock_provider::DescriptorMode::NonIfs,
+            protocols: &[winsock_provider::ProtocolSpec {
+                name: "Latch stream",
+                family: 2,
+                socket_type: 1,
+                protocol: 6,
+                service_flags: 0x26,
+                provider_flags: 8,
+                max_message_size: 0,
+                min_sockaddr: 16,
+                max_sockaddr: 16,
+            }],
+        };
+        fn state() -> &'static winsock_provider::State<Self> {
+            static STATE: winsock_provider::State<Latch> = winsock_provider::State::new();
+            &STATE
+        }
+    }
+
+    /// A fresh session with only the latch provider, and no panics armed.
+    fn session() -> Ws2 {
+        PANIC_IN.store(0, Ordering::SeqCst);
+        SEND_WAITS.store(false, Ordering::SeqCst);
+        ACCEPT_BLOCKS.store(false, Ordering::SeqCst);
+        let ws = Ws2::new();
+        ws.load(entry_points::<Latch>())
+            .expect("load the latch provider");
+        ws
+    }
+
+    fn socket(ws: &Ws2) -> SOCKET {
+        ws.socket(2, SOCK_STREAM, IPPROTO_TCP).expect("socket")
+    }
+
+    /// Runs `f` on a thread of its own; a call that has not returned within 10 s is a hang,
+    /// after which nothing can be cleaned up: it is reported and the process exits.
+    fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(r) => r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{} did not return within 10 s: a hang; exiting",
+                    what
+                );
+                std::process::exit(1)
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{} panicked", what),
+        }
+    }
+
+    /// An overlapped receive with its own event, buffer and OVERLAPPED (leaked: the tests
+    /// are short, and the provider may write them until completion).
+    struct Pending {
+        ov: &'static mut OVERLAPPED,
+        buf: &'static mut [u8; 16],
+        event: WSAEVENT,
+    }
+
+    impl Pending {
+        fn new(ws: &Ws2) -> Pending {
+            let event = ws.create_event().unwrap();
+            let ov = Box::leak(Box::new(OVERLAPPED::default()));
+            ov.hEvent = event as _;
+            Pending {
+                ov,
+                buf: Box::leak(Box::new([0u8; 16])),
+                event,
+            }
+        }
+
+        /// `WSARecv` with this OVERLAPPED.
+        fn recv(&mut self, ws: &Ws2, s: SOCKET) -> Result<(u32, u32), WsaError> {
+            let b = [WSABUF {
+                len: 16,
+                buf: self.buf.as_mut_ptr(),
+            }];
+            // SAFETY: the buffer and OVERLAPPED are leaked, so they outlive the operation.
+            unsafe { ws.wsa_recv(s, &b, 0, self.ov, None) }
+        }
+
+        /// Whether the completion was delivered within `ms`.
+        fn completes_within(&self, ws: &Ws2, ms: u32) -> bool {
+            ws.wait_for_multiple_events(&[self.event], false, ms, false) == Ok(0)
+        }
+
+        /// `Internal` (the error; `WSS_OPERATION_IN_PROGRESS` while pending).
+        fn internal(&self) -> usize {
+            // SAFETY: a live OVERLAPPED a provider thread may write: read it volatile.
+            unsafe { core::ptr::read_volatile(&self.ov.Internal) }
+        }
+    }
+
+    fn pending(p: &mut Pending, ws: &Ws2, s: SOCKET) {
+        assert_eq!(p.recv(ws, s), Err(WsaError::IO_PENDING));
+    }
+
+    #[test]
+    fn a_provider_may_signal_under_its_own_lock() {
+        let _serial = serial();
+        let ws = session();
+        // SD_RECEIVE, SD_SEND, SD_BOTH with a receive pending: the shutdown signals under the
+        // socket's lock; the receive completes (end of stream) once it has returned.
+        for how in [SD_RECEIVE, SD_SEND, SD_BOTH] {
+            let s = socket(&ws);
+            let mut p = Pending::new(&ws);
+            pending(&mut p, &ws, s);
+            let w = ws.clone();
+            within("WSPShutdown", move || w.shutdown(s, how)).unwrap();
+            assert!(
+                p.completes_within(&ws, 5000),
+                "shutdown({}): no completion",
+                how
+            );
+            assert_eq!(p.internal(), 0);
+            // A later receive (blocking) returns: end of stream.
+            let w = ws.clone();
+            let got = within("WSPRecv", move || w.recv(s, &mut [0u8; 4], 0));
+            assert_eq!(got, Ok(0));
+            ws.closesocket(s).unwrap();
+        }
+        // Data sent from another thread completes a pending receive promptly.
+        let s = socket(&ws);
+        let mut p = Pending::new(&ws);
+        pending(&mut p, &ws, s);
+        let w = ws.clone();
+        let sent = Instant::now();
+        within("WSPSend", move || w.send(s, b"abc", 0)).unwrap();
+        assert!(p.completes_within(&ws, 5000));
+        assert!(sent.elapsed() < Duration::from_secs(1));
+        assert_eq!(&p.buf[..3], b"abc");
+        // A signal from the provider's own thread, under its lock, outside any call.
+        let mut q = Pending::new(&ws);
+        pending(&mut q, &ws, s);
+        let (shared, notifier) = LAST.lock().unwrap().clone().unwrap();
+        let transport = std::thread::spawn(move || {
+            let mut st = shared.lock();
+            st.data.extend_from_slice(b"transport");
+            notifier.ready(Ready::READ);
+            std::thread::sleep(Duration::from_millis(20));
+        });
+        transport.join().unwrap();
+        assert!(q.completes_within(&ws, 5000));
+        assert_eq!(&q.buf[..9], b"transport");
+        // A method that blocks after signalling, until a pending receive has taken its data.
+        let mut r = Pending::new(&ws);
+        pending(&mut r, &ws, s);
+        SEND_WAITS.store(true, Ordering::SeqCst);
+        let w = ws.clone();
+        within("blocking WSPSend", move || w.send(s, b"xyz", 0)).unwrap();
+        SEND_WAITS.store(false, Ordering::SeqCst);
+        assert!(r.completes_within(&ws, 5000));
+        assert_eq!(&r.buf[..3], b"xyz");
+        // WSPCleanup with a receive pending returns and completes it.
+        let mut last = Pending::new(&ws);
+        pending(&mut last, &ws, s);
+        within("WSPCleanup", move || ws.cleanup());
+        assert_eq!(last.internal(), WsaError::OPERATION_ABORTED.code() as usize);
+    }
+
+    #[test]
+    fn a_panicking_attempt_fails_once_and_leaves_nothing_stuck() {
+        let _serial = serial();
+        let ws = session();
+        let s = socket(&ws);
+        ws.send(s, b"abc", 0).unwrap();
+        // Fails at once: WSAENETDOWN, and never completes (the stand-in reports a completion
+        // of a request that failed at once on the next call).
+        PANIC_IN.store(RECV, Ordering::SeqCst);
+        let mut p = Pending::new(&ws);
+        assert_eq!(p.recv(&ws, s), Err(WsaError::NETDOWN));
+        assert!(!p.completes_within(&ws, 50), "a failed request completed");
+        PANIC_IN.store(0, Ordering::SeqCst);
+        // Later overlapped receives complete.
+        let mut q = Pending::new(&ws);
+        assert_eq!(q.recv(&ws, s), Ok((3, 0)));
+        // A panic in an attempt made after a signal completes that request with the error.
+        let mut r = Pending::new(&ws);
+        pending(&mut r, &ws, s);
+        PANIC_IN.store(RECV, Ordering::SeqCst);
+        ws.send(s, b"def", 0).unwrap();
+        assert!(r.completes_within(&ws, 5000));
+        assert_eq!(r.internal(), WsaError::NETDOWN.code() as usize);
+        PANIC_IN.store(0, Ordering::SeqCst);
+        let mut t = Pending::new(&ws);
+        assert_eq!(t.recv(&ws, s), Ok((3, 0)));
+        // A blocking receive on this thread blocks (the attempt's "don't block" mark is gone).
+        let w = ws.clone();
+        let feeder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            w.send(s, b"late", 0).unwrap();
+        });
+        let started = Instant::now();
+        let mut buf = [0u8; 8];
+        assert_eq!(ws.recv(s, &mut buf, 0), Ok(4));
+        assert!(started.elapsed() >= Duration::from_millis(80));
+        feeder.join().unwrap();
+        // Close and clean-up return.
+        let mut u = Pending::new(&ws);
+        pending(&mut u, &ws, s);
+        let w = ws.clone();
+        within("WSPCloseSocket", move || w.closesocket(s)).unwrap();
+        assert!(u.completes_within(&ws, 5000));
+        within("WSPCleanup", move || ws.cleanup());
+    }
+
+    #[test]
+    fn accept_ex_survives_a_panicking_adopt_and_a_closed_listener() {
+        let _serial = serial();
+        let ws = session();
+        let l = socket(&ws);
+        ws.listen(l, 5).unwrap();
+        let a = socket(&ws);
+        let mut out = Box::leak(Box::new([0u8; 300]));
+        let ov = Box::leak(Box::new(OVERLAPPED::default()));
+        let ev = ws.create_event().unwrap();
+        ov.hEvent = ev as _;
+        PANIC_IN.store(ADOPT, Ordering::SeqCst);
+        // SAFETY: the buffer and OVERLAPPED are leaked: they outlive the operation.
+        let r = unsafe { ws.accept_ex(l, a, &mut out[..], 0, 144, ov) };
+        PANIC_IN.store(0, Ordering::SeqCst);
+        match r {
+            // Failed at once: must never complete (the stand-in checks).
+            Err(e) if e != WsaError::IO_PENDING => {
+                assert_eq!(e, WsaError::NETDOWN);
+                assert_ne!(ws.wait_for_multiple_events(&[ev], false, 50, false), Ok(0));
+            }
+            // Pending: completes once, with the panic's error.
+            _ => {
+                assert_eq!(
+                    ws.wait_for_multiple_events(&[ev], false, 5000, false),
+                    Ok(0)
+                );
+                assert_eq!(ov.Internal, WsaError::NETDOWN.code() as usize);
+            }
+        }
+        // With a data area, the request waits for the first data on the accepted socket;
+        // closing the listener completes it before the listener's handle is released (the
+        // stand-in reports a completion naming a released handle).
+        let b = socket(&ws);
+        out = Box::leak(Box::new([0u8; 300]));
+        let ov2 = Box::leak(Box::new(OVERLAPPED::default()));
+        let ev2 = ws.create_event().unwrap();
+        ov2.hEvent = ev2 as _;
+        // SAFETY: as above.
+        let r = unsafe { ws.accept_ex(l, b, &mut out[..], 8, 144, ov2) };
+        assert_eq!(r, Err(WsaError::IO_PENDING));
+        ws.closesocket(l).unwrap();
+        assert_eq!(
+            ws.wait_for_multiple_events(&[ev2], false, 5000, false),
+            Ok(0)
+        );
+        assert_eq!(ov2.Internal, WsaError::OPERATION_ABORTED.code() as usize);
+        ws.send(b, b"late", 0).unwrap();
+        ws.closesocket(b).unwrap();
+        ws.closesocket(a).unwrap();
+        within("WSPCleanup", move || ws.cleanup());
+    }
+
+    #[test]
+    fn closing_a_listener_wakes_an_attempt_blocked_in_the_provider() {
+        let _serial = serial();
+        let ws = session();
+        let l = socket(&ws);
+        ws.listen(l, 5).unwrap();
+        let a = socket(&ws);
+        ACCEPT_BLOCKS.store(true, Ordering::SeqCst);
+        let out = Box::leak(Box::new([0u8; 300])).as_mut_ptr() as usize;
+        let ov = Box::leak(Box::new(OVERLAPPED::default())) as *mut OVERLAPPED as usize;
+        let w = ws.clone();
+        let acceptor = std::thread::spawn(move || {
+            // SAFETY: the buffer and OVERLAPPED are leaked: they outlive the operation.
+            unsafe {
+                let out = core::slice::from_raw_parts_mut(out as *mut u8, 300);
+                w.accept_ex(l, a, out, 0, 144, ov as *mut OVERLAPPED)
+            }
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        // The attempt blocks in the provider's accept (a provider bug); the close lets the
+        // provider's close wake it instead of waiting for it first.
+        let w = ws.clone();
+        within("WSPCloseSocket", move || w.closesocket(l)).unwrap();
+        let r = within("AcceptEx", move || acceptor.join().unwrap());
+        ACCEPT_BLOCKS.store(false, Ordering::SeqCst);
+        assert_eq!(r, Err(WsaError::INTR));
+        ws.closesocket(a).unwrap();
+        ws.cleanup();
+    }
+
+    #[test]
+    fn select_counts_a_handle_listed_twice_once() {
+        let _serial = serial();
+        let ws = session();
+        let (a, b) = (socket(&ws), socket(&ws));
+        ws.send(a, b"1", 0).unwrap();
+        ws.send(b, b"2", 0).unwrap();
+        let (mut read, mut write, mut except) = (vec![a, a, b], vec![a, a], vec![]);
+        let n = ws.select(&mut read, &mut write, &mut except, Some(Duration::ZERO));
+        assert_eq!(n, Ok(3));
+        assert_eq!(read, vec![a, b]);
+        assert_eq!(write, vec![a]);
+        ws.cleanup();
+    }
+
+    #[test]
+    fn null_buffers_fail_before_the_provider_runs() {
+        let _serial = serial();
+        let ws = session();
+        let s = socket(&ws);
+        let t = ws.spi_for(s).unwrap().table;
+        let before = FILLERS.load(Ordering::SeqCst);
+        let mut len = 16;
+        let mut short = 8;
+        let mut addr = [0u8; 16];
+        // SAFETY: valid or deliberately null/short pointers, which the runtime checks first.
+        unsafe {
+            for f in [t.lpWSPGetSockName.unwrap(), t.lpWSPGetPeerName.unwrap()] {
+                let r = check_int("WSPGetSockName", |e| {
+                    f(s, core::ptr::null_mut(), &mut len, e)
+                });
+                assert_eq!(r, Err(WsaError::FAULT));
+                let r = check_int("WSPGetSockName", |e| {
+                    f(s, addr.as_mut_ptr().cast(), core::ptr::null_mut(), e)
+                });
+                assert_eq!(r, Err(WsaError::FAULT));
+                let r = check_int("WSPGetSockName", |e| {
+                    f(s, addr.as_mut_ptr().cast(), &mut short, e)
+                });
+                assert_eq!(r, Err(WsaError::FAULT));
+            }
+            let r = check_int("WSPGetSockOpt", |e| {
+                t.lpWSPGetSockOpt.unwrap()(
+                    s,
+                    SOL_SOCKET,
+                    SO_RCVBUF,
+                    core::ptr::null_mut(),
+                    &mut len,
+                    e,
+                )
+            });
+            assert_eq!(r, Err(WsaError::FAULT));
+            let sa = super::v4("127.0.0.1:9").to_bytes();
+            let mut text = [0u16; 32];
+            let r = check_int("WSPAddressToString", |e| {
+                t.lpWSPAddressToString.unwrap()(
+                    sa.as_ptr().cast(),
+                    16,
+                    core::ptr::null(),
+                    text.as_mut_ptr(),
+                    core::ptr::null_mut(),
+                    e,
+                )
+            });
+            assert_eq!(r, Err(WsaError::FAULT));
+        }
+        assert_eq!(FILLERS.load(Ordering::SeqCst), before, "provider code ran");
+        // With room, they reach the provider.
+        assert_eq!(ws.getsockname(s), Ok(super::v4("127.0.0.1:9")));
+        assert_eq!(FILLERS.load(Ordering::SeqCst), before + 1);
+        ws.cleanup();
+    }
+
+    #[test]
+    fn panics_in_attached_and_readiness_fail_calls_with_wsaenetdown() {
+        let _serial = serial();
+        let ws = session();
+        // `attached` panics: the socket fails every call but close.
+        PANIC_IN.store(ATTACHED, Ordering::SeqCst);
+        let s = socket(&ws);
+        assert_eq!(ws.send(s, b"x", 0), Err(WsaError::NETDOWN));
+        PANIC_IN.store(0, Ordering::SeqCst);
+        assert_eq!(ws.send(s, b"x", 0), Err(WsaError::NETDOWN));
+        let (mut r, mut w, mut x) = (vec![s], vec![], vec![]);
+        assert_eq!(
+            ws.select(&mut r, &mut w, &mut x, Some(Duration::ZERO)),
+            Err(WsaError::NETDOWN)
+        );
+        ws.closesocket(s).unwrap();
+        // `readiness` panics: select fails instead of waiting; the socket stays usable.
+        let s = socket(&ws);
+        ws.send(s, b"x", 0).unwrap();
+        PANIC_IN.store(READINESS, Ordering::SeqCst);
+        let (mut r, mut w, mut x) = (vec![s], vec![], vec![]);
+        assert_eq!(
+            ws.select(&mut r, &mut w, &mut x, None),
+            Err(WsaError::NETDOWN)
+        );
+        PANIC_IN.store(0, Ordering::SeqCst);
+        let (mut r, mut w, mut x) = (vec![s], vec![], vec![]);
+        assert_eq!(ws.select(&mut r, &mut w, &mut x, None), Ok(1));
+        assert_eq!(ws.recv(s, &mut [0u8; 4], 0), Ok(1));
+        ws.closesocket(s).unwrap();
+        ws.cleanup();
+    }
+
+    unsafe extern "system" fn create_handle(_: u32, context: usize, _: *mut i32) -> SOCKET {
+        context & !3
+    }
+
+    unsafe extern "system" fn close_handle(_: SOCKET, _: *mut i32) -> i32 {
+        0
+    }
+
+    #[test]
+    fn a_panic_in_cleanup_fails_the_last_cleanup_after_releasing_everything() {
+        let _serial = serial();
+        let ep = entry_points::<Latch>();
+        let mut data = WSPDATA::default();
+        let mut table = WSPPROC_TABLE::default();
+        let info = WSAPROTOCOL_INFOW {
+            dwCatalogEntryId: 1,
+            ..Default::default()
+        };
+        let up = WSPUPCALLTABLE {
+            lpWPUCreateSocketHandle: Some(create_handle),
+            lpWPUCloseSocketHandle: Some(close_handle),
+            ..Default::default()
+        };
+        // SAFETY: WSPStartup with valid out-structures and the two upcalls a non-IFS provider
+        // needs.
+        assert_eq!(
+            unsafe { (ep.startup)(0x0202, &mut data, &info, up, &mut table) },
+            0
+        );
+        PANIC_IN.store(CLEANUP, Ordering::SeqCst);
+        let cleanup = table.lpWSPCleanup.unwrap();
+        // SAFETY: balances the start-up above.
+        let r = check_int("WSPCleanup", |e| unsafe { cleanup(e) });
+        PANIC_IN.store(0, Ordering::SeqCst);
+        assert_eq!(r, Err(WsaError::NETDOWN));
+        // The clean-up happened all the same: the provider is not started any more.
+        // SAFETY: an extra clean-up must be refused, not crash.
+        let r = check_int("WSPCleanup", |e| unsafe { cleanup(e) });
+        assert_eq!(r, Err(WsaError::NOTINITIALISED));
+    }
+}

@@ -417,21 +417,55 @@ pub const PROTOCOLS: Table = Table {
     entries: &[("IPPROTO_TCP", 6), ("IPPROTO_UDP", 17)],
 };
 
-/// A value given by constant name or as an integer literal.
-pub struct Constant {
-    /// The value.
-    pub value: i32,
+/// A value given by a Winsock constant's name, as an integer literal, or (where the option
+/// accepts one) as the path of a constant of the author's own.
+#[derive(Clone, Debug)]
+pub enum Constant {
+    /// A known value.
+    Int(i32),
+    /// The author's constant, read where the generated code is compiled.
+    Path(syn::Path),
 }
 
 impl Constant {
-    fn from_meta(item: &Meta, table: &Table) -> Result<Constant> {
+    /// The value, when known at expansion time.
+    pub fn known(&self) -> Option<i32> {
+        match self {
+            Constant::Int(v) => Some(*v),
+            Constant::Path(_) => None,
+        }
+    }
+
+    /// How messages name it: the Winsock name, the number, or the author's path.
+    pub fn describe(&self, table: &Table) -> String {
+        match self {
+            Constant::Int(v) => match table.name_of(*v) {
+                Some(name) => name.to_owned(),
+                None => v.to_string(),
+            },
+            Constant::Path(p) => {
+                let segments: Vec<String> =
+                    p.segments.iter().map(|s| s.ident.to_string()).collect();
+                format!("`{}`", segments.join("::"))
+            }
+        }
+    }
+
+    /// Parses `key = value`; `paths` says whether the option accepts a constant of the
+    /// author's own (any path that is not a Winsock name or close to one).
+    fn from_meta(item: &Meta, table: &Table, paths: bool) -> Result<Constant> {
         let example = format!("{} = {}", table.key, table.entries[0].0);
         let expr = value(item, &example)?;
         let expected = || {
             format!(
-                "`{}` takes {} or a non-negative integer literal",
+                "`{}` takes {}, a non-negative integer literal{}",
                 table.key,
-                table.names()
+                table.names(),
+                if paths {
+                    " or the path of a constant of yours"
+                } else {
+                    ""
+                }
             )
         };
         match expr {
@@ -442,6 +476,7 @@ impl Constant {
                         let last = p.path.segments.last().map(|s| s.ident.to_string());
                         let hint = match last.as_deref().and_then(|l| lookup(table, l)) {
                             Some((name, _)) => format!("write the bare name: `{}`", name),
+                            None if paths => return Ok(Constant::Path(p.path.clone())),
                             None => expected(),
                         };
                         return Err(Error::custom(hint).with_span(&p.path));
@@ -449,7 +484,10 @@ impl Constant {
                 };
                 let name = ident.to_string();
                 match lookup(table, &name) {
-                    Some((_, value)) => Ok(Constant { value }),
+                    Some((_, value)) => Ok(Constant::Int(value)),
+                    None if paths && suggest(table, &name).is_none() => {
+                        Ok(Constant::Path(p.path.clone()))
+                    }
                     None => {
                         let message = match suggest(table, &name) {
                             Some(close) => format!(
@@ -470,7 +508,7 @@ impl Constant {
             Expr::Lit(syn::ExprLit {
                 lit: Lit::Int(int), ..
             }) if !int.base10_digits().starts_with('-') => match int.base10_parse::<i32>() {
-                Ok(value) => Ok(Constant { value }),
+                Ok(value) => Ok(Constant::Int(value)),
                 Err(_) => Err(Error::custom(format!(
                     "{} {} does not fit the 32-bit signed `{}` field",
                     table.what,
@@ -519,19 +557,19 @@ pub struct Protocol(pub Constant);
 
 impl FromMeta for Family {
     fn from_meta(item: &Meta) -> Result<Self> {
-        Constant::from_meta(item, &FAMILIES).map(Family)
+        Constant::from_meta(item, &FAMILIES, true).map(Family)
     }
 }
 
 impl FromMeta for SocketType {
     fn from_meta(item: &Meta) -> Result<Self> {
-        Constant::from_meta(item, &SOCKET_TYPES).map(SocketType)
+        Constant::from_meta(item, &SOCKET_TYPES, false).map(SocketType)
     }
 }
 
 impl FromMeta for Protocol {
     fn from_meta(item: &Meta) -> Result<Self> {
-        Constant::from_meta(item, &PROTOCOLS).map(Protocol)
+        Constant::from_meta(item, &PROTOCOLS, true).map(Protocol)
     }
 }
 

@@ -2,9 +2,9 @@
 //! the runtime's export macro.
 
 use crate::fallback;
-use crate::valid::{self, Entry, Mode, Model};
+use crate::valid::{self, Entry, Mode, Model, Value};
 use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 
 /// Expands `#[winsock_provider(args)] input`; on error, the input and the errors.
 pub fn winsock_provider(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -115,9 +115,9 @@ fn once_per_crate(span: Span) -> TokenStream {
 
 fn protocol_spec(k: &syn::Path, p: &Entry) -> TokenStream {
     let name = &p.name;
-    let family = Literal::i32_unsuffixed(p.family);
+    let family = value(&p.family);
     let socket_type = Literal::i32_unsuffixed(p.socket_type);
-    let protocol = Literal::i32_unsuffixed(p.protocol);
+    let protocol = value(&p.protocol);
     let hex = |v: u32| syn::LitInt::new(&format!("0x{:x}", v), Span::call_site());
     let service_flags = hex(p.service_flags);
     let provider_flags = hex(p.provider_flags);
@@ -135,6 +135,18 @@ fn protocol_spec(k: &syn::Path, p: &Entry) -> TokenStream {
             max_message_size: #max_message_size,
             min_sockaddr: #min_sockaddr,
             max_sockaddr: #max_sockaddr,
+        }
+    }
+}
+
+/// A field's value: a literal, or the author's constant converted to the field's `i32` (in a
+/// `const` context, so a constant that is not an integer is an error on the author's path).
+fn value(v: &Value) -> TokenStream {
+    match v {
+        Value::Int(v) => Literal::i32_unsuffixed(*v).into_token_stream(),
+        Value::Path(path) => {
+            let span = syn::spanned::Spanned::span(path);
+            quote_spanned!(span=> (#path) as i32)
         }
     }
 }

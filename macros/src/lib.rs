@@ -39,10 +39,12 @@ use proc_macro::TokenStream;
 ///     non_ifs,                                // exactly one of `ifs` / `non_ifs`
 ///     protocol(                               // one or more
 ///         name = "Loopback TCP",              // optional; default "<name> <socket type>"
-///         family = AF_INET,                   // AF_UNSPEC AF_UNIX AF_INET AF_INET6 or integer
+///         family = AF_INET,                   // AF_UNSPEC AF_UNIX AF_INET AF_INET6, integer,
+///                                             // or a constant of yours (`AF_VSOCK`)
 ///         socket_type = SOCK_STREAM,          // SOCK_STREAM SOCK_DGRAM SOCK_RAW SOCK_RDM
 ///                                             // SOCK_SEQPACKET or integer
-///         protocol = IPPROTO_TCP,             // IPPROTO_TCP IPPROTO_UDP or integer; default 0
+///         protocol = IPPROTO_TCP,             // IPPROTO_TCP IPPROTO_UDP, integer or a constant
+///                                             // of yours; default 0
 ///         service_flags(guaranteed_delivery, guaranteed_order, graceful_close),
 ///         provider_flags(matches_protocol_zero),
 ///         max_message_size = 65467,           // not on SOCK_STREAM entries
@@ -67,6 +69,11 @@ use proc_macro::TokenStream;
 ///   recommended_proto_entry hidden matches_protocol_zero`. Default: `matches_protocol_zero`.
 /// * `max_message_size` (`dwMessageSize`) defaults to 0 for SOCK_STREAM, 65467 for SOCK_DGRAM
 ///   and `0xFFFF_FFFF` otherwise.
+/// * `family` and `protocol` also take the path of an integer constant of your own
+///   (`family = AF_VSOCK`, `protocol = crate::proto::MINE`): any name that is not one of the
+///   Winsock names above or a misspelling of one. It is read (and cast to `i32`) where the
+///   generated code is compiled, so the macro cannot check it: give `min_sockaddr` and
+///   `max_sockaddr` with it.
 /// * `min_sockaddr`/`max_sockaddr` default to 16/16 for AF_INET, 28/28 for AF_INET6 and 2/110
 ///   for AF_UNIX; other families must give both.
 ///

@@ -2,8 +2,8 @@
 //! the [`Model`] that `expand.rs` writes out, or into every error found at once.
 
 use crate::attr::{
-    self, Args, FlagList, Int, ProtocolArg, ProtocolFields, Table, Text, FAMILIES, PROTOCOLS,
-    SOCKET_TYPES,
+    self, Args, Constant, FlagList, Int, ProtocolArg, ProtocolFields, Table, Text, FAMILIES,
+    PROTOCOLS, SOCKET_TYPES,
 };
 use darling::ast::NestedMeta;
 use darling::{Error, FromMeta, Result};
@@ -38,17 +38,51 @@ pub enum Mode {
     NonIfs(Span),
 }
 
+/// A field given as a number or as the path of the author's own constant (compared by its
+/// tokens, e.g. to find duplicate entries).
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// Known at expansion time.
+    Int(i32),
+    /// Read where the generated code is compiled.
+    Path(syn::Path),
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Path(a), Value::Path(b)) => {
+                quote::ToTokens::to_token_stream(a).to_string()
+                    == quote::ToTokens::to_token_stream(b).to_string()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Value {}
+
+impl From<&Constant> for Value {
+    fn from(c: &Constant) -> Value {
+        match c {
+            Constant::Int(v) => Value::Int(*v),
+            Constant::Path(p) => Value::Path(p.clone()),
+        }
+    }
+}
+
 /// One `ProtocolSpec`, with defaults applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// `szProtocol`.
     pub name: String,
-    /// `iAddressFamily`.
-    pub family: i32,
+    /// `iAddressFamily`: a number, or the author's constant.
+    pub family: Value,
     /// `iSocketType`.
     pub socket_type: i32,
-    /// `iProtocol`.
-    pub protocol: i32,
+    /// `iProtocol`: a number, or the author's constant.
+    pub protocol: Value,
     /// `dwServiceFlags1`.
     pub service_flags: u32,
     /// `dwProviderFlags`.
@@ -353,21 +387,32 @@ fn check_args(args: Args) -> Result<Declared> {
     };
 
     let mut protocols: Vec<Entry> = Vec::new();
-    let mut seen: Vec<(i32, i32, i32)> = Vec::new();
+    let mut seen: Vec<(Value, Value, Value)> = Vec::new();
     for arg in &args.protocols {
         let fields = &arg.fields;
         if let (Some(family), Some(socket_type)) = (&fields.family, &fields.socket_type) {
-            let protocol = fields.protocol.as_ref().map_or(0, |p| p.0.value);
-            let key = (family.0.value, socket_type.0.value, protocol);
+            let protocol = fields
+                .protocol
+                .as_ref()
+                .map_or(Value::Int(0), |p| Value::from(&p.0));
+            let key = (
+                Value::from(&family.0),
+                Value::from(&socket_type.0),
+                protocol,
+            );
             if seen.contains(&key) {
+                let protocol = fields
+                    .protocol
+                    .as_ref()
+                    .map_or_else(|| "0".to_owned(), |p| p.0.describe(&PROTOCOLS));
                 errors.push(
                     Error::custom(format!(
                         "duplicate protocol entry: family {}, socket type {}, protocol {} is \
                          declared above; ws2_32 tells entries apart by these three, so remove \
                          one or change it",
-                        describe(&FAMILIES, key.0),
-                        describe(&SOCKET_TYPES, key.1),
-                        describe(&PROTOCOLS, key.2),
+                        family.0.describe(&FAMILIES),
+                        socket_type.0.describe(&SOCKET_TYPES),
+                        protocol,
                     ))
                     .with_span(&arg.span),
                 );
@@ -428,7 +473,7 @@ fn check_protocol(arg: &ProtocolArg, provider_name: &str) -> Result<Entry> {
     let fields: &ProtocolFields = &arg.fields;
     let mut errors = Error::accumulator();
 
-    let family = fields.family.as_ref().map(|f| f.0.value);
+    let family = fields.family.as_ref().map(|f| &f.0);
     if family.is_none() {
         errors.push(
             Error::custom(
@@ -438,7 +483,7 @@ fn check_protocol(arg: &ProtocolArg, provider_name: &str) -> Result<Entry> {
             .with_span(&arg.span),
         );
     }
-    let socket_type = fields.socket_type.as_ref().map(|s| s.0.value);
+    let socket_type = fields.socket_type.as_ref().and_then(|s| s.0.known());
     if socket_type.is_none() {
         errors.push(
             Error::custom(
@@ -458,7 +503,10 @@ fn check_protocol(arg: &ProtocolArg, provider_name: &str) -> Result<Entry> {
             ));
         }
     };
-    let protocol = fields.protocol.as_ref().map_or(0, |p| p.0.value);
+    let protocol = fields
+        .protocol
+        .as_ref()
+        .map_or(Value::Int(0), |p| Value::from(&p.0));
 
     let name = match &fields.name {
         Some(text) => {
@@ -523,7 +571,7 @@ fn check_protocol(arg: &ProtocolArg, provider_name: &str) -> Result<Entry> {
     let max = errors.handle(sockaddr(&fields.max_sockaddr, "max_sockaddr"));
     let (min_sockaddr, max_sockaddr) = match (min, max) {
         (Some(min), Some(max)) => {
-            let defaults = default_sockaddr(family);
+            let defaults = family.known().and_then(default_sockaddr);
             match (min.or(defaults.map(|d| d.0)), max.or(defaults.map(|d| d.1))) {
                 (Some(lo), Some(hi)) => {
                     if lo > hi {
@@ -560,7 +608,7 @@ fn check_protocol(arg: &ProtocolArg, provider_name: &str) -> Result<Entry> {
                     errors.push(
                         Error::custom(format!(
                             "address family {} has no default sockaddr lengths: add {}",
-                            describe(&FAMILIES, family),
+                            family.describe(&FAMILIES),
                             add
                         ))
                         .with_span(&arg.span),
@@ -574,7 +622,7 @@ fn check_protocol(arg: &ProtocolArg, provider_name: &str) -> Result<Entry> {
 
     errors.finish_with(Entry {
         name,
-        family,
+        family: Value::from(family),
         socket_type,
         protocol,
         service_flags,
@@ -632,9 +680,9 @@ mod tests {
             p[0],
             Entry {
                 name: "P SOCK_STREAM".into(),
-                family: 2,
+                family: Value::Int(2),
                 socket_type: 1,
-                protocol: 6,
+                protocol: Value::Int(6),
                 service_flags: 0x26,
                 provider_flags: 8,
                 max_message_size: 0,
@@ -646,9 +694,9 @@ mod tests {
             p[1],
             Entry {
                 name: "P SOCK_DGRAM".into(),
-                family: 23,
+                family: Value::Int(23),
                 socket_type: 2,
-                protocol: 17,
+                protocol: Value::Int(17),
                 service_flags: 0x9,
                 provider_flags: 8,
                 max_message_size: 65467,
@@ -661,8 +709,8 @@ mod tests {
             (0x8, 0xFFFF_FFFF)
         );
         assert_eq!(
-            (p[2].min_sockaddr, p[2].max_sockaddr, p[2].protocol),
-            (2, 110, 0)
+            (p[2].min_sockaddr, p[2].max_sockaddr, p[2].protocol.clone()),
+            (2, 110, Value::Int(0))
         );
         assert_eq!(p[3].name, "P 7");
         assert_eq!((p[3].min_sockaddr, p[3].max_sockaddr), (4, 8));

@@ -111,7 +111,10 @@ impl<'a> BufsMut<'a> {
         })
     }
 
-    /// Copies `src` into the buffers in order; returns how many bytes fit.
+    /// Copies `src` into the buffers in order, from the start of the first buffer; returns how
+    /// many bytes fit (the rest of `src` is not copied). Each call starts again at the
+    /// beginning: a second call overwrites what the first wrote rather than appending, so
+    /// gather a message into one slice first (or copy it whole with one call).
     pub fn copy_from(&mut self, mut src: &[u8]) -> usize {
         let mut done = 0;
         for buf in self.iter_mut() {

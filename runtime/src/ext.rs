@@ -107,6 +107,7 @@ unsafe fn direct_completion<P: Descriptor>(
 /// Runs a `BOOL` extension function: `TRUE`, or `FALSE` with the error set as the thread's
 /// last error.
 fn bool_ext(f: impl FnOnce() -> Result<(), WsaError>) -> BOOL {
+    let _entry = crate::deferred::Entry::enter();
     match catch(f) {
         Ok(()) => 1,
         Err(e) => {
@@ -118,6 +119,7 @@ fn bool_ext(f: impl FnOnce() -> Result<(), WsaError>) -> BOOL {
 
 /// Runs an `int` extension function: 0, or `SOCKET_ERROR` with the thread's last error set.
 fn int_ext(f: impl FnOnce() -> Result<(), WsaError>) -> i32 {
+    let _entry = crate::deferred::Entry::enter();
     match catch(f) {
         Ok(()) => 0,
         Err(e) => {
@@ -232,11 +234,13 @@ fn accept_attempt<P: Descriptor>(
             None => return Ok((0, 0)),
         };
         let target = target.sock();
-        if let Err(e) = provider.adopt(target, inner) {
+        // From here on the request is the application's: a panic must complete it, not
+        // unwind past it (the attempt would then fail and the request complete as well).
+        if let Err(e) = catch(|| provider.adopt(target, inner)) {
             done.complete(Err(e));
             return Ok((0, 0));
         }
-        let local = provider.sock_name(target).ok();
+        let local = catch(|| provider.sock_name(target)).ok();
         let base = out.get();
         // SAFETY: the output buffer holds the data area then both address areas (validated
         // lengths), valid until completion (AcceptEx's contract).
@@ -258,9 +262,37 @@ fn accept_attempt<P: Descriptor>(
             len: receive_len,
             buf: base,
         }]);
-        let first = overlapped::recv_attempt::<P>(data, MsgFlags::NONE);
-        overlapped::submit_stage(target, Dir::In, FD_READ, first, done);
+        let held = Arc::new(Mutex::new(Some(done)));
+        if !overlapped::hold_stage(l, &held) {
+            overlapped::complete_held(&held, Err(WsaError::OPERATION_ABORTED));
+            return Ok((0, 0));
+        }
+        let stage = data_stage::<P>(StageGuard(held), data);
+        overlapped::submit_stage(target, Dir::In, FD_READ, stage, Completion::detached());
         Ok((0, 0))
+    })
+}
+
+/// `AcceptEx`'s request while its data stage waits: completed aborted if the stage is
+/// dropped without completing it (the accepted socket closed).
+struct StageGuard(Arc<overlapped::Held>);
+
+impl Drop for StageGuard {
+    fn drop(&mut self) {
+        overlapped::complete_held(&self.0, Err(WsaError::OPERATION_ABORTED));
+    }
+}
+
+/// The first receive of an `AcceptEx` with a data area, on the accepted socket: completes the
+/// request (held with the listener, whose close also completes it).
+fn data_stage<P: Descriptor>(guard: StageGuard, data: HeldBufs) -> Attempt<P> {
+    let mut first = overlapped::recv_attempt::<P>(data, MsgFlags::NONE);
+    Box::new(move |sock: &Sock<P>| match catch(|| first(sock)) {
+        Err(e) if e == WsaError::WOULDBLOCK => Err(e),
+        result => {
+            overlapped::complete_held(&guard.0, result);
+            Ok((0, 0))
+        }
     })
 }
 

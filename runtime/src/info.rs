@@ -89,7 +89,8 @@ pub(crate) fn write_wide(dst: &mut [u16], text: &str) {
 }
 
 impl ProviderInfo {
-    /// The `WSAPROTOCOL_INFOW` of entry `index`, with `dwCatalogEntryId = catalog_id`.
+    /// The `WSAPROTOCOL_INFOW` of entry `index` under the attribute's GUID, with
+    /// `dwCatalogEntryId = catalog_id`.
     pub fn protocol_info(&self, index: usize, catalog_id: u32) -> sys::WSAPROTOCOL_INFOW {
         let spec = &self.protocols[index];
         let ifs = match self.mode {
@@ -120,12 +121,10 @@ impl ProviderInfo {
         info
     }
 
-    /// The index of the entry matching a `WSAPROTOCOL_INFOW` given by ws2_32: same provider
-    /// GUID, family, socket type and protocol.
+    /// The index of the entry matching a `WSAPROTOCOL_INFOW` given by ws2_32: same family,
+    /// socket type and protocol, whatever GUID the catalog lists it under (an installer chooses
+    /// the GUID; the attribute's is only the default).
     pub fn find(&self, info: &sys::WSAPROTOCOL_INFOW) -> Option<usize> {
-        if Guid::from_sys(&info.ProviderId) != self.guid {
-            return None;
-        }
         self.protocols.iter().position(|p| {
             p.family == info.iAddressFamily
                 && p.socket_type == info.iSocketType

@@ -17,6 +17,8 @@ pub(crate) struct SockIo<P: Provider> {
     /// The socket's own record, weakly (for `Notifier`s), once attached.
     this: notify::SelfRef,
     attached: AtomicBool,
+    /// The provider's `attached` panicked: the socket fails every call but close.
+    broken: AtomicBool,
     /// How many times readiness was recorded (signals), so a call can tell whether one arrived
     /// while the provider ran.
     signals: AtomicU64,
@@ -34,6 +36,7 @@ impl<P: Provider> SockIo<P> {
         SockIo {
             this: Mutex::new(Notifier::detached()),
             attached: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
             signals: AtomicU64::new(0),
             selected: AtomicU32::new(0),
             notify: Mutex::new(NotifyState::new()),
@@ -50,27 +53,45 @@ impl<P: Provider> SockIo<P> {
     pub(crate) fn is_attached(&self) -> bool {
         self.attached.load(Ordering::Acquire)
     }
+
+    /// `WSAENETDOWN` if the provider's `attached` panicked for this socket (it may never
+    /// have stored its notifier, so readiness would never be signalled).
+    pub(crate) fn usable(&self) -> Result<(), WsaError> {
+        if self.broken.load(Ordering::Acquire) {
+            Err(crate::panic::PANIC_ERROR)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// Connects a socket record to its notifiers and tells the provider (once per socket, on the
-/// first call that reaches it), then catches up on anything signalled before.
+/// first call that reaches it), then catches up on anything signalled before. A panic in the
+/// provider's `attached` makes the socket unusable ([`SockIo::usable`]).
 pub(crate) fn attach<P: Provider>(sock: &Arc<Sock<P>>) {
     if sock.io.attached.swap(true, Ordering::AcqRel) {
         return;
     }
     notify::set_self(&sock.io.this, sock);
-    let _ = crate::panic::catch(|| {
+    let attached = crate::panic::catch(|| {
         sock.shared.provider.attached(sock);
         Ok(())
     });
+    if attached.is_err() {
+        sock.io.broken.store(true, Ordering::Release);
+    }
     notify::bump();
     overlapped::drive(sock);
 }
 
 impl<P: Provider> Driver for Sock<P> {
-    fn signal(&self, ready: Ready, error: Option<WsaError>) {
+    fn signal(&self, ready: Ready, error: Option<WsaError>) -> bool {
         record(self, ready, error);
         notify::bump();
+        overlapped::has_pending(self)
+    }
+
+    fn drive(&self) {
         overlapped::drive(self);
     }
 }
@@ -120,9 +141,16 @@ pub(crate) fn record<P: Provider>(sock: &Sock<P>, ready: Ready, error: Option<Ws
 }
 
 /// The socket's readiness now: the provider's answer (by default, the conditions signalled
-/// and not since refuted by a `WSAEWOULDBLOCK`).
+/// and not since refuted by a `WSAEWOULDBLOCK`); nothing if it panicked (see
+/// [`try_readiness`]).
 pub(crate) fn readiness<P: Provider>(sock: &Sock<P>) -> Ready {
-    crate::panic::catch(|| Ok(sock.shared.provider.readiness(sock))).unwrap_or(Ready::NONE)
+    try_readiness(sock).unwrap_or(Ready::NONE)
+}
+
+/// The provider's answer, or [`crate::PANIC_ERROR`] if it panicked (`WSPSelect` then fails
+/// rather than wait for a socket whose readiness it cannot learn).
+pub(crate) fn try_readiness<P: Provider>(sock: &Sock<P>) -> Result<Ready, WsaError> {
+    crate::panic::catch(|| Ok(sock.shared.provider.readiness(sock)))
 }
 
 /// The conditions signalled and not since refuted.

@@ -32,16 +32,19 @@
 
 mod addr;
 mod buf;
+mod deferred;
 mod error;
 mod ext;
 mod flags;
 mod hooks;
 mod info;
 mod io;
+mod module;
 mod notify;
 mod overlapped;
 mod panic;
 mod provider;
+mod register;
 mod select;
 mod socket;
 mod state;
@@ -73,6 +76,13 @@ pub use winsock_provider_macros::winsock_provider;
 pub const STARTUP_EXPORT: &str = "WSPStartup";
 /// The name under which a provider DLL exports its protocol entries.
 pub const ENUM_PROTOCOLS_EXPORT: &str = "WspEnumProviderProtocols";
+/// The export `regsvr32` calls to install the provider's entries in the Winsock catalog.
+pub const REGISTER_EXPORT: &str = "DllRegisterServer";
+/// The export `regsvr32 /u` calls to remove them.
+pub const UNREGISTER_EXPORT: &str = "DllUnregisterServer";
+
+/// The signature of `DllRegisterServer` and `DllUnregisterServer`: an `HRESULT`.
+pub type RegisterFn = unsafe extern "system" fn() -> i32;
 
 /// The signature of `WSPStartup`.
 pub type StartupFn = unsafe extern "system" fn(
@@ -119,6 +129,7 @@ pub fn entry_points<P: Descriptor>() -> EntryPoints {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::provider::{IfsSocket, Provider, ThreadSafeSocket};
+    pub use crate::register::{register_server, unregister_server};
     pub use crate::state::{Descriptor, Ifs, NonIfs, State};
     pub use crate::thunks::{enum_protocols, set_host_hooks, startup};
     pub use crate::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
@@ -178,7 +189,7 @@ pub mod __private {
     }
 
     /// Emits the DLL exports of provider `$ty` (`WSPStartup`, `WspEnumProviderProtocols`,
-    /// `WspSetHostHooks`), with
+    /// `WspSetHostHooks`, `DllRegisterServer`, `DllUnregisterServer`), with
     /// the `where` bounds the attribute also puts on the generated `Descriptor` impl.
     ///
     /// Repeating the bounds (with the same spans) makes a missing `impl Provider` or
@@ -237,6 +248,32 @@ pub mod __private {
                 $($bound)*
             {
                 $crate::__private::set_host_hooks::<$ty>(hooks)
+            }
+
+            /// Installs the provider's protocol entries in the Winsock catalog, with this
+            /// library's path (`regsvr32 provider.dll`). Returns an `HRESULT`.
+            ///
+            /// # Safety
+            /// Called by `regsvr32` or an installer, with no arguments.
+            #[no_mangle]
+            unsafe extern "system" fn DllRegisterServer() -> i32
+            where
+                $($bound)*
+            {
+                $crate::__private::register_server::<$ty>()
+            }
+
+            /// Removes the provider's protocol entries from the Winsock catalog
+            /// (`regsvr32 /u provider.dll`). Returns an `HRESULT`.
+            ///
+            /// # Safety
+            /// Called by `regsvr32` or an installer, with no arguments.
+            #[no_mangle]
+            unsafe extern "system" fn DllUnregisterServer() -> i32
+            where
+                $($bound)*
+            {
+                $crate::__private::unregister_server::<$ty>()
             }
         };
     }

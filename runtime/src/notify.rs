@@ -109,7 +109,11 @@ impl fmt::Debug for Ready {
 /// state is `Send + Sync` (the only types `ThreadSafeSocket` is implemented for) while the
 /// compiler cannot see that through the associated type; [`Notifier`] asserts it instead.
 pub(crate) trait Driver {
-    fn signal(&self, ready: Ready, error: Option<WsaError>);
+    /// Records a signal and wakes waiters; returns whether the socket has overlapped requests
+    /// to retry (which [`crate::deferred::schedule`] then arranges).
+    fn signal(&self, ready: Ready, error: Option<WsaError>) -> bool;
+    /// Retries the socket's pending overlapped requests (on a thread holding no provider lock).
+    fn drive(&self);
 }
 
 /// A cloneable handle through which a provider's transport signals one socket's readiness,
@@ -117,9 +121,8 @@ pub(crate) trait Driver {
 /// [`Provider::attached`](crate::Provider::attached). It does not keep the socket alive: once
 /// the socket is gone, signals are ignored.
 ///
-/// Call it without holding any lock your provider's methods take: the runtime may, on this
-/// thread, run pending overlapped operations of the socket (which call your `recv`, `send`,
-/// `accept`... in non-blocking mode).
+/// Signalling never calls back into the provider on the signalling thread, so it may be done
+/// while holding the provider's own locks: see [`Notifier::ready`].
 #[derive(Clone, Default)]
 pub struct Notifier(Option<Weak<dyn Driver>>);
 
@@ -142,6 +145,16 @@ impl Notifier {
 
     /// Signals conditions that became true (edge): data arrived, room freed, a connection is
     /// queued, the connection completed or closed gracefully.
+    ///
+    /// The signal records readiness, announces network events (`WPUSetEvent`,
+    /// `WPUPostMessage`) and wakes `WSPSelect` callers; it never calls the provider on this
+    /// thread, so it may be sent while holding locks the provider's methods take. The socket's
+    /// pending overlapped requests are retried (calling `recv`, `send`, `accept`... in
+    /// non-blocking mode) by a thread that holds none of them: when the signal is sent from
+    /// inside a provider method the runtime called, at the end of that runtime entry point,
+    /// after the method returned; otherwise, and when that entry point has not returned within
+    /// a couple of milliseconds (a method that blocks after signalling), by the runtime's
+    /// driver thread.
     pub fn ready(&self, ready: Ready) {
         self.send(ready, None);
     }
@@ -154,10 +167,16 @@ impl Notifier {
     }
 
     fn send(&self, ready: Ready, error: Option<WsaError>) {
-        if let Some(driver) = self.0.as_ref().and_then(Weak::upgrade) {
+        let weak = match self.0.as_ref() {
+            Some(weak) => weak,
+            None => return,
+        };
+        if let Some(driver) = weak.upgrade() {
             // A panic in the runtime's bookkeeping must not reach the provider's thread.
             let _ = crate::panic::catch(|| {
-                driver.signal(ready, error);
+                if driver.signal(ready, error) {
+                    crate::deferred::schedule(weak.clone());
+                }
                 Ok(())
             });
         }

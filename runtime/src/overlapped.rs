@@ -17,7 +17,7 @@ use crate::sys::{self, OVERLAPPED, SOCKET, WSATHREADID, WSPUPCALLTABLE};
 use core::cell::Cell;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
 /// An upcall's error code, or `WSASYSCALLFAILURE` when it gave none that Winsock defines.
 pub(crate) fn upcall_error(code: i32) -> WsaError {
@@ -52,12 +52,20 @@ pub(crate) fn attempting() -> bool {
     ATTEMPTING.with(|a| a.get())
 }
 
+/// Restores [`attempting`] when dropped (also when a panic unwinds through it).
+struct Attempting(bool);
+
+impl Drop for Attempting {
+    fn drop(&mut self) {
+        let was = self.0;
+        ATTEMPTING.with(|a| a.set(was));
+    }
+}
+
 /// Runs `f` with [`attempting`] true.
 fn without_blocking<T>(f: impl FnOnce() -> T) -> T {
-    let was = ATTEMPTING.with(|a| a.replace(true));
-    let out = f();
-    ATTEMPTING.with(|a| a.set(was));
-    out
+    let _restore = Attempting(ATTEMPTING.with(|a| a.replace(true)));
+    f()
 }
 
 /// How a request completes: the caller's `WSAOVERLAPPED` and route.
@@ -364,6 +372,9 @@ pub(crate) struct Ops<P: Provider> {
     closed: bool,
     /// Listed in the registry of sockets that had pending requests.
     registered: bool,
+    /// Requests waiting on another socket whose completion names this one (`AcceptEx`'s
+    /// data stage): closing this socket completes them.
+    stages: Vec<Weak<Held>>,
 }
 
 impl<P: Provider> Ops<P> {
@@ -374,6 +385,7 @@ impl<P: Provider> Ops<P> {
             again: false,
             closed: false,
             registered: false,
+            stages: Vec::new(),
         }
     }
 }
@@ -443,11 +455,11 @@ fn start<P: Provider>(
     }
     g.running = true;
     drop(g);
-    let r = crate::io::call(sock, bit, || without_blocking(|| attempt(sock)));
+    let running = Running::new(sock);
+    let r = attempt_once(sock, bit, &mut attempt);
     let mut g = lock(&io.ops);
-    let mut finished = None;
-    let outcome = match r {
-        Err(e) if e == WsaError::WOULDBLOCK => {
+    let r = match r {
+        Err(e) if e == WsaError::WOULDBLOCK && !g.closed => {
             g.queues[dir as usize].push_back(Op {
                 attempt,
                 done,
@@ -455,31 +467,91 @@ fn start<P: Provider>(
                 _keep: sock.clone(),
             });
             register(&mut g, sock);
-            Ok(Submitted::Pending)
+            if running.finish(g) {
+                drive(sock);
+            }
+            return Ok(Submitted::Pending);
         }
+        // Closed while the attempt ran: the close is waiting for this thread, and the
+        // handle is still valid until it has finished.
+        Err(e) if e == WsaError::WOULDBLOCK && deliver_errors => Err(WsaError::OPERATION_ABORTED),
+        Err(e) if e == WsaError::WOULDBLOCK => Err(WsaError::NOTSOCK),
+        other => other,
+    };
+    drop(g);
+    // Delivered while this thread still counts as attempting, so that a close waits for it
+    // and every completion names a handle that is still open.
+    let outcome = match r {
         Ok((bytes, flags)) => {
-            finished = Some((done, Ok((bytes, flags))));
+            done.complete(Ok((bytes, flags)));
             Ok(Submitted::Done(bytes, flags))
         }
+        Err(e) if deliver_errors => {
+            done.complete(Err(e));
+            Err(e)
+        }
         Err(e) => {
-            finished = Some((done, Err(e)));
+            done.cancel(e);
             Err(e)
         }
     };
-    let again = core::mem::replace(&mut g.again, false);
-    g.running = false;
-    drop(g);
-    io.idle.notify_all();
-    match finished {
-        Some((done, Ok(result))) => done.complete(Ok(result)),
-        Some((done, Err(e))) if deliver_errors => done.complete(Err(e)),
-        Some((done, Err(e))) => done.cancel(e),
-        None => {}
-    }
-    if again {
+    if running.finish(lock(&io.ops)) {
         drive(sock);
     }
     outcome
+}
+
+/// Runs one attempt of a request in non-blocking mode; a panic in the provider becomes
+/// [`crate::PANIC_ERROR`] and leaves the thread's state as it was.
+fn attempt_once<P: Provider>(
+    sock: &Sock<P>,
+    bit: u32,
+    attempt: &mut Attempt<P>,
+) -> Result<(u32, u32), WsaError> {
+    crate::io::call(sock, bit, || {
+        without_blocking(|| crate::panic::catch(|| attempt(sock)))
+    })
+}
+
+/// This thread attempts `sock`'s requests (`Ops::running`) until [`Running::finish`];
+/// dropped without finishing (a panic unwinding), it still clears the mark and wakes a close
+/// waiting for it.
+struct Running<'a, P: Provider> {
+    sock: &'a Sock<P>,
+    armed: bool,
+}
+
+impl<'a, P: Provider> Running<'a, P> {
+    /// For a thread that has just set `running`.
+    fn new(sock: &'a Sock<P>) -> Running<'a, P> {
+        Running { sock, armed: true }
+    }
+
+    /// Clears `running` (under `g`, the socket's `ops` lock); returns whether a drive was
+    /// asked for meanwhile (the caller then drives).
+    fn finish(mut self, mut g: MutexGuard<'_, Ops<P>>) -> bool {
+        self.armed = false;
+        g.running = false;
+        let again = core::mem::replace(&mut g.again, false);
+        drop(g);
+        self.sock.io.idle.notify_all();
+        again
+    }
+}
+
+impl<P: Provider> Drop for Running<'_, P> {
+    fn drop(&mut self) {
+        if self.armed {
+            lock(&self.sock.io.ops).running = false;
+            self.sock.io.idle.notify_all();
+        }
+    }
+}
+
+/// Whether `sock` has requests waiting or being attempted (a signal then schedules a drive).
+pub(crate) fn has_pending<P: Provider>(sock: &Sock<P>) -> bool {
+    let g = lock(&sock.io.ops);
+    g.running || g.queues.iter().any(|q| !q.is_empty())
 }
 
 /// Attempts the pending requests of `sock` in order until each queue's first would block;
@@ -495,12 +567,15 @@ pub(crate) fn drive<P: Provider>(sock: &Sock<P>) {
         return;
     }
     g.running = true;
+    drop(g);
+    let running = Running::new(sock);
+    let mut g = lock(&io.ops);
     loop {
         g.again = false;
         for dir in 0..2 {
             while let Some(mut op) = g.queues[dir].pop_front() {
                 drop(g);
-                let r = crate::io::call(sock, op.bit, || without_blocking(|| (op.attempt)(sock)));
+                let r = attempt_once(sock, op.bit, &mut op.attempt);
                 g = lock(&io.ops);
                 match r {
                     Err(e) if e == WsaError::WOULDBLOCK && !g.closed => {
@@ -520,30 +595,45 @@ pub(crate) fn drive<P: Provider>(sock: &Sock<P>) {
             }
         }
         if !g.again {
-            g.running = false;
-            drop(g);
-            io.idle.notify_all();
+            running.finish(g);
             return;
         }
     }
 }
 
 /// Closing: every pending request completes with `WSA_OPERATION_ABORTED`, and later
-/// submissions fail. A request being attempted right now completes when its attempt returns,
-/// which this waits for, so that every completion happens before the handle is released.
+/// submissions fail. A request being attempted right now completes when its attempt returns:
+/// [`wait_idle`] waits for that, after the provider's `close` (which wakes an attempt that
+/// blocks in the provider) and before the handle is released, so that every completion names
+/// a handle that is still open.
 pub(crate) fn abort_all<P: Provider>(sock: &Sock<P>) {
-    abort(sock, false);
+    drain(sock, false);
 }
 
-/// [`abort_all`]; `released`: the handle is gone already (the last clean-up closed the
-/// socket), so completions cannot name it to `WPUCompleteOverlappedRequest`.
+/// Waits until no thread attempts `sock`'s requests.
+pub(crate) fn wait_idle<P: Provider>(sock: &Sock<P>) {
+    let mut g = lock(&sock.io.ops);
+    while g.running {
+        g = sock.io.idle.wait(g).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// [`abort_all`] then [`wait_idle`]; `released`: the handle is gone already, so completions
+/// cannot name it to `WPUCompleteOverlappedRequest`.
 fn abort<P: Provider>(sock: &Sock<P>, released: bool) {
-    let aborted: Vec<Op<P>> = {
+    drain(sock, released);
+    wait_idle(sock);
+}
+
+/// Marks `sock` closed and completes its waiting requests (and the stages held with it) with
+/// `WSA_OPERATION_ABORTED`.
+fn drain<P: Provider>(sock: &Sock<P>, released: bool) {
+    let (aborted, stages): (Vec<Op<P>>, Vec<Weak<Held>>) = {
         let mut g = lock(&sock.io.ops);
         g.closed = true;
         let mut all: Vec<Op<P>> = g.queues[0].drain(..).collect();
         all.extend(g.queues[1].drain(..));
-        all
+        (all, core::mem::take(&mut g.stages))
     };
     for mut op in aborted {
         if released {
@@ -551,9 +641,40 @@ fn abort<P: Provider>(sock: &Sock<P>, released: bool) {
         }
         op.done.complete(Err(WsaError::OPERATION_ABORTED));
     }
-    let mut g = lock(&sock.io.ops);
-    while g.running {
-        g = sock.io.idle.wait(g).unwrap_or_else(|e| e.into_inner());
+    for held in stages.iter().filter_map(Weak::upgrade) {
+        let mut g = lock(&held);
+        if let Some(mut done) = g.take() {
+            if released {
+                done.host_route = false;
+            }
+            done.complete(Err(WsaError::OPERATION_ABORTED));
+        }
+    }
+}
+
+/// A request's completion held where two sockets can reach it: the one whose queue it waits
+/// in, and the one whose handle it names ([`hold_stage`]). Whoever takes it first delivers it,
+/// under this lock, so a close of the naming socket waits for a delivery in progress.
+pub(crate) type Held = Mutex<Option<Completion>>;
+
+/// Ties `held` to `owner`, the socket its completion names: closing `owner` completes it
+/// with `WSA_OPERATION_ABORTED` (before `owner`'s handle is released). False if `owner` is
+/// closing already (the caller then completes it).
+pub(crate) fn hold_stage<P: Provider>(owner: &Sock<P>, held: &Arc<Held>) -> bool {
+    let mut g = lock(&owner.io.ops);
+    if g.closed {
+        return false;
+    }
+    g.stages.retain(|w| w.strong_count() > 0);
+    g.stages.push(Arc::downgrade(held));
+    true
+}
+
+/// Delivers the request in `held` with `result`, unless it was delivered already.
+pub(crate) fn complete_held(held: &Held, result: Result<(u32, u32), WsaError>) {
+    let mut g = lock(held);
+    if let Some(done) = g.take() {
+        done.complete(result);
     }
 }
 

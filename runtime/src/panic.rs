@@ -34,12 +34,18 @@ fn report(payload: Box<dyn Any + Send>) {
         "winsock-provider: a provider method panicked ({}); the call fails with {:?}\n",
         text, PANIC_ERROR
     );
-    let _ = std::io::stderr().write_all(line.as_bytes());
-    debug_output(&line);
+    log(&line);
     // Dropping the payload runs user code (its Drop), which may panic again: keep that in too.
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         std::mem::forget(again);
     }
+}
+
+/// Writes a line for whoever watches the process: stderr, and the debugger output on Windows
+/// (DebugView).
+pub(crate) fn log(line: &str) {
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    debug_output(line);
 }
 
 #[cfg(windows)]

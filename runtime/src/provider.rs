@@ -84,7 +84,8 @@ pub trait Provider: Sized + Send + Sync + 'static {
     /// Creates the provider instance on the first `WSPStartup` (later ones only count).
     fn startup(ctx: &StartupContext) -> Result<Self, WsaError>;
 
-    /// Runs on the last `WSPCleanup`, after every socket still open has been closed.
+    /// Runs on the last `WSPCleanup`, after every socket still open has been closed. If it
+    /// panics, that `WSPCleanup` still releases everything and then fails with `WSAENETDOWN`.
     fn cleanup(&self) {}
 
     /// `WSPSocket`: creates a socket's state. The runtime allocates its handle. (A
@@ -249,7 +250,12 @@ pub trait Provider: Sized + Send + Sync + 'static {
 
     /// The socket now has its runtime record and handle (called once, before the first call
     /// that reaches it is served). Store [`Sock::notifier`] wherever your transport learns
-    /// that the socket became readable, writable, etc., and signal through it from then on.
+    /// that the socket became readable, writable, etc., and signal through it from then on
+    /// (signalling never calls back into the provider on the signalling thread, so it may be
+    /// done under your own locks: see [`Notifier::ready`](crate::Notifier::ready)).
+    ///
+    /// If it panics, the socket is unusable: the call that reached it and every later one
+    /// fail with `WSAENETDOWN`, except `WSPCloseSocket`.
     fn attached(&self, sock: &Sock<Self>) {
         let _ = sock;
     }
@@ -260,6 +266,9 @@ pub trait Provider: Sized + Send + Sync + 'static {
     /// answers from the signals received ([`Sock::signalled`]), which is exact for a provider
     /// that signals every change; override it when the state is cheap to read directly. Must
     /// not block.
+    ///
+    /// If it panics, `WSPSelect` fails with `WSAENETDOWN`; elsewhere (event selection, the
+    /// bookkeeping after a call) the socket counts as not ready.
     fn readiness(&self, sock: &Sock<Self>) -> Ready {
         sock.signalled()
     }

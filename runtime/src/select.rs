@@ -58,8 +58,10 @@ unsafe fn fill(set: &mut FD_SET, handles: &[SOCKET], upcalls: &WSPUPCALLTABLE) {
 }
 
 /// `WSPSelect`: waits until a socket in the sets is ready or `timeout` passes, then keeps only
-/// the ready sockets in each set and returns their total count. Every handle must be an open
-/// socket of this provider (`WSAENOTSOCK` otherwise).
+/// the ready sockets in each set (each once) and returns their total count (a socket in two
+/// sets counts twice, a handle listed twice in one set once). Every handle must be an open
+/// socket of this provider (`WSAENOTSOCK` otherwise); a panic in the provider's `readiness`
+/// fails the call with [`crate::PANIC_ERROR`].
 pub(crate) fn select<P: Descriptor>(
     upcalls: &WSPUPCALLTABLE,
     sets: [Option<&mut FD_SET>; 3],
@@ -76,11 +78,17 @@ pub(crate) fn select<P: Descriptor>(
     for (set, want) in sets.iter().zip(wants) {
         let mut socks = Vec::new();
         if let Some(set) = set {
-            for &h in &set.fd_array[..set.fd_count as usize] {
+            let listed = &set.fd_array[..set.fd_count as usize];
+            for (i, &h) in listed.iter().enumerate() {
+                // A handle listed twice is one socket: it is kept, and counted, once.
+                if listed[..i].contains(&h) {
+                    continue;
+                }
                 let pinned = P::state().lookup(h)?;
                 let sock = keep(&pinned);
                 drop(pinned);
                 io::attach(&sock);
+                sock.io.usable()?;
                 socks.push(sock);
             }
         }
@@ -88,19 +96,17 @@ pub(crate) fn select<P: Descriptor>(
     }
     loop {
         let seen = notify::generation();
-        let ready: Vec<Vec<SOCKET>> = asked
-            .iter()
-            .map(|a| {
-                a.socks
-                    .iter()
-                    .filter(|s| {
-                        let now = io::readiness(s);
-                        matches(a.want, now, io::connect_error(s).is_some())
-                    })
-                    .map(|s| s.handle())
-                    .collect()
-            })
-            .collect();
+        let mut ready: Vec<Vec<SOCKET>> = Vec::with_capacity(asked.len());
+        for a in &asked {
+            let mut handles = Vec::new();
+            for s in &a.socks {
+                let now = io::try_readiness(s)?;
+                if matches(a.want, now, io::connect_error(s).is_some()) {
+                    handles.push(s.handle());
+                }
+            }
+            ready.push(handles);
+        }
         let total: usize = ready.iter().map(Vec::len).sum();
         let expired = match (timeout, deadline) {
             (Some(t), _) if t == Duration::ZERO => true,

@@ -1,6 +1,6 @@
 //! The per-socket record the runtime keeps: the provider's state plus what the runtime owns.
 
-use crate::info::ProtocolSpec;
+use crate::info::{Guid, ProtocolSpec};
 use crate::provider::Provider;
 use crate::sys::{SOCKET, WSPUPCALLTABLE};
 use crate::table::Keyed;
@@ -23,6 +23,7 @@ pub struct Sock<P: Provider> {
     spec: &'static ProtocolSpec,
     pub(crate) index: usize,
     catalog_id: u32,
+    provider_id: Guid,
     nonblocking: AtomicBool,
     /// Readiness, event selection and pending overlapped requests (issue 4, helper B).
     pub(crate) io: crate::io::SockIo<P>,
@@ -35,7 +36,7 @@ impl<P: Provider> Sock<P> {
         spec: &'static ProtocolSpec,
         index: usize,
         catalog_id: u32,
-        nonblocking: bool,
+        provider_id: Guid,
     ) -> Sock<P> {
         Sock {
             inner,
@@ -44,9 +45,25 @@ impl<P: Provider> Sock<P> {
             spec,
             index,
             catalog_id,
-            nonblocking: AtomicBool::new(nonblocking),
+            provider_id,
+            nonblocking: AtomicBool::new(false),
             io: crate::io::SockIo::new(),
         }
+    }
+
+    /// A new socket of the same catalog entry as this one (accepted or joined from it), which
+    /// inherits its blocking mode.
+    pub(crate) fn sibling(&self, inner: P::Socket) -> Sock<P> {
+        let new = Sock::new(
+            inner,
+            self.shared.clone(),
+            self.spec,
+            self.index,
+            self.catalog_id,
+            self.provider_id,
+        );
+        new.nonblocking.store(self.nonblocking(), Ordering::Relaxed);
+        new
     }
 
     /// The provider's per-socket state.
@@ -73,6 +90,12 @@ impl<P: Provider> Sock<P> {
         self.catalog_id
     }
 
+    /// `ProviderId` of that entry: the GUID the catalog lists the entry under, which need not
+    /// be the attribute's (an installer may choose another).
+    pub fn provider_id(&self) -> Guid {
+        self.provider_id
+    }
+
     /// Whether the socket is in non-blocking mode (`FIONBIO`): calls that would wait must fail
     /// with `WSAEWOULDBLOCK` instead.
     ///
@@ -95,8 +118,8 @@ impl<P: Provider> Sock<P> {
         self.io.notifier()
     }
 
-    /// Signals conditions that became true: see [`crate::Notifier::ready`]. Call it without
-    /// holding locks your provider's methods take.
+    /// Signals conditions that became true: see [`crate::Notifier::ready`] (it never calls
+    /// back into the provider on this thread, so it may be sent under your own locks).
     pub fn ready(&self, ready: crate::Ready) {
         self.notifier().ready(ready);
     }

@@ -166,8 +166,9 @@ impl<P: Provider> State<P> {
         Ok(())
     }
 
-    /// Counts a `WSPCleanup`; the last one closes every socket still open, then lets the
-    /// provider clean up.
+    /// Counts a `WSPCleanup`; the last one closes every socket still open (completing their
+    /// pending requests first), then lets the provider clean up. A panic in the provider's
+    /// `cleanup` is [`crate::PANIC_ERROR`], reported after everything has been released.
     pub(crate) fn cleanup<M: Mode<P>>(&self) -> Result<(), WsaError> {
         let mut life = self.life();
         let active = life.as_mut().ok_or(WsaError::NOTINITIALISED)?;
@@ -180,15 +181,18 @@ impl<P: Provider> State<P> {
         let open = self.table.drain();
         drop(life);
         for sock in open {
+            // Before the handle is released: completions still name it.
+            crate::io::forget_selection(&sock);
+            crate::overlapped::abort_all(&sock);
             let _ = self.finish_close::<M>(sock.handle(), &sock);
         }
-        if let Some(shared) = shared {
-            let _ = catch(|| {
+        match shared {
+            Some(shared) => catch(|| {
                 shared.provider.cleanup();
                 Ok(())
-            });
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The current start-up's shared instance, or `WSANOTINITIALISED`.
@@ -273,6 +277,9 @@ impl<P: Provider> State<P> {
 
     fn finish_close<M: Mode<P>>(&self, handle: SOCKET, sock: &Sock<P>) -> Result<(), WsaError> {
         let closed = catch(|| sock.shared.provider.close(sock));
+        // An overlapped attempt still running (the provider's close has woken it if it was
+        // blocked) delivers its completion before the handle it names is released.
+        crate::overlapped::wait_idle(sock);
         // SAFETY: the handle came from M::publish and was just unpublished by this caller alone.
         let released = unsafe { M::release(&sock.shared.upcalls, handle) };
         closed.and(released)

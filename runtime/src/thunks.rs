@@ -7,9 +7,10 @@
 
 use crate::addr::{check_room, SockAddr};
 use crate::buf::{Bufs, BufsMut};
+use crate::deferred::Entry;
 use crate::error::WsaError;
 use crate::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
-use crate::info::write_wide;
+use crate::info::{write_wide, Guid};
 use crate::io;
 use crate::notify::Target;
 use crate::overlapped::{self, Attempt, Completion, Dir, HeldBufs, Out, Submitted};
@@ -33,6 +34,7 @@ unsafe fn fail<T>(errno: *const i32, failure: T, e: WsaError) -> T {
 /// Runs an `int`-returning entry point: `0` or `SOCKET_ERROR`.
 #[inline(always)]
 unsafe fn int_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>) -> i32 {
+    let _entry = Entry::enter();
     match catch(f) {
         Ok(()) => 0,
         Err(e) => fail(errno, SOCKET_ERROR, e),
@@ -42,6 +44,7 @@ unsafe fn int_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>) 
 /// Runs a `SOCKET`-returning entry point: the handle or `INVALID_SOCKET`.
 #[inline(always)]
 unsafe fn socket_call(errno: *const i32, f: impl FnOnce() -> Result<SOCKET, WsaError>) -> SOCKET {
+    let _entry = Entry::enter();
     match catch(f) {
         Ok(s) => s,
         Err(e) => fail(errno, INVALID_SOCKET, e),
@@ -51,6 +54,7 @@ unsafe fn socket_call(errno: *const i32, f: impl FnOnce() -> Result<SOCKET, WsaE
 /// Runs a `BOOL`-returning entry point: `TRUE` or `FALSE`.
 #[inline(always)]
 unsafe fn bool_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>) -> BOOL {
+    let _entry = Entry::enter();
     match catch(f) {
         Ok(()) => 1,
         Err(e) => fail(errno, 0, e),
@@ -58,13 +62,14 @@ unsafe fn bool_call(errno: *const i32, f: impl FnOnce() -> Result<(), WsaError>)
 }
 
 /// Finds an open socket; the first call that reaches a socket attaches it (see
-/// `Provider::attached`).
+/// `Provider::attached`; a socket whose `attached` panicked is `WSAENETDOWN`).
 #[inline(always)]
 pub(crate) fn sock<P: Descriptor>(s: SOCKET) -> Result<Pinned<P>, WsaError> {
     let pinned = P::state().lookup(s)?;
     if !pinned.io.is_attached() {
         io::attach(&keep(&pinned));
     }
+    pinned.io.usable()?;
     Ok(pinned)
 }
 
@@ -100,6 +105,15 @@ unsafe fn overlapped_call<P: Descriptor>(
         }
         Submitted::Pending => Err(WsaError::IO_PENDING),
     }
+}
+
+/// The catalog entry a socket was created for, as `SO_PROTOCOL_INFOW` and
+/// `WSPDuplicateSocket` report it: under the GUID the catalog gave, not necessarily the
+/// attribute's.
+fn entry_info<P: Descriptor>(sock: &Sock<P>) -> WSAPROTOCOL_INFOW {
+    let mut info = P::INFO.protocol_info(sock.index, sock.catalog_id());
+    info.ProviderId = sock.provider_id().to_sys();
+    info
 }
 
 /// `WSAEFAULT` unless `(ptr, len)` is a non-null buffer of at least `needed` bytes.
@@ -166,14 +180,7 @@ pub(crate) unsafe extern "system" fn accept<P: Descriptor>(
         let provider = &listener.shared.provider;
         let accepted = io::call(&listener, FD_ACCEPT, || provider.accept(&listener));
         let (inner, peer) = accepted?;
-        let new = Sock::new(
-            inner,
-            listener.shared.clone(),
-            listener.spec(),
-            listener.index,
-            listener.catalog_id(),
-            listener.nonblocking(),
-        );
+        let new = listener.sibling(inner);
         if let Some(condition) = condition {
             let verdict = ask_condition(provider, &listener, &peer, condition, callback_data);
             if verdict != CF_ACCEPT as i32 {
@@ -259,11 +266,13 @@ pub(crate) unsafe extern "system" fn address_to_string<P: Descriptor>(
     int_call(errno, || {
         let shared = P::state().active()?;
         let addr = SockAddr::from_raw(address, address_len.min(i32::MAX as u32) as i32)?;
-        let text = shared.provider.address_to_string(&addr)?;
-        let wide: Vec<u16> = text.encode_utf16().chain(Some(0)).collect();
         if out_len.is_null() {
             return Err(WsaError::FAULT);
         }
+        // A null or short `out` still learns the length it needs (Winsock's contract), which
+        // takes the provider's text.
+        let text = shared.provider.address_to_string(&addr)?;
+        let wide: Vec<u16> = text.encode_utf16().chain(Some(0)).collect();
         // SAFETY: non-null; the caller passes a readable and writable length.
         let room = *out_len as usize;
         *out_len = wide.len() as u32;
@@ -315,12 +324,13 @@ pub(crate) unsafe extern "system" fn cancel_blocking_call<P: Descriptor>(errno: 
 
 pub(crate) unsafe extern "system" fn cleanup<P: Descriptor>(errno: *mut i32) -> i32 {
     int_call(errno, || {
-        P::state().cleanup::<P::Mode>()?;
-        if P::state().active().is_err() {
+        let counted = P::state().cleanup::<P::Mode>();
+        if counted != Err(WsaError::NOTINITIALISED) && P::state().active().is_err() {
             // The last clean-up closed every socket: abort what they still had pending.
             overlapped::abort_provider::<P>();
+            crate::deferred::quiesce();
         }
-        Ok(())
+        counted
     })
 }
 
@@ -373,7 +383,7 @@ pub(crate) unsafe extern "system" fn duplicate_socket<P: Descriptor>(
         if info.is_null() {
             return Err(WsaError::FAULT);
         }
-        let mut out = P::INFO.protocol_info(sock.index, sock.catalog_id());
+        let mut out = entry_info(&sock);
         let reserved = sock.shared.provider.duplicate_socket(&sock, process_id)?;
         out.dwProviderReserved = reserved.get();
         // SAFETY: non-null; the caller passes a writable WSAPROTOCOL_INFOW.
@@ -453,6 +463,7 @@ pub(crate) unsafe extern "system" fn get_peer_name<P: Descriptor>(
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
+        check_room(name, namelen, sock.spec().min_sockaddr.max(0) as usize)?;
         sock.shared
             .provider
             .peer_name(&sock)?
@@ -468,6 +479,7 @@ pub(crate) unsafe extern "system" fn get_sock_name<P: Descriptor>(
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
+        check_room(name, namelen, sock.spec().min_sockaddr.max(0) as usize)?;
         sock.shared
             .provider
             .sock_name(&sock)?
@@ -485,13 +497,14 @@ pub(crate) unsafe extern "system" fn get_sock_opt<P: Descriptor>(
 ) -> i32 {
     int_call(errno, || {
         let sock = sock::<P>(s)?;
-        if optlen.is_null() {
+        // SAFETY: optlen, when non-null, is readable (caller's contract).
+        if optlen.is_null() || optval.is_null() || *optlen < 0 {
             return Err(WsaError::FAULT);
         }
         let bytes = match (level, name) {
             (SOL_SOCKET, SO_TYPE) => OptValue::Int(sock.spec().socket_type).to_bytes(),
             (SOL_SOCKET, SO_PROTOCOL_INFOW) => {
-                let info = P::INFO.protocol_info(sock.index, sock.catalog_id());
+                let info = entry_info(&sock);
                 // SAFETY: WSAPROTOCOL_INFOW is plain old data; viewing it as bytes is sound.
                 core::slice::from_raw_parts(
                     (&info as *const WSAPROTOCOL_INFOW).cast::<u8>(),
@@ -662,17 +675,7 @@ pub(crate) unsafe extern "system" fn join_leaf<P: Descriptor>(
         let addr = read_addr(&sock, name, namelen)?;
         match sock.shared.provider.join_leaf(&sock, &addr, flags)? {
             None => Ok(s),
-            Some(inner) => {
-                let new = Sock::new(
-                    inner,
-                    sock.shared.clone(),
-                    sock.spec(),
-                    sock.index,
-                    sock.catalog_id(),
-                    sock.nonblocking(),
-                );
-                P::state().create::<P::Mode>(new)
-            }
+            Some(inner) => P::state().create::<P::Mode>(sock.sibling(inner)),
         }
     })
 }
@@ -816,6 +819,7 @@ pub(crate) unsafe extern "system" fn select<P: Descriptor>(
     timeout: *const TIMEVAL,
     errno: *mut i32,
 ) -> i32 {
+    let _entry = Entry::enter();
     let result = catch(|| {
         let shared = P::state().active()?;
         if read.is_null() && write.is_null() && except.is_null() {
@@ -1048,7 +1052,14 @@ pub(crate) unsafe extern "system" fn socket<P: Descriptor>(
             None => shared.provider.socket(&request)?,
             Some(reserved) => shared.provider.socket_from_duplicate(&request, reserved)?,
         };
-        let sock = Sock::new(inner, shared, spec, index, info.dwCatalogEntryId, false);
+        let sock = Sock::new(
+            inner,
+            shared,
+            spec,
+            index,
+            info.dwCatalogEntryId,
+            Guid::from_sys(&info.ProviderId),
+        );
         P::state().create::<P::Mode>(sock)
     })
 }

@@ -33,26 +33,31 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod catalog;
 mod kernel;
 mod messages;
 mod os;
 mod overlapped;
 mod registry;
 pub mod scenarios;
+mod session;
 mod wsa;
 
+pub use catalog::CatalogEntry;
 pub use kernel::{
     Completion, ERROR_ABANDONED_WAIT_0, WSA_INFINITE, WSA_MAXIMUM_WAIT_EVENTS, WSA_WAIT_EVENT_0,
     WSA_WAIT_IO_COMPLETION, WSA_WAIT_TIMEOUT,
 };
 pub use messages::{Message, Window};
 pub use overlapped::WSS_OPERATION_IN_PROGRESS;
+pub use session::Session;
 pub use wsa::{ext, AddrBuf, CompletionPort, FD_SETSIZE};
 
 use registry::Kind;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
+pub use winsock_catalog;
 use winsock_provider::sys::*;
 pub use winsock_provider::{sys, EntryPoints, Guid, SockAddr, WsaError};
 
@@ -75,6 +80,10 @@ pub enum LoadError {
     Startup(WsaError),
     /// `WSPStartup` succeeded but broke the SPI's rules.
     Convention(String),
+    /// The catalog could not be read, or names entries this process cannot use.
+    Catalog(String),
+    /// `DllRegisterServer` or `DllUnregisterServer` failed.
+    Register(String),
 }
 
 impl fmt::Display for LoadError {
@@ -89,6 +98,8 @@ impl fmt::Display for LoadError {
             }
             LoadError::Startup(e) => write!(f, "WSPStartup failed: {}", e),
             LoadError::Convention(e) => write!(f, "WSPStartup broke the SPI contract: {}", e),
+            LoadError::Catalog(e) => write!(f, "catalog: {}", e),
+            LoadError::Register(e) => write!(f, "self-registration failed: {}", e),
         }
     }
 }
@@ -114,6 +125,10 @@ struct Loaded {
 struct Inner {
     providers: RwLock<Vec<Loaded>>,
     cleaned: Mutex<bool>,
+    /// The catalog `socket()` chooses from, for a session made from one.
+    catalog: Option<catalog::Catalog>,
+    /// The range the session's non-IFS handle values come from (see `os::HandleAllocator`).
+    range: usize,
 }
 
 /// One application's view of ws2_32: the providers it loaded and the Winsock calls it makes.
@@ -127,6 +142,38 @@ impl Default for Ws2 {
     fn default() -> Self {
         Ws2::new()
     }
+}
+
+/// The index of the entry `socket(af, ty, protocol)` takes among `entries` (in order), with
+/// the errors ws2_32 gives when none fits.
+fn choose<'a>(
+    entries: impl Iterator<Item = &'a WSAPROTOCOL_INFOW> + Clone,
+    af: i32,
+    ty: i32,
+    protocol: i32,
+) -> Result<usize, WsaError> {
+    let family = entries
+        .clone()
+        .enumerate()
+        .filter(|(_, i)| i.iAddressFamily == af);
+    if family.clone().next().is_none() {
+        return Err(WsaError::AFNOSUPPORT);
+    }
+    let typed = family.filter(|(_, i)| i.iSocketType == ty);
+    let first = typed.clone().next().ok_or(WsaError::SOCKTNOSUPPORT)?.0;
+    let covers = |i: &WSAPROTOCOL_INFOW| {
+        protocol >= i.iProtocol && protocol <= i.iProtocol.saturating_add(i.iProtocolMaxOffset)
+    };
+    if let Some((n, _)) = typed.clone().find(|(_, i)| covers(i)) {
+        return Ok(n);
+    }
+    if protocol != 0 {
+        return Err(WsaError::PROTONOSUPPORT);
+    }
+    Ok(typed
+        .clone()
+        .find(|(_, i)| i.dwProviderFlags & PFL_MATCHES_PROTOCOL_ZERO != 0)
+        .map_or(first, |(n, _)| n))
 }
 
 /// Panics with every contract violation the upcalls recorded since the last check.
@@ -341,13 +388,48 @@ pub fn entry_points_of(path: impl AsRef<Path>) -> Result<EntryPoints, LoadError>
     }
 }
 
+/// What `regsvr32 library` does: loads the provider library and calls its
+/// `DllRegisterServer`, or with `install == false` its `DllUnregisterServer` (`regsvr32 /u`).
+/// A provider made with the toolkit installs or removes its own protocol entries in the
+/// system's catalog (on Linux, the file named by `WSP_CATALOG`). A failure carries the
+/// `HRESULT` the export returned.
+pub fn regsvr32(path: impl AsRef<Path>, install: bool) -> Result<(), LoadError> {
+    let library = os::Library::open(path.as_ref()).map_err(LoadError::Library)?;
+    let name = if install {
+        winsock_provider::REGISTER_EXPORT
+    } else {
+        winsock_provider::UNREGISTER_EXPORT
+    };
+    let export = library.symbol(name).ok_or(LoadError::MissingExport(name))?;
+    // SAFETY: the export has this signature (the COM self-registration convention), and the
+    // library is never unloaded.
+    let hresult = unsafe {
+        let f =
+            core::mem::transmute::<*const core::ffi::c_void, winsock_provider::RegisterFn>(export);
+        f()
+    };
+    if hresult != 0 {
+        return Err(LoadError::Register(format!(
+            "{} returned HRESULT {:#010x}",
+            name, hresult as u32
+        )));
+    }
+    Ok(())
+}
+
 impl Ws2 {
     /// A session with no provider loaded.
     pub fn new() -> Ws2 {
+        Ws2::make(None)
+    }
+
+    fn make(catalog: Option<catalog::Catalog>) -> Ws2 {
         Ws2 {
             inner: Arc::new(Inner {
                 providers: RwLock::new(Vec::new()),
                 cleaned: Mutex::new(false),
+                catalog,
+                range: registry::lock().open_range(),
             }),
         }
     }
@@ -378,18 +460,33 @@ impl Ws2 {
     ) -> Result<(), LoadError> {
         let key = entry.startup as usize;
         let mut entries = enumerate(&entry)?;
-        let full = path.map(|p| match std::env::current_dir() {
-            Ok(dir) if p.is_relative() => dir.join(p),
-            _ => p.to_owned(),
-        });
         {
             let mut reg = registry::lock();
             for info in &mut entries {
                 info.dwCatalogEntryId = reg.new_catalog_id(key);
             }
-            if let Some(full) = &full {
-                reg.set_path(Guid::from_sys(&entries[0].ProviderId).0, full);
-            }
+        }
+        self.start(entry, origin, path, entries, 0).map(|_| ())
+    }
+
+    /// Starts a provider for `entries` (their catalog ids already registered) as ws2_32 does:
+    /// host hooks, `WSPStartup` with entry `first`, checks of the table; returns its index in
+    /// `providers`.
+    fn start(
+        &self,
+        entry: EntryPoints,
+        origin: String,
+        path: Option<&Path>,
+        entries: Vec<WSAPROTOCOL_INFOW>,
+        first: usize,
+    ) -> Result<usize, LoadError> {
+        let key = entry.startup as usize;
+        let full = path.map(|p| match std::env::current_dir() {
+            Ok(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_owned(),
+        });
+        if let Some(full) = &full {
+            registry::lock().set_path(Guid::from_sys(&entries[first].ProviderId).0, full);
         }
         // As ws2_32 would if it knew the toolkit: the stand-in's WPUCompleteOverlappedRequest
         // and WSASetLastError, right after loading and before WSPStartup.
@@ -414,7 +511,7 @@ impl Ws2 {
             (entry.startup)(
                 WINSOCK_VERSION_2_2,
                 &mut data,
-                &entries[0],
+                &entries[first],
                 registry::upcall_table(),
                 &mut table,
             )
@@ -423,7 +520,7 @@ impl Ws2 {
         if r != 0 {
             return Err(LoadError::Startup(WsaError::from_code(r)));
         }
-        let name = format!("{} ({})", entry_name(&entries[0]), origin);
+        let name = format!("{} ({})", entry_name(&entries[first]), origin);
         let nulls = null_entries(&table);
         let broken = if !nulls.is_empty() {
             Some(format!(
@@ -449,20 +546,24 @@ impl Ws2 {
             return Err(LoadError::Convention(problem));
         }
         registry::lock().started(key);
-        self.inner
+        let mut providers = self
+            .inner
             .providers
             .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Loaded {
-                key,
-                name,
-                table,
-                entries,
-            });
-        Ok(())
+            .unwrap_or_else(|e| e.into_inner());
+        providers.push(Loaded {
+            key,
+            name,
+            table,
+            entries,
+        });
+        Ok(providers.len() - 1)
     }
 
+    /// `WSANOTINITIALISED` after the session's clean-up; otherwise makes the handles this
+    /// thread's next calls create come from the session's range.
     fn not_cleaned(&self) -> Result<(), WsaError> {
+        os::use_range(self.inner.range);
         if *self.inner.cleaned.lock().unwrap_or_else(|e| e.into_inner()) {
             Err(WsaError::NOTINITIALISED)
         } else {
@@ -507,45 +608,28 @@ impl Ws2 {
     }
 
     /// The provider entry `socket(af, ty, protocol)` would use, chosen as ws2_32 chooses:
-    /// same family and type, and the same protocol, or protocol 0 matching an entry flagged
-    /// `PFL_MATCHES_PROTOCOL_ZERO` (else the first of that family and type).
+    /// the first visible entry (in catalog order, or load order for providers loaded by path)
+    /// of that family and type whose protocol matches, protocol 0 matching an entry flagged
+    /// `PFL_MATCHES_PROTOCOL_ZERO` (else the first of that family and type). A session made
+    /// from a catalog loads the entry's provider now if this is its first socket.
     pub fn spi(&self, af: i32, ty: i32, protocol: i32) -> Result<Spi, WsaError> {
         self.not_cleaned()?;
+        if let Some(catalog) = &self.inner.catalog {
+            return catalog::spi(self, catalog, af, ty, protocol);
+        }
         let providers = self
             .inner
             .providers
             .read()
             .unwrap_or_else(|e| e.into_inner());
-        let all = || {
-            providers
-                .iter()
-                .flat_map(|p| p.entries.iter().map(move |i| (p, i)))
-        };
-        if !all().any(|(_, i)| i.iAddressFamily == af) {
-            return Err(WsaError::AFNOSUPPORT);
-        }
-        let typed: Vec<_> = all()
-            .filter(|(_, i)| i.iAddressFamily == af && i.iSocketType == ty)
-            .collect();
-        if typed.is_empty() {
-            return Err(WsaError::SOCKTNOSUPPORT);
-        }
-        let chosen = typed
+        let all: Vec<_> = providers
             .iter()
-            .find(|(_, i)| i.iProtocol == protocol)
-            .or_else(|| {
-                if protocol != 0 {
-                    return None;
-                }
-                typed
-                    .iter()
-                    .find(|(_, i)| i.dwProviderFlags & PFL_MATCHES_PROTOCOL_ZERO != 0)
-                    .or_else(|| typed.first())
-            })
-            .ok_or(WsaError::PROTONOSUPPORT)?;
+            .flat_map(|p| p.entries.iter().map(move |i| (p, i)))
+            .collect();
+        let (p, info) = all[choose(all.iter().map(|(_, i)| *i), af, ty, protocol)?];
         Ok(Spi {
-            table: chosen.0.table,
-            info: *chosen.1,
+            table: p.table,
+            info: *info,
         })
     }
 
@@ -992,6 +1076,9 @@ impl Ws2 {
     /// socket. No such entry is `WSAEINVAL`.
     pub fn socket_from_info(&self, info: &WSAPROTOCOL_INFOW) -> Result<SOCKET, WsaError> {
         self.not_cleaned()?;
+        if let Some(catalog) = &self.inner.catalog {
+            catalog::load_for_info(self, catalog, info)?;
+        }
         let (table, id) = {
             let providers = self
                 .inner
@@ -1092,6 +1179,7 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.cleanup();
+        registry::lock().close_range(self.range);
     }
 }
 

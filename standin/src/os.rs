@@ -4,39 +4,140 @@ use core::ffi::c_void;
 use std::path::Path;
 use winsock_provider::sys::SOCKET;
 
+/// The first value handed out on Unix: clear of file descriptors, which IFS providers hand out.
+#[cfg(not(windows))]
+const FIRST_VALUE: SOCKET = 0x1_0000;
+/// How many values each session's own range spans (32,768 handles).
+#[cfg(not(windows))]
+const RANGE_SPAN: SOCKET = 0x2_0000;
+/// How many sessions can have a range of their own at once; the rest of the values, up to the
+/// runtime table's limit for Unix values (2^24), form the shared range.
+#[cfg(not(windows))]
+const SESSION_RANGES: usize = 100;
+/// The end of the shared range.
+#[cfg(not(windows))]
+const LAST_VALUE: SOCKET = 0x100_0000;
+
+#[cfg(not(windows))]
+std::thread_local! {
+    /// The range of the session whose call this thread is making (0: the shared one).
+    static CURRENT_RANGE: core::cell::Cell<usize> = core::cell::Cell::new(0);
+}
+
+/// Makes handles created on this thread come from range `range` (from
+/// [`HandleAllocator::open_range`]) until another session's call on this thread says otherwise.
+#[cfg(not(windows))]
+pub(crate) fn use_range(range: usize) {
+    CURRENT_RANGE.with(|c| c.set(range));
+}
+
+/// Windows hands out real kernel handles from one process-wide table: there are no ranges.
+#[cfg(windows)]
+pub(crate) fn use_range(_: usize) {}
+
+/// One range of values: multiples of 4, most recently freed first.
+#[cfg(not(windows))]
+struct Range {
+    next: SOCKET,
+    end: SOCKET,
+    free: Vec<SOCKET>,
+}
+
 /// Hands out non-IFS socket handle values.
 ///
 /// On Unix: multiples of 4 from 0x10000 up (clear of file descriptors, which IFS providers
 /// hand out there), most recently freed value first, so a closed value is reused at once as
-/// Windows does.
+/// Windows does. Each stand-in session has a range of its own (the values its calls create
+/// come from it), so a test never sees another test's handles, even when the whole scenario
+/// suite shares a test binary; calls made on threads of no session (a provider's own threads),
+/// and sessions beyond the first 100 alive at once, use the shared range.
 #[cfg(not(windows))]
 pub(crate) struct HandleAllocator {
-    next: SOCKET,
-    free: Vec<SOCKET>,
+    /// Index 0 is the shared range, 1..=SESSION_RANGES the sessions' (created on first use).
+    ranges: Vec<Range>,
+    /// Session ranges free to open, oldest freed first (a closed session's stale values are
+    /// reissued as late as possible).
+    idle: std::collections::VecDeque<usize>,
+    opened: usize,
 }
 
 #[cfg(not(windows))]
 impl HandleAllocator {
     pub(crate) const fn new() -> HandleAllocator {
         HandleAllocator {
-            next: 0x1_0000,
-            free: Vec::new(),
+            ranges: Vec::new(),
+            idle: std::collections::VecDeque::new(),
+            opened: 0,
+        }
+    }
+
+    fn range(&mut self, index: usize) -> &mut Range {
+        if self.ranges.is_empty() {
+            let shared = FIRST_VALUE + RANGE_SPAN * SESSION_RANGES as SOCKET;
+            self.ranges.push(Range {
+                next: shared,
+                end: LAST_VALUE,
+                free: Vec::new(),
+            });
+        }
+        while self.ranges.len() <= index {
+            let start = FIRST_VALUE + RANGE_SPAN * (self.ranges.len() - 1) as SOCKET;
+            self.ranges.push(Range {
+                next: start,
+                end: start + RANGE_SPAN,
+                free: Vec::new(),
+            });
+        }
+        &mut self.ranges[index]
+    }
+
+    /// A range for a new session (0, the shared one, when all are in use).
+    pub(crate) fn open_range(&mut self) -> usize {
+        if let Some(index) = self.idle.pop_front() {
+            return index;
+        }
+        if self.opened < SESSION_RANGES {
+            self.opened += 1;
+            return self.opened;
+        }
+        0
+    }
+
+    /// Gives back a session's range.
+    pub(crate) fn close_range(&mut self, index: usize) {
+        if index != 0 {
+            self.idle.push_back(index);
+        }
+    }
+
+    /// The session range a value belongs to (0 for the shared range).
+    pub(crate) fn range_of(h: SOCKET) -> usize {
+        let shared = FIRST_VALUE + RANGE_SPAN * SESSION_RANGES as SOCKET;
+        if h < FIRST_VALUE || h >= shared {
+            0
+        } else {
+            1 + ((h - FIRST_VALUE) / RANGE_SPAN) as usize
         }
     }
 
     pub(crate) fn allocate(&mut self) -> SOCKET {
-        match self.free.pop() {
-            Some(h) => h,
-            None => {
-                let h = self.next;
-                self.next += 4;
-                h
+        let current = CURRENT_RANGE.with(core::cell::Cell::get);
+        for index in [current, 0] {
+            let range = self.range(index);
+            if let Some(h) = range.free.pop() {
+                return h;
+            }
+            if range.next < range.end {
+                let h = range.next;
+                range.next += 4;
+                return h;
             }
         }
+        panic!("ws2-standin: out of socket handle values (2^24 reached)");
     }
 
     pub(crate) fn free(&mut self, h: SOCKET) {
-        self.free.push(h);
+        self.range(Self::range_of(h)).free.push(h);
     }
 }
 
@@ -66,6 +167,17 @@ extern "system" {
 impl HandleAllocator {
     pub(crate) const fn new() -> HandleAllocator {
         HandleAllocator
+    }
+
+    /// Windows hands out real kernel handles from one process-wide table: no ranges.
+    pub(crate) fn open_range(&mut self) -> usize {
+        0
+    }
+
+    pub(crate) fn close_range(&mut self, _: usize) {}
+
+    pub(crate) fn range_of(_: SOCKET) -> usize {
+        0
     }
 
     pub(crate) fn allocate(&mut self) -> SOCKET {

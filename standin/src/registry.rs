@@ -45,11 +45,16 @@ pub(crate) struct Registry {
     paths: Option<HashMap<u128, Vec<u16>>>,
 }
 
+/// The first catalog entry id the stand-in assigns to a provider loaded by path or linked in:
+/// clear of the ids a catalog holds (Windows numbers them from 1001), so both kinds of
+/// provider can share a process.
+const SELF_ASSIGNED_IDS: u32 = 100_001;
+
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     handles: None,
     catalog: None,
     starts: None,
-    next_catalog_id: 1001,
+    next_catalog_id: SELF_ASSIGNED_IDS,
     next_serial: 1,
     violations: Vec::new(),
     alloc: os::HandleAllocator::new(),
@@ -84,12 +89,27 @@ impl Registry {
 
     /// Allocates a new catalog entry id for provider `key`.
     pub(crate) fn new_catalog_id(&mut self, key: usize) -> u32 {
+        let catalog = self.catalog.get_or_insert_with(HashMap::new);
+        while catalog.contains_key(&self.next_catalog_id) {
+            self.next_catalog_id += 1;
+        }
         let id = self.next_catalog_id;
         self.next_catalog_id += 1;
-        self.catalog
-            .get_or_insert_with(HashMap::new)
-            .insert(id, key);
+        catalog.insert(id, key);
         id
+    }
+
+    /// Records that catalog entry `id` (numbered by a catalog) belongs to provider `key`;
+    /// refuses an id that another provider already holds in this process.
+    pub(crate) fn claim_catalog_id(&mut self, id: u32, key: usize) -> Result<(), usize> {
+        let catalog = self.catalog.get_or_insert_with(HashMap::new);
+        match catalog.get(&id) {
+            Some(&other) if other != key => Err(other),
+            _ => {
+                catalog.insert(id, key);
+                Ok(())
+            }
+        }
     }
 
     /// The provider a catalog entry id belongs to.
@@ -162,6 +182,16 @@ impl Registry {
                 self.alloc.free(h);
             }
         }
+    }
+
+    /// A handle range for a new session (see `os::HandleAllocator`).
+    pub(crate) fn open_range(&mut self) -> usize {
+        self.alloc.open_range()
+    }
+
+    /// Gives back a closed session's range.
+    pub(crate) fn close_range(&mut self, range: usize) {
+        self.alloc.close_range(range)
     }
 
     /// A value from the handle allocator for a kernel object or window (not a socket).

@@ -251,6 +251,12 @@ impl Ws2 {
         overlapped::last_error()
     }
 
+    /// `WSASetLastError(code)` for the calling thread: an application that calls an extension
+    /// function directly presets it to tell "set by the provider" from "left alone".
+    pub fn set_last_error(&self, code: i32) {
+        overlapped::preset_last_error(code)
+    }
+
     // ---- Windows and messages (WSAAsyncSelect) ----
 
     /// A window with an empty message queue, for `WSAAsyncSelect`.

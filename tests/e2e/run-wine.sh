@@ -33,7 +33,12 @@
 #   MODERN_CARGO              cargo >= 1.84 used to resolve and vendor (default: rustup's cargo)
 #   WSP_E2E_TIMEOUT           seconds allowed per Wine run (default 900)
 #   WSP_E2E_SCENARIO_TIMEOUT  seconds the driver allows each scenario (default 120)
-#   WSP_E2E_SUITES            which runs to do (default "loopback pipe")
+#   WSP_E2E_SUITES            which runs to do (default "loopback pipe catalog"; "catalog" is
+#                             `regsvr32` of both DLLs into Wine's registry, both suites with the
+#                             providers found through the catalog, `regsvr32 /u`, and a check
+#                             that the catalog keys are byte-for-byte what they were; then the
+#                             wsp-catalog.exe stage: list, verify, backup, install, remove,
+#                             restore)
 #   WSP_ARCH                  x86_64, i686 or both (default both; --arch overrides it)
 set -euo pipefail
 
@@ -69,10 +74,10 @@ VENDOR_I686="$WINE_DIR/vendor-i686"
 DEB_CARGO_HOME_I686="$WINE_DIR/cargo-home-i686"
 LOGS="$WINE_DIR/logs"
 TIMEOUT="${WSP_E2E_TIMEOUT:-900}"
-SUITES="${WSP_E2E_SUITES:-loopback pipe}"
+SUITES="${WSP_E2E_SUITES:-loopback pipe catalog}"
 # Crates copied into the generated workspace, at the same relative paths as in the repository
 # (their path dependencies on each other stay valid).
-CRATES=(runtime macros standin examples/loopback examples/pipe tests/e2e)
+CRATES=(runtime macros standin examples/loopback examples/pipe tests/e2e catalog catalog/tool)
 
 # Anything a surrounding cargo invocation or the user's shell sets must not leak into the
 # Debian cargo build (which must use /usr/bin/rustc and the generated workspace's target dir).
@@ -293,7 +298,7 @@ check_exports() {
         [[ -f "$out/$dll" ]] || die "$out/$dll was not produced (is the crate a cdylib?)"
         exports="$(export_names "$arch" "$out/$dll")" ||
             die "$arch-w64-mingw32-objdump -p $dll failed (not a valid PE file?)"
-        for sym in WSPStartup WspEnumProviderProtocols WspSetHostHooks; do
+        for sym in WSPStartup WspEnumProviderProtocols WspSetHostHooks DllRegisterServer DllUnregisterServer; do
             if ! grep -qx "$sym" <<<"$exports"; then
                 echo "$exports" | sed 's/^/      /' >&2
                 die "$arch $dll does not export '$sym' under that exact (undecorated) name"
@@ -347,8 +352,8 @@ fi
 
 failures=()
 run_suite() {
-    local arch="$1" dll="$2" suite="$3" status=0
-    local out log="$LOGS/$1-$3"
+    local arch="$1" dll="$2" suite="$3" log="$LOGS/$1-${4:-$3}" status=0
+    local out
     out="$(out_dir "$arch")"
     step "wine wsp-e2e.exe $dll $suite ($arch)"
     local t=$SECONDS
@@ -359,7 +364,7 @@ run_suite() {
     local summary
     summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log.stdout" | tail -n 1 || true)"
     if ((status == 124 || status == 137)); then
-        failures+=("$arch $suite: timed out after ${TIMEOUT} s under Wine (last output: $(tail -n 1 "$log.stdout"))")
+        failures+=("$arch ${4:-$3}: timed out after ${TIMEOUT} s under Wine (last output: $(tail -n 1 "$log.stdout"))")
     elif [[ -z "$summary" ]]; then
         local why
         if [[ ! -s "$log.stdout" ]]; then
@@ -367,22 +372,117 @@ run_suite() {
         else
             why="the driver stopped without its summary line after '$(tail -n 1 "$log.stdout")' (exit status $status; a crash?)"
         fi
-        failures+=("$arch $suite: $why; wine's stderr ends with:"$'\n'"$(tail -n 15 "$log.stderr" | sed 's/^/        /')")
+        failures+=("$arch ${4:-$3}: $why; wine's stderr ends with:"$'\n'"$(tail -n 15 "$log.stderr" | sed 's/^/        /')")
     fi
     while IFS= read -r line; do failures+=("$arch $line"); done < <(grep '^FAIL ' "$log.stdout" || true)
     if [[ -n "$summary" && $status -ne 0 ]] && ! grep -q '^FAIL ' "$log.stdout"; then
-        failures+=("$arch $suite: driver exited with status $status although it reported: $summary")
+        failures+=("$arch ${4:-$3}: driver exited with status $status although it reported: $summary")
     fi
 }
+# The catalog stage: the DLLs install themselves (`regsvr32`, through their own
+# DllRegisterServer, which writes Wine's registry since Wine's WSC* functions are stubs), the
+# driver finds them in the catalog as ws2_32 would, and `regsvr32 /u` leaves the catalog as it was.
+WINSOCK_KEY='HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters'
+catalog_snapshot() {
+    (cd "$OUT" && wine reg export "$WINSOCK_KEY" "$1" /y >/dev/null 2>>"$LOGS/$ARCH_NOW-catalog.stderr" 9>&-) ||
+        failures+=("$ARCH_NOW catalog: wine reg export $WINSOCK_KEY failed")
+}
+regsvr() {
+    if ! (cd "$OUT" && wine regsvr32 /s "$@" >>"$LOGS/$ARCH_NOW-catalog.stdout" 2>>"$LOGS/$ARCH_NOW-catalog.stderr" 9>&-); then
+        failures+=("$ARCH_NOW catalog: wine regsvr32 $* failed (log: $LOGS/$ARCH_NOW-catalog.stderr)")
+        return 1
+    fi
+}
+run_catalog() {
+    step "wine regsvr32 loopback_provider.dll pipe_provider.dll; wsp-e2e.exe --catalog; regsvr32 /u ($ARCH_NOW)"
+    : >"$LOGS/$ARCH_NOW-catalog.stdout"
+    : >"$LOGS/$ARCH_NOW-catalog.stderr"
+    # Wine's prefix starts with a bare Protocol_Catalog9 (no counts, no Catalog_Entries64); the
+    # first write completes it into Windows' layout. Do that once, then compare from there.
+    regsvr loopback_provider.dll && regsvr /u loopback_provider.dll || return 0
+    catalog_snapshot catalog-before.reg
+    regsvr loopback_provider.dll && regsvr pipe_provider.dll || return 0
+    # A process registers in the catalog of its own architecture: the 32-bit one is
+    # Catalog_Entries (regsvr32 runs a 32-bit DLL's DllRegisterServer in a 32-bit process).
+    local entries=Catalog_Entries64
+    [[ "$ARCH_NOW" == i686 ]] && entries=Catalog_Entries
+    if ! (cd "$OUT" && wine reg query "$WINSOCK_KEY\\Protocol_Catalog9\\$entries" /s 9>&- 2>/dev/null |
+        grep -q PackedCatalogItem); then
+        failures+=("$ARCH_NOW catalog: regsvr32 reported success but no PackedCatalogItem is in $WINSOCK_KEY\\Protocol_Catalog9\\$entries")
+    fi
+    run_suite "$ARCH_NOW" --catalog loopback catalog-loopback
+    run_suite "$ARCH_NOW" --catalog pipe catalog-pipe
+    regsvr /u pipe_provider.dll
+    regsvr /u loopback_provider.dll
+    catalog_snapshot catalog-after.reg
+    # Every change advances Serial_Access_Num and Next_Catalog_Entry_ID (as on Windows: ws2_32
+    # reloads on the serial, ids are never reused); everything else must be as it was.
+    local counters='^"(Serial_Access_Num|Next_Catalog_Entry_ID)"='
+    if cmp -s "$OUT/catalog-before.reg" "$OUT/catalog-after.reg"; then
+        failures+=("$ARCH_NOW catalog: Serial_Access_Num did not advance across regsvr32 and regsvr32 /u")
+    elif ! diff <(iconv -f UTF-16LE -t UTF-8 "$OUT/catalog-before.reg" | grep -Ev "$counters") \
+        <(iconv -f UTF-16LE -t UTF-8 "$OUT/catalog-after.reg" | grep -Ev "$counters") >"$LOGS/$ARCH_NOW-catalog.diff"; then
+        failures+=("$ARCH_NOW catalog: after regsvr32 /u the catalog differs from before: $(head -n 5 "$LOGS/$ARCH_NOW-catalog.diff" | tr '\n' ' ')")
+    else
+        echo "    regsvr32 /u left the catalog as it was (but for the two counters every change advances)"
+    fi
+}
+# --------------------------------------------------------------------------------------------
+# The catalog tool (issue 11). Wine's WSC* functions are stubs, so under Wine wsp-catalog.exe
+# goes through the registry back end: list, verify, backup, install loopback_provider.dll, see
+# it listed and verified, remove it, restore the backup; then `reg export` of the Parameters key
+# and a fresh backup must be byte-identical to what they were before.
+catalog_stage() {
+    local dir="$WINE_DIR/catalog-$ARCH_NOW" key='HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters'
+    step "wine wsp-catalog.exe: list, verify, backup, install, remove, restore"
+    rm -rf "$dir" && mkdir -p "$dir" && cp "$OUT/wsp-catalog.exe" "$OUT/loopback_provider.dll" "$dir/"
+    wcat() { # runs one command in $dir; its output goes to $LOGS/$ARCH_NOW-catalog.log and to stdout
+        echo "\$ $*" >>"$LOGS/$ARCH_NOW-catalog.log"
+        (cd "$dir" && timeout --kill-after=10 "$TIMEOUT" "$@" 9>&- 2>&1) | tee -a "$LOGS/$ARCH_NOW-catalog.log"
+        return "${PIPESTATUS[0]}"
+    }
+    : >"$LOGS/$ARCH_NOW-catalog.log"
+    local out guid
+    wcat wine reg export "$key" before.reg /y >/dev/null || { failures+=("$ARCH_NOW catalog: wine reg export failed (log: $LOGS/$ARCH_NOW-catalog.log)"); return; }
+    wcat wine wsp-catalog.exe list >/dev/null || { failures+=("$ARCH_NOW catalog: 'list' of Wine's catalog failed (log: $LOGS/$ARCH_NOW-catalog.log)"); return; }
+    wcat wine wsp-catalog.exe verify >/dev/null || { failures+=("$ARCH_NOW catalog: 'verify' of Wine's catalog failed (log: $LOGS/$ARCH_NOW-catalog.log)"); return; }
+    wcat wine wsp-catalog.exe backup backup.reg >/dev/null || { failures+=("$ARCH_NOW catalog: 'backup' failed (log: $LOGS/$ARCH_NOW-catalog.log)"); return; }
+    out="$(wcat wine wsp-catalog.exe install loopback_provider.dll)" || { failures+=("$ARCH_NOW catalog: 'install loopback_provider.dll' failed: $out"); return; }
+    guid="$(sed -n 's/^installed provider \({[0-9a-f-]*}\).*/\1/p' <<<"$out")"
+    [[ -n "$guid" ]] || { failures+=("$ARCH_NOW catalog: 'install' did not name the provider GUID: $out"); return; }
+    out="$(wcat wine wsp-catalog.exe list)" || { failures+=("$ARCH_NOW catalog: 'list' after install failed"); return; }
+    grep -q 'Loopback TCP' <<<"$out" && grep -q "$guid" <<<"$out" ||
+        failures+=("$ARCH_NOW catalog: 'list' after install does not show Loopback TCP under $guid (log: $LOGS/$ARCH_NOW-catalog.log)")
+    wcat wine wsp-catalog.exe verify >/dev/null || failures+=("$ARCH_NOW catalog: 'verify' with loopback_provider.dll installed failed (log: $LOGS/$ARCH_NOW-catalog.log)")
+    wcat wine reg query 'HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\Protocol_Catalog9\Catalog_Entries64\000000000001' /v PackedCatalogItem >/dev/null ||
+        failures+=("$ARCH_NOW catalog: the install did not write Catalog_Entries64\\000000000001\\PackedCatalogItem into Wine's registry")
+    wcat wine wsp-catalog.exe remove "$guid" >/dev/null || failures+=("$ARCH_NOW catalog: 'remove $guid' failed (log: $LOGS/$ARCH_NOW-catalog.log)")
+    wcat wine wsp-catalog.exe restore backup.reg >/dev/null || { failures+=("$ARCH_NOW catalog: 'restore' failed (log: $LOGS/$ARCH_NOW-catalog.log)"); return; }
+    wcat wine reg export "$key" after.reg /y >/dev/null || { failures+=("$ARCH_NOW catalog: wine reg export after restore failed"); return; }
+    wcat wine wsp-catalog.exe backup backup-after.reg >/dev/null || { failures+=("$ARCH_NOW catalog: 'backup' after restore failed"); return; }
+    cmp -s "$dir/before.reg" "$dir/after.reg" ||
+        failures+=("$ARCH_NOW catalog: 'reg export' of the Parameters key differs after install/remove/restore (see $dir/before.reg, after.reg)")
+    cmp -s "$dir/backup.reg" "$dir/backup-after.reg" ||
+        failures+=("$ARCH_NOW catalog: the tool's backup differs after install/remove/restore (see $dir/backup.reg, backup-after.reg)")
+    echo "    catalog stage done (log: ${LOGS#"$root"/}/$ARCH_NOW-catalog.log)"
+}
+
 for arch in "${ARCHES[@]}"; do
+    # The catalog stages use $OUT and $ARCH_NOW: the build and architecture being run.
+    ARCH_NOW="$arch" OUT="$(out_dir "$arch")"
     for suite in $SUITES; do
         case "$suite" in
         loopback) run_suite "$arch" loopback_provider.dll loopback ;;
         pipe) run_suite "$arch" pipe_provider.dll pipe ;;
+        catalog)
+            run_catalog
+            catalog_stage
+            ;;
         *) die "unknown suite '$suite' in WSP_E2E_SUITES" ;;
         esac
     done
 done
+
 wineserver -k >/dev/null 2>&1 9>&- || true
 
 echo

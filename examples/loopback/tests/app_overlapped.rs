@@ -39,6 +39,11 @@ fn close_with_pending_operations() {
 }
 
 #[test]
+fn shutdown_and_disconnect_with_a_receive_pending() {
+    alone(|ws| overlapped::shutdown_with_pending(ws, &TCP));
+}
+
+#[test]
 fn extension_functions() {
     alone(|ws| overlapped::extensions(ws, &TCP, &common::UDP));
 }

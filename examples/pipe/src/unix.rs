@@ -305,6 +305,10 @@ pub(crate) struct Socket {
     /// Other descriptors may share the socket (it was duplicated, or rebuilt from a
     /// duplicate): `close` must not shut it down.
     shared: AtomicBool,
+    /// Held while `connect` switches `O_NONBLOCK` on and back, and while `listen` turns it on
+    /// for good: otherwise a `connect` racing with `listen` could restore blocking mode on
+    /// the listener, and an accept that must not wait would then block in the kernel.
+    mode: Mutex<()>,
 }
 
 impl Socket {
@@ -328,6 +332,7 @@ impl Socket {
             shut_recv: AtomicBool::new(false),
             file: Mutex::new(None),
             shared: AtomicBool::new(false),
+            mode: Mutex::new(()),
         }
     }
 
@@ -418,6 +423,7 @@ impl Socket {
     }
 
     pub(crate) fn listen(&self, backlog: i32) -> Result<(), WsaError> {
+        let _mode = self.mode.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: plain system call on the socket's descriptor.
         if unsafe { libc::listen(self.fd, backlog) } < 0 {
             let e = last_error();
@@ -485,6 +491,7 @@ impl Socket {
     pub(crate) fn connect(&self, name: &[u8]) -> Result<(), WsaError> {
         let (addr, len) = make_addr(&self.ns.path_of(name)).map_err(|_| WsaError::CONNREFUSED)?;
         // Only a listening socket is non-blocking already (and connect fails on it anyway).
+        let _mode = self.mode.lock().unwrap_or_else(|e| e.into_inner());
         let old = set_flag(self.fd, libc::O_NONBLOCK, true)?;
         let result = loop {
             // SAFETY: connect with a live sockaddr_un and its length.

@@ -12,3 +12,56 @@ pub const SOMAXCONN_WS2: i32 = 0x7fff_ffff;
 
 /// The only interface version this runtime implements: 2.2, as `MAKEWORD(2, 2)`.
 pub const WINSOCK_VERSION_2_2: u16 = 0x0202;
+
+/// `FD_READ_BIT`: the index of `FD_READ`'s error in `WSANETWORKEVENTS::iErrorCode`.
+pub const FD_READ_BIT: usize = 0;
+/// `FD_WRITE_BIT`: the index of `FD_WRITE`'s error in `WSANETWORKEVENTS::iErrorCode`.
+pub const FD_WRITE_BIT: usize = 1;
+/// `FD_OOB_BIT`: the index of `FD_OOB`'s error in `WSANETWORKEVENTS::iErrorCode`.
+pub const FD_OOB_BIT: usize = 2;
+/// `FD_ACCEPT_BIT`: the index of `FD_ACCEPT`'s error in `WSANETWORKEVENTS::iErrorCode`.
+pub const FD_ACCEPT_BIT: usize = 3;
+/// `FD_CONNECT_BIT`: the index of `FD_CONNECT`'s error in `WSANETWORKEVENTS::iErrorCode`.
+pub const FD_CONNECT_BIT: usize = 4;
+/// `FD_CLOSE_BIT`: the index of `FD_CLOSE`'s error in `WSANETWORKEVENTS::iErrorCode`.
+pub const FD_CLOSE_BIT: usize = 5;
+/// `FD_QOS_BIT`: the index of `FD_QOS`'s error in `WSANETWORKEVENTS::iErrorCode`.
+pub const FD_QOS_BIT: usize = 6;
+/// `FD_GROUP_QOS_BIT`: the index of `FD_GROUP_QOS`'s error in `WSANETWORKEVENTS::iErrorCode`.
+pub const FD_GROUP_QOS_BIT: usize = 7;
+/// `FD_ROUTING_INTERFACE_CHANGE_BIT`: the index of `FD_ROUTING_INTERFACE_CHANGE`'s error.
+pub const FD_ROUTING_INTERFACE_CHANGE_BIT: usize = 8;
+/// `FD_ADDRESS_LIST_CHANGE_BIT`: the index of `FD_ADDRESS_LIST_CHANGE`'s error.
+pub const FD_ADDRESS_LIST_CHANGE_BIT: usize = 9;
+/// `FD_MAX_EVENTS`: the length of `WSANETWORKEVENTS::iErrorCode`.
+pub const FD_MAX_EVENTS: usize = 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_bits_index_their_events() {
+        let pairs = [
+            (FD_READ, FD_READ_BIT),
+            (FD_WRITE, FD_WRITE_BIT),
+            (FD_OOB, FD_OOB_BIT),
+            (FD_ACCEPT, FD_ACCEPT_BIT),
+            (FD_CONNECT, FD_CONNECT_BIT),
+            (FD_CLOSE, FD_CLOSE_BIT),
+        ];
+        for (event, bit) in pairs {
+            assert_eq!(event, 1 << bit);
+        }
+        assert_eq!(
+            [
+                FD_QOS_BIT,
+                FD_GROUP_QOS_BIT,
+                FD_ROUTING_INTERFACE_CHANGE_BIT
+            ],
+            [6, 7, 8]
+        );
+        assert_eq!(FD_ADDRESS_LIST_CHANGE_BIT + 1, FD_MAX_EVENTS);
+        assert_eq!(WSANETWORKEVENTS::default().iErrorCode.len(), FD_MAX_EVENTS);
+    }
+}

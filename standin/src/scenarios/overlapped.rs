@@ -15,6 +15,7 @@ use crate::{
     CompletionPort, Ws2, WsaError, WSA_WAIT_EVENT_0, WSA_WAIT_IO_COMPLETION, WSA_WAIT_TIMEOUT,
     WSS_OPERATION_IN_PROGRESS,
 };
+use std::io::Write;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -1021,6 +1022,213 @@ pub fn extensions(ws: &Ws2, stream: &Target, dgram: &Target) -> Result<(), Strin
         ManuallyDrop::drop(&mut out);
         ManuallyDrop::drop(&mut got);
         ManuallyDrop::drop(&mut ov_accept);
+    }
+    baseline.check(ws, S)
+}
+
+/// How long a call may take before the scenario reports it as a hang.
+const HANG_MS: u64 = 10_000;
+
+/// Runs `f` on a thread of its own and waits up to [`HANG_MS`] for it. A call that has not
+/// returned by then is a hang, which nothing can clean up after (closing the socket or
+/// cleaning up would hang too): it is reported on stderr and the process exits with status 1.
+fn within<T: Send + 'static>(
+    scenario: &str,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(std::time::Duration::from_millis(HANG_MS)) {
+        Ok(r) => Ok(r),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            // Written directly: a test harness's capture would lose it on exit.
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}: {} did not return within {} ms: a hang; exiting",
+                scenario,
+                what,
+                HANG_MS
+            );
+            std::process::exit(1)
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Err(format!("{}: {} panicked", scenario, what))
+        }
+    }
+}
+
+/// The call made on a socket while an overlapped receive waits on it.
+#[derive(Copy, Clone, Debug)]
+enum WhilePending {
+    Shutdown(i32),
+    SendDisconnect,
+    DisconnectEx,
+}
+
+impl WhilePending {
+    fn name(self) -> String {
+        match self {
+            WhilePending::Shutdown(how) => format!("WSAShutdown(how = {})", how),
+            WhilePending::SendDisconnect => "WSPSendDisconnect".to_owned(),
+            WhilePending::DisconnectEx => "DisconnectEx".to_owned(),
+        }
+    }
+
+    /// Whether the socket still receives afterwards (the peer's data completes the receive).
+    fn still_receives(self) -> bool {
+        match self {
+            WhilePending::Shutdown(how) => how == crate::sys::SD_SEND,
+            WhilePending::SendDisconnect => true,
+            WhilePending::DisconnectEx => false,
+        }
+    }
+
+    /// Makes the call (`ov`: the address of DisconnectEx's OVERLAPPED).
+    fn call(self, ws: &Ws2, s: SOCKET, ov: usize) -> Result<(), WsaError> {
+        match self {
+            WhilePending::Shutdown(how) => ws.shutdown(s, how),
+            WhilePending::SendDisconnect => {
+                let send_disconnect = ws
+                    .spi_for(s)?
+                    .table
+                    .lpWSPSendDisconnect
+                    .ok_or(WsaError::OPNOTSUPP)?;
+                // SAFETY: a live socket and no disconnect data, as ws2_32 passes them.
+                crate::check_int("WSPSendDisconnect", |e| unsafe {
+                    send_disconnect(s, core::ptr::null(), e)
+                })
+                .map(drop)
+            }
+            WhilePending::DisconnectEx => {
+                // SAFETY: the OVERLAPPED lives until the scenario has seen it complete.
+                let r = unsafe { ws.disconnect_ex(s, ov as *mut OVERLAPPED, 0) };
+                match r {
+                    Err(e) if e == WsaError::IO_PENDING => Ok(()),
+                    other => other,
+                }
+            }
+        }
+    }
+}
+
+/// Issue 15's deadlock: on a connected socket with an overlapped receive pending,
+/// `shutdown(SD_RECEIVE)`, `shutdown(SD_SEND)`, `shutdown(SD_BOTH)`, `WSPSendDisconnect` and
+/// `DisconnectEx` return, a later overlapped receive returns, data from the peer still
+/// completes the pending receive where the socket still receives, and closing the socket
+/// completes everything still pending, each exactly once. A provider that signals readiness
+/// while holding its own lock must not make any of these hang.
+pub fn shutdown_with_pending(ws: &Ws2, t: &Target) -> Result<(), String> {
+    const S: &str = "overlapped::shutdown_with_pending";
+    let baseline = Baseline::take(ws);
+    let cases = [
+        WhilePending::Shutdown(crate::sys::SD_RECEIVE),
+        WhilePending::Shutdown(crate::sys::SD_SEND),
+        WhilePending::Shutdown(crate::sys::SD_BOTH),
+        WhilePending::SendDisconnect,
+        WhilePending::DisconnectEx,
+    ];
+    for (n, case) in cases.iter().copied().enumerate() {
+        let mut open = Open::new(ws);
+        let (_, c, a, _) = super::stream::connected(ws, &mut open, t, n as u32, S)?;
+        let evs = [
+            ws.create_event().at(S, "WSACreateEvent")?,
+            ws.create_event().at(S, "WSACreateEvent")?,
+            ws.create_event().at(S, "WSACreateEvent")?,
+        ];
+        // Leaked if the scenario fails with an operation pending; freed once all completed.
+        let mut bufs = ManuallyDrop::new(vec![vec![0u8; 16]; 2]);
+        let mut ovs: ManuallyDrop<Vec<Box<OVERLAPPED>>> =
+            ManuallyDrop::new((0..3).map(|_| Box::new(OVERLAPPED::default())).collect());
+        for (o, &e) in ovs.iter_mut().zip(evs.iter()) {
+            o.hEvent = e as _;
+        }
+        let p: Vec<*mut OVERLAPPED> = ovs
+            .iter_mut()
+            .map(|o| &mut **o as *mut OVERLAPPED)
+            .collect();
+        let wb: Vec<WSABUF> = bufs.iter_mut().map(|b| wsabuf(b)).collect();
+        // SAFETY: the buffer and the OVERLAPPED outlive the operation (awaited below).
+        match unsafe { ws.wsa_recv(a, &wb[0..1], 0, p[0], None) } {
+            Err(e) if e == WsaError::IO_PENDING => {}
+            other => {
+                return Err(format!(
+                    "{}: WSARecv with nothing to receive: expected WSA_IO_PENDING, got {:?}",
+                    S, other
+                ))
+            }
+        }
+        let what = case.name();
+        let (w, ov) = (ws.clone(), p[2] as usize);
+        let r = within(S, &what, move || case.call(&w, a, ov))?;
+        let disconnect_pending = matches!(case, WhilePending::DisconnectEx);
+        r.at(S, &what)?;
+        // A later receive returns too, pending or not.
+        let (w, buf, ov) = (ws.clone(), wb[1].buf as usize, p[1] as usize);
+        let later = within(S, "a later WSARecv", move || {
+            let b = [WSABUF {
+                len: 16,
+                buf: buf as *mut u8,
+            }];
+            // SAFETY: the buffer and the OVERLAPPED outlive the operation (awaited below).
+            unsafe { w.wsa_recv(a, &b, 0, ov as *mut OVERLAPPED, None) }
+        })?;
+        let later_started = match later {
+            Ok(_) => true,
+            Err(e) if e == WsaError::IO_PENDING => true,
+            Err(_) => false,
+        };
+        if case.still_receives() {
+            ws.send(c, b"ping", 0).at(S, "send (peer)")?;
+            wait_event(
+                ws,
+                evs[0],
+                5000,
+                S,
+                "the pending receive, after the peer sent",
+            )?;
+            let (got, _) = wsa_result(ws, a, p[0], false)
+                .at(S, format_args!("{}: WSAGetOverlappedResult", what))?;
+            ensure(
+                got == 4 && bufs[0][..4] == *b"ping",
+                S,
+                format_args!("{}: the pending receive got {} bytes", what, got),
+            )?;
+        }
+        let w = ws.clone();
+        within(S, "closesocket", move || w.closesocket(a))?.at(S, "closesocket")?;
+        open.forget(a);
+        // Everything that was started completes (once: the stand-in checks).
+        for (i, started) in [true, later_started, disconnect_pending].iter().enumerate() {
+            if *started {
+                wait_event(ws, evs[i], 5000, S, "a request pending at close")?;
+                ensure(
+                    internal(p[i]) != WSS_OPERATION_IN_PROGRESS,
+                    S,
+                    format_args!("{}: request {} still in progress after close", what, i),
+                )?;
+            }
+        }
+        ensure(
+            ws.outstanding_overlapped() == 0,
+            S,
+            format_args!(
+                "{}: {} operations never completed",
+                what,
+                ws.outstanding_overlapped()
+            ),
+        )?;
+        open.close_all(S)?;
+        for e in evs {
+            ws.close_event(e).at(S, "WSACloseEvent")?;
+        }
+        // SAFETY: every operation completed (checked above); nothing refers to them any more.
+        unsafe {
+            ManuallyDrop::drop(&mut ovs);
+            ManuallyDrop::drop(&mut bufs);
+        }
     }
     baseline.check(ws, S)
 }

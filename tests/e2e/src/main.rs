@@ -2,6 +2,10 @@
 //! under Wine or Windows, a `.so` on Linux) into a `ws2_standin::Ws2`, which plays ws2_32's part
 //! of the SPI, and runs the shared `ws2_standin::scenarios` against it.
 //!
+//! `wsp-e2e --catalog <suite>...` finds the providers in the system's Winsock catalog instead,
+//! as ws2_32 does (the registry on Windows and under Wine; the file named by `WSP_CATALOG`
+//! elsewhere); `wsp-e2e --register|--unregister <library>` does what `regsvr32 [/u]` does.
+//!
 //! Suites:
 //! * `loopback` — AF_INET streams (TCP) and datagrams (UDP) on 127.0.0.1 (examples/loopback),
 //!   including overlapped I/O (an IOCP echo server, completion routes, close with operations
@@ -121,14 +125,24 @@ fn pipe_name(n: u32) -> SockAddr {
 /// (then its clean-up is checked, then the scenarios that need the provider's last clean-up).
 fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
     let lib = library.to_owned();
-    let entry = move || ws2_standin::entry_points_of(&lib).map_err(|e| e.to_string());
+    let main_target = if name == "pipe" {
+        pipe_stream()
+    } else {
+        loopback_stream()
+    };
+    let entry = move || {
+        let path = match lib.as_str() {
+            FROM_CATALOG => open_session(&lib)?
+                .library_for(main_target.af, main_target.ty, main_target.protocol)
+                .map_err(|e| format!("no catalog entry for the suite: {}", e))?,
+            _ => lib.clone(),
+        };
+        ws2_standin::entry_points_of(&path).map_err(|e| e.to_string())
+    };
     let lib = library.to_owned();
-    let session = move || {
-        let ws = Ws2::new();
-        if let Err(e) = ws.load_library(&lib) {
-            panic!("loading {} again: {}", lib, e);
-        }
-        ws
+    let session = move || match open_session(&lib) {
+        Ok(ws) => ws,
+        Err(e) => panic!("{} again: {}", lib, e),
     };
     let (tcp, udp, pipe) = (loopback_stream, loopback_datagram, pipe_stream);
     match name {
@@ -180,6 +194,9 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
             }),
             scenario("overlapped::close_with_pending", move |ws| {
                 overlapped::close_with_pending(ws, &tcp())
+            }),
+            scenario("overlapped::shutdown_with_pending", move |ws| {
+                overlapped::shutdown_with_pending(ws, &tcp())
             }),
             scenario("overlapped::extensions", move |ws| {
                 overlapped::extensions(ws, &tcp(), &udp())
@@ -301,11 +318,11 @@ fn install_panic_hook() {
 }
 
 /// Runs `f` on a fresh thread, catching panics; `None` if it did not finish within `limit`.
-fn run_guarded(
+fn run_guarded<T: Send + 'static>(
     label: &str,
     limit: Duration,
-    f: impl FnOnce() -> Result<(), String> + Send + 'static,
-) -> Option<Result<(), String>> {
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Option<Result<T, String>> {
     OTHER_PANICS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -338,7 +355,7 @@ fn run_guarded(
                 Some(Err(format!("{} [{}]", e, shown.join("; "))))
             }
         }
-        Ok(Ok(())) => Some(Ok(())),
+        Ok(Ok(value)) => Some(Ok(value)),
         Err(mpsc::RecvTimeoutError::Timeout) => None,
         Err(mpsc::RecvTimeoutError::Disconnected) => {
             Some(Err("the scenario thread ended without a result".to_owned()))
@@ -385,8 +402,25 @@ impl Tally {
     }
 }
 
+/// The library argument that means "find the providers in the system's Winsock catalog".
+const FROM_CATALOG: &str = "--catalog";
+
+/// A session over `library`: the provider loaded by path, or (for `--catalog`) the system's
+/// catalog (the registry on Windows and under Wine, the file named by `WSP_CATALOG`
+/// elsewhere), whose providers load at their first socket.
+fn open_session(library: &str) -> Result<Ws2, String> {
+    if library == FROM_CATALOG {
+        return Ws2::from_system_catalog().map_err(|e| format!("the system catalog: {}", e));
+    }
+    let ws = Ws2::new();
+    ws.load_library(library)
+        .map_err(|e| format!("load_library({}): {}", library, e))?;
+    Ok(ws)
+}
+
 fn usage() -> ! {
-    eprintln!("usage: wsp-e2e <provider-library-path> <suite>...");
+    eprintln!("usage: wsp-e2e <provider-library-path | --catalog> <suite>...");
+    eprintln!("       wsp-e2e --register|--unregister <provider-library-path>");
     eprintln!("suites: {}", SUITES.join(", "));
     std::process::exit(2);
 }
@@ -395,6 +429,16 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() == 2 && args[1] == CHILD_DUP {
         child_dup(&args[0]);
+    }
+    if args.len() == 2 && (args[0] == "--register" || args[0] == "--unregister") {
+        // What `regsvr32 [/u] library` does, on any OS.
+        match ws2_standin::regsvr32(&args[1], args[0] == "--register") {
+            Ok(()) => std::process::exit(0),
+            Err(e) => {
+                eprintln!("wsp-e2e {} {}: {}", args[0], args[1], e);
+                std::process::exit(1);
+            }
+        }
     }
     if args.len() < 2 || args.iter().any(|a| a == "-h" || a == "--help") {
         usage();
@@ -424,18 +468,14 @@ fn main() {
     };
     for (suite_name, steps) in suites {
         // One Ws2 per suite: load, run the scenarios, then the clean-up's balance check.
-        let ws = Ws2::new();
         let label = format!("{}/load", suite_name);
         let start = Instant::now();
         let loaded = {
-            let (ws, library) = (ws.clone(), library.clone());
-            run_guarded(&label, limit, move || {
-                ws.load_library(&library)
-                    .map_err(|e| format!("load_library({}): {}", library, e))
-            })
+            let library = library.clone();
+            run_guarded(&label, limit, move || open_session(&library))
         };
-        match loaded {
-            Some(Ok(())) => {}
+        let ws = match loaded {
+            Some(Ok(ws)) => ws,
             Some(Err(e)) => {
                 tally.report(&label, &Err(e), start.elapsed());
                 continue;
@@ -444,7 +484,7 @@ fn main() {
                 tally.timed_out(&label, limit, start.elapsed());
                 continue;
             }
-        }
+        };
 
         let mut ws = Some(ws);
         for step in steps {
@@ -512,12 +552,13 @@ fn spawn_dup_child(library: &str) -> Result<std::process::Child, String> {
 /// The child's side: rebuild the shared socket from standard input, exchange data, close,
 /// clean up; exits 0 on success, 1 (with the reason on stderr) on failure.
 fn child_dup(library: &str) -> ! {
-    let ws = Ws2::new();
-    let result = ws
-        .load_library(library)
-        .map_err(|e| format!("child: load_library({}): {}", library, e))
-        .and_then(|()| duplicate::child(&ws, &mut std::io::stdin()));
-    ws.cleanup();
+    let result = open_session(library)
+        .map_err(|e| format!("child: {}", e))
+        .and_then(|ws| {
+            let result = duplicate::child(&ws, &mut std::io::stdin());
+            ws.cleanup();
+            result
+        });
     match result {
         Ok(()) => std::process::exit(0),
         Err(e) => {

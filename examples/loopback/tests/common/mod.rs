@@ -38,11 +38,13 @@ pub const UDP: Target = Target {
     addr: loopback,
 };
 
-/// Runs a scenario in a fresh session, panicking with its description on failure.
+/// Runs a scenario in a session of its own, panicking with its description on failure; the
+/// session's drop checks that the scenario closed what it opened and runs the clean-up.
 pub fn run(scenario: impl FnOnce(&Ws2) -> Result<(), String>) {
-    let ws = session();
+    let ws =
+        ws2_standin::Session::load(winsock_provider::entry_points::<loopback_provider::Loopback>())
+            .expect("loading the loopback provider");
     if let Err(e) = scenario(&ws) {
         panic!("{}", e);
     }
-    ws.cleanup();
 }

@@ -1,0 +1,229 @@
+//! The WSC* operations ([`Backend`]) and the types they take.
+
+use crate::entry::Entry;
+use crate::error::CatalogError;
+use crate::guid::Guid;
+use crate::info::ProtocolInfo;
+
+/// Which of the two protocol catalogs.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Arch {
+    /// The 64-bit catalog (`Catalog_Entries64`), read by 64-bit processes.
+    X64,
+    /// The 32-bit catalog (`Catalog_Entries`): WOW64 processes on 64-bit Windows, every process
+    /// on 32-bit Windows.
+    X86,
+}
+
+impl Arch {
+    /// The catalog this process's ws2_32 reads.
+    pub fn native() -> Arch {
+        if cfg!(target_pointer_width = "64") {
+            Arch::X64
+        } else {
+            Arch::X86
+        }
+    }
+
+    /// The registry subkey of `Protocol_Catalog9` (and `NameSpace_Catalog5`) holding it.
+    pub fn entries_key(self) -> &'static str {
+        match self {
+            Arch::X64 => "Catalog_Entries64",
+            Arch::X86 => "Catalog_Entries",
+        }
+    }
+
+    /// The `Protocol_Catalog9` value counting its entries.
+    pub fn count_value(self) -> &'static str {
+        match self {
+            Arch::X64 => "Num_Catalog_Entries64",
+            Arch::X86 => "Num_Catalog_Entries",
+        }
+    }
+
+    /// `64` or `32`.
+    pub fn bits(self) -> u32 {
+        match self {
+            Arch::X64 => 64,
+            Arch::X86 => 32,
+        }
+    }
+}
+
+/// Which catalogs an install or removal touches.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Catalogs {
+    /// The catalog of this process ([`Arch::native`]).
+    Native,
+    /// Both catalogs (`WSCInstallProvider64_32`); refused where there is no 64-bit catalog.
+    Both,
+    /// One catalog; refused if the system has no such catalog.
+    Only(Arch),
+}
+
+impl Catalogs {
+    /// The catalogs meant, given the catalogs the system has; `WSAEINVAL` when one of them
+    /// does not exist there (a 64-bit catalog on a 32-bit system, ...).
+    pub fn resolve(self, available: &[Arch]) -> Result<Vec<Arch>, CatalogError> {
+        let wanted = match self {
+            Catalogs::Native => vec![Arch::native()],
+            Catalogs::Both => vec![Arch::X64, Arch::X86],
+            Catalogs::Only(a) => vec![a],
+        };
+        for a in &wanted {
+            if !available.contains(a) {
+                return Err(CatalogError::invalid(format!(
+                    "this system has no {}-bit catalog (it has: {})",
+                    a.bits(),
+                    describe_archs(available)
+                )));
+            }
+        }
+        Ok(wanted)
+    }
+}
+
+pub(crate) fn describe_archs(archs: &[Arch]) -> String {
+    let v: Vec<String> = archs.iter().map(|a| format!("{}-bit", a.bits())).collect();
+    if v.is_empty() {
+        "none".to_owned()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// A layered provider to install with its protocol chains
+/// ([`Backend::install_provider_and_chains`], after `WSCInstallProviderAndChains`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct LayerSpec {
+    /// GUID of the hidden layered ("dummy") entry, `ChainLen` 0: the layer's own identity.
+    pub layer_id: Guid,
+    /// GUID shared by every chain entry the install creates (removing it removes the chains).
+    pub chains_id: Guid,
+    /// The layer's DLL (unexpanded path), used for the dummy and every chain entry.
+    pub path: String,
+    /// The layer's name: the dummy's `szProtocol`; chain entries are named
+    /// `"<name> over [<entry below>]"`.
+    pub name: String,
+    /// Catalog ids of the entries to layer over (base protocols or existing chains); empty
+    /// means every visible entry (`ChainLen` ≥ 1, not `PFL_HIDDEN`).
+    pub over: Vec<u32>,
+    /// An IFS layer keeps `XP1_IFS_HANDLES` of the entries below; a non-IFS layer clears it.
+    pub ifs: bool,
+}
+
+/// One namespace provider entry (`NameSpace_Catalog5\Catalog_Entries[64]\%012u`).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct NamespaceEntry {
+    /// The subkey name (`000000000001`, ...).
+    pub key: String,
+    /// `LibraryPath` (unexpanded).
+    pub path: String,
+    /// `DisplayString`.
+    pub display: String,
+    /// `ProviderId`.
+    pub provider_id: Guid,
+    /// `AddressFamily`.
+    pub address_family: u32,
+    /// `SupportedNameSpace` (`NS_*`).
+    pub namespace: u32,
+    /// `Enabled`.
+    pub enabled: bool,
+    /// `Version`.
+    pub version: u32,
+}
+
+/// The WSC* operations on a protocol catalog.
+///
+/// Every operation either completes or fails leaving the catalog exactly as it was; the error's
+/// [`CatalogError::code`] is the one the corresponding WSC* function documents (`WSAEINVAL` for
+/// bad arguments, unknown or duplicate GUIDs; `WSANO_RECOVERY` when the catalog cannot be read
+/// or written; `WSATRY_AGAIN` when another writer got there first).
+pub trait Backend {
+    /// The catalogs this system has (`[X64, X86]` on 64-bit Windows, `[X86]` on 32-bit).
+    fn catalogs(&self) -> Result<Vec<Arch>, CatalogError>;
+
+    /// `WSCEnumProtocols[32]`: every entry of catalog `arch` in catalog order, hidden ones
+    /// included, `dwCatalogEntryId` filled.
+    fn enum_protocols(&self, arch: Arch) -> Result<Vec<Entry>, CatalogError>;
+
+    /// `WSCInstallProvider[64_32]`: adds `infos` under provider `id` with library `path` at the
+    /// end of each chosen catalog; each gets a fresh catalog id (the same id in both catalogs)
+    /// and `ProviderId` = `id`.
+    fn install_provider(
+        &self,
+        id: &Guid,
+        path: &str,
+        infos: &[ProtocolInfo],
+        catalogs: Catalogs,
+    ) -> Result<(), CatalogError> {
+        self.install_provider_at(id, path, infos, catalogs, None)
+            .map(|_| ())
+    }
+
+    /// [`Backend::install_provider`], placing the new entries at index `position` of each
+    /// catalog (`None` or past the end: at the end). Returns the new catalog ids, in the order
+    /// of `infos`.
+    fn install_provider_at(
+        &self,
+        id: &Guid,
+        path: &str,
+        infos: &[ProtocolInfo],
+        catalogs: Catalogs,
+        position: Option<usize>,
+    ) -> Result<Vec<u32>, CatalogError>;
+
+    /// `WSCInstallProviderAndChains[64_32]`: one hidden layered entry (`ChainLen` 0,
+    /// `PFL_HIDDEN`, GUID `spec.layer_id`, at the end) and one chain entry per entry in
+    /// `spec.over` (GUID `spec.chains_id`, `ChainEntries` = [layer, the entry's own chain or
+    /// id], put at the front of the catalog). Returns the new ids: the layer's, then the chains'.
+    fn install_provider_and_chains(
+        &self,
+        spec: &LayerSpec,
+        catalogs: Catalogs,
+    ) -> Result<Vec<u32>, CatalogError>;
+
+    /// `WSCDeinstallProvider[32]`: removes every entry of provider `id` from the chosen catalogs
+    /// (with [`Catalogs::Both`], from each that has it). Refused (`WSAEINVAL`, naming them) while
+    /// entries of another provider have a chain through one of them: remove the layers first.
+    fn deinstall_provider(&self, id: &Guid, catalogs: Catalogs) -> Result<(), CatalogError>;
+
+    /// `WSCWriteProviderOrder[32]`: reorders catalog `arch`; `ids` must name every entry
+    /// exactly once.
+    fn write_provider_order(&self, arch: Arch, ids: &[u32]) -> Result<(), CatalogError>;
+
+    /// `WSCUpdateProvider[32]`: replaces the path and protocol entries of provider `id`; `infos`
+    /// must have as many entries as installed, which keep their catalog ids and order.
+    fn update_provider(
+        &self,
+        id: &Guid,
+        path: &str,
+        infos: &[ProtocolInfo],
+        arch: Arch,
+    ) -> Result<(), CatalogError>;
+
+    /// `WSCGetProviderPath[32]`: the (unexpanded) library path of provider `id`.
+    fn get_provider_path(&self, id: &Guid, arch: Arch) -> Result<String, CatalogError>;
+
+    /// `WSCSetApplicationCategory`: the LSP categories (`LSP_*`) application `path` (with
+    /// command-line `args`) permits.
+    fn set_application_category(
+        &self,
+        path: &str,
+        args: &str,
+        categories: u32,
+    ) -> Result<(), CatalogError>;
+
+    /// The namespace providers of catalog `arch`, in order.
+    fn enum_namespaces(&self, arch: Arch) -> Result<Vec<NamespaceEntry>, CatalogError>;
+
+    /// The whole catalog (`Parameters` key) in `.reg` syntax.
+    fn backup(&self) -> Result<String, CatalogError>;
+
+    /// Replaces the whole catalog with `text` (from [`Backend::backup`] or `reg export`), all
+    /// or nothing: a backup that does not parse or holds a corrupted entry changes nothing.
+    fn restore(&self, text: &str) -> Result<(), CatalogError>;
+
+    /// A short description of where the catalog lives (for messages).
+    fn describe(&self) -> String;
+}

@@ -1,0 +1,286 @@
+//! Where pending overlapped requests run after a readiness signal: never on the signalling
+//! thread inside the signal, because the signaller may hold its own locks and the attempts
+//! call the provider's `recv`, `send`, `accept`... which may take them again.
+//!
+//! A signal records readiness, wakes waiters and *schedules* the socket (when it has requests
+//! pending). A scheduled socket is driven:
+//! - at the end of the runtime entry point on whose thread the signal was made, once the
+//!   provider's method has returned (it holds none of its locks then), or
+//! - by the runtime's driver thread, which holds no provider lock: at once for a signal made
+//!   outside every entry point (a provider's own thread), and after [`GRACE`] for a signal
+//!   made inside an entry point that has not returned by then (a provider method that blocks
+//!   after signalling, e.g. a blocking send waiting for room that only a pending overlapped
+//!   receive of the peer can free).
+//!
+//! The driver thread starts when first needed, ends after [`IDLE`] without work, and is
+//! stopped and joined by the last clean-up ([`quiesce`]), so no runtime code runs on it
+//! after `WSPCleanup` returns.
+
+use crate::notify::{lock, Driver};
+use core::cell::Cell;
+use std::sync::{Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long the driver thread leaves a signal made inside an entry point to that entry point.
+pub(crate) const GRACE: Duration = Duration::from_millis(2);
+
+/// How long the driver thread waits for work before it ends.
+pub(crate) const IDLE: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// How many runtime entry points this thread is inside (nested: an application callback
+    /// that calls back in).
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// This thread scheduled sockets that its outermost entry point drives on exit.
+    static MINE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A scheduled socket.
+struct Item {
+    sock: Weak<dyn Driver>,
+    /// The thread (token) whose entry point drives it, 0 for none.
+    owner: usize,
+    /// When the driver thread takes it.
+    due: Instant,
+}
+
+struct Queue {
+    items: Vec<Item>,
+    /// The driver thread exists.
+    running: bool,
+    /// It sleeps until this instant (`None`: until woken, or not sleeping).
+    sleeping_until: Option<Instant>,
+    /// It sleeps with no work.
+    idle: bool,
+    /// The last clean-up asks it to end.
+    stop: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+// SAFETY: every `Driver` is a `Sock<P>`, which is Send + Sync (see `Notifier`'s impls); the
+// queue only upgrades the weak references and calls `drive` through them.
+unsafe impl Send for Queue {}
+
+static QUEUE: Mutex<Queue> = Mutex::new(Queue {
+    items: Vec::new(),
+    running: false,
+    sleeping_until: None,
+    idle: false,
+    stop: false,
+    thread: None,
+});
+static WAKE: Condvar = Condvar::new();
+
+/// This thread's token: the address of its `DEPTH` slot, distinct among live threads.
+fn token() -> usize {
+    DEPTH.with(|d| d as *const Cell<usize> as usize)
+}
+
+fn same(a: &Weak<dyn Driver>, b: &Weak<dyn Driver>) -> bool {
+    Weak::as_ptr(a) as *const () == Weak::as_ptr(b) as *const ()
+}
+
+/// Marks the thread as inside a runtime entry point until the guard drops; the outermost one
+/// then drives the sockets this thread scheduled.
+pub(crate) struct Entry(());
+
+impl Entry {
+    /// Entering an entry point.
+    #[inline(always)]
+    pub(crate) fn enter() -> Entry {
+        DEPTH.with(|d| d.set(d.get() + 1));
+        Entry(())
+    }
+}
+
+impl Drop for Entry {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let depth = DEPTH.with(Cell::get);
+        if depth == 1 && MINE.with(Cell::get) {
+            // Still counted as inside: signals made by these attempts join this loop.
+            drive_mine();
+        }
+        DEPTH.with(|d| d.set(depth - 1));
+    }
+}
+
+/// Drives the sockets this thread scheduled, until none is left.
+#[cold]
+#[inline(never)]
+fn drive_mine() {
+    let me = token();
+    loop {
+        MINE.with(|m| m.set(false));
+        let mine: Vec<Weak<dyn Driver>> = {
+            let mut q = lock(&QUEUE);
+            let mut mine = Vec::new();
+            q.items.retain(|i| {
+                if i.owner == me {
+                    mine.push(i.sock.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+            mine
+        };
+        if mine.is_empty() {
+            return;
+        }
+        run(mine);
+    }
+}
+
+/// Drives each socket still alive (a panic in the runtime's own code stays here: this runs
+/// on the way out of an entry point and on the driver thread).
+fn run(socks: Vec<Weak<dyn Driver>>) {
+    for sock in socks {
+        if let Some(sock) = sock.upgrade() {
+            let _ = crate::panic::catch(|| {
+                sock.drive();
+                Ok(())
+            });
+        }
+    }
+}
+
+/// Schedules `sock`'s pending requests after a signal (see the module's rule).
+pub(crate) fn schedule(sock: Weak<dyn Driver>) {
+    let inside = DEPTH.with(Cell::get) > 0;
+    let now = Instant::now();
+    let (owner, due) = if inside {
+        MINE.with(|m| m.set(true));
+        (token(), now + GRACE)
+    } else {
+        (0, now)
+    };
+    let mut q = lock(&QUEUE);
+    if !q
+        .items
+        .iter()
+        .any(|i| i.owner == owner && same(&i.sock, &sock))
+    {
+        q.items.push(Item { sock, owner, due });
+    }
+    if !q.running {
+        start_driver(q);
+        return;
+    }
+    if q.idle || q.sleeping_until.map_or(false, |at| due < at) {
+        drop(q);
+        WAKE.notify_one();
+    }
+}
+
+/// Starts the driver thread (the previous one, if any, has ended or is ending: it is joined).
+fn start_driver(mut q: std::sync::MutexGuard<'_, Queue>) {
+    let previous = q.thread.take();
+    let spawned = std::thread::Builder::new()
+        .name("winsock-provider driver".to_owned())
+        .spawn(driver);
+    if let Ok(handle) = spawned {
+        q.running = true;
+        q.stop = false;
+        q.thread = Some(handle);
+    }
+    // A failed spawn leaves the items queued: the next signal tries again, and signals made
+    // inside entry points are still driven when those return.
+    drop(q);
+    if let Some(previous) = previous {
+        let _ = previous.join();
+    }
+}
+
+/// The driver thread: drives the items that are due, sleeps until the next one.
+fn driver() {
+    let mut q = lock(&QUEUE);
+    loop {
+        q.idle = false;
+        q.sleeping_until = None;
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let mut next: Option<Instant> = None;
+        q.items.retain(|i| {
+            if i.due <= now {
+                due.push(i.sock.clone());
+                false
+            } else {
+                next = Some(next.map_or(i.due, |n| n.min(i.due)));
+                true
+            }
+        });
+        if !due.is_empty() {
+            drop(q);
+            run(due);
+            q = lock(&QUEUE);
+            continue;
+        }
+        if q.stop {
+            break;
+        }
+        match next {
+            Some(at) => {
+                q.sleeping_until = Some(at);
+                q = WAKE
+                    .wait_timeout(q, at - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            None => {
+                q.idle = true;
+                let (g, waited) = WAKE
+                    .wait_timeout(q, IDLE)
+                    .unwrap_or_else(|e| e.into_inner());
+                q = g;
+                if waited.timed_out() && q.items.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+    q.running = false;
+    q.idle = false;
+    q.sleeping_until = None;
+}
+
+/// The last clean-up: runs what is still scheduled, then ends the driver thread and waits
+/// for it, so that no runtime code runs on it once `WSPCleanup` has returned.
+pub(crate) fn quiesce() {
+    let handle = {
+        let mut q = lock(&QUEUE);
+        if !q.running {
+            q.thread.take()
+        } else {
+            q.stop = true;
+            for item in q.items.iter_mut() {
+                item.due = Instant::now();
+            }
+            q.thread.take()
+        }
+    };
+    WAKE.notify_all();
+    if let Some(handle) = handle {
+        if handle.thread().id() != std::thread::current().id() {
+            let _ = handle.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_nest_and_restore_the_depth() {
+        assert_eq!(DEPTH.with(Cell::get), 0);
+        {
+            let _outer = Entry::enter();
+            let _inner = Entry::enter();
+            assert_eq!(DEPTH.with(Cell::get), 2);
+        }
+        assert_eq!(DEPTH.with(Cell::get), 0);
+        assert_ne!(token(), 0);
+    }
+}
