@@ -14,12 +14,14 @@
 # 4. builds everything in release mode for x86_64-pc-windows-gnu with Debian's cargo and rustc;
 #    for i686-pc-windows-gnu, rebuilds std from Debian's rust-src with `-Zbuild-std` (sources
 #    prepared once by tests/e2e/i686-std.sh, cached under target/wine/i686-std; the compiled std
-#    stays in the generated workspace's target directory);
+#    stays in the i686 build's own target directory, target/wine/ws/target/i686);
 # 5. checks that both provider DLLs export `WSPStartup`, `WspEnumProviderProtocols` and
 #    `WspSetHostHooks` (on i686: undecorated, and every export the x86_64 DLL has);
 # 6. runs `wsp-e2e.exe loopback_provider.dll loopback` and `wsp-e2e.exe pipe_provider.dll pipe`
 #    under Wine for each architecture (a 32-bit process for i686, through WoW64; the driver plays
-#    ws2_32's part: Wine's ws2_32 never loads third-party providers).
+#    ws2_32's part: Wine's ws2_32 never loads third-party providers), then the catalog stages per
+#    architecture and, with both, one install into both catalogs that the 64-bit and the 32-bit
+#    driver each load their own DLL from.
 #
 # Exits 0 only if every step and every scenario passed; otherwise says in words what failed.
 #
@@ -256,8 +258,12 @@ if wants_i686; then
     fi
 fi
 
+# The target directory of each architecture's build: i686 has its own, because its host
+# artifacts (build scripts, proc-macros) are built with the unstable switches and would
+# otherwise replace the x86_64 build's, rebuilding everything on each alternation.
+target_dir() { if [[ "$1" == i686 ]]; then echo "$WS/target/i686"; else echo "$WS/target"; fi; }
 # Where the build for architecture $1 puts its DLLs and the driver.
-out_dir() { echo "$WS/target/$1-pc-windows-gnu/release"; }
+out_dir() { echo "$(target_dir "$1")/$1-pc-windows-gnu/release"; }
 
 # --------------------------------------------------------------------------------------------
 build_arch() {
@@ -276,6 +282,7 @@ build_arch() {
     step "building for $triple with Debian's cargo 1.65 / rustc 1.63 (release${extra:+, std rebuilt from rust-src})"
     if ! (cd "$WS" && env "${env[@]}" \
         /usr/bin/cargo build --quiet --offline --locked --release --target "$triple" --workspace "${extra[@]}" \
+        --target-dir "$(target_dir "$arch")" \
         2>&1 | tee "$LOGS/$arch-build.log"); then
         die "the $triple build with rustc 1.63 failed"
     fi
@@ -467,6 +474,58 @@ catalog_stage() {
     echo "    catalog stage done (log: ${LOGS#"$root"/}/$ARCH_NOW-catalog.log)"
 }
 
+# Both catalogs from one install (issue 14), as `WSCInstallProvider64_32` does: one stored path,
+# `%SystemRoot%\system32\<name>.dll`, which a 64-bit process finds in system32 (the x86_64 DLL)
+# and a 32-bit one, through WoW64's file-system redirection, in syswow64 (the i686 DLL). The
+# 64-bit wsp-catalog.exe installs into both catalogs; the 64-bit and the 32-bit driver each run
+# the loopback suite through their own catalog (so each loads its own DLL); then one remove takes
+# the provider out of both and the catalog is as before (but for the two counters).
+both_catalogs() {
+    local dir="$WINE_DIR/catalog-both" name=wsp_e2e_both_loopback.dll out
+    local sys="$WINEPREFIX/drive_c/windows" stored='%SystemRoot%\system32\wsp_e2e_both_loopback.dll'
+    # catalog_snapshot runs in $OUT and logs under $ARCH_NOW.
+    ARCH_NOW=both OUT="$dir"
+    step "wsp-catalog.exe install --arch both; 64-bit and 32-bit wsp-e2e.exe --catalog loopback; remove --arch both"
+    : >"$LOGS/both-catalog.stdout"
+    : >"$LOGS/both-catalog.stderr"
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$(out_dir x86_64)/wsp-catalog.exe" "$dir/"
+    cp "$(out_dir x86_64)/loopback_provider.dll" "$sys/system32/$name"
+    cp "$(out_dir i686)/loopback_provider.dll" "$sys/syswow64/$name"
+    both() { # one wsp-catalog.exe command in $dir, logged
+        echo "\$ wsp-catalog $*" >>"$LOGS/both-catalog.stdout"
+        (cd "$dir" && timeout --kill-after=10 "$TIMEOUT" wine wsp-catalog.exe "$@" 9>&- 2>>"$LOGS/both-catalog.stderr") |
+            tee -a "$LOGS/both-catalog.stdout"
+        return "${PIPESTATUS[0]}"
+    }
+    catalog_snapshot before.reg
+    if ! out="$(both install "C:\\windows\\system32\\$name" --arch both --path "$stored")"; then
+        failures+=("both catalogs: 'wsp-catalog install --arch both' failed: $out (log: $LOGS/both-catalog.stderr)")
+        return
+    fi
+    local guid
+    guid="$(sed -n 's/^installed provider \({[0-9a-f-]*}\).*/\1/p' <<<"$out")"
+    [[ -n "$guid" ]] || { failures+=("both catalogs: 'install' did not name the provider GUID: $out"); return; }
+    local bits
+    for bits in 64 32; do
+        out="$(both list --arch "$bits")" || { failures+=("both catalogs: 'wsp-catalog list --arch $bits' failed"); continue; }
+        grep -qiF "$name" <<<"$out" || failures+=("both catalogs: the $bits-bit catalog has no entry for $name after 'install --arch both'")
+    done
+    run_suite x86_64 --catalog loopback both-catalog-loopback
+    run_suite i686 --catalog loopback both-catalog-loopback
+    both remove "$guid" --arch both >/dev/null ||
+        failures+=("both catalogs: 'wsp-catalog remove $guid --arch both' failed (log: $LOGS/both-catalog.stderr)")
+    catalog_snapshot after.reg
+    local counters='^"(Serial_Access_Num|Next_Catalog_Entry_ID)"='
+    if ! diff <(iconv -f UTF-16LE -t UTF-8 "$dir/before.reg" | grep -Ev "$counters") \
+        <(iconv -f UTF-16LE -t UTF-8 "$dir/after.reg" | grep -Ev "$counters") >"$LOGS/both-catalog.diff"; then
+        failures+=("both catalogs: after 'remove --arch both' the catalog differs from before: $(head -n 5 "$LOGS/both-catalog.diff" | tr '\n' ' ')")
+    else
+        echo "    one install reached both catalogs, each driver loaded its own DLL, one remove took both out"
+    fi
+    rm -f "$sys/system32/$name" "$sys/syswow64/$name"
+}
+
 for arch in "${ARCHES[@]}"; do
     # The catalog stages use $OUT and $ARCH_NOW: the build and architecture being run.
     ARCH_NOW="$arch" OUT="$(out_dir "$arch")"
@@ -482,6 +541,7 @@ for arch in "${ARCHES[@]}"; do
         esac
     done
 done
+if [[ " $SUITES " == *" catalog "* ]] && ((${#ARCHES[@]} == 2)); then both_catalogs; fi
 
 wineserver -k >/dev/null 2>&1 9>&- || true
 
