@@ -782,6 +782,11 @@ mod latch {
             FILLERS.fetch_add(1, Ordering::SeqCst);
             Ok("latch".to_owned())
         }
+
+        fn string_to_address(&self, _: &str, _: i32) -> Result<SockAddr, WsaError> {
+            FILLERS.fetch_add(1, Ordering::SeqCst);
+            Ok(super::v4("127.0.0.1:9"))
+        }
     }
 
     impl winsock_provider::Descriptor for Latch {
@@ -845,22 +850,52 @@ mod latch {
         }
     }
 
-    /// An overlapped receive with its own event, buffer and OVERLAPPED (leaked: the tests
-    /// are short, and the provider may write them until completion).
+    /// Memory a pending request may write until it completes: freed when dropped, unless a
+    /// panic (a failing test) drops it, which may leave a request pending: then it is leaked.
+    struct Owned<T>(core::mem::ManuallyDrop<Box<T>>);
+
+    impl<T> Owned<T> {
+        fn new(value: T) -> Owned<T> {
+            Owned(core::mem::ManuallyDrop::new(Box::new(value)))
+        }
+
+        fn ptr(&mut self) -> *mut T {
+            &mut **self.0
+        }
+    }
+
+    impl<T> core::ops::Deref for Owned<T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            &self.0
+        }
+    }
+
+    impl<T> Drop for Owned<T> {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                // SAFETY: dropped once, here; the test has seen every request complete.
+                unsafe { core::mem::ManuallyDrop::drop(&mut self.0) };
+            }
+        }
+    }
+
+    /// An overlapped receive with its own event, buffer and OVERLAPPED.
     struct Pending {
-        ov: &'static mut OVERLAPPED,
-        buf: &'static mut [u8; 16],
+        ov: Owned<OVERLAPPED>,
+        buf: Owned<[u8; 16]>,
         event: WSAEVENT,
     }
 
     impl Pending {
         fn new(ws: &Ws2) -> Pending {
             let event = ws.create_event().unwrap();
-            let ov = Box::leak(Box::new(OVERLAPPED::default()));
-            ov.hEvent = event as _;
             Pending {
-                ov,
-                buf: Box::leak(Box::new([0u8; 16])),
+                ov: Owned::new(OVERLAPPED {
+                    hEvent: event as _,
+                    ..OVERLAPPED::default()
+                }),
+                buf: Owned::new([0u8; 16]),
                 event,
             }
         }
@@ -869,10 +904,11 @@ mod latch {
         fn recv(&mut self, ws: &Ws2, s: SOCKET) -> Result<(u32, u32), WsaError> {
             let b = [WSABUF {
                 len: 16,
-                buf: self.buf.as_mut_ptr(),
+                buf: self.buf.ptr().cast(),
             }];
-            // SAFETY: the buffer and OVERLAPPED are leaked, so they outlive the operation.
-            unsafe { ws.wsa_recv(s, &b, 0, self.ov, None) }
+            // SAFETY: the buffer and OVERLAPPED live in `self` until the test has seen the
+            // request complete (`Owned`).
+            unsafe { ws.wsa_recv(s, &b, 0, self.ov.ptr(), None) }
         }
 
         /// Whether the completion was delivered within `ms`.
@@ -1007,13 +1043,15 @@ mod latch {
         let l = socket(&ws);
         ws.listen(l, 5).unwrap();
         let a = socket(&ws);
-        let mut out = Box::leak(Box::new([0u8; 300]));
-        let ov = Box::leak(Box::new(OVERLAPPED::default()));
         let ev = ws.create_event().unwrap();
-        ov.hEvent = ev as _;
+        let mut out = Owned::new([0u8; 300]);
+        let mut ov = Owned::new(OVERLAPPED {
+            hEvent: ev as _,
+            ..OVERLAPPED::default()
+        });
         PANIC_IN.store(ADOPT, Ordering::SeqCst);
-        // SAFETY: the buffer and OVERLAPPED are leaked: they outlive the operation.
-        let r = unsafe { ws.accept_ex(l, a, &mut out[..], 0, 144, ov) };
+        // SAFETY: the buffer and OVERLAPPED live until the end of the test (`Owned`).
+        let r = unsafe { ws.accept_ex(l, a, &mut *out.ptr(), 0, 144, ov.ptr()) };
         PANIC_IN.store(0, Ordering::SeqCst);
         match r {
             // Failed at once: must never complete (the stand-in checks).
@@ -1034,12 +1072,14 @@ mod latch {
         // closing the listener completes it before the listener's handle is released (the
         // stand-in reports a completion naming a released handle).
         let b = socket(&ws);
-        out = Box::leak(Box::new([0u8; 300]));
-        let ov2 = Box::leak(Box::new(OVERLAPPED::default()));
         let ev2 = ws.create_event().unwrap();
-        ov2.hEvent = ev2 as _;
+        let mut out2 = Owned::new([0u8; 300]);
+        let mut ov2 = Owned::new(OVERLAPPED {
+            hEvent: ev2 as _,
+            ..OVERLAPPED::default()
+        });
         // SAFETY: as above.
-        let r = unsafe { ws.accept_ex(l, b, &mut out[..], 8, 144, ov2) };
+        let r = unsafe { ws.accept_ex(l, b, &mut *out2.ptr(), 8, 144, ov2.ptr()) };
         assert_eq!(r, Err(WsaError::IO_PENDING));
         ws.closesocket(l).unwrap();
         assert_eq!(
@@ -1061,14 +1101,15 @@ mod latch {
         ws.listen(l, 5).unwrap();
         let a = socket(&ws);
         ACCEPT_BLOCKS.store(true, Ordering::SeqCst);
-        let out = Box::leak(Box::new([0u8; 300])).as_mut_ptr() as usize;
-        let ov = Box::leak(Box::new(OVERLAPPED::default())) as *mut OVERLAPPED as usize;
+        let mut out = Owned::new([0u8; 300]);
+        let mut ov = Owned::new(OVERLAPPED::default());
+        let (out_at, ov_at) = (out.ptr() as usize, ov.ptr() as usize);
         let w = ws.clone();
         let acceptor = std::thread::spawn(move || {
-            // SAFETY: the buffer and OVERLAPPED are leaked: they outlive the operation.
+            // SAFETY: the buffer and OVERLAPPED live until the end of the test (`Owned`).
             unsafe {
-                let out = core::slice::from_raw_parts_mut(out as *mut u8, 300);
-                w.accept_ex(l, a, out, 0, 144, ov as *mut OVERLAPPED)
+                let out = &mut *(out_at as *mut [u8; 300]);
+                w.accept_ex(l, a, out, 0, 144, ov_at as *mut OVERLAPPED)
             }
         });
         std::thread::sleep(Duration::from_millis(100));
@@ -1144,6 +1185,18 @@ mod latch {
                     core::ptr::null(),
                     text.as_mut_ptr(),
                     core::ptr::null_mut(),
+                    e,
+                )
+            });
+            assert_eq!(r, Err(WsaError::FAULT));
+            let wide: Vec<u16> = "127.0.0.1:9\0".encode_utf16().collect();
+            let r = check_int("WSPStringToAddress", |e| {
+                t.lpWSPStringToAddress.unwrap()(
+                    wide.as_ptr(),
+                    2,
+                    core::ptr::null(),
+                    core::ptr::null_mut(),
+                    &mut len,
                     e,
                 )
             });

@@ -62,6 +62,18 @@ pub enum Catalogs {
 }
 
 impl Catalogs {
+    /// Every catalog of a system that has `available` (what [`Backend::catalogs`] returns):
+    /// [`Catalogs::Both`] where there are two, the only one otherwise. What an installer that
+    /// wants its provider seen by every process passes (`DllRegisterServer`, `wsp-catalog
+    /// install` without `--arch`).
+    pub fn all_of(available: &[Arch]) -> Catalogs {
+        if available.contains(&Arch::X64) && available.contains(&Arch::X86) {
+            Catalogs::Both
+        } else {
+            Catalogs::Only(available.first().copied().unwrap_or_else(Arch::native))
+        }
+    }
+
     /// The catalogs meant, given the catalogs the system has; `WSAEINVAL` when one of them
     /// does not exist there (a 64-bit catalog on a 32-bit system, ...).
     pub fn resolve(self, available: &[Arch]) -> Result<Vec<Arch>, CatalogError> {

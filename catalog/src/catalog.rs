@@ -742,6 +742,12 @@ impl<S: Store> Backend for StoreCatalog<S> {
     }
 }
 
+/// The entries of catalog `arch` in `tree`, in order (an error naming the key if corrupted).
+pub(crate) fn entries_in(tree: &Tree, arch: Arch) -> Result<Vec<Entry>, CatalogError> {
+    let model = Model::load(tree, &[arch])?;
+    Ok(model.cat(arch)?.iter().map(|it| it.entry.clone()).collect())
+}
+
 /// The namespace providers of catalog `arch` in `tree` (missing values read as zero/empty).
 pub(crate) fn read_namespaces(tree: &Tree, arch: Arch) -> Vec<NamespaceEntry> {
     let base = format!("{}\\{}", NAMESPACES, arch.entries_key());

@@ -28,7 +28,7 @@ pub fn is_wine() -> bool {
     }
 }
 
-/// The system's catalog: on Windows the real WSC* functions ([`Wsc`](crate::Backend)), except
+/// The system's catalog: on Windows the real WSC* functions (`Wsc`), except
 /// under Wine, whose WSC* functions are stubs that succeed without doing anything, where it is
 /// a [`StoreCatalog`](crate::StoreCatalog) over the registry (on real Windows the registry is
 /// never written directly); elsewhere a `StoreCatalog` over the

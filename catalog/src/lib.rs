@@ -11,8 +11,8 @@
 //! Everything that changes the catalog goes through a [`Backend`], the WSC* operations:
 //! - [`StoreCatalog`] implements them itself over a [`Store`] holding that registry layout:
 //!   a [`FileStore`] (a `.reg`-syntax text file, on every OS) or, on Windows, the
-//!   [`RegistryStore`] (the real key; used under Wine, whose WSC* functions are stubs);
-//! - on Windows, [`Wsc`] calls the real WSC* functions, looked up at run time.
+//!   `RegistryStore` (the real key; used under Wine, whose WSC* functions are stubs);
+//! - on Windows, `Wsc` calls the real WSC* functions, looked up at run time.
 //!
 //! [`system`] picks the right one. The crate has no dependencies and builds with Rust 1.63, so
 //! it can live inside a provider DLL.
@@ -28,6 +28,7 @@ mod error;
 mod file;
 mod guid;
 mod info;
+mod reconcile;
 mod reg;
 mod store;
 
@@ -53,6 +54,7 @@ pub use info::{
     PFL_NETWORKDIRECT_PROVIDER, PFL_RECOMMENDED_PROTO_ENTRY, PROTOCOL_INFO_LEN,
     PROTOCOL_NAME_UNITS, XP1_IFS_HANDLES,
 };
+pub use reconcile::restore_by_operations;
 pub use reg::{Tree, Value, PARAMETERS_KEY, REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_SZ};
 pub use store::Store;
 

@@ -13,8 +13,8 @@ const PARAMETERS: &str = "SYSTEM\\CurrentControlSet\\Services\\WinSock2\\Paramet
 /// The named mutex every writer of this store holds while it checks and writes.
 const WRITER_MUTEX: &str = "Global\\WinsockCatalogWriter";
 
-/// The catalog in this machine's registry. Writers serialise on a named mutex
-/// (`Global\WinsockCatalogWriter`) and check that the key is unchanged before writing.
+/// The catalog in this machine's registry. Readers and writers serialise on a named mutex
+/// (`Global\WinsockCatalogWriter`), and writers check that the key is unchanged before writing.
 ///
 /// Only for systems whose WSC* functions do not work (Wine): on real Windows use
 /// [`Wsc`](crate::Wsc), which keeps ws2_32's own bookkeeping right.
@@ -183,6 +183,13 @@ fn read_key(tree: &mut Tree, path: &str) -> Result<(), CatalogError> {
     Ok(())
 }
 
+/// The whole `Parameters` tree (the caller holds the writers' mutex).
+fn read_tree() -> Result<Tree, CatalogError> {
+    let mut tree = Tree::new();
+    read_key(&mut tree, "")?;
+    Ok(tree)
+}
+
 /// Makes the registry hold `new` where it now holds `current`.
 fn apply(current: &Tree, new: &Tree) -> Result<(), CatalogError> {
     // Keys that go: deepest first (a key sorts after its parent).
@@ -294,14 +301,15 @@ impl RegistryStore {
 
 impl Store for RegistryStore {
     fn read(&self) -> Result<Tree, CatalogError> {
-        let mut tree = Tree::new();
-        read_key(&mut tree, "")?;
-        Ok(tree)
+        // The registry has no multi-key transactions: hold the writers' mutex so that the
+        // tree is never read half-way through another writer's commit.
+        let _lock = WriterLock::acquire()?;
+        read_tree()
     }
 
     fn commit(&self, old: &Tree, new: &Tree) -> Result<(), CatalogError> {
         let _lock = WriterLock::acquire()?;
-        let current = self.read()?;
+        let current = read_tree()?;
         if current != *old {
             return Err(CatalogError::new(
                 WSATRY_AGAIN,
@@ -313,7 +321,7 @@ impl Store for RegistryStore {
         }
         if let Err(e) = apply(&current, new) {
             // Put back what was there; the error reported is the first one.
-            let now = self.read().unwrap_or_else(|_| new.clone());
+            let now = read_tree().unwrap_or_else(|_| new.clone());
             let _ = apply(&now, &current);
             return Err(e);
         }

@@ -37,7 +37,7 @@ type CategoryFn =
 /// Layered installs, positioned installs and the dependents check of a removal are made of
 /// several WSC* calls (as instlsp does), so unlike [`StoreCatalog`](crate::StoreCatalog) they
 /// are not atomic. Reading the namespace catalog and [`Backend::backup`] read the registry;
-/// nothing here writes it, and [`Backend::restore`] is refused.
+/// nothing here writes it: [`Backend::restore`] is [`restore_by_operations`](crate::restore_by_operations).
 #[derive(Clone, Debug, Default)]
 pub struct Wsc {
     _private: (),
@@ -501,10 +501,7 @@ impl Backend for Wsc {
     }
 
     fn restore(&self, text: &str) -> Result<(), CatalogError> {
-        let _ = text;
-        Err(CatalogError::invalid(
-            "restoring a whole catalog on Windows would mean writing the registry behind ws2_32's back; remove and install the providers that differ instead",
-        ))
+        crate::reconcile::restore_by_operations(self, text)
     }
 
     fn describe(&self) -> String {

@@ -161,6 +161,8 @@ fn both_catalogs_share_ids_and_a_32_bit_system_has_only_one() {
 
     let (path32, cat32) = catalog(&dir, false);
     assert_eq!(cat32.catalogs().unwrap(), vec![Arch::X86]);
+    assert_eq!(Catalogs::all_of(&[Arch::X86]), Catalogs::Only(Arch::X86));
+    assert_eq!(Catalogs::all_of(&[Arch::X64, Arch::X86]), Catalogs::Both);
     refused(&path32, WSAEINVAL, "no 64-bit catalog", || {
         cat32.install_provider(&guid(1), PATH, &two_bases(), Catalogs::Both)
     });

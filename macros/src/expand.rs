@@ -69,6 +69,7 @@ fn expand(input: TokenStream, m: &Model) -> TokenStream {
                     protocols: &[#(#protocols),*],
                 };
 
+                #[inline(always)]
                 fn state() -> &'static #k::__private::State<Self> {
                     static STATE: #k::__private::StateSlot<#ident> =
                         #k::__private::StateSlot::new();

@@ -135,10 +135,23 @@ pub enum OptValue {
 impl OptValue {
     /// The bytes written to the caller's `optval`.
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.bytes(&mut [0; 4]).to_vec()
+    }
+
+    /// The bytes written to the caller's `optval`, without allocating: an `int` or `BOOL` is
+    /// laid out in `int`.
+    #[inline]
+    pub(crate) fn bytes<'a>(&'a self, int: &'a mut [u8; 4]) -> &'a [u8] {
         match self {
-            OptValue::Int(v) => v.to_ne_bytes().to_vec(),
-            OptValue::Bool(b) => (*b as i32).to_ne_bytes().to_vec(),
-            OptValue::Bytes(b) => b.clone(),
+            OptValue::Int(v) => {
+                *int = v.to_ne_bytes();
+                int
+            }
+            OptValue::Bool(b) => {
+                *int = (*b as i32).to_ne_bytes();
+                int
+            }
+            OptValue::Bytes(b) => b,
         }
     }
 }

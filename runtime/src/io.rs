@@ -25,6 +25,10 @@ pub(crate) struct SockIo<P: Provider> {
     /// A copy of the selected `FD_*` mask (`notify.events`), written under the `notify` lock
     /// and read without it, so calls on a socket nobody event-selects take no lock.
     selected: AtomicU32,
+    /// A copy of the recorded conditions (`notify.level`), written under the `notify` lock
+    /// and read without it, so a would-block refuting a condition that is not recorded (the
+    /// common case) takes no lock.
+    level: AtomicU32,
     pub(crate) notify: Mutex<NotifyState>,
     pub(crate) ops: Mutex<Ops<P>>,
     /// Signalled when no thread attempts the socket's requests any more.
@@ -39,6 +43,7 @@ impl<P: Provider> SockIo<P> {
             broken: AtomicBool::new(false),
             signals: AtomicU64::new(0),
             selected: AtomicU32::new(0),
+            level: AtomicU32::new(0),
             notify: Mutex::new(NotifyState::new()),
             ops: Mutex::new(Ops::new()),
             idle: Condvar::new(),
@@ -101,8 +106,11 @@ impl<P: Provider> Driver for Sock<P> {
 pub(crate) fn record<P: Provider>(sock: &Sock<P>, ready: Ready, error: Option<WsaError>) {
     let code = error.map_or(0, WsaError::code);
     let mut st = lock(&sock.io.notify);
-    sock.io.signals.fetch_add(1, Ordering::Relaxed);
     st.level |= ready;
+    sock.io.level.store(st.level.bits(), Ordering::Relaxed);
+    // After the copy: a call whose signal count (read with Acquire) includes this signal sees
+    // the condition in `level` (see `after_call`).
+    sock.io.signals.fetch_add(1, Ordering::Release);
     let mut fired = 0;
     if ready.contains(Ready::CONNECT) {
         match error {
@@ -178,6 +186,13 @@ fn after_call<P: Provider, T>(sock: &Sock<P>, seq: u64, bit: u32, result: &Resul
     if !would_block && (bit == FD_WRITE || sock.io.selected.load(Ordering::Relaxed) & bit == 0) {
         return;
     }
+    // A would-block (other than a send's, which arms `FD_WRITE`) only refutes a recorded
+    // condition. If the copy lacks it, either it is not recorded, or a signal recorded it
+    // that this call's signal count did not include (the count is bumped after the copy is
+    // written): a signal racing with the call, which stands. Either way there is nothing to do.
+    if would_block && bit != FD_WRITE && sock.io.level.load(Ordering::Relaxed) & bit == 0 {
+        return;
+    }
     after_call_slow(sock, seq, bit, would_block);
 }
 
@@ -204,6 +219,7 @@ fn after_call_slow<P: Provider>(sock: &Sock<P>, seq: u64, bit: u32, would_block:
         // ran: then the signal may be newer than the failure, and it stands.
         if sock.io.signals.load(Ordering::Relaxed) == seq {
             st.level = st.level.without(Ready::from_bits(bit));
+            sock.io.level.store(st.level.bits(), Ordering::Relaxed);
         }
         if bit == FD_WRITE {
             st.events.send_would_block();

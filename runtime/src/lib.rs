@@ -160,13 +160,23 @@ pub mod __private {
 
     impl<P: Provider> StateSlot<P> {
         /// The state, created by the first call (and never freed, like a `static`).
+        ///
+        /// Inlined into every entry point: after the first call this is one load and a test.
+        #[inline(always)]
         pub fn get(&'static self) -> &'static State<P> {
             let current = self.ptr.load(Ordering::Acquire);
             if !current.is_null() {
-                // SAFETY: only this function stores into `ptr`, always a leaked `State<P>` that
-                // is never freed.
+                // SAFETY: only `create` stores into `ptr`, always a leaked `State<P>` that is
+                // never freed.
                 return unsafe { &*(current as *const State<P>) };
             }
+            self.create()
+        }
+
+        /// The first call's half of [`StateSlot::get`]: allocates and publishes the state.
+        #[cold]
+        #[inline(never)]
+        fn create(&'static self) -> &'static State<P> {
             let fresh = Box::into_raw(Box::new(State::<P>::new()));
             match self.ptr.compare_exchange(
                 core::ptr::null_mut(),

@@ -9,7 +9,7 @@ use crate::addr::{check_room, SockAddr};
 use crate::buf::{Bufs, BufsMut};
 use crate::deferred::Entry;
 use crate::error::WsaError;
-use crate::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
+use crate::flags::{MsgFlags, OptInput, Shutdown, SockOpt, SocketFlags};
 use crate::info::{write_wide, Guid};
 use crate::io;
 use crate::notify::Target;
@@ -501,22 +501,30 @@ pub(crate) unsafe extern "system" fn get_sock_opt<P: Descriptor>(
         if optlen.is_null() || optval.is_null() || *optlen < 0 {
             return Err(WsaError::FAULT);
         }
-        let bytes = match (level, name) {
-            (SOL_SOCKET, SO_TYPE) => OptValue::Int(sock.spec().socket_type).to_bytes(),
+        // The value is laid out in one of these (no allocation for the runtime's own answers).
+        let mut int = [0u8; 4];
+        let info;
+        let value;
+        let bytes: &[u8] = match (level, name) {
+            (SOL_SOCKET, SO_TYPE) => {
+                int = sock.spec().socket_type.to_ne_bytes();
+                &int
+            }
             (SOL_SOCKET, SO_PROTOCOL_INFOW) => {
-                let info = entry_info(&sock);
+                info = entry_info(&sock);
                 // SAFETY: WSAPROTOCOL_INFOW is plain old data; viewing it as bytes is sound.
                 core::slice::from_raw_parts(
                     (&info as *const WSAPROTOCOL_INFOW).cast::<u8>(),
                     core::mem::size_of::<WSAPROTOCOL_INFOW>(),
                 )
-                .to_vec()
             }
-            _ => sock
-                .shared
-                .provider
-                .get_option(&sock, SockOpt { level, name })?
-                .to_bytes(),
+            _ => {
+                value = sock
+                    .shared
+                    .provider
+                    .get_option(&sock, SockOpt { level, name })?;
+                value.bytes(&mut int)
+            }
         };
         // SAFETY: optlen is non-null and readable (caller's contract).
         let room = *optlen;
@@ -1074,7 +1082,7 @@ pub(crate) unsafe extern "system" fn string_to_address<P: Descriptor>(
 ) -> i32 {
     int_call(errno, || {
         let shared = P::state().active()?;
-        if text.is_null() {
+        if text.is_null() || address.is_null() || address_len.is_null() {
             return Err(WsaError::FAULT);
         }
         let mut len = 0;
@@ -1087,7 +1095,7 @@ pub(crate) unsafe extern "system" fn string_to_address<P: Descriptor>(
             .map_err(|_| WsaError::INVAL)?;
         let addr = shared.provider.string_to_address(&text, family)?;
         let needed = addr.to_bytes().len() as i32;
-        if !address_len.is_null() && *address_len < needed {
+        if *address_len < needed {
             // Documented: too small a buffer is WSAEFAULT with the required length stored.
             *address_len = needed;
             return Err(WsaError::FAULT);

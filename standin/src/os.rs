@@ -21,7 +21,7 @@ const LAST_VALUE: SOCKET = 0x100_0000;
 #[cfg(not(windows))]
 std::thread_local! {
     /// The range of the session whose call this thread is making (0: the shared one).
-    static CURRENT_RANGE: core::cell::Cell<usize> = core::cell::Cell::new(0);
+    static CURRENT_RANGE: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
 /// Makes handles created on this thread come from range `range` (from
@@ -57,7 +57,7 @@ pub(crate) struct HandleAllocator {
     ranges: Vec<Range>,
     /// Session ranges free to open, oldest freed first (a closed session's stale values are
     /// reissued as late as possible).
-    idle: std::collections::VecDeque<usize>,
+    idle: Vec<usize>,
     opened: usize,
 }
 
@@ -66,7 +66,7 @@ impl HandleAllocator {
     pub(crate) const fn new() -> HandleAllocator {
         HandleAllocator {
             ranges: Vec::new(),
-            idle: std::collections::VecDeque::new(),
+            idle: Vec::new(),
             opened: 0,
         }
     }
@@ -93,8 +93,8 @@ impl HandleAllocator {
 
     /// A range for a new session (0, the shared one, when all are in use).
     pub(crate) fn open_range(&mut self) -> usize {
-        if let Some(index) = self.idle.pop_front() {
-            return index;
+        if !self.idle.is_empty() {
+            return self.idle.remove(0);
         }
         if self.opened < SESSION_RANGES {
             self.opened += 1;
@@ -106,7 +106,7 @@ impl HandleAllocator {
     /// Gives back a session's range.
     pub(crate) fn close_range(&mut self, index: usize) {
         if index != 0 {
-            self.idle.push_back(index);
+            self.idle.push(index);
         }
     }
 
@@ -116,7 +116,7 @@ impl HandleAllocator {
         if h < FIRST_VALUE || h >= shared {
             0
         } else {
-            1 + ((h - FIRST_VALUE) / RANGE_SPAN) as usize
+            1 + (h - FIRST_VALUE) / RANGE_SPAN
         }
     }
 

@@ -80,6 +80,8 @@ SUITES="${WSP_E2E_SUITES:-loopback pipe catalog}"
 # Crates copied into the generated workspace, at the same relative paths as in the repository
 # (their path dependencies on each other stay valid).
 CRATES=(runtime macros standin examples/loopback examples/pipe tests/e2e catalog catalog/tool)
+# The chaos suite (its stage is below) and its panic-injecting provider.
+CRATES+=(examples/panicky tests/chaos)
 
 # Anything a surrounding cargo invocation or the user's shell sets must not leak into the
 # Debian cargo build (which must use /usr/bin/rustc and the generated workspace's target dir).
@@ -463,6 +465,36 @@ catalog_stage() {
     wcat wine wsp-catalog.exe verify >/dev/null || failures+=("$ARCH_NOW catalog: 'verify' with loopback_provider.dll installed failed (log: $LOGS/$ARCH_NOW-catalog.log)")
     wcat wine reg query 'HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\Protocol_Catalog9\Catalog_Entries64\000000000001' /v PackedCatalogItem >/dev/null ||
         failures+=("$ARCH_NOW catalog: the install did not write Catalog_Entries64\\000000000001\\PackedCatalogItem into Wine's registry")
+    # Refused operations leave the registry exactly as it was.
+    wcat wine reg export "$key" installed.reg /y >/dev/null || failures+=("$ARCH_NOW catalog: wine reg export after install failed")
+    printf 'not a catalog\r\n' >"$dir/junk.reg"
+    local bad
+    for bad in "install loopback_provider.dll" "remove {00000000-0000-0000-0000-000000000001}" "restore junk.reg" "order 1001"; do
+        # shellcheck disable=SC2086 # the words of $bad are the arguments
+        if wcat wine wsp-catalog.exe $bad >/dev/null; then
+            failures+=("$ARCH_NOW catalog: 'wsp-catalog $bad' should have failed under Wine")
+        fi
+    done
+    wcat wine reg export "$key" refused.reg /y >/dev/null || failures+=("$ARCH_NOW catalog: wine reg export after the refused operations failed")
+    cmp -s "$dir/installed.reg" "$dir/refused.reg" ||
+        failures+=("$ARCH_NOW catalog: a refused operation changed Wine's registry (see $dir/installed.reg, refused.reg)")
+    # Three installers at once (the registry store's writer mutex and serial check): each lands
+    # once, with its own ids.
+    local pids=() n g
+    for n in 1 2 3; do
+        (cd "$dir" && timeout --kill-after=10 "$TIMEOUT" wine wsp-catalog.exe install loopback_provider.dll \
+            --guid "{00000000-0000-0000-0000-00000000000$n}" 9>&- >"$dir/race$n.log" 2>&1) &
+        pids+=($!)
+    done
+    for n in 1 2 3; do
+        wait "${pids[$((n - 1))]}" || failures+=("$ARCH_NOW catalog: racing installer $n failed: $(cat "$dir/race$n.log")")
+    done
+    out="$(wcat wine wsp-catalog.exe list)" || failures+=("$ARCH_NOW catalog: 'list' after the racing installs failed")
+    grep -q ': 8 entries$' <<<"$out" || failures+=("$ARCH_NOW catalog: after 3 racing installs the 64-bit catalog should have 8 entries: $(grep 'protocol catalog' <<<"$out")")
+    for n in 1 2 3; do
+        g="{00000000-0000-0000-0000-00000000000$n}"
+        wcat wine wsp-catalog.exe remove "$g" >/dev/null || failures+=("$ARCH_NOW catalog: 'remove $g' failed (log: $LOGS/$ARCH_NOW-catalog.log)")
+    done
     wcat wine wsp-catalog.exe remove "$guid" >/dev/null || failures+=("$ARCH_NOW catalog: 'remove $guid' failed (log: $LOGS/$ARCH_NOW-catalog.log)")
     wcat wine wsp-catalog.exe restore backup.reg >/dev/null || { failures+=("$ARCH_NOW catalog: 'restore' failed (log: $LOGS/$ARCH_NOW-catalog.log)"); return; }
     wcat wine reg export "$key" after.reg /y >/dev/null || { failures+=("$ARCH_NOW catalog: wine reg export after restore failed"); return; }
@@ -543,6 +575,32 @@ for arch in "${ARCHES[@]}"; do
 done
 if [[ " $SUITES " == *" catalog "* ]] && ((${#ARCHES[@]} == 2)); then both_catalogs; fi
 
+# --------------------------------------------------------------------------------------------
+# The chaos suite (tests/chaos, docs/chaos.md) against the real DLLs: every configuration over
+# three fresh seeds (printed; replay one with --seed), WSP_CHAOS_CALLS calls per seed.
+# WSP_CHAOS=0 skips the stage.
+run_chaos() {
+    local dll="$1" name="chaos-${1%_provider.dll}" status=0
+    shift
+    [[ -f "$OUT/$dll" && -f "$OUT/wsp-chaos.exe" ]] || die "$dll or wsp-chaos.exe was not produced"
+    step "wine wsp-chaos.exe $dll $* (${WSP_CHAOS_CALLS:-100000} calls per seed)"
+    local t=$SECONDS
+    # The panic provider's runtime logs every panic it catches: keep those lines in the log.
+    (cd "$OUT" && timeout --kill-after=10 "$TIMEOUT" wine wsp-chaos.exe "$dll" "$@" \
+        --calls "${WSP_CHAOS_CALLS:-100000}" 9>&- 2>"$LOGS/$name.stderr" | tee "$LOGS/$name.stdout") || status=$?
+    echo "    ($((SECONDS - t)) s, exit status $status)"
+    grep -v 'a provider method panicked' "$LOGS/$name.stderr" | grep -E '^wsp-chaos: .*calls|CRASH' | sed 's/^/    /' || true
+    if ! grep -qE '^[0-9]+ passed, 0 failed$' "$LOGS/$name.stdout"; then
+        failures+=("$name: $(grep -E '^(FAIL|[0-9]+ passed)' "$LOGS/$name.stdout" | head -n 5 | tr '\n' ' ')(exit status $status; logs $LOGS/$name.*)")
+    fi
+}
+if [[ "${WSP_CHAOS:-1}" != 0 ]]; then
+    # On the first architecture built (x86_64 unless --arch i686).
+    OUT="$(out_dir "${ARCHES[0]}")"
+    run_chaos loopback_provider.dll loopback-tcp loopback-udp
+    run_chaos pipe_provider.dll pipe
+    run_chaos panicky_provider.dll panicky-tcp panicky-udp
+fi
 wineserver -k >/dev/null 2>&1 9>&- || true
 
 echo

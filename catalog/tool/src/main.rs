@@ -8,7 +8,7 @@
 //!   remove GUID [--arch 64|32|both]
 //!   order [--arch 64|32] ID...
 //!   verify                          DLLs exist and export WSPStartup, chains resolve, no gaps
-//!   backup FILE | restore FILE      the whole catalog, as .reg text
+//!   backup FILE | restore FILE [--by-operations]   the whole catalog, as .reg text
 //!   init [--32]                     create an empty catalog file (with --file)
 //! ```
 //! Without `--file` the system's catalog is used (`winsock_catalog::system`). Exit status 0 on
@@ -34,7 +34,7 @@ commands:
   order [--arch 64|32] ID...
   verify
   backup FILE
-  restore FILE
+  restore FILE [--by-operations]
   init [--32]            (with --file: create an empty catalog file)";
 
 /// How many times a change that lost a race with another writer (WSATRY_AGAIN) is retried.
@@ -75,6 +75,7 @@ struct Args {
     guid: Option<Guid>,
     stored_path: Option<String>,
     thirty_two: bool,
+    by_operations: bool,
     positional: Vec<String>,
 }
 
@@ -87,6 +88,7 @@ fn parse(args: Vec<String>) -> Result<Args, Failure> {
         guid: None,
         stored_path: None,
         thirty_two: false,
+        by_operations: false,
         positional: Vec::new(),
     };
     let mut it = args.into_iter();
@@ -114,6 +116,7 @@ fn parse(args: Vec<String>) -> Result<Args, Failure> {
                 )
             }
             "--32" => a.thirty_two = true,
+            "--by-operations" => a.by_operations = true,
             "-h" | "--help" => {
                 println!("{}", USAGE);
                 exit(0);
@@ -155,14 +158,7 @@ fn one_arch(a: &Args, cat: &dyn Backend) -> Result<Arch, Failure> {
 
 fn catalogs(a: &Args, cat: &dyn Backend) -> Result<Catalogs, Failure> {
     match a.arch.as_deref() {
-        None => {
-            let have = cat.catalogs()?;
-            Ok(if have.len() == 2 {
-                Catalogs::Both
-            } else {
-                Catalogs::Only(have.first().copied().unwrap_or(Arch::X86))
-            })
-        }
+        None => Ok(Catalogs::all_of(&cat.catalogs()?)),
         Some("both") => Ok(Catalogs::Both),
         Some("64") => Ok(Catalogs::Only(Arch::X64)),
         Some("32") => Ok(Catalogs::Only(Arch::X86)),
@@ -277,7 +273,11 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
                 .map_err(|e| Failure::Failed(format!("cannot read {}: {}", pos[0], e)))?;
             let tree = Tree::from_reg_bytes(&bytes)
                 .map_err(|e| Failure::Failed(format!("{}: {} (nothing restored)", pos[0], e)))?;
-            cat.restore(&tree.to_reg())?;
+            if a.by_operations {
+                winsock_catalog::restore_by_operations(&*cat, &tree.to_reg())?;
+            } else {
+                cat.restore(&tree.to_reg())?;
+            }
             println!("restored {} from {}", cat.describe(), pos[0]);
             Ok(())
         }

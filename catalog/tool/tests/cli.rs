@@ -199,6 +199,25 @@ fn install_list_verify_remove_restore_round_trip() {
     let verify = ok(&f, &["verify"]);
     assert!(verify.contains("catalog OK: 4 entries"), "{}", verify);
 
+    // Restoring through install/remove operations (what Windows gets) empties it again...
+    ok(
+        &f,
+        &["restore", "--by-operations", backup.to_str().unwrap()],
+    );
+    assert!(ok(&f, &["list"]).contains(": 0 entries"));
+    // ... and brings a removed provider back.
+    let with = dir.file("with.reg");
+    ok(&f, &["install", lib]);
+    ok(&f, &["backup", with.to_str().unwrap()]);
+    ok(&f, &["remove", LOOPBACK_GUID]);
+    assert!(ok(&f, &["list"]).contains(": 0 entries"));
+    ok(&f, &["restore", "--by-operations", with.to_str().unwrap()]);
+    let list = ok(&f, &["list", "--arch", "32"]);
+    assert!(
+        list.contains("Loopback UDP") && list.contains(": 2 entries"),
+        "{}",
+        list
+    );
     ok(&f, &["remove", LOOPBACK_GUID]);
     assert!(ok(&f, &["list"]).contains(": 0 entries"));
     ok(&f, &["restore", backup.to_str().unwrap()]);

@@ -20,10 +20,12 @@
 //! port; `connect` to a listener completes at once (refused when nothing listens or the
 //! backlog is full); streams are byte queues (256 KiB each way; a full queue is
 //! `WSAEWOULDBLOCK`, or `WSAENOBUFS` for a blocking send); datagrams keep their boundaries and
-//! are dropped when nobody is bound to the destination. Closing a stream ends the peer's data
-//! (it reads 0); closing a listener resets the connections it had not accepted. A blocking
-//! call on a socket that is closed returns `WSAEINTR`. Readiness is signalled after the
-//! socket's lock is released.
+//! are dropped when nobody is bound to the destination. `WSADuplicateSocket` works within the
+//! process: the duplicate shares the socket, and closing either descriptor closes it (a
+//! structure never used keeps its socket's state until the last clean-up). Closing a stream
+//! ends the peer's data (it reads 0); closing a listener resets the connections it had not
+//! accepted. A blocking call on a socket that is closed returns `WSAEINTR`. Readiness is
+//! signalled after the socket's lock is released.
 
 #![warn(missing_docs)]
 
@@ -174,6 +176,9 @@ pub struct Panicky {
 struct Net {
     bound: Mutex<HashMap<(bool, u16), Weak<Inner>>>,
     next_port: Mutex<u16>,
+    /// Sockets duplicated for this process, by the token `WSPDuplicateSocket` handed out.
+    duplicates: Mutex<HashMap<u32, Arc<Inner>>>,
+    next_token: Mutex<u32>,
 }
 
 impl Net {
@@ -461,6 +466,7 @@ impl Provider for Panicky {
     }
 
     fn cleanup(&self) {
+        lock(&self.net.duplicates).clear();
         self.knob.boom("cleanup");
     }
 
@@ -851,9 +857,17 @@ impl Provider for Panicky {
         sock: &Sock<Self>,
         process_id: u32,
     ) -> Result<core::num::NonZeroU32, WsaError> {
-        let _ = (sock, process_id);
         self.knob.boom("duplicate_socket");
-        Err(WsaError::OPNOTSUPP)
+        if process_id != std::process::id() {
+            return Err(WsaError::INVAL);
+        }
+        let token = {
+            let mut next = lock(&self.net.next_token);
+            *next = next.wrapping_add(1).max(1);
+            *next
+        };
+        lock(&self.net.duplicates).insert(token, sock.state().inner());
+        core::num::NonZeroU32::new(token).ok_or(WsaError::INVAL)
     }
 
     fn socket_from_duplicate(
@@ -861,9 +875,12 @@ impl Provider for Panicky {
         request: &SocketRequest,
         reserved: core::num::NonZeroU32,
     ) -> Result<PanickySocket, WsaError> {
-        let _ = (request, reserved);
+        let _ = request;
         self.knob.boom("socket_from_duplicate");
-        Err(WsaError::INVAL)
+        let inner = lock(&self.net.duplicates)
+            .remove(&reserved.get())
+            .ok_or(WsaError::INVAL)?;
+        Ok(PanickySocket(Mutex::new(inner)))
     }
 
     fn get_qos_by_name(

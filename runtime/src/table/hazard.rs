@@ -3,8 +3,9 @@
 //!
 //! Every thread that ever looked a socket up owns one [`Record`] of [`SLOTS`] slots. Records
 //! are linked into one process-wide list and never freed; a thread that exits hands its
-//! record back for the next new thread. Only the owning thread writes its slots (so pinning
-//! writes no shared cache line); reclaimers only read them.
+//! record back for the next new thread. Only the owning thread writes its slots, and records
+//! do not share cache lines (so pinning writes no shared cache line); reclaimers only read
+//! them.
 
 use super::sync::{thread_local, AtomicBool, AtomicPtr};
 use core::ptr;
@@ -15,6 +16,11 @@ use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 pub(crate) const SLOTS: usize = 4;
 
 /// One thread's hazard slots.
+///
+/// Aligned (and so sized) to 128 bytes, two cache lines: every pin writes a slot, and records
+/// of different threads must not share a line (or the adjacent line the CPU prefetches with
+/// it), or threads pinning distinct sockets slow each other down.
+#[repr(align(128))]
 pub(crate) struct Record {
     slots: [AtomicPtr<()>; SLOTS],
     in_use: AtomicBool,

@@ -11,9 +11,9 @@ use winsock_provider::WsaError;
 pub const SENTINEL: i32 = 0x0BAD_5EED;
 
 /// The calling thread's view of a run.
-pub struct Caller<'a> {
-    pub sh: &'a Shared,
-    pub tr: Tracker,
+pub(crate) struct Caller<'a> {
+    pub(crate) sh: &'a Shared,
+    pub(crate) tr: Tracker,
 }
 
 /// A result in words, for the recent-calls list.

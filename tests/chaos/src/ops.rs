@@ -81,7 +81,7 @@ pub struct Op {
 
 thread_local! {
     /// Completion-routine calls on this thread: (OVERLAPPED address, error, bytes).
-    static ROUTINE_CALLS: RefCell<Vec<(usize, u32, u32)>> = RefCell::new(Vec::new());
+    static ROUTINE_CALLS: RefCell<Vec<(usize, u32, u32)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The completion routine given with the Routine route: records the call for the thread
@@ -109,7 +109,9 @@ pub fn take_routine_calls() -> Vec<(usize, u32, u32)> {
 /// A thread's requests.
 #[derive(Default)]
 pub struct Ops {
-    /// Every record ever made (reused once free).
+    /// Every record ever made (reused once free). Boxed: the addresses handed to the
+    /// provider must not move when the vector grows.
+    #[allow(clippy::vec_box)]
     pub recs: Vec<Box<Op>>,
     /// `OVERLAPPED` address → record index.
     pub by_ov: HashMap<usize, usize>,

@@ -94,7 +94,7 @@ impl Kind {
     }
 }
 
-pub struct Worker<'a> {
+pub(crate) struct Worker<'a> {
     c: Caller<'a>,
     idx: usize,
     rng: Rng,
@@ -118,7 +118,7 @@ fn bytes_of(a: &SockAddr) -> Vec<u8> {
 }
 
 impl<'a> Worker<'a> {
-    pub fn new(sh: &'a Shared, idx: usize, seed: u64) -> Worker<'a> {
+    pub(crate) fn new(sh: &'a Shared, idx: usize, seed: u64) -> Worker<'a> {
         let tr = sh.board.join(format!("worker {}", idx));
         Worker {
             c: Caller { sh, tr },
@@ -145,7 +145,7 @@ impl<'a> Worker<'a> {
     /// The main loop, then the orderly end: the pool is emptied (by worker 0, once every
     /// worker stopped using it), each worker closes its sockets and waits for every request
     /// it started to be notified.
-    pub fn run(mut self, barrier: &Barrier) {
+    pub(crate) fn run(mut self, barrier: &Barrier) {
         let sh = self.sh();
         let ws = &sh.ws;
         self.port = self
@@ -441,7 +441,7 @@ impl<'a> Worker<'a> {
         }
         let i = self.create()?;
         if !self.bind(i) {
-            return Some(i).filter(|_| false);
+            return None;
         }
         let f = self.sh().spi.table.lpWSPListen?;
         let s = self.socks[i].s;
@@ -570,21 +570,23 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// `select` for readability of `s`, up to 200 ms.
+    /// `select` for readability of `s`, up to 20 ms.
     fn wait_readable(&self, s: SOCKET) {
         let f = match self.sh().spi.table.lpWSPSelect {
             Some(f) => f,
             None => return,
         };
-        let mut set = FD_SET::default();
-        set.fd_count = 1;
+        let mut set = FD_SET {
+            fd_count: 1,
+            ..FD_SET::default()
+        };
         set.fd_array[0] = s;
         let tv = TIMEVAL {
             tv_sec: 0,
-            tv_usec: 200_000,
+            tv_usec: 20_000,
         };
         let _ = self.c.int(
-            format!("WSPSelect(read [{:#x}], 200 ms)", s),
+            format!("WSPSelect(read [{:#x}], 20 ms)", s),
             true,
             // SAFETY: a valid set and time-out.
             |errno| unsafe {
@@ -615,7 +617,7 @@ impl<'a> Worker<'a> {
         let flags = self
             .rng
             .pick(&[0u32, 0, 0, MSG_PEEK as u32, MSG_OOB as u32, 0x4000]);
-        let mut wb = WSABUF {
+        let wb = WSABUF {
             len: len as u32,
             buf: buf.as_mut_ptr(),
         };
@@ -650,7 +652,7 @@ impl<'a> Worker<'a> {
                 |errno| unsafe {
                     f(
                         s,
-                        &mut wb,
+                        &wb,
                         1,
                         &mut n,
                         &mut fl,
@@ -678,7 +680,7 @@ impl<'a> Worker<'a> {
         let thread = self.thread;
         let mut buf = [0u8; BUF];
         let len = self.rng.pick(&[0usize, 1, 100, BUF]);
-        let mut wb = WSABUF {
+        let wb = WSABUF {
             len: len as u32,
             buf: buf.as_mut_ptr(),
         };
@@ -725,7 +727,7 @@ impl<'a> Worker<'a> {
                 |errno| unsafe {
                     f(
                         s,
-                        &mut wb,
+                        &wb,
                         1,
                         &mut n,
                         &mut fl,
@@ -955,11 +957,7 @@ impl<'a> Worker<'a> {
                     self.socks[a].st = St::Other;
                     target = Some(self.socks[a].s);
                 }
-                Kind::ConnectEx if self.socks[i].st == St::Fresh => {
-                    if !self.bind(i) {
-                        return;
-                    }
-                }
+                Kind::ConnectEx if self.socks[i].st == St::Fresh && !self.bind(i) => return,
                 _ => {}
             }
         }
@@ -1009,6 +1007,7 @@ impl<'a> Worker<'a> {
             },
             WSABUF {
                 len: len as u32,
+                // SAFETY: the boxed record outlives the request (see above).
                 buf: unsafe { base.add(BUF / 2) },
             },
         ];
@@ -1063,6 +1062,7 @@ impl<'a> Worker<'a> {
         let r: Result<(), WsaError> = match kind {
             Kind::Recv => t.lpWSPRecv.map_or(Ok(()), |f| {
                 self.c
+                    // SAFETY: the boxed record outlives the request (see above).
                     .int(call, false, |e| unsafe {
                         f(s, bufs, nbufs, bytes, fl, ov, routine, &thread, e)
                     })
@@ -1070,6 +1070,7 @@ impl<'a> Worker<'a> {
             }),
             Kind::Send => t.lpWSPSend.map_or(Ok(()), |f| {
                 self.c
+                    // SAFETY: the boxed record outlives the request (see above).
                     .int(call, false, |e| unsafe {
                         f(
                             s,
@@ -1087,6 +1088,7 @@ impl<'a> Worker<'a> {
             }),
             Kind::RecvFrom => t.lpWSPRecvFrom.map_or(Ok(()), |f| {
                 self.c
+                    // SAFETY: the boxed record outlives the request (see above).
                     .int(call, false, |e| unsafe {
                         f(
                             s,
@@ -1105,8 +1107,10 @@ impl<'a> Worker<'a> {
                     .map(drop)
             }),
             Kind::SendTo => t.lpWSPSendTo.map_or(Ok(()), |f| {
+                // SAFETY: the boxed record outlives the request (see above).
                 let alen = unsafe { *addr_len };
                 self.c
+                    // SAFETY: the boxed record outlives the request (see above).
                     .int(call, false, |e| unsafe {
                         f(
                             s,
@@ -1126,6 +1130,7 @@ impl<'a> Worker<'a> {
             }),
             Kind::Ioctl => t.lpWSPIoctl.map_or(Ok(()), |f| {
                 self.c
+                    // SAFETY: the boxed record outlives the request (see above).
                     .int(call, false, |e| unsafe {
                         f(
                             s,
@@ -1147,6 +1152,7 @@ impl<'a> Worker<'a> {
                 let f = ext.map(|e| e.accept_ex);
                 let a = value.unwrap_or_else(|| target.unwrap_or(INVALID_SOCKET));
                 match f {
+                    // SAFETY: the boxed record outlives the request (see above).
                     Some(f) => self.c.ext(call, || unsafe {
                         f(
                             s,
@@ -1163,8 +1169,10 @@ impl<'a> Worker<'a> {
                 }
             }
             Kind::ConnectEx => {
+                // SAFETY: the boxed record outlives the request (see above).
                 let alen = unsafe { *addr_len };
                 match ext.map(|e| e.connect_ex) {
+                    // SAFETY: the boxed record outlives the request (see above).
                     Some(f) => self.c.ext(call, || unsafe {
                         f(s, addr.cast(), alen, base.cast(), len as u32, bytes, ov) != 0
                     }),
@@ -1172,12 +1180,14 @@ impl<'a> Worker<'a> {
                 }
             }
             Kind::DisconnectEx => match ext.map(|e| e.disconnect_ex) {
+                // SAFETY: the boxed record outlives the request (see above).
                 Some(f) => self.c.ext(call, || unsafe {
                     f(s, ov, dflags & !TF_DISCONNECT, 0) != 0
                 }),
                 None => Ok(()),
             },
             Kind::TransmitFile => match ext.map(|e| e.transmit_file) {
+                // SAFETY: the boxed record outlives the request (see above).
                 Some(f) => self.c.ext(call, || unsafe {
                     f(s, core::ptr::null_mut(), 0, 0, ov, tfb, dflags) != 0
                 }),
@@ -1186,12 +1196,14 @@ impl<'a> Worker<'a> {
             Kind::RecvMsg => match ext.map(|e| e.recv_msg) {
                 Some(f) => self
                     .c
+                    // SAFETY: the boxed record outlives the request (see above).
                     .ext(call, || unsafe { f(s, msg, bytes, ov, routine) == 0 }),
                 None => Ok(()),
             },
             Kind::SendMsg => match ext.map(|e| e.send_msg) {
                 Some(f) => self
                     .c
+                    // SAFETY: the boxed record outlives the request (see above).
                     .ext(call, || unsafe { f(s, msg, 0, bytes, ov, routine) == 0 }),
                 None => Ok(()),
             },
@@ -1664,7 +1676,7 @@ impl<'a> Worker<'a> {
         let pick = self.rng.below(6);
         let v: SOCKET = match pick {
             0 | 1 if !self.unrelated.is_empty() => self.rng.pick(&self.unrelated),
-            0 | 1 | 2 if !self.dead.is_empty() => {
+            0..=2 if !self.dead.is_empty() => {
                 let d: Vec<SOCKET> = self.dead.iter().copied().collect();
                 self.rng.pick(&d)
             }
@@ -1702,7 +1714,7 @@ impl<'a> Worker<'a> {
         let mut buf = [0u8; BUF];
         let mut len = ADDR as i32;
         let addr = bytes_of(&sh.fresh_addr());
-        let mut wb = WSABUF {
+        let wb = WSABUF {
             len: 64,
             buf: buf.as_mut_ptr(),
         };
@@ -1819,7 +1831,7 @@ impl<'a> Worker<'a> {
             13 => t.lpWSPRecv.map(|f| {
                 // SAFETY: a valid buffer; no OVERLAPPED.
                 self.c.int(format!("WSPRecv({})", d), false, |e| unsafe {
-                    f(v, &mut wb, 1, &mut n, &mut fl, null_ov, None, &thread, e)
+                    f(v, &wb, 1, &mut n, &mut fl, null_ov, None, &thread, e)
                 })
             }),
             14 => t.lpWSPSend.map(|f| {
@@ -1868,8 +1880,10 @@ impl<'a> Worker<'a> {
                     })
             }),
             _ => t.lpWSPSelect.map(|f| {
-                let mut set = FD_SET::default();
-                set.fd_count = 1;
+                let mut set = FD_SET {
+                    fd_count: 1,
+                    ..FD_SET::default()
+                };
                 set.fd_array[0] = v;
                 let tv = TIMEVAL::default();
                 // SAFETY: a valid set and a zero time-out.
@@ -2105,7 +2119,24 @@ impl<'a> Worker<'a> {
         ]);
         let mut buf = [0u8; 700];
         let len = self.rng.pick(&[0i32, 1, 2, 4, 8, 700]);
-        if self.rng.one_in(2) {
+        if self.rng.one_in(4) {
+            if let Some(f) = t.lpWSPGetPeerName {
+                let mut l = len.max(1);
+                let cap = l;
+                // SAFETY: a writable buffer of `l` bytes.
+                let r = self.c.int(
+                    format!("WSPGetPeerName({:#x}, len {})", s, l),
+                    false,
+                    |e| unsafe { f(s, buf.as_mut_ptr().cast(), &mut l, e) },
+                );
+                if r.is_ok() && (l <= 0 || l > cap) {
+                    self.c.violation(format!(
+                        "reported an address of {} bytes in room for {}",
+                        l, cap
+                    ));
+                }
+            }
+        } else if self.rng.one_in(2) {
             if let Some(f) = t.lpWSPGetSockOpt {
                 let mut l = len;
                 // SAFETY: a writable buffer of `len` bytes.
@@ -2480,7 +2511,7 @@ impl<'a> Worker<'a> {
                         let t = sh.spi.table;
                         for _ in 0..24 {
                             let mut buf = [0u8; 64];
-                            let mut wb = WSABUF {
+                            let wb = WSABUF {
                                 len: 64,
                                 buf: buf.as_mut_ptr(),
                             };
@@ -2495,7 +2526,7 @@ impl<'a> Worker<'a> {
                                             |e| unsafe {
                                                 f(
                                                     s,
-                                                    &mut wb,
+                                                    &wb,
                                                     1,
                                                     &mut n,
                                                     &mut fl,
@@ -2599,7 +2630,7 @@ impl<'a> Worker<'a> {
                         let thread = sh.ws.current_thread_id();
                         if let Some(f) = sh.spi.table.lpWSPRecv {
                             let mut buf = [0u8; 64];
-                            let mut wb = WSABUF {
+                            let wb = WSABUF {
                                 len: 64,
                                 buf: buf.as_mut_ptr(),
                             };
@@ -2611,7 +2642,7 @@ impl<'a> Worker<'a> {
                                 |e| unsafe {
                                     f(
                                         s,
-                                        &mut wb,
+                                        &wb,
                                         1,
                                         &mut n,
                                         &mut fl,

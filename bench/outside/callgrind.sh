@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Instructions and heap allocations per call of the outside benchmark's calls, per provider,
+# counted by callgrind and memcheck (exact and repeatable, unlike wall time).
+#
+#   bench/outside/callgrind.sh            # N1=20000, N2=60000
+#   N1=... N2=... bench/outside/callgrind.sh
+#
+# Builds what bench/outside/run.sh builds, then for each provider and call runs
+# `wsp-outside --count CALL N LABEL=LIBRARY` with N1 and N2 calls:
+# * instructions/call = (Ir(N2) - Ir(N1)) / (N2 - N1), collected only inside the provider's
+#   entry point (`--toggle-collect`): everything that runs in the provider library for the call
+#   (the toolkit's code for `minimal`, whose trait methods return at once), set-up cancelling;
+# * allocations/call = the same difference of memcheck's "total heap usage: N allocs" (every
+#   malloc in the process, the provider's included).
+# The callgrind outputs stay in bench/target/outside-callgrind for callgrind_annotate.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+N1="${N1:-20000}"
+N2="${N2:-60000}"
+command -v valgrind >/dev/null || { echo "valgrind not found (apt-get install valgrind)" >&2; exit 1; }
+"$here/run.sh" --build-only
+bin="$root/bench/target/release/wsp-outside"
+out="$root/bench/target/outside-callgrind"
+mkdir -p "$out"
+export WSP_OUTSIDE_SOCKETS="${WSP_OUTSIDE_SOCKETS:-1024}"
+
+# label | library | prefix of the entry points (`--toggle-collect` patterns: prefix + function)
+subjects=(
+    "minimal|$root/bench/target/release/liboutside_minimal.so|winsock_provider::thunks::"
+    "loopback|$root/target/release/libloopback_provider.so|winsock_provider::thunks::"
+    "ideal|$root/bench/target/release/liboutside_ideal.so|outside_ideal::"
+    "global-lock|$root/bench/target/release/liboutside_global_lock.so|outside_global_lock::"
+)
+declare -A entry_fn=([recv]=recv [send]=send [getsockopt]=get_sock_opt [ioctl]=ioctl)
+
+ir() { # log -> total Ir
+    awk '/Collected :/ { print $NF }' "$1" | tail -n1
+}
+allocs() { # log -> total allocs
+    sed -n 's/.*total heap usage: \([0-9,]*\) allocs.*/\1/p' "$1" | tr -d , | tail -n1
+}
+per() { awk -v a="$1" -v b="$2" -v n1="$N1" -v n2="$N2" 'BEGIN { v = (b - a) / (n2 - n1); if (v < 0.05 && v > -0.05) v = 0; printf "%.1f", v }'; }
+
+echo "| provider | call | instructions/call (inside the provider) | allocations/call |"
+echo "|---|---|---:|---:|"
+for s in "${subjects[@]}"; do
+    IFS='|' read -r label lib prefix <<<"$s"
+    for call in recv send getsockopt ioctl; do
+        declare -A inc=() al=()
+        for n in "$N1" "$N2"; do
+            f="$out/$label.$call.$n"
+            valgrind --tool=callgrind --toggle-collect="$prefix${entry_fn[$call]}" \
+                --callgrind-out-file="$f.out" "$bin" --count "$call" "$n" "$label=$lib" >"$f.log" 2>&1 ||
+                { cat "$f.log" >&2; exit 1; }
+            inc[$n]=$(ir "$f.log")
+            valgrind --tool=memcheck "$bin" --count "$call" "$n" "$label=$lib" >"$f.memcheck.log" 2>&1 ||
+                { cat "$f.memcheck.log" >&2; exit 1; }
+            al[$n]=$(allocs "$f.memcheck.log")
+        done
+        echo "| $label | $call | $(per "${inc[$N1]}" "${inc[$N2]}") | $(per "${al[$N1]}" "${al[$N2]}") |"
+    done
+done

@@ -1,0 +1,152 @@
+//! Runs the outside benchmark's driver briefly against the three provider libraries this
+//! workspace builds (`outside-minimal`, `outside-ideal`, `outside-global-lock`), as
+//! `bench/outside/run.sh` does at full length: every provider loads, every measured call returns
+//! what the driver expects on every socket, and the report has a row per call and thread count.
+//!
+//! Cargo does not build other packages' cdylibs for this test, so it first runs
+//! `cargo build -p outside-minimal -p outside-ideal -p outside-global-lock` with this test's
+//! profile and target directory (a no-op when they are up to date).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn driver() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_wsp-outside"))
+}
+
+/// Builds the provider cdylibs, returning the directory holding them.
+fn providers_dir() -> PathBuf {
+    let profile_dir = driver()
+        .parent()
+        .expect("driver binary has a parent directory")
+        .to_path_buf();
+    let profile = profile_dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let target_dir = profile_dir.parent().unwrap();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .args([
+            "-p",
+            "outside-minimal",
+            "-p",
+            "outside-ideal",
+            "-p",
+            "outside-global-lock",
+        ])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .arg("--profile")
+        .arg(if profile == "debug" {
+            "dev"
+        } else {
+            profile.as_str()
+        });
+    let out = cmd.output().expect("cannot run cargo");
+    assert!(
+        out.status.success(),
+        "`{:?}` failed ({}):\n{}",
+        cmd,
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    profile_dir
+}
+
+fn library(dir: &Path, crate_name: &str) -> String {
+    dir.join(format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        crate_name,
+        std::env::consts::DLL_SUFFIX
+    ))
+    .display()
+    .to_string()
+}
+
+fn run(args: &[String]) -> Output {
+    Command::new(driver())
+        .args(args)
+        .env("WSP_OUTSIDE_CALLS", "2000")
+        .env("WSP_OUTSIDE_ROUNDS", "3")
+        .env("WSP_OUTSIDE_THREADS", "1,2")
+        .env("WSP_OUTSIDE_SOCKETS", "64")
+        .output()
+        .expect("cannot run wsp-outside")
+}
+
+#[test]
+fn measures_every_call_of_every_provider() {
+    let dir = providers_dir();
+    let args: Vec<String> = [
+        ("minimal", "outside_minimal"),
+        ("ideal", "outside_ideal"),
+        ("global-lock", "outside_global_lock"),
+    ]
+    .iter()
+    .map(|(label, name)| format!("{}={}", label, library(&dir, name)))
+    .collect();
+    let out = run(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "wsp-outside exited with {}:\n{}{}",
+        out.status,
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for call in [
+        "`WSPRecv`",
+        "`WSPSend`",
+        "`WSPGetSockOpt(SO_TYPE)`",
+        "`WSPIoctl(FIONREAD)`",
+    ] {
+        for threads in [1, 2] {
+            let prefix = format!("| {}", call);
+            let row = stdout.lines().find(|l| {
+                l.starts_with(&prefix)
+                    && l.split('|').nth(2).map(str::trim) == Some(&threads.to_string())
+            });
+            let row = row.unwrap_or_else(|| {
+                panic!("no row for {} at {} threads:\n{}", call, threads, stdout)
+            });
+            // Three providers' times and four ratios, all numbers.
+            let cells: Vec<&str> = row
+                .split('|')
+                .skip(3)
+                .filter(|c| !c.trim().is_empty())
+                .collect();
+            assert_eq!(cells.len(), 5, "{}", row);
+        }
+    }
+    assert!(
+        stdout.contains("Targets (issue 10) for `minimal`"),
+        "{}",
+        stdout
+    );
+
+    let counted = run(&[
+        "--count".into(),
+        "recv".into(),
+        "1000".into(),
+        args[0].clone(),
+    ]);
+    assert!(
+        counted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&counted.stderr)
+    );
+}
+
+#[test]
+fn a_library_that_is_not_a_provider_is_refused() {
+    let out = run(&[format!("bogus={}", driver().display())]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"));
+}
