@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
 # End-to-end test of the real provider DLLs under Wine.
 #
-#   tests/e2e/run-wine.sh            (from any directory; needs root on a fresh Debian 12 machine)
+#   tests/e2e/run-wine.sh [--arch x86_64|i686|both]   (from any directory; needs root on a
+#                                                     fresh Debian 12 machine)
 #
 # 1. installs Debian's Windows cross toolchain and Wine if missing (rustc 1.63 with the
-#    x86_64-pc-windows-gnu std, cargo 1.65, mingw-w64, wine);
+#    x86_64-pc-windows-gnu std, cargo 1.65, mingw-w64, wine; for i686 also rust-src,
+#    gcc-mingw-w64-i686 and wine32, after `dpkg --add-architecture i386`);
 # 2. copies the crates a DLL build needs into a generated workspace (target/wine/ws), because the
 #    root workspace holds crates Debian's cargo must not see;
 # 3. resolves dependencies with the modern cargo (1.63-compatible versions, lockfile v3) and
 #    vendors them (cached in target/wine/vendor, keyed on the lockfile);
 # 4. builds everything in release mode for x86_64-pc-windows-gnu with Debian's cargo and rustc;
+#    for i686-pc-windows-gnu, rebuilds std from Debian's rust-src with `-Zbuild-std` (sources
+#    prepared once by tests/e2e/i686-std.sh, cached under target/wine/i686-std; the compiled std
+#    stays in the i686 build's own target directory, target/wine/ws/target/i686);
 # 5. checks that both provider DLLs export `WSPStartup`, `WspEnumProviderProtocols` and
-#    `WspSetHostHooks`;
+#    `WspSetHostHooks` (on i686: undecorated, and every export the x86_64 DLL has);
 # 6. runs `wsp-e2e.exe loopback_provider.dll loopback` and `wsp-e2e.exe pipe_provider.dll pipe`
-#    under Wine (the driver plays ws2_32's part: Wine's ws2_32 never loads third-party providers).
+#    under Wine for each architecture (a 32-bit process for i686, through WoW64; the driver plays
+#    ws2_32's part: Wine's ws2_32 never loads third-party providers), then the catalog stages per
+#    architecture and, with both, one install into both catalogs that the 64-bit and the 32-bit
+#    driver each load their own DLL from.
 #
 # Exits 0 only if every step and every scenario passed; otherwise says in words what failed.
 #
 # Output: the driver's `PASS <suite>/<scenario>` / `FAIL <suite>/<scenario>: <why>` lines and its
 # `N passed, M failed` summary per run, then a recap of every failure. Logs (build, Wine's stderr,
-# the driver's per-scenario timings) are in target/wine/logs. A first run here takes about 75 s
-# (plus the apt-get install on a fresh machine); a cached run about 15 s.
+# the driver's per-scenario timings) are in target/wine/logs, named <arch>-<suite>.*. A first
+# x86_64 run here takes about 75 s (plus the apt-get install on a fresh machine); a cached run
+# about 15 s. The i686 stage adds its own build (std included) and the same suites.
 #
 # Environment knobs (all optional):
 #   MODERN_CARGO              cargo >= 1.84 used to resolve and vendor (default: rustup's cargo)
@@ -32,7 +41,24 @@
 #                             that the catalog keys are byte-for-byte what they were; then the
 #                             wsp-catalog.exe stage: list, verify, backup, install, remove,
 #                             restore)
+#   WSP_ARCH                  x86_64, i686 or both (default both; --arch overrides it)
 set -euo pipefail
+
+ARCH="${WSP_ARCH:-both}"
+while (($#)); do
+    case "$1" in
+    --arch) ARCH="${2:-}"; shift 2 || { echo "run-wine: --arch needs a value" >&2; exit 2; } ;;
+    --arch=*) ARCH="${1#--arch=}"; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run-wine: unknown argument '$1' (usage: run-wine.sh [--arch x86_64|i686|both])" >&2; exit 2 ;;
+    esac
+done
+case "$ARCH" in
+x86_64 | i686) ARCHES=("$ARCH") ;;
+both) ARCHES=(x86_64 i686) ;;
+*) echo "run-wine: unknown architecture '$ARCH' (x86_64, i686 or both)" >&2; exit 2 ;;
+esac
+wants_i686() { [[ " ${ARCHES[*]} " == *" i686 "* ]]; }
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$script_dir/../.." && pwd)"
@@ -43,7 +69,11 @@ WINE_DIR="$root/target/wine"
 WS="$WINE_DIR/ws"
 VENDOR="$WINE_DIR/vendor"
 DEB_CARGO_HOME="$WINE_DIR/cargo-home"
-OUT="$WS/target/$TRIPLE/release"
+# i686: std's sources (i686-std.sh), and one vendor directory for the project's and std's
+# dependencies together (a build can have only one crates.io replacement).
+STD_DIR="$WINE_DIR/i686-std"
+VENDOR_I686="$WINE_DIR/vendor-i686"
+DEB_CARGO_HOME_I686="$WINE_DIR/cargo-home-i686"
 LOGS="$WINE_DIR/logs"
 TIMEOUT="${WSP_E2E_TIMEOUT:-900}"
 SUITES="${WSP_E2E_SUITES:-loopback pipe catalog}"
@@ -76,6 +106,9 @@ fi
 # --------------------------------------------------------------------------------------------
 step "toolchain"
 PACKAGES=(rustc cargo libstd-rust-dev-windows gcc-mingw-w64-x86-64 wine64 wine)
+# i686: std's source (rebuilt with -Zbuild-std), the DWARF-2 mingw linker rustc's
+# i686-pc-windows-gnu expects, and 32-bit Wine (run through WoW64 in the 64-bit prefix).
+if wants_i686; then PACKAGES+=(rust-src gcc-mingw-w64-i686 wine32:i386); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
     status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
@@ -87,6 +120,9 @@ if ((${#missing[@]})); then
         die "packages missing (${missing[*]}) and not running as root to apt-get install them"
     fi
     export DEBIAN_FRONTEND=noninteractive
+    if wants_i686 && ! dpkg --print-foreign-architectures | grep -qx i386; then
+        dpkg --add-architecture i386 || die "dpkg --add-architecture i386 failed"
+    fi
     if ! { apt-get update -qq && apt-get install -y -qq "${PACKAGES[@]}"; } >"$LOGS/apt.log" 2>&1; then
         tail -n 30 "$LOGS/apt.log" >&2
         die "apt-get install ${PACKAGES[*]} failed (log: $LOGS/apt.log)"
@@ -96,6 +132,10 @@ fi
 [[ -d /usr/lib/rustlib/$TRIPLE ]] || die "Debian's rustc has no $TRIPLE standard library (package libstd-rust-dev-windows)"
 command -v x86_64-w64-mingw32-objdump >/dev/null || die "x86_64-w64-mingw32-objdump missing (binutils-mingw-w64-x86-64)"
 command -v wine >/dev/null || die "wine missing"
+if wants_i686; then
+    command -v i686-w64-mingw32-gcc >/dev/null || die "i686-w64-mingw32-gcc missing (gcc-mingw-w64-i686)"
+    command -v i686-w64-mingw32-objdump >/dev/null || die "i686-w64-mingw32-objdump missing (binutils-mingw-w64-i686)"
+fi
 
 # The modern cargo that resolves and vendors: rustup's, not Debian's 1.65.
 cargo_minor() { "$1" --version 2>/dev/null | sed -n 's/^cargo 1\.\([0-9]*\)\..*/\1/p'; }
@@ -193,30 +233,106 @@ else
 fi
 
 # --------------------------------------------------------------------------------------------
-step "building for $TRIPLE with Debian's cargo 1.65 / rustc 1.63 (release)"
-t_build=$SECONDS
-if ! (cd "$WS" && RUSTC=/usr/bin/rustc CARGO_HOME="$DEB_CARGO_HOME" CARGO_TERM_COLOR=never \
-    /usr/bin/cargo build --quiet --offline --locked --release --target "$TRIPLE" --workspace \
-    2>&1 | tee "$LOGS/build.log"); then
-    die "the Windows build with rustc 1.63 failed"
+if wants_i686; then
+    step "preparing std's sources for i686-pc-windows-gnu (tests/e2e/i686-std.sh)"
+    if ! "$script_dir/i686-std.sh" "$STD_DIR" "$MODERN_CARGO" >"$LOGS/i686-std.out" 2>"$LOGS/i686-std.log"; then
+        tail -n 30 "$LOGS/i686-std.log" >&2
+        die "preparing std's sources for i686 failed (log: $LOGS/i686-std.log)"
+    fi
+    grep -E '^    [a-z]' "$LOGS/i686-std.log" || true
+    STD_ROOT="$(tail -n 1 "$LOGS/i686-std.out")"
+    [[ -f "$STD_ROOT/src/Cargo.lock" ]] || die "i686-std.sh did not leave $STD_ROOT/src/Cargo.lock"
+    std_hash="$(cat "$WS/Cargo.lock" "$STD_ROOT/src/Cargo.lock" | sha256sum | cut -d' ' -f1)"
+    if [[ -f "$VENDOR_I686/.lock-sha256" && "$(cat "$VENDOR_I686/.lock-sha256")" == "$std_hash" && -f "$DEB_CARGO_HOME_I686/config.toml" ]]; then
+        step "vendored sources for i686 up to date (cached for these lockfiles)"
+    else
+        step "vendoring the project's and std's dependencies into ${VENDOR_I686#"$root"/}"
+        rm -rf "$VENDOR_I686" "$DEB_CARGO_HOME_I686"
+        mkdir -p "$DEB_CARGO_HOME_I686"
+        if ! (cd "$WS" && "$MODERN_CARGO" vendor --locked -s "$STD_ROOT/src/Cargo.toml" "$VENDOR_I686" \
+            >"$DEB_CARGO_HOME_I686/config.toml.new" 2>"$LOGS/i686-vendor.log"); then
+            tail -n 30 "$LOGS/i686-vendor.log" >&2
+            rm -rf "$VENDOR_I686"
+            die "cargo vendor (project + std) failed"
+        fi
+        mv "$DEB_CARGO_HOME_I686/config.toml.new" "$DEB_CARGO_HOME_I686/config.toml"
+        echo "$std_hash" >"$VENDOR_I686/.lock-sha256"
+    fi
 fi
-echo "    built in $((SECONDS - t_build)) s"
+
+# The target directory of each architecture's build: i686 has its own, because its host
+# artifacts (build scripts, proc-macros) are built with the unstable switches and would
+# otherwise replace the x86_64 build's, rebuilding everything on each alternation.
+target_dir() { if [[ "$1" == i686 ]]; then echo "$WS/target/i686"; else echo "$WS/target"; fi; }
+# Where the build for architecture $1 puts its DLLs and the driver.
+out_dir() { echo "$(target_dir "$1")/$1-pc-windows-gnu/release"; }
 
 # --------------------------------------------------------------------------------------------
-step "checking DLL exports"
-for dll in loopback_provider.dll pipe_provider.dll; do
-    [[ -f "$OUT/$dll" ]] || die "$OUT/$dll was not produced (is the crate a cdylib?)"
-    exports="$(x86_64-w64-mingw32-objdump -p "$OUT/$dll" | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/p')" ||
-        die "x86_64-w64-mingw32-objdump -p $dll failed (not a valid PE file?)"
-    for sym in WSPStartup WspEnumProviderProtocols WspSetHostHooks DllRegisterServer DllUnregisterServer; do
-        if ! grep -qE "\] $sym\$" <<<"$exports"; then
-            echo "$exports" | sed 's/^/      /' >&2
-            die "$dll does not export '$sym' under that exact (undecorated) name"
+build_arch() {
+    local arch="$1" triple="$1-pc-windows-gnu" t_build=$SECONDS
+    local -a env=(RUSTC=/usr/bin/rustc CARGO_HOME="$DEB_CARGO_HOME" CARGO_TERM_COLOR=never) extra=()
+    if [[ "$arch" == i686 ]]; then
+        # std rebuilt from the prepared copy of rust-src (unstable switches of the pinned
+        # compiler); rsbegin.o/rsend.o from it; GNU ld binds the plain export names rustc
+        # writes to their stdcall symbols (`WSPStartup` -> `_WSPStartup@76`).
+        env=(RUSTC=/usr/bin/rustc CARGO_HOME="$DEB_CARGO_HOME_I686" CARGO_TERM_COLOR=never
+            RUSTC_BOOTSTRAP=1 __CARGO_TESTS_ONLY_SRC_ROOT="$STD_ROOT/src"
+            CARGO_TARGET_I686_PC_WINDOWS_GNU_LINKER=i686-w64-mingw32-gcc
+            CARGO_TARGET_I686_PC_WINDOWS_GNU_RUSTFLAGS="-L native=$STD_ROOT/rtstartup -C link-arg=-Wl,--enable-stdcall-fixup")
+        extra=(-Zbuild-std)
+    fi
+    step "building for $triple with Debian's cargo 1.65 / rustc 1.63 (release${extra:+, std rebuilt from rust-src})"
+    if ! (cd "$WS" && env "${env[@]}" \
+        /usr/bin/cargo build --quiet --offline --locked --release --target "$triple" --workspace "${extra[@]}" \
+        --target-dir "$(target_dir "$arch")" \
+        2>&1 | tee "$LOGS/$arch-build.log"); then
+        die "the $triple build with rustc 1.63 failed"
+    fi
+    echo "    built in $((SECONDS - t_build)) s"
+}
+
+# --------------------------------------------------------------------------------------------
+# The names in a PE file's export table, one a line.
+export_names() {
+    local objdump="$1-w64-mingw32-objdump" table
+    table="$("$objdump" -p "$2" | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/p')" || return 1
+    sed -n 's/^[[:space:]]*\[[[:space:]]*[0-9]*\] //p' <<<"$table"
+}
+
+check_exports() {
+    local arch="$1" out exports x64 sym64
+    out="$(out_dir "$arch")"
+    step "checking DLL exports ($arch)"
+    for dll in loopback_provider.dll pipe_provider.dll; do
+        [[ -f "$out/$dll" ]] || die "$out/$dll was not produced (is the crate a cdylib?)"
+        exports="$(export_names "$arch" "$out/$dll")" ||
+            die "$arch-w64-mingw32-objdump -p $dll failed (not a valid PE file?)"
+        for sym in WSPStartup WspEnumProviderProtocols WspSetHostHooks DllRegisterServer DllUnregisterServer; do
+            if ! grep -qx "$sym" <<<"$exports"; then
+                echo "$exports" | sed 's/^/      /' >&2
+                die "$arch $dll does not export '$sym' under that exact (undecorated) name"
+            fi
+        done
+        if [[ "$arch" == i686 ]]; then
+            # stdcall decoration (`_Name@N`, `Name@N`) must not leak into any export name, and
+            # the 32-bit DLL must export everything the 64-bit one does.
+            if grep -q '@' <<<"$exports"; then
+                die "i686 $dll exports decorated names: $(grep '@' <<<"$exports" | tr '\n' ' ')"
+            fi
+            x64="$(out_dir x86_64)/$dll"
+            if [[ -f "$x64" ]]; then
+                while IFS= read -r sym64; do
+                    grep -qxF "$sym64" <<<"$exports" || die "i686 $dll lacks the export '$sym64' that the x86_64 $dll has"
+                done < <(export_names x86_64 "$x64")
+            fi
         fi
+        echo "    $dll exports $(tr '\n' ' ' <<<"$exports")"
     done
-    echo "    $dll exports WSPStartup, WspEnumProviderProtocols, WspSetHostHooks, DllRegisterServer, DllUnregisterServer"
-done
-[[ -f "$OUT/wsp-e2e.exe" ]] || die "$OUT/wsp-e2e.exe was not produced"
+    [[ -f "$out/wsp-e2e.exe" ]] || die "$out/wsp-e2e.exe was not produced"
+}
+
+for arch in "${ARCHES[@]}"; do build_arch "$arch"; done
+for arch in "${ARCHES[@]}"; do check_exports "$arch"; done
 
 # --------------------------------------------------------------------------------------------
 export WINEPREFIX="$WINE_DIR/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
@@ -229,32 +345,47 @@ if [[ ! -f "$WINEPREFIX/system.reg" ]]; then
     fi
     wineserver -w 9>&- || true
 fi
+# A prefix made before wine32 was installed has no 32-bit system directory yet, and Wine does
+# not update it by itself (nothing it compares `.update-timestamp` with changed): force it.
+if wants_i686 && [[ ! -f "$WINEPREFIX/drive_c/windows/syswow64/kernel32.dll" ]]; then
+    step "adding the 32-bit (WoW64) part to the Wine prefix"
+    rm -f "$WINEPREFIX/.update-timestamp"
+    # Its exit status says little (it starts before the 32-bit part exists): judge by the result.
+    wineboot -u >"$LOGS/wineboot-wow64.log" 2>&1 9>&- || true
+    wineserver -w 9>&- || true
+    if [[ ! -f "$WINEPREFIX/drive_c/windows/syswow64/kernel32.dll" ]]; then
+        tail -n 20 "$LOGS/wineboot-wow64.log" >&2
+        die "wineboot -u left the prefix without syswow64/kernel32.dll: is wine32 installed? (log: $LOGS/wineboot-wow64.log)"
+    fi
+fi
 
 failures=()
 run_suite() {
-    local dll="$1" suite="$2" log="${3:-$2}" status=0
-    step "wine wsp-e2e.exe $dll $suite"
+    local arch="$1" dll="$2" suite="$3" log="$LOGS/$1-${4:-$3}" status=0
+    local out
+    out="$(out_dir "$arch")"
+    step "wine wsp-e2e.exe $dll $suite ($arch)"
     local t=$SECONDS
-    (cd "$OUT" && timeout --kill-after=10 "$TIMEOUT" wine wsp-e2e.exe "$dll" "$suite" 9>&- \
-        2>"$LOGS/$log.stderr" | tee "$LOGS/$log.stdout") || status=$?
+    (cd "$out" && timeout --kill-after=10 "$TIMEOUT" wine wsp-e2e.exe "$dll" "$suite" 9>&- \
+        2>"$log.stderr" | tee "$log.stdout") || status=$?
     # With pipefail the status is wine's (timeout's: 124 when it had to stop it).
     echo "    ($((SECONDS - t)) s, exit status $status)"
     local summary
-    summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/$log.stdout" | tail -n 1 || true)"
+    summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log.stdout" | tail -n 1 || true)"
     if ((status == 124 || status == 137)); then
-        failures+=("$log: timed out after ${TIMEOUT} s under Wine (last output: $(tail -n 1 "$LOGS/$log.stdout"))")
+        failures+=("$arch ${4:-$3}: timed out after ${TIMEOUT} s under Wine (last output: $(tail -n 1 "$log.stdout"))")
     elif [[ -z "$summary" ]]; then
         local why
-        if [[ ! -s "$LOGS/$log.stdout" ]]; then
+        if [[ ! -s "$log.stdout" ]]; then
             why="wine did not start the driver, or it died before printing anything (exit status $status)"
         else
-            why="the driver stopped without its summary line after '$(tail -n 1 "$LOGS/$log.stdout")' (exit status $status; a crash?)"
+            why="the driver stopped without its summary line after '$(tail -n 1 "$log.stdout")' (exit status $status; a crash?)"
         fi
-        failures+=("$log: $why; wine's stderr ends with:"$'\n'"$(tail -n 15 "$LOGS/$log.stderr" | sed 's/^/        /')")
+        failures+=("$arch ${4:-$3}: $why; wine's stderr ends with:"$'\n'"$(tail -n 15 "$log.stderr" | sed 's/^/        /')")
     fi
-    while IFS= read -r line; do failures+=("$line"); done < <(grep '^FAIL ' "$LOGS/$log.stdout" || true)
-    if [[ -n "$summary" && $status -ne 0 ]] && ! grep -q '^FAIL ' "$LOGS/$log.stdout"; then
-        failures+=("$log: driver exited with status $status although it reported: $summary")
+    while IFS= read -r line; do failures+=("$arch $line"); done < <(grep '^FAIL ' "$log.stdout" || true)
+    if [[ -n "$summary" && $status -ne 0 ]] && ! grep -q '^FAIL ' "$log.stdout"; then
+        failures+=("$arch ${4:-$3}: driver exited with status $status although it reported: $summary")
     fi
 }
 # The catalog stage: the DLLs install themselves (`regsvr32`, through their own
@@ -262,30 +393,34 @@ run_suite() {
 # driver finds them in the catalog as ws2_32 would, and `regsvr32 /u` leaves the catalog as it was.
 WINSOCK_KEY='HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters'
 catalog_snapshot() {
-    (cd "$OUT" && wine reg export "$WINSOCK_KEY" "$1" /y >/dev/null 2>>"$LOGS/catalog.stderr" 9>&-) ||
-        failures+=("catalog: wine reg export $WINSOCK_KEY failed")
+    (cd "$OUT" && wine reg export "$WINSOCK_KEY" "$1" /y >/dev/null 2>>"$LOGS/$ARCH_NOW-catalog.stderr" 9>&-) ||
+        failures+=("$ARCH_NOW catalog: wine reg export $WINSOCK_KEY failed")
 }
 regsvr() {
-    if ! (cd "$OUT" && wine regsvr32 /s "$@" >>"$LOGS/catalog.stdout" 2>>"$LOGS/catalog.stderr" 9>&-); then
-        failures+=("catalog: wine regsvr32 $* failed (log: $LOGS/catalog.stderr)")
+    if ! (cd "$OUT" && wine regsvr32 /s "$@" >>"$LOGS/$ARCH_NOW-catalog.stdout" 2>>"$LOGS/$ARCH_NOW-catalog.stderr" 9>&-); then
+        failures+=("$ARCH_NOW catalog: wine regsvr32 $* failed (log: $LOGS/$ARCH_NOW-catalog.stderr)")
         return 1
     fi
 }
 run_catalog() {
-    step "wine regsvr32 loopback_provider.dll pipe_provider.dll; wsp-e2e.exe --catalog; regsvr32 /u"
-    : >"$LOGS/catalog.stdout"
-    : >"$LOGS/catalog.stderr"
+    step "wine regsvr32 loopback_provider.dll pipe_provider.dll; wsp-e2e.exe --catalog; regsvr32 /u ($ARCH_NOW)"
+    : >"$LOGS/$ARCH_NOW-catalog.stdout"
+    : >"$LOGS/$ARCH_NOW-catalog.stderr"
     # Wine's prefix starts with a bare Protocol_Catalog9 (no counts, no Catalog_Entries64); the
     # first write completes it into Windows' layout. Do that once, then compare from there.
     regsvr loopback_provider.dll && regsvr /u loopback_provider.dll || return 0
     catalog_snapshot catalog-before.reg
     regsvr loopback_provider.dll && regsvr pipe_provider.dll || return 0
-    if ! (cd "$OUT" && wine reg query "$WINSOCK_KEY\\Protocol_Catalog9\\Catalog_Entries64" /s 9>&- 2>/dev/null |
+    # A process registers in the catalog of its own architecture: the 32-bit one is
+    # Catalog_Entries (regsvr32 runs a 32-bit DLL's DllRegisterServer in a 32-bit process).
+    local entries=Catalog_Entries64
+    [[ "$ARCH_NOW" == i686 ]] && entries=Catalog_Entries
+    if ! (cd "$OUT" && wine reg query "$WINSOCK_KEY\\Protocol_Catalog9\\$entries" /s 9>&- 2>/dev/null |
         grep -q PackedCatalogItem); then
-        failures+=("catalog: regsvr32 reported success but no PackedCatalogItem is in $WINSOCK_KEY\\Protocol_Catalog9\\Catalog_Entries64")
+        failures+=("$ARCH_NOW catalog: regsvr32 reported success but no PackedCatalogItem is in $WINSOCK_KEY\\Protocol_Catalog9\\$entries")
     fi
-    run_suite --catalog loopback catalog-loopback
-    run_suite --catalog pipe catalog-pipe
+    run_suite "$ARCH_NOW" --catalog loopback catalog-loopback
+    run_suite "$ARCH_NOW" --catalog pipe catalog-pipe
     regsvr /u pipe_provider.dll
     regsvr /u loopback_provider.dll
     catalog_snapshot catalog-after.reg
@@ -293,10 +428,10 @@ run_catalog() {
     # reloads on the serial, ids are never reused); everything else must be as it was.
     local counters='^"(Serial_Access_Num|Next_Catalog_Entry_ID)"='
     if cmp -s "$OUT/catalog-before.reg" "$OUT/catalog-after.reg"; then
-        failures+=("catalog: Serial_Access_Num did not advance across regsvr32 and regsvr32 /u")
+        failures+=("$ARCH_NOW catalog: Serial_Access_Num did not advance across regsvr32 and regsvr32 /u")
     elif ! diff <(iconv -f UTF-16LE -t UTF-8 "$OUT/catalog-before.reg" | grep -Ev "$counters") \
-        <(iconv -f UTF-16LE -t UTF-8 "$OUT/catalog-after.reg" | grep -Ev "$counters") >"$LOGS/catalog.diff"; then
-        failures+=("catalog: after regsvr32 /u the catalog differs from before: $(head -n 5 "$LOGS/catalog.diff" | tr '\n' ' ')")
+        <(iconv -f UTF-16LE -t UTF-8 "$OUT/catalog-after.reg" | grep -Ev "$counters") >"$LOGS/$ARCH_NOW-catalog.diff"; then
+        failures+=("$ARCH_NOW catalog: after regsvr32 /u the catalog differs from before: $(head -n 5 "$LOGS/$ARCH_NOW-catalog.diff" | tr '\n' ' ')")
     else
         echo "    regsvr32 /u left the catalog as it was (but for the two counters every change advances)"
     fi
@@ -307,42 +442,42 @@ run_catalog() {
 # it listed and verified, remove it, restore the backup; then `reg export` of the Parameters key
 # and a fresh backup must be byte-identical to what they were before.
 catalog_stage() {
-    local dir="$WINE_DIR/catalog" key='HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters'
+    local dir="$WINE_DIR/catalog-$ARCH_NOW" key='HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters'
     step "wine wsp-catalog.exe: list, verify, backup, install, remove, restore"
     rm -rf "$dir" && mkdir -p "$dir" && cp "$OUT/wsp-catalog.exe" "$OUT/loopback_provider.dll" "$dir/"
-    wcat() { # runs one command in $dir; its output goes to $LOGS/catalog.log and to stdout
-        echo "\$ $*" >>"$LOGS/catalog.log"
-        (cd "$dir" && timeout --kill-after=10 "$TIMEOUT" "$@" 9>&- 2>&1) | tee -a "$LOGS/catalog.log"
+    wcat() { # runs one command in $dir; its output goes to $LOGS/$ARCH_NOW-catalog.log and to stdout
+        echo "\$ $*" >>"$LOGS/$ARCH_NOW-catalog.log"
+        (cd "$dir" && timeout --kill-after=10 "$TIMEOUT" "$@" 9>&- 2>&1) | tee -a "$LOGS/$ARCH_NOW-catalog.log"
         return "${PIPESTATUS[0]}"
     }
-    : >"$LOGS/catalog.log"
+    : >"$LOGS/$ARCH_NOW-catalog.log"
     local out guid
-    wcat wine reg export "$key" before.reg /y >/dev/null || { failures+=("catalog: wine reg export failed (log: $LOGS/catalog.log)"); return; }
-    wcat wine wsp-catalog.exe list >/dev/null || { failures+=("catalog: 'list' of Wine's catalog failed (log: $LOGS/catalog.log)"); return; }
-    wcat wine wsp-catalog.exe verify >/dev/null || { failures+=("catalog: 'verify' of Wine's catalog failed (log: $LOGS/catalog.log)"); return; }
-    wcat wine wsp-catalog.exe backup backup.reg >/dev/null || { failures+=("catalog: 'backup' failed (log: $LOGS/catalog.log)"); return; }
-    out="$(wcat wine wsp-catalog.exe install loopback_provider.dll)" || { failures+=("catalog: 'install loopback_provider.dll' failed: $out"); return; }
+    wcat wine reg export "$key" before.reg /y >/dev/null || { failures+=("$ARCH_NOW catalog: wine reg export failed (log: $LOGS/$ARCH_NOW-catalog.log)"); return; }
+    wcat wine wsp-catalog.exe list >/dev/null || { failures+=("$ARCH_NOW catalog: 'list' of Wine's catalog failed (log: $LOGS/$ARCH_NOW-catalog.log)"); return; }
+    wcat wine wsp-catalog.exe verify >/dev/null || { failures+=("$ARCH_NOW catalog: 'verify' of Wine's catalog failed (log: $LOGS/$ARCH_NOW-catalog.log)"); return; }
+    wcat wine wsp-catalog.exe backup backup.reg >/dev/null || { failures+=("$ARCH_NOW catalog: 'backup' failed (log: $LOGS/$ARCH_NOW-catalog.log)"); return; }
+    out="$(wcat wine wsp-catalog.exe install loopback_provider.dll)" || { failures+=("$ARCH_NOW catalog: 'install loopback_provider.dll' failed: $out"); return; }
     guid="$(sed -n 's/^installed provider \({[0-9a-f-]*}\).*/\1/p' <<<"$out")"
-    [[ -n "$guid" ]] || { failures+=("catalog: 'install' did not name the provider GUID: $out"); return; }
-    out="$(wcat wine wsp-catalog.exe list)" || { failures+=("catalog: 'list' after install failed"); return; }
+    [[ -n "$guid" ]] || { failures+=("$ARCH_NOW catalog: 'install' did not name the provider GUID: $out"); return; }
+    out="$(wcat wine wsp-catalog.exe list)" || { failures+=("$ARCH_NOW catalog: 'list' after install failed"); return; }
     grep -q 'Loopback TCP' <<<"$out" && grep -q "$guid" <<<"$out" ||
-        failures+=("catalog: 'list' after install does not show Loopback TCP under $guid (log: $LOGS/catalog.log)")
-    wcat wine wsp-catalog.exe verify >/dev/null || failures+=("catalog: 'verify' with loopback_provider.dll installed failed (log: $LOGS/catalog.log)")
+        failures+=("$ARCH_NOW catalog: 'list' after install does not show Loopback TCP under $guid (log: $LOGS/$ARCH_NOW-catalog.log)")
+    wcat wine wsp-catalog.exe verify >/dev/null || failures+=("$ARCH_NOW catalog: 'verify' with loopback_provider.dll installed failed (log: $LOGS/$ARCH_NOW-catalog.log)")
     wcat wine reg query 'HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\Protocol_Catalog9\Catalog_Entries64\000000000001' /v PackedCatalogItem >/dev/null ||
-        failures+=("catalog: the install did not write Catalog_Entries64\\000000000001\\PackedCatalogItem into Wine's registry")
+        failures+=("$ARCH_NOW catalog: the install did not write Catalog_Entries64\\000000000001\\PackedCatalogItem into Wine's registry")
     # Refused operations leave the registry exactly as it was.
-    wcat wine reg export "$key" installed.reg /y >/dev/null || failures+=("catalog: wine reg export after install failed")
+    wcat wine reg export "$key" installed.reg /y >/dev/null || failures+=("$ARCH_NOW catalog: wine reg export after install failed")
     printf 'not a catalog\r\n' >"$dir/junk.reg"
     local bad
     for bad in "install loopback_provider.dll" "remove {00000000-0000-0000-0000-000000000001}" "restore junk.reg" "order 1001"; do
         # shellcheck disable=SC2086 # the words of $bad are the arguments
         if wcat wine wsp-catalog.exe $bad >/dev/null; then
-            failures+=("catalog: 'wsp-catalog $bad' should have failed under Wine")
+            failures+=("$ARCH_NOW catalog: 'wsp-catalog $bad' should have failed under Wine")
         fi
     done
-    wcat wine reg export "$key" refused.reg /y >/dev/null || failures+=("catalog: wine reg export after the refused operations failed")
+    wcat wine reg export "$key" refused.reg /y >/dev/null || failures+=("$ARCH_NOW catalog: wine reg export after the refused operations failed")
     cmp -s "$dir/installed.reg" "$dir/refused.reg" ||
-        failures+=("catalog: a refused operation changed Wine's registry (see $dir/installed.reg, refused.reg)")
+        failures+=("$ARCH_NOW catalog: a refused operation changed Wine's registry (see $dir/installed.reg, refused.reg)")
     # Three installers at once (the registry store's writer mutex and serial check): each lands
     # once, with its own ids.
     local pids=() n g
@@ -352,36 +487,93 @@ catalog_stage() {
         pids+=($!)
     done
     for n in 1 2 3; do
-        wait "${pids[$((n - 1))]}" || failures+=("catalog: racing installer $n failed: $(cat "$dir/race$n.log")")
+        wait "${pids[$((n - 1))]}" || failures+=("$ARCH_NOW catalog: racing installer $n failed: $(cat "$dir/race$n.log")")
     done
-    out="$(wcat wine wsp-catalog.exe list)" || failures+=("catalog: 'list' after the racing installs failed")
-    grep -q ': 8 entries$' <<<"$out" || failures+=("catalog: after 3 racing installs the 64-bit catalog should have 8 entries: $(grep 'protocol catalog' <<<"$out")")
+    out="$(wcat wine wsp-catalog.exe list)" || failures+=("$ARCH_NOW catalog: 'list' after the racing installs failed")
+    grep -q ': 8 entries$' <<<"$out" || failures+=("$ARCH_NOW catalog: after 3 racing installs the 64-bit catalog should have 8 entries: $(grep 'protocol catalog' <<<"$out")")
     for n in 1 2 3; do
         g="{00000000-0000-0000-0000-00000000000$n}"
-        wcat wine wsp-catalog.exe remove "$g" >/dev/null || failures+=("catalog: 'remove $g' failed (log: $LOGS/catalog.log)")
+        wcat wine wsp-catalog.exe remove "$g" >/dev/null || failures+=("$ARCH_NOW catalog: 'remove $g' failed (log: $LOGS/$ARCH_NOW-catalog.log)")
     done
-    wcat wine wsp-catalog.exe remove "$guid" >/dev/null || failures+=("catalog: 'remove $guid' failed (log: $LOGS/catalog.log)")
-    wcat wine wsp-catalog.exe restore backup.reg >/dev/null || { failures+=("catalog: 'restore' failed (log: $LOGS/catalog.log)"); return; }
-    wcat wine reg export "$key" after.reg /y >/dev/null || { failures+=("catalog: wine reg export after restore failed"); return; }
-    wcat wine wsp-catalog.exe backup backup-after.reg >/dev/null || { failures+=("catalog: 'backup' after restore failed"); return; }
+    wcat wine wsp-catalog.exe remove "$guid" >/dev/null || failures+=("$ARCH_NOW catalog: 'remove $guid' failed (log: $LOGS/$ARCH_NOW-catalog.log)")
+    wcat wine wsp-catalog.exe restore backup.reg >/dev/null || { failures+=("$ARCH_NOW catalog: 'restore' failed (log: $LOGS/$ARCH_NOW-catalog.log)"); return; }
+    wcat wine reg export "$key" after.reg /y >/dev/null || { failures+=("$ARCH_NOW catalog: wine reg export after restore failed"); return; }
+    wcat wine wsp-catalog.exe backup backup-after.reg >/dev/null || { failures+=("$ARCH_NOW catalog: 'backup' after restore failed"); return; }
     cmp -s "$dir/before.reg" "$dir/after.reg" ||
-        failures+=("catalog: 'reg export' of the Parameters key differs after install/remove/restore (see $dir/before.reg, after.reg)")
+        failures+=("$ARCH_NOW catalog: 'reg export' of the Parameters key differs after install/remove/restore (see $dir/before.reg, after.reg)")
     cmp -s "$dir/backup.reg" "$dir/backup-after.reg" ||
-        failures+=("catalog: the tool's backup differs after install/remove/restore (see $dir/backup.reg, backup-after.reg)")
-    echo "    catalog stage done (log: ${LOGS#"$root"/}/catalog.log)"
+        failures+=("$ARCH_NOW catalog: the tool's backup differs after install/remove/restore (see $dir/backup.reg, backup-after.reg)")
+    echo "    catalog stage done (log: ${LOGS#"$root"/}/$ARCH_NOW-catalog.log)"
 }
 
-for suite in $SUITES; do
-    case "$suite" in
-    loopback) run_suite loopback_provider.dll loopback ;;
-    pipe) run_suite pipe_provider.dll pipe ;;
-    catalog)
-        run_catalog
-        catalog_stage
-        ;;
-    *) die "unknown suite '$suite' in WSP_E2E_SUITES" ;;
-    esac
+# Both catalogs from one install (issue 14), as `WSCInstallProvider64_32` does: one stored path,
+# `%SystemRoot%\system32\<name>.dll`, which a 64-bit process finds in system32 (the x86_64 DLL)
+# and a 32-bit one, through WoW64's file-system redirection, in syswow64 (the i686 DLL). The
+# 64-bit wsp-catalog.exe installs into both catalogs; the 64-bit and the 32-bit driver each run
+# the loopback suite through their own catalog (so each loads its own DLL); then one remove takes
+# the provider out of both and the catalog is as before (but for the two counters).
+both_catalogs() {
+    local dir="$WINE_DIR/catalog-both" name=wsp_e2e_both_loopback.dll out
+    local sys="$WINEPREFIX/drive_c/windows" stored='%SystemRoot%\system32\wsp_e2e_both_loopback.dll'
+    # catalog_snapshot runs in $OUT and logs under $ARCH_NOW.
+    ARCH_NOW=both OUT="$dir"
+    step "wsp-catalog.exe install --arch both; 64-bit and 32-bit wsp-e2e.exe --catalog loopback; remove --arch both"
+    : >"$LOGS/both-catalog.stdout"
+    : >"$LOGS/both-catalog.stderr"
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$(out_dir x86_64)/wsp-catalog.exe" "$dir/"
+    cp "$(out_dir x86_64)/loopback_provider.dll" "$sys/system32/$name"
+    cp "$(out_dir i686)/loopback_provider.dll" "$sys/syswow64/$name"
+    both() { # one wsp-catalog.exe command in $dir, logged
+        echo "\$ wsp-catalog $*" >>"$LOGS/both-catalog.stdout"
+        (cd "$dir" && timeout --kill-after=10 "$TIMEOUT" wine wsp-catalog.exe "$@" 9>&- 2>>"$LOGS/both-catalog.stderr") |
+            tee -a "$LOGS/both-catalog.stdout"
+        return "${PIPESTATUS[0]}"
+    }
+    catalog_snapshot before.reg
+    if ! out="$(both install "C:\\windows\\system32\\$name" --arch both --path "$stored")"; then
+        failures+=("both catalogs: 'wsp-catalog install --arch both' failed: $out (log: $LOGS/both-catalog.stderr)")
+        return
+    fi
+    local guid
+    guid="$(sed -n 's/^installed provider \({[0-9a-f-]*}\).*/\1/p' <<<"$out")"
+    [[ -n "$guid" ]] || { failures+=("both catalogs: 'install' did not name the provider GUID: $out"); return; }
+    local bits
+    for bits in 64 32; do
+        out="$(both list --arch "$bits")" || { failures+=("both catalogs: 'wsp-catalog list --arch $bits' failed"); continue; }
+        grep -qiF "$name" <<<"$out" || failures+=("both catalogs: the $bits-bit catalog has no entry for $name after 'install --arch both'")
+    done
+    run_suite x86_64 --catalog loopback both-catalog-loopback
+    run_suite i686 --catalog loopback both-catalog-loopback
+    both remove "$guid" --arch both >/dev/null ||
+        failures+=("both catalogs: 'wsp-catalog remove $guid --arch both' failed (log: $LOGS/both-catalog.stderr)")
+    catalog_snapshot after.reg
+    local counters='^"(Serial_Access_Num|Next_Catalog_Entry_ID)"='
+    if ! diff <(iconv -f UTF-16LE -t UTF-8 "$dir/before.reg" | grep -Ev "$counters") \
+        <(iconv -f UTF-16LE -t UTF-8 "$dir/after.reg" | grep -Ev "$counters") >"$LOGS/both-catalog.diff"; then
+        failures+=("both catalogs: after 'remove --arch both' the catalog differs from before: $(head -n 5 "$LOGS/both-catalog.diff" | tr '\n' ' ')")
+    else
+        echo "    one install reached both catalogs, each driver loaded its own DLL, one remove took both out"
+    fi
+    rm -f "$sys/system32/$name" "$sys/syswow64/$name"
+}
+
+for arch in "${ARCHES[@]}"; do
+    # The catalog stages use $OUT and $ARCH_NOW: the build and architecture being run.
+    ARCH_NOW="$arch" OUT="$(out_dir "$arch")"
+    for suite in $SUITES; do
+        case "$suite" in
+        loopback) run_suite "$arch" loopback_provider.dll loopback ;;
+        pipe) run_suite "$arch" pipe_provider.dll pipe ;;
+        catalog)
+            run_catalog
+            catalog_stage
+            ;;
+        *) die "unknown suite '$suite' in WSP_E2E_SUITES" ;;
+        esac
+    done
 done
+if [[ " $SUITES " == *" catalog "* ]] && ((${#ARCHES[@]} == 2)); then both_catalogs; fi
 
 # --------------------------------------------------------------------------------------------
 # The chaos suite (tests/chaos, docs/chaos.md) against the real DLLs: every configuration over
@@ -403,6 +595,8 @@ run_chaos() {
     fi
 }
 if [[ "${WSP_CHAOS:-1}" != 0 ]]; then
+    # On the first architecture built (x86_64 unless --arch i686).
+    OUT="$(out_dir "${ARCHES[0]}")"
     run_chaos loopback_provider.dll loopback-tcp loopback-udp
     run_chaos pipe_provider.dll pipe
     run_chaos panicky_provider.dll panicky-tcp panicky-udp
@@ -416,4 +610,4 @@ if ((${#failures[@]})); then
     echo "run-wine: FAILED after $((SECONDS - t_start)) s"
     exit 1
 fi
-echo "run-wine: all suites passed under Wine ($((SECONDS - t_start)) s)"
+echo "run-wine: all suites passed under Wine on ${ARCHES[*]} ($((SECONDS - t_start)) s)"

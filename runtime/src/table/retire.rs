@@ -238,7 +238,15 @@ fn ticks() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
-#[cfg(all(not(loom), not(target_arch = "x86_64")))]
+#[cfg(all(not(loom), target_arch = "x86"))]
+#[inline]
+fn ticks() -> u64 {
+    // SAFETY: RDTSC reads the time-stamp counter; it has no memory effects and exists on every
+    // processor the i586/i686 targets run on (Pentium and later).
+    unsafe { core::arch::x86::_rdtsc() }
+}
+
+#[cfg(all(not(loom), not(any(target_arch = "x86_64", target_arch = "x86"))))]
 fn ticks() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

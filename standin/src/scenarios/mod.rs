@@ -11,6 +11,7 @@ pub mod datagram;
 pub mod duplicate;
 pub mod errors;
 pub mod ifs;
+pub mod layout;
 pub mod lifecycle;
 pub mod notify;
 pub mod overlapped;

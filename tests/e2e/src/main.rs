@@ -12,6 +12,10 @@
 //!   pending) and network event notification (event-select, select and async-select);
 //! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe).
 //!
+//! Every suite starts with `layout::bindings`: the ws2spi bindings' sizes and offsets against the
+//! Windows SDK's for this build's pointer width (so the 32-bit build checks them in a 32-bit
+//! process).
+//!
 //! Prints `PASS <suite>/<scenario>` or `FAIL <suite>/<scenario>: <what went wrong>` per scenario,
 //! then `N passed, M failed`; exits 1 if anything failed, 2 on bad usage.
 //!
@@ -32,7 +36,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ws2_standin::scenarios::{
-    churn, datagram, duplicate, errors, ifs, lifecycle, notify, overlapped, stream, Target,
+    churn, datagram, duplicate, errors, ifs, layout, lifecycle, notify, overlapped, stream, Target,
 };
 use ws2_standin::{SockAddr, Ws2};
 
@@ -143,6 +147,7 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
     let (tcp, udp, pipe) = (loopback_stream, loopback_datagram, pipe_stream);
     match name {
         "loopback" => Some(vec![
+            scenario("layout::bindings", |_| layout::bindings()),
             scenario("stream::echo", move |ws| {
                 stream::echo(ws, &tcp(), 16, 1 << 20)
             }),
@@ -216,6 +221,7 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
             }),
         ]),
         "pipe" => Some(vec![
+            scenario("layout::bindings", |_| layout::bindings()),
             scenario("stream::echo", move |ws| {
                 stream::echo(ws, &pipe(), 8, 256 << 10)
             }),
