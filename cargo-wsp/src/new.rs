@@ -133,10 +133,7 @@ fn parse(args: &[String]) -> Result<Request, String> {
 }
 
 fn check_name(name: &str) -> Result<(), String> {
-    let ok = name
-        .chars()
-        .next()
-        .map_or(false, |c| c.is_ascii_lowercase())
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');

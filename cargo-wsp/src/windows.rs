@@ -9,7 +9,6 @@
 //! of its own (`target/wsp/target`).
 
 use crate::json::Json;
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -81,7 +80,10 @@ pub fn build_command(args: &[String]) -> Result<(), String> {
     let opts = options(args, "--windows")?;
     let krate = find_crate()?;
     toolchain()?;
-    let home = prepare(&krate, None)?;
+    // The conformance driver is resolved and vendored with the crate even here, so that
+    // `build` and `test` share one vendored tree (and one set of build artifacts).
+    let driver = driver_crate(&krate).ok();
+    let home = prepare(&krate, driver.as_deref())?;
     let dll = build_dll(&krate, &home, &opts)?;
     println!("{}", dll.display());
     Ok(())
@@ -101,7 +103,7 @@ pub fn test_command(args: &[String]) -> Result<(), String> {
     let mut failed = Vec::new();
     for t in &tests {
         step(&format!("wine {}", t.display()));
-        let status = wine::<&str>(&prefix, t, &[], &krate.dir)?;
+        let status = wine(&prefix, t, &krate.dir)?;
         if !status {
             failed.push(format!("test binary {}", file_name(t)));
         }
@@ -115,8 +117,20 @@ pub fn test_command(args: &[String]) -> Result<(), String> {
         "wine wsp-e2e.exe {} (the toolkit's scenarios for the DLL's protocol entries)",
         args.join(" ")
     ));
-    if !wine(&prefix, &exe, &args, exe.parent().unwrap_or(&krate.dir))? {
-        failed.push("the conformance scenarios".to_owned());
+    let log = krate.dir.join("target/wsp/conformance.stderr");
+    let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {}", log.display(), e))?;
+    let mut cmd = Command::new("wine");
+    wine_env(&mut cmd, &prefix);
+    cmd.arg(&exe)
+        .args(&args)
+        .current_dir(exe.parent().unwrap_or(&krate.dir))
+        .stderr(stderr);
+    let status = cmd.status().map_err(|e| format!("wine: {}", e))?;
+    if !status.success() {
+        failed.push(format!(
+            "the conformance scenarios (timings and Wine's messages: {})",
+            log.display()
+        ));
     }
     if failed.is_empty() {
         println!("cargo wsp: all tests and conformance scenarios passed under Wine");
@@ -205,7 +219,7 @@ fn find_crate() -> Result<Crate, String> {
         .find(|p| {
             p.get("manifest_path")
                 .str()
-                .map_or(false, |m| Path::new(m) == manifest)
+                .is_some_and(|m| Path::new(m) == manifest)
         })
         .ok_or_else(|| format!("{} is not a package (a workspace root?); run cargo wsp in the provider crate's folder", manifest.display()))?;
     let name = package.get("name").str().unwrap_or_default().to_owned();
@@ -278,7 +292,7 @@ fn installed(package: &str) -> bool {
         .args(["-W", "-f=${Status}", package])
         .stderr(Stdio::null())
         .output()
-        .map_or(false, |o| o.stdout == b"install ok installed")
+        .is_ok_and(|o| o.stdout == b"install ok installed")
 }
 
 /// Checks Debian's Windows toolchain and Wine; installs them with apt-get when root.
@@ -289,7 +303,7 @@ fn toolchain() -> Result<(), String> {
         let root = Command::new("id")
             .arg("-u")
             .output()
-            .map_or(false, |o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
         if !root {
             return Err(format!(
                 "missing Debian packages: {}; install them with `sudo apt-get install {}`",
@@ -387,8 +401,8 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
 fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
     step("resolving dependencies (rust-version 1.63 fallback, lockfile v3)");
     let config = krate.dir.join(".cargo/config.toml");
-    let fallback = std::fs::read_to_string(&config)
-        .map_or(false, |c| c.contains("incompatible-rust-versions"));
+    let fallback =
+        std::fs::read_to_string(&config).is_ok_and(|c| c.contains("incompatible-rust-versions"));
     if !fallback {
         println!(
             "    note: {} has no `[resolver] incompatible-rust-versions = \"fallback\"`; resolving with it anyway",
@@ -453,7 +467,12 @@ fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
         cmd.arg("-s").arg(d.join("Cargo.toml"));
     }
     cmd.arg(&vendor);
-    let config = run(cmd, "cargo vendor")?;
+    let out = cmd.output().map_err(|e| format!("cargo vendor: {}", e))?;
+    if !out.status.success() {
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        return Err(format!("cargo vendor failed ({})", out.status));
+    }
+    let config = String::from_utf8_lossy(&out.stdout).into_owned();
     std::fs::write(home.join("config.toml"), config).map_err(|e| e.to_string())?;
     Ok(home)
 }
@@ -635,8 +654,17 @@ fn wine_prefix(krate: &Crate) -> Result<PathBuf, String> {
         step(&format!("creating the Wine prefix {}", prefix.display()));
         let mut cmd = Command::new("wineboot");
         wine_env(&mut cmd, &prefix);
-        cmd.arg("-i").stdout(Stdio::null());
-        run(cmd, "wineboot -i")?;
+        let out = cmd
+            .arg("-i")
+            .output()
+            .map_err(|e| format!("wineboot -i: {}", e))?;
+        if !out.status.success() {
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            return Err(format!(
+                "wineboot -i failed ({}): Wine cannot start",
+                out.status
+            ));
+        }
         let mut wait = Command::new("wineserver");
         wine_env(&mut wait, &prefix);
         let _ = wait.arg("-w").status();
@@ -652,16 +680,11 @@ fn wine_env(cmd: &mut Command, prefix: &Path) {
         .env_remove("WAYLAND_DISPLAY");
 }
 
-/// Runs `exe args` under Wine in `dir`; whether it exited 0.
-fn wine<S: AsRef<OsStr>>(
-    prefix: &Path,
-    exe: &Path,
-    args: &[S],
-    dir: &Path,
-) -> Result<bool, String> {
+/// Runs `exe` under Wine in `dir`; whether it exited 0.
+fn wine(prefix: &Path, exe: &Path, dir: &Path) -> Result<bool, String> {
     let mut cmd = Command::new("wine");
     wine_env(&mut cmd, prefix);
-    cmd.arg(exe).args(args).current_dir(dir);
+    cmd.arg(exe).current_dir(dir);
     let status = cmd.status().map_err(|e| format!("wine: {}", e))?;
     Ok(status.success())
 }

@@ -214,7 +214,7 @@ fn on(
 }
 
 /// The conformance suite for `library`, or a single failing step saying why there is none.
-pub fn suite(library: &str, patterns: &[Pattern]) -> Vec<Step> {
+pub(crate) fn suite(library: &str, patterns: &[Pattern]) -> Vec<Step> {
     let entries = match entries(library, patterns) {
         Ok(e) => e,
         Err(why) => return vec![scenario("entries", move |_| Err(why.clone()))],
