@@ -15,8 +15,6 @@ use std::path::{Path, PathBuf};
 pub struct Request {
     /// The package name.
     pub name: String,
-    /// An IFS provider.
-    pub ifs: bool,
     /// `--family N --sockaddr MIN..MAX`.
     pub family: Option<Family>,
     /// The toolkit checkout.
@@ -51,7 +49,6 @@ fn edit(file: &'static str, from: &str, to: String) -> Edit {
 
 fn parse(args: &[String]) -> Result<Request, String> {
     let mut name = None;
-    let mut ifs = false;
     let mut family = None;
     let mut sockaddr = None;
     let mut toolkit = None;
@@ -63,7 +60,9 @@ fn parse(args: &[String]) -> Result<Request, String> {
                 .ok_or_else(|| format!("{} needs a value", what))
         };
         match a.as_str() {
-            "--ifs" => ifs = true,
+            "--ifs" => {
+                return Err("--ifs: the toolkit has no IFS template yet; examples/pipe in the toolkit is an IFS provider (named pipes on Windows, Unix sockets elsewhere) to start from".to_owned())
+            }
             "--family" => {
                 let v = value("--family")?;
                 family = Some(v.parse::<u16>().map_err(|_| {
@@ -126,7 +125,6 @@ fn parse(args: &[String]) -> Result<Request, String> {
     }
     Ok(Request {
         name,
-        ifs,
         family,
         toolkit,
     })
@@ -176,21 +174,12 @@ pub fn fresh_guid() -> String {
 
 /// The template folder (under `templates/`), its package name and the edits for `req`.
 fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
-    let (dir, package, display, template_guid) = if req.ifs {
-        (
-            "provider-ifs",
-            "provider-ifs-template",
-            "Template IFS streams",
-            "5d0e8b7a-3c4f-4a1e-9b2d-6f7e8a9b0c1d",
-        )
-    } else {
-        (
-            "provider",
-            "provider-template",
-            "Template datagrams",
-            "0b6f3c1e-2d4a-4f5b-8c7d-9e0a1b2c3d4e",
-        )
-    };
+    let (dir, package, display, template_guid) = (
+        "provider",
+        "provider-template",
+        "Template datagrams",
+        "0b6f3c1e-2d4a-4f5b-8c7d-9e0a1b2c3d4e",
+    );
     let toolkit = req.toolkit.display().to_string().replace('\\', "/");
     let mut edits = vec![
         edit(
@@ -219,7 +208,7 @@ fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
             format!("    guid = \"{}\",", guid),
         ),
     ];
-    if let (Some(f), false) = (req.family, req.ifs) {
+    if let Some(f) = req.family {
         let len = usize::from(f.min) - 2;
         edits.push(edit(
             "src/lib.rs",
@@ -346,9 +335,6 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if dest.exists() {
         return Err(format!("{} already exists", dest.display()));
     }
-    if req.ifs && req.family.is_some() {
-        return Err("--ifs and --family: the IFS template is AF_UNIX-shaped streams; start from --ifs and change its entry, or from --family".to_owned());
-    }
     let guid = fresh_guid();
     let files = render(&req, &guid)?;
     for (rel, text) in &files {
@@ -361,13 +347,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     println!(
         "created {}: {} provider, GUID {}, toolkit {}",
         dest.display(),
-        match (req.ifs, req.family) {
-            (true, _) => "IFS".to_owned(),
-            (false, Some(f)) => format!(
+        match req.family {
+            Some(f) => format!(
                 "non-IFS datagram, family {}, {}..{}-byte addresses",
                 f.number, f.min, f.max
             ),
-            (false, None) => "non-IFS datagram (AF_INET)".to_owned(),
+            None => "non-IFS datagram (AF_INET)".to_owned(),
         },
         guid,
         req.toolkit.display()
