@@ -13,6 +13,7 @@ mod json;
 mod new;
 mod windows;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::exit;
 
@@ -51,7 +52,8 @@ fn main() {
         Some("build") => windows::build_command(&args[1..]),
         Some("test") => windows::test_command(&args[1..]),
         Some("-h") | Some("--help") | Some("help") => {
-            println!("{}", USAGE);
+            // A closed pipe (`cargo wsp --help | head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{}", USAGE);
             return;
         }
         _ => {

@@ -68,7 +68,7 @@ fn options(args: &[String], required: &str) -> Result<Options, String> {
     }
     if !seen {
         return Err(format!(
-            "say {} (the only target cargo wsp builds for is Windows, x86_64)",
+            "this command needs {} (cargo wsp builds for one target: Windows, x86_64)",
             required
         ));
     }

@@ -7,8 +7,8 @@ use winsock_provider::{entry_points, SockAddr, WsaError};
 use ws2_standin::Ws2;
 
 /// Address number `n` in this provider's address format.
-fn address(n: u8) -> SockAddr {
-    SockAddr::Inet(SocketAddr::from(([127, 0, 0, 1], 5000 + u16::from(n))))
+fn address(n: u32) -> SockAddr {
+    SockAddr::Inet(SocketAddr::from(([127, 0, 0, 1], 5000 + n as u16)))
 }
 
 #[test]

@@ -8,10 +8,9 @@ use winsock_provider::{entry_points, SockAddr};
 use ws2_standin::scenarios::{lifecycle, Target};
 use ws2_standin::Ws2;
 
-/// A bindable address in this provider's format; `n` numbers the sockets of a scenario.
+/// Address number `n` in this provider's address format.
 fn address(n: u32) -> SockAddr {
-    let _ = n;
-    SockAddr::Inet(SocketAddr::from(([127, 0, 0, 1], 0)))
+    SockAddr::Inet(SocketAddr::from(([127, 0, 0, 1], 5000 + n as u16)))
 }
 
 #[test]
