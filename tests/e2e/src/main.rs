@@ -462,7 +462,13 @@ fn main() {
     }
     let mut suites = Vec::new();
     for name in &names {
-        if name == "conformance" && library != FROM_CATALOG {
+        if name == "conformance" {
+            if library == FROM_CATALOG {
+                eprintln!(
+                    "wsp-e2e: the conformance suite reads the entries of a library given by path"
+                );
+                usage();
+            }
             suites.push((name.clone(), conformance::suite(&library, &patterns)));
             continue;
         }
