@@ -45,8 +45,11 @@ trap cleanup EXIT
 cp "$root/target/debug/cargo-wsp" "$bin/"
 export PATH="$bin:$PATH"
 # Nothing from a surrounding cargo invocation may reach the author's builds.
-unset CARGO_TARGET_DIR CARGO_BUILD_TARGET RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_MANIFEST_DIR
+unset CARGO_BUILD_TARGET RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_MANIFEST_DIR
 case "$work" in "$root"/*) die "the temporary folder $work is inside the workspace" ;; esac
+# The variants share their build directories (Linux and Windows), as an author with several
+# provider crates may: the toolkit and the dependencies are then built once.
+export CARGO_TARGET_DIR="$work/target" CARGO_WSP_TARGET_DIR="$work/target-windows"
 
 timings=()
 timed() {

@@ -6,7 +6,7 @@
 //! `fallback` rule (the crate declares `rust-version = "1.63"`, so the lockfile is version 3
 //! and every dependency builds with 1.63), vendor (cached per lockfile under `target/wsp/`),
 //! then build offline with Debian's cargo and `RUSTC=/usr/bin/rustc`, in a target directory
-//! of its own (`target/wsp/target`).
+//! of its own (`target/wsp/target`, or `$CARGO_WSP_TARGET_DIR` to share one between crates).
 
 use crate::json::Json;
 use std::path::{Path, PathBuf};
@@ -493,6 +493,15 @@ impl Fnv {
     }
 }
 
+/// Where Debian's cargo builds: `$CARGO_WSP_TARGET_DIR` (several crates may share one: their
+/// dependencies are then built once), else the crate's `target/wsp/target`.
+fn windows_target_dir(krate: &Crate) -> PathBuf {
+    match std::env::var_os("CARGO_WSP_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => krate.dir.join("target/wsp/target"),
+    }
+}
+
 fn profile(opts: &Options) -> &'static str {
     if opts.release {
         "release"
@@ -538,7 +547,7 @@ fn build_dll(krate: &Crate, home: &Path, opts: &Options) -> Result<PathBuf, Stri
         profile(opts)
     ));
     let start = Instant::now();
-    let target_dir = krate.dir.join("target/wsp/target");
+    let target_dir = windows_target_dir(krate);
     let mut cmd = debian_cargo(&krate.dir, home, &target_dir);
     cmd.args([
         "build",
@@ -602,7 +611,7 @@ fn build_dll(krate: &Crate, home: &Path, opts: &Options) -> Result<PathBuf, Stri
 /// Builds the crate's tests for Windows; returns the test executables.
 fn build_tests(krate: &Crate, home: &Path, opts: &Options) -> Result<Vec<PathBuf>, String> {
     step(&format!("building {}'s tests for {}", krate.name, TRIPLE));
-    let target_dir = krate.dir.join("target/wsp/target");
+    let target_dir = windows_target_dir(krate);
     let mut cmd = debian_cargo(&krate.dir, home, &target_dir);
     cmd.args([
         "test",
@@ -632,7 +641,7 @@ fn build_driver(
     opts: &Options,
 ) -> Result<PathBuf, String> {
     step("building the conformance driver (the toolkit's wsp-e2e) for Windows");
-    let target_dir = krate.dir.join("target/wsp/target");
+    let target_dir = windows_target_dir(krate);
     let mut cmd = debian_cargo(driver, home, &target_dir);
     cmd.args(["build", "--offline", "--locked", "--target", TRIPLE]);
     if opts.release {
