@@ -40,6 +40,9 @@ const WINDOWS_RUST_MINOR: u64 = 63;
 struct Crate {
     /// The folder holding its `Cargo.toml`.
     dir: PathBuf,
+    /// Its workspace's root (the crate's own folder for a crate made by `cargo wsp new`):
+    /// where `Cargo.lock` and `target/` are.
+    root: PathBuf,
     /// The package name.
     name: String,
     /// The library target's name (the DLL is `<lib>.dll`).
@@ -49,6 +52,13 @@ struct Crate {
     /// The toolkit the crate depends on (the folder of its `winsock-provider` dependency's
     /// parent), where the conformance driver's source is.
     toolkit: Option<PathBuf>,
+}
+
+impl Crate {
+    /// `target/wsp` of the crate's workspace: everything `cargo wsp` makes.
+    fn wsp(&self) -> PathBuf {
+        self.root.join("target/wsp")
+    }
 }
 
 /// Options shared by `build` and `test`.
@@ -117,7 +127,7 @@ pub fn test_command(args: &[String]) -> Result<(), String> {
         "wine wsp-e2e.exe {} (the toolkit's scenarios for the DLL's protocol entries)",
         args.join(" ")
     ));
-    let log = krate.dir.join("target/wsp/conformance.stderr");
+    let log = krate.wsp().join("conformance.stderr");
     let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {}", log.display(), e))?;
     let mut cmd = Command::new("wine");
     wine_env(&mut cmd, &prefix);
@@ -270,8 +280,14 @@ fn find_crate() -> Result<Crate, String> {
         .find(|d| d.get("name").str() == Some("winsock-provider"))
         .and_then(|d| d.get("path").str())
         .and_then(|p| Path::new(p).parent().map(Path::to_path_buf));
+    let root = meta
+        .get("workspace_root")
+        .str()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.clone());
     Ok(Crate {
         dir,
+        root,
         name,
         lib,
         addresses,
@@ -371,7 +387,7 @@ fn driver_crate(krate: &Crate) -> Result<PathBuf, String> {
             main.display()
         ));
     }
-    let dir = krate.dir.join("target/wsp/driver");
+    let dir = krate.wsp().join("driver");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {}", dir.display(), e))?;
     let slash = |p: &Path| p.display().to_string().replace('\\', "/");
     let manifest = format!(
@@ -409,10 +425,10 @@ fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
             config.display()
         );
     }
-    let mut dirs = vec![krate.dir.clone()];
+    let mut dirs = vec![krate.root.clone()];
     if let Some(d) = driver {
         // Start from the crate's lockfile so the driver uses the same versions.
-        let lock = krate.dir.join("Cargo.lock");
+        let lock = krate.root.join("Cargo.lock");
         if lock.is_file() && !d.join("Cargo.lock").is_file() {
             std::fs::copy(&lock, d.join("Cargo.lock")).map_err(|e| e.to_string())?;
         }
@@ -451,7 +467,7 @@ fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
         hash.write(text.as_bytes());
     }
     let key = format!("{:016x}", hash.0);
-    let wsp = krate.dir.join("target/wsp");
+    let wsp = krate.wsp();
     let vendor = wsp.join("vendor").join(&key);
     let home = wsp.join("cargo-home").join(&key);
     if home.join("config.toml").is_file() && vendor.is_dir() {
@@ -462,7 +478,7 @@ fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
     let _ = std::fs::remove_dir_all(&vendor);
     std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
     let mut cmd = modern_cargo();
-    cmd.current_dir(&krate.dir).args(["vendor", "--locked"]);
+    cmd.current_dir(&krate.root).args(["vendor", "--locked"]);
     if let Some(d) = driver {
         cmd.arg("-s").arg(d.join("Cargo.toml"));
     }
@@ -498,7 +514,7 @@ impl Fnv {
 fn windows_target_dir(krate: &Crate) -> PathBuf {
     match std::env::var_os("CARGO_WSP_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => krate.dir.join("target/wsp/target"),
+        _ => krate.wsp().join("target"),
     }
 }
 
@@ -556,6 +572,8 @@ fn build_dll(krate: &Crate, home: &Path, opts: &Options) -> Result<PathBuf, Stri
         "--lib",
         "--target",
         TRIPLE,
+        "-p",
+        &krate.name,
     ]);
     if opts.release {
         cmd.arg("--release");
@@ -571,7 +589,7 @@ fn build_dll(krate: &Crate, home: &Path, opts: &Options) -> Result<PathBuf, Stri
         .ok_or_else(|| format!("the build produced no {}.dll", krate.lib))?;
     println!("    built in {:.1} s", start.elapsed().as_secs_f64());
 
-    let out_dir = krate.dir.join("target/wsp/dll").join(profile(opts));
+    let out_dir = krate.wsp().join("dll").join(profile(opts));
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     let stripped = out_dir.join(format!("{}.dll", krate.lib));
     let mut strip = Command::new("x86_64-w64-mingw32-strip");
@@ -620,6 +638,8 @@ fn build_tests(krate: &Crate, home: &Path, opts: &Options) -> Result<Vec<PathBuf
         "--locked",
         "--target",
         TRIPLE,
+        "-p",
+        &krate.name,
     ]);
     if opts.release {
         cmd.arg("--release");
@@ -658,7 +678,7 @@ fn build_driver(
 
 /// The crate's Wine prefix (`target/wsp/wine`), created on first use.
 fn wine_prefix(krate: &Crate) -> Result<PathBuf, String> {
-    let prefix = krate.dir.join("target/wsp/wine");
+    let prefix = krate.wsp().join("wine");
     if !prefix.join("system.reg").is_file() {
         step(&format!("creating the Wine prefix {}", prefix.display()));
         let mut cmd = Command::new("wineboot");
