@@ -434,7 +434,7 @@ fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
         }
         dirs.push(d.to_path_buf());
     }
-    let mut hash = Fnv::new();
+    let mut registry = std::collections::BTreeSet::new();
     for dir in &dirs {
         let mut cmd = modern_cargo();
         cmd.current_dir(dir)
@@ -464,12 +464,21 @@ fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
                 lock.display()
             ));
         }
-        hash.write(text.as_bytes());
+        registry.extend(registry_packages(&text));
+    }
+    let mut hash = Fnv::new();
+    for p in &registry {
+        hash.write(p.as_bytes());
     }
     let key = format!("{:016x}", hash.0);
-    let wsp = krate.wsp();
-    let vendor = wsp.join("vendor").join(&key);
-    let home = wsp.join("cargo-home").join(&key);
+    // Beside a shared Windows build folder, so that crates with the same dependencies share
+    // one vendored tree too (the build reuses artifacts only for sources at the same path).
+    let cache = match std::env::var_os("CARGO_WSP_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("wsp"),
+        _ => krate.wsp(),
+    };
+    let vendor = cache.join("vendor").join(&key);
+    let home = cache.join("cargo-home").join(&key);
     if home.join("config.toml").is_file() && vendor.is_dir() {
         step("vendored sources up to date (cached for these lockfiles)");
         return Ok(home);
@@ -491,6 +500,17 @@ fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
     let config = String::from_utf8_lossy(&out.stdout).into_owned();
     std::fs::write(home.join("config.toml"), config).map_err(|e| e.to_string())?;
     Ok(home)
+}
+
+/// The `[[package]]` entries of a lockfile that come from a registry (what `cargo vendor`
+/// copies), as text: the vendored tree depends on these alone.
+fn registry_packages(lockfile: &str) -> Vec<String> {
+    lockfile
+        .split("[[package]]")
+        .skip(1)
+        .filter(|block| block.lines().any(|l| l.starts_with("source = ")))
+        .map(|block| block.trim().to_owned())
+        .collect()
 }
 
 /// 64-bit FNV-1a, the vendor cache's key.
@@ -740,6 +760,15 @@ mod tests {
     fn rust_versions_compare_by_minor() {
         assert_eq!(minor("1.63"), 63);
         assert_eq!(minor("1.71.1"), 71);
+    }
+
+    #[test]
+    fn vendor_key_ignores_path_packages() {
+        let lock = "version = 3\n\n[[package]]\nname = \"mine\"\nversion = \"0.1.0\"\n\n\
+                    [[package]]\nname = \"syn\"\nversion = \"2.0.106\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        let found = registry_packages(lock);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].contains("syn"));
     }
 
     #[test]
