@@ -59,6 +59,16 @@ impl Crate {
     fn wsp(&self) -> PathBuf {
         self.root.join("target/wsp")
     }
+
+    /// Where the vendored sources and the Wine prefix are: beside a shared Windows build
+    /// folder (`$CARGO_WSP_TARGET_DIR/wsp`), so that crates with the same dependencies share
+    /// them too (a build reuses artifacts only for sources at the same path), else `wsp()`.
+    fn cache(&self) -> PathBuf {
+        match std::env::var_os("CARGO_WSP_TARGET_DIR") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("wsp"),
+            _ => self.wsp(),
+        }
+    }
 }
 
 /// Options shared by `build` and `test`.
@@ -471,12 +481,7 @@ fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
         hash.write(p.as_bytes());
     }
     let key = format!("{:016x}", hash.0);
-    // Beside a shared Windows build folder, so that crates with the same dependencies share
-    // one vendored tree too (the build reuses artifacts only for sources at the same path).
-    let cache = match std::env::var_os("CARGO_WSP_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("wsp"),
-        _ => krate.wsp(),
-    };
+    let cache = krate.cache();
     let vendor = cache.join("vendor").join(&key);
     let home = cache.join("cargo-home").join(&key);
     if home.join("config.toml").is_file() && vendor.is_dir() {
@@ -698,7 +703,7 @@ fn build_driver(
 
 /// The crate's Wine prefix (`target/wsp/wine`), created on first use.
 fn wine_prefix(krate: &Crate) -> Result<PathBuf, String> {
-    let prefix = krate.wsp().join("wine");
+    let prefix = krate.cache().join("wine");
     if !prefix.join("system.reg").is_file() {
         step(&format!("creating the Wine prefix {}", prefix.display()));
         let mut cmd = Command::new("wineboot");
