@@ -16,6 +16,8 @@ pub const FAMILY: u16 = 2;
 pub const PROTOCOL: i32 = 17;
 /// The largest datagram (the entry's `dwMessageSize`).
 pub const MAX_DATAGRAM: usize = 65467;
+/// How many addresses an implicit bind tries (IP: the ports 49152-65535).
+const EPHEMERAL_PORTS: u32 = 16384;
 /// Default `SO_RCVBUF`: bytes that may wait in one socket's queue.
 const DEFAULT_RCVBUF: usize = 64 * 1024;
 
@@ -48,22 +50,27 @@ struct Bound {
 }
 
 impl Exchange {
-    /// Registers `mailbox` at `addr`; an IP address with port 0 gets a free port, any other
-    /// address is taken as given (`WSAEADDRINUSE` when another socket has it).
+    /// Registers `mailbox` at `addr`; an IP address with port 0 gets a free port
+    /// (`WSAENOBUFS` when none is), any other address is taken as given (`WSAEADDRINUSE` when
+    /// another socket has it).
     fn bind(&self, addr: &SockAddr, mailbox: &Arc<Mailbox>) -> Result<SockAddr, WsaError> {
         let mut bound = lock(&self.bound);
         bound.by_address.retain(|_, m| m.strong_count() > 0);
         let addr = match addr {
-            SockAddr::Inet(ip) if ip.port() == 0 => loop {
-                bound.next = bound.next.wrapping_add(1);
-                let port = 49152 + (bound.next % 16384) as u16;
-                let mut candidate = *ip;
-                candidate.set_port(port);
-                let candidate = SockAddr::Inet(candidate);
-                if !bound.by_address.contains_key(&candidate) {
-                    break candidate;
+            SockAddr::Inet(ip) if ip.port() == 0 => {
+                let mut free = None;
+                for _ in 0..EPHEMERAL_PORTS {
+                    bound.next = bound.next.wrapping_add(1);
+                    let mut candidate = *ip;
+                    candidate.set_port(49152 + (bound.next % EPHEMERAL_PORTS) as u16);
+                    let candidate = SockAddr::Inet(candidate);
+                    if !bound.by_address.contains_key(&candidate) {
+                        free = Some(candidate);
+                        break;
+                    }
                 }
-            },
+                free.ok_or(WsaError::NOBUFS)?
+            }
             other => other.clone(),
         };
         if bound.by_address.contains_key(&addr) {
@@ -75,7 +82,8 @@ impl Exchange {
         Ok(addr)
     }
 
-    /// An address no socket has, like `like` (an unbound socket sends from one of these).
+    /// An address no socket has, like `like` (an unbound socket sends from one of these);
+    /// `WSAENOBUFS` when none is free.
     fn any_address(&self, like: &SockAddr, mailbox: &Arc<Mailbox>) -> Result<SockAddr, WsaError> {
         match like {
             SockAddr::Inet(ip) => {
@@ -85,7 +93,7 @@ impl Exchange {
             }
             SockAddr::Raw { family, data } => {
                 let mut n = lock(&self.bound).next;
-                loop {
+                for _ in 0..EPHEMERAL_PORTS {
                     n = n.wrapping_add(1);
                     let mut data = data.clone();
                     for (i, b) in data.iter_mut().rev().take(4).enumerate() {
@@ -102,6 +110,7 @@ impl Exchange {
                         r => return r,
                     }
                 }
+                Err(WsaError::NOBUFS)
             }
         }
     }
