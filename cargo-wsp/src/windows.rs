@@ -485,7 +485,7 @@ fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
     let vendor = cache.join("vendor").join(&key);
     let home = cache.join("cargo-home").join(&key);
     if home.join("config.toml").is_file() && vendor.is_dir() {
-        step("vendored sources up to date (cached for these lockfiles)");
+        step("vendored sources up to date (cached for these locked packages)");
         return Ok(home);
     }
     step(&format!("vendoring dependencies into {}", vendor.display()));
