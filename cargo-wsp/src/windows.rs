@@ -139,8 +139,7 @@ pub fn test_command(args: &[String]) -> Result<(), String> {
     ));
     let log = krate.wsp().join("conformance.stderr");
     let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {}", log.display(), e))?;
-    let mut cmd = Command::new("wine");
-    wine_env(&mut cmd, &prefix);
+    let mut cmd = wine_command(&prefix);
     cmd.arg(&exe)
         .args(&args)
         .current_dir(exe.parent().unwrap_or(&krate.dir))
@@ -363,6 +362,7 @@ fn toolchain() -> Result<(), String> {
         "x86_64-w64-mingw32-strip",
         "x86_64-w64-mingw32-objdump",
         "wine",
+        "timeout",
     ] {
         let ok = Command::new(tool)
             .arg("--version")
@@ -734,10 +734,22 @@ fn wine_env(cmd: &mut Command, prefix: &Path) {
         .env_remove("WAYLAND_DISPLAY");
 }
 
+/// `wine`, stopped after `$CARGO_WSP_TIMEOUT` seconds (default 900) so that a hung test
+/// cannot stall the run (coreutils' `timeout`; the status is then 124).
+fn wine_command(prefix: &Path) -> Command {
+    let limit = std::env::var("CARGO_WSP_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(900);
+    let mut cmd = Command::new("timeout");
+    cmd.args(["--kill-after=10", &limit.to_string(), "wine"]);
+    wine_env(&mut cmd, prefix);
+    cmd
+}
+
 /// Runs `exe` under Wine in `dir`; whether it exited 0.
 fn wine(prefix: &Path, exe: &Path, dir: &Path) -> Result<bool, String> {
-    let mut cmd = Command::new("wine");
-    wine_env(&mut cmd, prefix);
+    let mut cmd = wine_command(prefix);
     cmd.arg(exe).current_dir(dir);
     let status = cmd.status().map_err(|e| format!("wine: {}", e))?;
     Ok(status.success())
