@@ -10,7 +10,12 @@
 //! * `loopback` — AF_INET streams (TCP) and datagrams (UDP) on 127.0.0.1 (examples/loopback),
 //!   including overlapped I/O (an IOCP echo server, completion routes, close with operations
 //!   pending) and network event notification (event-select, select and async-select);
-//! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe).
+//! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe);
+//! * `conformance` — any provider: the scenarios for each protocol entry the library reports
+//!   through `WspEnumProviderProtocols`, chosen by socket type, with addresses from
+//!   `--address PATTERN` (`inet:IP:PORT`, or `raw:FAMILY:HEX` where each `xx` byte pair is
+//!   filled with a number unique in the run; see `conformance.rs`). `cargo wsp test --wine`
+//!   runs this suite against an author's DLL.
 //!
 //! Every suite starts with `layout::bindings`: the ws2spi bindings' sizes and offsets against the
 //! Windows SDK's for this build's pointer width (so the 32-bit build checks them in a 32-bit
@@ -39,6 +44,8 @@ use ws2_standin::scenarios::{
     churn, datagram, duplicate, errors, ifs, layout, lifecycle, notify, overlapped, stream, Target,
 };
 use ws2_standin::{SockAddr, Ws2};
+
+mod conformance;
 
 const AF_UNIX: i32 = 1;
 const AF_INET: i32 = 2;
@@ -272,7 +279,7 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
     }
 }
 
-const SUITES: &[&str] = &["loopback", "pipe"];
+const SUITES: &[&str] = &["loopback", "pipe", "conformance"];
 
 thread_local! {
     /// Set on scenario threads: their panics are reported as FAIL lines, not on stderr.
@@ -420,6 +427,7 @@ fn open_session(library: &str) -> Result<Ws2, String> {
 
 fn usage() -> ! {
     eprintln!("usage: wsp-e2e <provider-library-path | --catalog> <suite>...");
+    eprintln!("       wsp-e2e <provider-library-path> conformance [--address PATTERN]...");
     eprintln!("       wsp-e2e --register|--unregister <provider-library-path>");
     eprintln!("suites: {}", SUITES.join(", "));
     std::process::exit(2);
@@ -444,8 +452,35 @@ fn main() {
         usage();
     }
     let library = args[0].clone();
+    let mut patterns = Vec::new();
+    let mut names = Vec::new();
+    let mut rest = args[1..].iter();
+    while let Some(a) = rest.next() {
+        if a != "--address" {
+            names.push(a.clone());
+            continue;
+        }
+        match rest.next().map(|p| conformance::Pattern::parse(p)) {
+            Some(Ok(p)) => patterns.push(p),
+            Some(Err(e)) => {
+                eprintln!("wsp-e2e: {}", e);
+                usage();
+            }
+            None => usage(),
+        }
+    }
     let mut suites = Vec::new();
-    for name in &args[1..] {
+    for name in &names {
+        if name == "conformance" {
+            if library == FROM_CATALOG {
+                eprintln!(
+                    "wsp-e2e: the conformance suite reads the entries of a library given by path"
+                );
+                usage();
+            }
+            suites.push((name.clone(), conformance::suite(&library, &patterns)));
+            continue;
+        }
         match suite(name, &library) {
             Some(steps) => suites.push((name.clone(), steps)),
             None => {

@@ -104,8 +104,9 @@ fn run(crate_name: &str, suite: &str) {
     check_suites(cmd);
 }
 
-/// Runs the driver as `cmd` says and fails with its FAIL lines if anything failed.
-fn check_suites(mut cmd: Command) {
+/// Runs the driver as `cmd` says and fails with its FAIL lines if anything failed; returns
+/// its standard output.
+fn check_suites(mut cmd: Command) -> String {
     let out = cmd.output().expect("cannot run wsp-e2e");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -128,6 +129,7 @@ fn check_suites(mut cmd: Command) {
             fails.join("\n")
         }
     );
+    stdout.into_owned()
 }
 
 #[test]
@@ -138,6 +140,72 @@ fn loopback_library() {
 #[test]
 fn pipe_library() {
     run("pipe_provider", "pipe");
+}
+
+/// Runs `wsp-e2e <library> conformance <args>`: checks it passed and returns its PASS lines.
+fn conformance(crate_name: &str, args: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new(driver());
+    cmd.arg(library(crate_name)).arg("conformance").args(args);
+    check_suites(cmd)
+        .lines()
+        .filter(|l| l.starts_with("PASS "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn conformance_picks_scenarios_from_the_protocol_entries() {
+    let passed = conformance("loopback_provider", &[]);
+    for expected in [
+        "PASS conformance/errors::startup_version",
+        "PASS conformance/stream::echo(af=2 type=1 protocol=6)",
+        "PASS conformance/errors::bad_input(af=2 type=1 protocol=6)",
+        "PASS conformance/datagram::boundaries(af=2 type=2 protocol=17)",
+        "PASS conformance/churn::close_races_calls(af=2 type=2 protocol=17)",
+        "PASS conformance/lifecycle::cleanup_closes_everything(af=2 type=2 protocol=17)",
+    ] {
+        assert!(
+            passed.iter().any(|l| l == expected),
+            "{} not in {:?}",
+            expected,
+            passed
+        );
+    }
+    assert!(!passed.iter().any(|l| l.contains("ifs::")), "{:?}", passed);
+}
+
+#[test]
+fn conformance_of_an_ifs_provider_with_raw_addresses() {
+    // examples/pipe: AF_UNIX names, `wsp-` then four unique bytes then the terminating NUL.
+    let passed = conformance("pipe_provider", &["--address", "raw:1:7773702dxxxxxxxx00"]);
+    for expected in [
+        "PASS conformance/stream::echo(af=1 type=1 protocol=0)",
+        "PASS conformance/ifs::file_io_interleave(af=1 type=1 protocol=0)",
+        "PASS conformance/lifecycle::cleanup_closes_everything(af=1 type=1 protocol=0)",
+    ] {
+        assert!(
+            passed.iter().any(|l| l == expected),
+            "{} not in {:?}",
+            expected,
+            passed
+        );
+    }
+}
+
+#[test]
+fn conformance_without_an_address_for_the_family_says_so() {
+    let out = Command::new(driver())
+        .arg(library("pipe_provider"))
+        .arg("conformance")
+        .output()
+        .expect("cannot run wsp-e2e");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{}", stdout);
+    assert!(
+        stdout.contains("FAIL conformance/entries: no address pattern for family 1"),
+        "{}",
+        stdout
+    );
 }
 
 /// A fresh folder for one test's catalog file.

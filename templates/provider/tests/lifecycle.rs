@@ -1,0 +1,32 @@
+//! The provider's last clean-up closes every socket still open. Alone in its test binary: it
+//! observes the provider's last clean-up in the process.
+
+use provider_template::{Datagrams, FAMILY, PROTOCOL};
+use std::net::SocketAddr;
+use winsock_provider::sys::SOCK_DGRAM;
+use winsock_provider::{entry_points, SockAddr};
+use ws2_standin::scenarios::{lifecycle, Target};
+use ws2_standin::Ws2;
+
+/// Address number `n` in this provider's address format.
+fn address(n: u32) -> SockAddr {
+    SockAddr::Inet(SocketAddr::from(([127, 0, 0, 1], 5000 + n as u16)))
+}
+
+#[test]
+fn cleanup_closes_everything() {
+    let target = Target {
+        af: i32::from(FAMILY),
+        ty: SOCK_DGRAM,
+        protocol: PROTOCOL,
+        addr: address,
+    };
+    let load = || {
+        let ws = Ws2::new();
+        ws.load(entry_points::<Datagrams>()).unwrap();
+        ws
+    };
+    if let Err(e) = lifecycle::cleanup_closes_everything(&load, &target) {
+        panic!("{}", e);
+    }
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A provider author's whole path, outside this repository, as docs/author-guide.md tells it:
+#
+#   cargo wsp new NAME [options]  ->  cargo test  ->  cargo wsp build --windows  ->  cargo wsp test --wine
+#
+#   tests/author-path.sh                 (from any directory; root on a fresh Debian 12 machine, as
+#                                         cargo wsp installs the Windows toolchain and Wine with apt-get)
+#
+# Builds cargo-wsp from this checkout, puts it on PATH (so `cargo wsp` works as it does after
+# `cargo install --path cargo-wsp`), and walks the path in a temporary folder outside the
+# workspace for each variant:
+#   default  `cargo wsp new` (AF_INET datagrams, the templates/provider crate)
+#   family   `cargo wsp new --family 40 --sockaddr 16..16` (SockAddr::Raw addresses)
+# Exits 0 only if every step of every variant passed; prints each step's time.
+#
+# Environment knobs (optional):
+#   AUTHOR_PATH_VARIANTS   which variants to walk (default "default family")
+#   AUTHOR_PATH_KEEP=1     keep the temporary folder (its path is printed)
+set -euo pipefail
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$script_dir/.." && pwd)"
+VARIANTS="${AUTHOR_PATH_VARIANTS:-default family}"
+
+t_start=$SECONDS
+step() { printf '==> %s\n' "$*"; }
+die() {
+    printf '\nauthor-path: FAILED: %s\n' "$*" >&2
+    exit 1
+}
+
+step "building cargo-wsp"
+(cd "$root" && cargo build --quiet -p cargo-wsp) || die "cargo build -p cargo-wsp failed"
+bin="$(mktemp -d "${TMPDIR:-/tmp}/wsp-bin.XXXXXX")"
+work="$(mktemp -d "${TMPDIR:-/tmp}/wsp-author.XXXXXX")"
+cleanup() {
+    rm -rf "$bin"
+    if [[ "${AUTHOR_PATH_KEEP:-}" == 1 ]]; then
+        echo "author-path: kept $work"
+    else
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+cp "$root/target/debug/cargo-wsp" "$bin/"
+export PATH="$bin:$PATH"
+# Nothing from a surrounding cargo invocation may reach the author's builds.
+unset CARGO_BUILD_TARGET RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_MANIFEST_DIR
+case "$work" in "$root"/*) die "the temporary folder $work is inside the workspace" ;; esac
+# The variants share their build directories (Linux and Windows), as an author with several
+# provider crates may: the toolkit and the dependencies are then built once.
+export CARGO_TARGET_DIR="$work/target" CARGO_WSP_TARGET_DIR="$work/target-windows"
+
+timings=()
+timed() {
+    local what="$1"
+    shift
+    local t=$SECONDS
+    step "$what"
+    "$@" || die "$what"
+    timings+=("$(printf '%4d s  %s' $((SECONDS - t)) "$what")")
+}
+
+for variant in $VARIANTS; do
+    case "$variant" in
+    default) args=() ;;
+    family) args=(--family 40 --sockaddr 16..16) ;;
+    *) die "unknown variant '$variant' in AUTHOR_PATH_VARIANTS" ;;
+    esac
+    name="author-$variant"
+    cd "$work"
+    timed "[$variant] cargo wsp new $name ${args[*]}" cargo wsp new "$name" "${args[@]}"
+    cd "$work/$name"
+    timed "[$variant] cargo test" cargo test --quiet
+    timed "[$variant] cargo wsp build --windows" cargo wsp build --windows
+    timed "[$variant] cargo wsp test --wine" cargo wsp test --wine
+done
+
+echo
+echo "author-path: times"
+printf '  %s\n' "${timings[@]}"
+echo "author-path: every step passed ($((SECONDS - t_start)) s)"
