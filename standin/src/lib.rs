@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod build;
 mod catalog;
 mod kernel;
 mod messages;
@@ -43,6 +44,7 @@ pub mod scenarios;
 mod session;
 mod wsa;
 
+pub use build::build_library;
 pub use catalog::CatalogEntry;
 pub use kernel::{
     Completion, ERROR_ABANDONED_WAIT_0, WSA_INFINITE, WSA_MAXIMUM_WAIT_EVENTS, WSA_WAIT_EVENT_0,

@@ -1,0 +1,85 @@
+//! Building a provider crate's library from its own tests, to load it by path (as a DLL is
+//! loaded) or install it in a catalog: `cargo test` builds only the rlib its tests link.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Builds the shared library (`cdylib`) of package `package` in the crate or workspace at
+/// `manifest_dir`, with the profile, target directory and target of the running test binary,
+/// and returns its path (`lib<name>.so`, `<name>.dll`, ...). A no-op when it is up to date.
+///
+/// In a provider crate's tests, [`this_library!`](crate::this_library) calls it for that crate:
+/// `let dll = ws2_standin::this_library!()?;`.
+pub fn build_library(manifest_dir: impl AsRef<Path>, package: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {}", e))?;
+    // target/<profile>/deps/<test>, or target/<triple>/<profile>/deps/<test>.
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("{} is not in a cargo target directory", exe.display()))?;
+    let profile = profile_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parent = profile_dir
+        .parent()
+        .ok_or_else(|| format!("{} has no target directory", profile_dir.display()))?;
+    let (target_dir, triple) = if parent.join("CACHEDIR.TAG").exists() {
+        (parent.to_path_buf(), None)
+    } else {
+        let grand = parent
+            .parent()
+            .ok_or_else(|| format!("{} has no target directory", parent.display()))?;
+        let triple = parent.file_name().map(|n| n.to_string_lossy().into_owned());
+        (grand.to_path_buf(), triple)
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(manifest_dir.as_ref().join("Cargo.toml"))
+        .args(["--lib", "-p", package])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .arg("--profile")
+        .arg(if profile == "debug" { "dev" } else { &profile });
+    if let Some(triple) = &triple {
+        cmd.arg("--target").arg(triple);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run cargo: {}", e))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{:?}` failed ({}):\n{}",
+            cmd,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let file = format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = profile_dir.join(file);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "cargo built {} but there is no {} (is its crate-type \"cdylib\"?)",
+            package,
+            path.display()
+        ))
+    }
+}
+
+/// The shared library of the crate whose test calls it, built first if needed (see
+/// [`build_library`]): `let dll = ws2_standin::this_library!()?;`.
+#[macro_export]
+macro_rules! this_library {
+    () => {
+        $crate::build_library(env!("CARGO_MANIFEST_DIR"), env!("CARGO_PKG_NAME"))
+    };
+}
