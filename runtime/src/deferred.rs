@@ -30,11 +30,15 @@ pub(crate) const IDLE: Duration = Duration::from_secs(1);
 
 thread_local! {
     /// How many runtime entry points this thread is inside (nested: an application callback
-    /// that calls back in).
-    static DEPTH: Cell<usize> = const { Cell::new(0) };
-    /// This thread scheduled sockets that its outermost entry point drives on exit.
-    static MINE: Cell<bool> = const { Cell::new(false) };
+    /// that calls back in), times 2, plus [`MINE`]: one word, so an entry point reaches
+    /// thread-local storage once.
+    static STATE: Cell<usize> = const { Cell::new(0) };
 }
+
+/// In [`STATE`]: this thread scheduled sockets that its outermost entry point drives on exit.
+const MINE: usize = 1;
+/// In [`STATE`]: one level of entry point.
+const LEVEL: usize = 2;
 
 /// A scheduled socket.
 struct Item {
@@ -72,9 +76,9 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue {
 });
 static WAKE: Condvar = Condvar::new();
 
-/// This thread's token: the address of its `DEPTH` slot, distinct among live threads.
+/// This thread's token: the address of its `STATE` slot, distinct among live threads.
 fn token() -> usize {
-    DEPTH.with(|d| d as *const Cell<usize> as usize)
+    STATE.with(|d| d as *const Cell<usize> as usize)
 }
 
 fn same(a: &Weak<dyn Driver>, b: &Weak<dyn Driver>) -> bool {
@@ -83,26 +87,32 @@ fn same(a: &Weak<dyn Driver>, b: &Weak<dyn Driver>) -> bool {
 
 /// Marks the thread as inside a runtime entry point until the guard drops; the outermost one
 /// then drives the sockets this thread scheduled.
-pub(crate) struct Entry(());
+/// (It holds the thread's `STATE` slot, so leaving reaches no thread-local storage again; the
+/// raw pointer keeps the guard on its thread.)
+pub(crate) struct Entry(*const Cell<usize>);
 
 impl Entry {
     /// Entering an entry point.
     #[inline(always)]
     pub(crate) fn enter() -> Entry {
-        DEPTH.with(|d| d.set(d.get() + 1));
-        Entry(())
+        Entry(STATE.with(|state| {
+            state.set(state.get() + LEVEL);
+            state as *const Cell<usize>
+        }))
     }
 }
 
 impl Drop for Entry {
     #[inline(always)]
     fn drop(&mut self) {
-        let depth = DEPTH.with(Cell::get);
-        if depth == 1 && MINE.with(Cell::get) {
+        // SAFETY: the slot of this thread's `STATE`, taken by `enter` on this thread (the guard
+        // is not `Send`); it outlives every entry point the thread is in.
+        let state = unsafe { &*self.0 };
+        if state.get() == LEVEL | MINE {
             // Still counted as inside: signals made by these attempts join this loop.
             drive_mine();
         }
-        DEPTH.with(|d| d.set(depth - 1));
+        state.set(state.get() - LEVEL);
     }
 }
 
@@ -112,7 +122,7 @@ impl Drop for Entry {
 fn drive_mine() {
     let me = token();
     loop {
-        MINE.with(|m| m.set(false));
+        STATE.with(|state| state.set(state.get() & !MINE));
         let mine: Vec<Weak<dyn Driver>> = {
             let mut q = lock(&QUEUE);
             let mut mine = Vec::new();
@@ -148,10 +158,15 @@ fn run(socks: Vec<Weak<dyn Driver>>) {
 
 /// Schedules `sock`'s pending requests after a signal (see the module's rule).
 pub(crate) fn schedule(sock: Weak<dyn Driver>) {
-    let inside = DEPTH.with(Cell::get) > 0;
+    let inside = STATE.with(|state| {
+        let inside = state.get() >= LEVEL;
+        if inside {
+            state.set(state.get() | MINE);
+        }
+        inside
+    });
     let now = Instant::now();
     let (owner, due) = if inside {
-        MINE.with(|m| m.set(true));
         (token(), now + GRACE)
     } else {
         (0, now)
@@ -274,13 +289,13 @@ mod tests {
 
     #[test]
     fn entries_nest_and_restore_the_depth() {
-        assert_eq!(DEPTH.with(Cell::get), 0);
+        assert_eq!(STATE.with(Cell::get), 0);
         {
             let _outer = Entry::enter();
             let _inner = Entry::enter();
-            assert_eq!(DEPTH.with(Cell::get), 2);
+            assert_eq!(STATE.with(Cell::get), 2 * LEVEL);
         }
-        assert_eq!(DEPTH.with(Cell::get), 0);
+        assert_eq!(STATE.with(Cell::get), 0);
         assert_ne!(token(), 0);
     }
 }
