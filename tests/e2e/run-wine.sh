@@ -583,11 +583,11 @@ run_chaos() {
     local dll="$1" name="chaos-${1%_provider.dll}" status=0
     shift
     [[ -f "$OUT/$dll" && -f "$OUT/wsp-chaos.exe" ]] || die "$dll or wsp-chaos.exe was not produced"
-    step "wine wsp-chaos.exe $dll $* (${WSP_CHAOS_CALLS:-100000} calls per seed)"
+    step "wine wsp-chaos.exe $dll $* (${WSP_CHAOS_CALLS:-350000} calls per seed)"
     local t=$SECONDS
     # The panic provider's runtime logs every panic it catches: keep those lines in the log.
     (cd "$OUT" && timeout --kill-after=10 "$TIMEOUT" wine wsp-chaos.exe "$dll" "$@" \
-        --calls "${WSP_CHAOS_CALLS:-100000}" 9>&- 2>"$LOGS/$name.stderr" | tee "$LOGS/$name.stdout") || status=$?
+        --calls "${WSP_CHAOS_CALLS:-350000}" 9>&- 2>"$LOGS/$name.stderr" | tee "$LOGS/$name.stdout") || status=$?
     echo "    ($((SECONDS - t)) s, exit status $status)"
     grep -v 'a provider method panicked' "$LOGS/$name.stderr" | grep -E '^wsp-chaos: .*calls|CRASH' | sed 's/^/    /' || true
     if ! grep -qE '^[0-9]+ passed, 0 failed$' "$LOGS/$name.stdout"; then
