@@ -1,14 +1,15 @@
 //! The toolkit's conformance scenarios for datagram providers, with the provider linked in
-//! (`cargo wsp test --wine` runs them again against the built DLL under Wine). One test, so
-//! that no other test in this binary opens sockets meanwhile: the scenarios check that closed
-//! handle values are refused, which another test reusing a freed value would disturb.
+//! (`cargo wsp test --wine` runs them again against the built DLL under Wine). Each `Session`
+//! hands out handle values from a range of its own, so tests running beside it never reuse the
+//! closed values these scenarios check; dropping it checks that they closed every socket and
+//! runs the clean-up.
 
 use provider_template::{Datagrams, FAMILY, PROTOCOL};
 use std::net::SocketAddr;
 use winsock_provider::sys::SOCK_DGRAM;
 use winsock_provider::{entry_points, SockAddr};
 use ws2_standin::scenarios::{churn, datagram, errors, Target};
-use ws2_standin::Ws2;
+use ws2_standin::Session;
 
 /// Address number `n` in this provider's address format.
 fn address(n: u32) -> SockAddr {
@@ -23,8 +24,7 @@ fn datagram_scenarios() {
         protocol: PROTOCOL,
         addr: address,
     };
-    let ws = Ws2::new();
-    ws.load(entry_points::<Datagrams>()).unwrap();
+    let ws = Session::load(entry_points::<Datagrams>()).unwrap();
     let results = [
         datagram::boundaries(&ws, &target),
         errors::bad_input(&ws, &target),
@@ -37,5 +37,4 @@ fn datagram_scenarios() {
             panic!("{}", e);
         }
     }
-    ws.cleanup();
 }

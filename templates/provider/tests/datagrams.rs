@@ -4,7 +4,7 @@ use provider_template::{Datagrams, FAMILY, PROTOCOL};
 use std::net::SocketAddr;
 use winsock_provider::sys::{FIONBIO, SOCK_DGRAM};
 use winsock_provider::{entry_points, SockAddr, WsaError};
-use ws2_standin::Ws2;
+use ws2_standin::Session;
 
 /// Address number `n` in this provider's address format.
 fn address(n: u32) -> SockAddr {
@@ -13,8 +13,7 @@ fn address(n: u32) -> SockAddr {
 
 #[test]
 fn datagrams_reach_the_socket_bound_to_their_destination() {
-    let ws = Ws2::new();
-    ws.load(entry_points::<Datagrams>()).unwrap();
+    let ws = Session::load(entry_points::<Datagrams>()).unwrap();
     let af = i32::from(FAMILY);
     let a = ws.socket(af, SOCK_DGRAM, PROTOCOL).unwrap();
     let b = ws.socket(af, SOCK_DGRAM, PROTOCOL).unwrap();
@@ -33,5 +32,4 @@ fn datagrams_reach_the_socket_bound_to_their_destination() {
     for s in [a, b, c] {
         ws.closesocket(s).unwrap();
     }
-    ws.cleanup();
 }
