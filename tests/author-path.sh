@@ -35,6 +35,10 @@ bin="$(mktemp -d "${TMPDIR:-/tmp}/wsp-bin.XXXXXX")"
 work="$(mktemp -d "${TMPDIR:-/tmp}/wsp-author.XXXXXX")"
 cleanup() {
     rm -rf "$bin"
+    # Stop the Wine servers of the prefixes made here before their folders go.
+    while IFS= read -r reg; do
+        WINEPREFIX="$(dirname "$reg")" wineserver -k >/dev/null 2>&1 || true
+    done < <(find "$work" -maxdepth 5 -name system.reg 2>/dev/null)
     if [[ "${AUTHOR_PATH_KEEP:-}" == 1 ]]; then
         echo "author-path: kept $work"
     else
