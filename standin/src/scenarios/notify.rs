@@ -116,9 +116,10 @@ fn with_clients(
         None => Ok(()),
         Some(first) if problems.len() == 1 => Err(first.clone()),
         Some(first) => Err(format!(
-            "{} (and {} more failures)",
+            "{} (and {} more failures: {})",
             first,
-            problems.len() - 1
+            problems.len() - 1,
+            problems[1..].join("; ")
         )),
     }
 }
