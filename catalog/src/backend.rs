@@ -124,6 +124,53 @@ pub struct LayerSpec {
     pub ifs: bool,
 }
 
+/// Something that carries a protocol entry: what [`LayerSpec::targets`] chooses among.
+pub(crate) trait HasInfo {
+    /// The entry.
+    fn info(&self) -> &ProtocolInfo;
+}
+
+impl HasInfo for ProtocolInfo {
+    fn info(&self) -> &ProtocolInfo {
+        self
+    }
+}
+
+impl LayerSpec {
+    /// The entries the layer goes over among `entries` (the `arch` catalog, in order): those
+    /// `over` names, in its order, or every visible one (`ChainLen` ≥ 1, not `PFL_HIDDEN`) when
+    /// it is empty; `WSAEINVAL` for an id the catalog lacks.
+    pub(crate) fn targets<T: HasInfo + Clone>(
+        &self,
+        entries: &[T],
+        arch: Arch,
+    ) -> Result<Vec<T>, CatalogError> {
+        if self.over.is_empty() {
+            return Ok(entries
+                .iter()
+                .filter(|e| e.info().chain_len() >= 1 && !e.info().is_hidden())
+                .cloned()
+                .collect());
+        }
+        self.over
+            .iter()
+            .map(|cid| {
+                entries
+                    .iter()
+                    .find(|e| e.info().catalog_entry_id() == *cid)
+                    .cloned()
+                    .ok_or_else(|| {
+                        CatalogError::invalid(format!(
+                            "catalog id {} is not in the {}-bit catalog",
+                            cid,
+                            arch.bits()
+                        ))
+                    })
+            })
+            .collect()
+    }
+}
+
 /// One namespace provider entry (`NameSpace_Catalog5\Catalog_Entries[64]\%012u`).
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct NamespaceEntry {

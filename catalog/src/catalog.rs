@@ -5,7 +5,7 @@
 //! new tree to [`Store::commit`], which writes only if nobody else wrote in between. Any error
 //! before the commit leaves the store untouched.
 
-use crate::backend::{describe_archs, Arch, Backend, Catalogs, LayerSpec, NamespaceEntry};
+use crate::backend::{describe_archs, Arch, Backend, Catalogs, HasInfo, LayerSpec, NamespaceEntry};
 use crate::entry::{check_chain, encode_path, Entry};
 use crate::error::CatalogError;
 use crate::guid::Guid;
@@ -40,6 +40,12 @@ struct Item {
     /// Keys below the entry's key (relative path, values).
     below: Vec<(String, Vec<(String, Value)>)>,
     entry: Entry,
+}
+
+impl HasInfo for Item {
+    fn info(&self) -> &ProtocolInfo {
+        &self.entry.info
+    }
 }
 
 impl Item {
@@ -402,28 +408,7 @@ impl<S: Store> Backend for StoreCatalog<S> {
             let mut targets: Vec<(Arch, Vec<Item>)> = Vec::new();
             for &arch in &archs {
                 let items = model.cat(arch)?;
-                let chosen: Vec<Item> = if spec.over.is_empty() {
-                    items
-                        .iter()
-                        .filter(|it| it.entry.info.chain_len() >= 1 && !it.entry.info.is_hidden())
-                        .cloned()
-                        .collect()
-                } else {
-                    let mut v = Vec::new();
-                    for cid in &spec.over {
-                        match items.iter().find(|it| it.id() == *cid) {
-                            Some(it) => v.push(it.clone()),
-                            None => {
-                                return Err(CatalogError::invalid(format!(
-                                    "catalog id {} is not in the {}-bit catalog",
-                                    cid,
-                                    arch.bits()
-                                )))
-                            }
-                        }
-                    }
-                    v
-                };
+                let chosen = spec.targets(items, arch)?;
                 if chosen.is_empty() {
                     return Err(CatalogError::invalid(format!(
                         "the {}-bit catalog has no entry to layer over",

@@ -189,24 +189,7 @@ impl Wsc {
                 "Windows has no call that installs into the 32-bit catalog alone from a 64-bit process; install into both catalogs",
             ));
         }
-        let f = lookup!(InstallFn, &name);
-        let wpath = wide(path);
-        let buf = infos_buffer(infos);
-        let mut errno = 0;
-        // SAFETY: `id` and `wpath` are valid; `buf` holds `infos.len()` WSAPROTOCOL_INFOW.
-        let r = unsafe {
-            f(
-                id,
-                wpath.as_ptr(),
-                buf.as_ptr().cast(),
-                infos.len() as u32,
-                &mut errno,
-            )
-        };
-        if r == SOCKET_ERROR {
-            return Err(wsa(&name, errno));
-        }
-        Ok(())
+        install_call(&name, id, path, infos)
     }
 }
 
@@ -280,28 +263,7 @@ impl Backend for Wsc {
     ) -> Result<Vec<u32>, CatalogError> {
         let archs = catalogs.resolve(&self.catalogs()?)?;
         let first = self.raw_enum(archs[0])?;
-        let targets: Vec<ProtocolInfo> = if spec.over.is_empty() {
-            first
-                .iter()
-                .filter(|i| i.chain_len() >= 1 && !i.is_hidden())
-                .cloned()
-                .collect()
-        } else {
-            let mut v = Vec::new();
-            for cid in &spec.over {
-                match first.iter().find(|i| i.catalog_entry_id() == *cid) {
-                    Some(i) => v.push(i.clone()),
-                    None => {
-                        return Err(CatalogError::invalid(format!(
-                            "catalog id {} is not in the {}-bit catalog",
-                            cid,
-                            archs[0].bits()
-                        )))
-                    }
-                }
-            }
-            v
-        };
+        let targets = spec.targets(&first, archs[0])?;
         if targets.is_empty() {
             return Err(CatalogError::invalid("there is no entry to layer over"));
         }
@@ -432,24 +394,7 @@ impl Backend for Wsc {
     ) -> Result<(), CatalogError> {
         encode_path(path)?;
         let name = variant("WSCUpdateProvider", arch)?;
-        let f = lookup!(InstallFn, &name);
-        let wpath = wide(path);
-        let buf = infos_buffer(infos);
-        let mut errno = 0;
-        // SAFETY: as in `install_raw`: same prototype.
-        let r = unsafe {
-            f(
-                id,
-                wpath.as_ptr(),
-                buf.as_ptr().cast(),
-                infos.len() as u32,
-                &mut errno,
-            )
-        };
-        if r == SOCKET_ERROR {
-            return Err(wsa(&name, errno));
-        }
-        Ok(())
+        install_call(&name, id, path, infos)
     }
 
     fn get_provider_path(&self, id: &Guid, arch: Arch) -> Result<String, CatalogError> {
@@ -507,4 +452,32 @@ impl Backend for Wsc {
     fn describe(&self) -> String {
         "ws2_32's WSC* functions".to_owned()
     }
+}
+
+/// Calls `name`, one of the WSC* functions with `WSCInstallProvider`'s prototype
+/// (`WSCInstallProvider[64_32]`, `WSCUpdateProvider[32]`), for `id`'s `infos` at `path`.
+fn install_call(
+    name: &str,
+    id: &Guid,
+    path: &str,
+    infos: &[ProtocolInfo],
+) -> Result<(), CatalogError> {
+    let f = lookup!(InstallFn, name);
+    let wpath = wide(path);
+    let buf = infos_buffer(infos);
+    let mut errno = 0;
+    // SAFETY: `id` and `wpath` are valid; `buf` holds `infos.len()` WSAPROTOCOL_INFOW.
+    let r = unsafe {
+        f(
+            id,
+            wpath.as_ptr(),
+            buf.as_ptr().cast(),
+            infos.len() as u32,
+            &mut errno,
+        )
+    };
+    if r == SOCKET_ERROR {
+        return Err(wsa(name, errno));
+    }
+    Ok(())
 }
