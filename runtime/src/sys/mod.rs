@@ -36,9 +36,144 @@ pub const FD_ADDRESS_LIST_CHANGE_BIT: usize = 9;
 /// `FD_MAX_EVENTS`: the length of `WSANETWORKEVENTS::iErrorCode`.
 pub const FD_MAX_EVENTS: usize = 10;
 
+/// The function pointer type a dispatch-table entry type (`Option<unsafe extern "system" fn
+/// ...>`, such as [`LPWSPRECV`]) holds: `<LPWSPRECV as ProcEntry>::Proc` is the plain pointer.
+pub trait ProcEntry {
+    /// The entry's function pointer type.
+    type Proc: Copy;
+}
+
+impl<F: Copy> ProcEntry for Option<F> {
+    type Proc = F;
+}
+
+/// Calls back a macro with the 30 entries of [`WSPPROC_TABLE`], each named once, in the
+/// structure's order: the one list of the SPI's dispatch entries.
+///
+/// `for_each_wsp_proc!(callback)` or `for_each_wsp_proc!(callback, args...)` expands to
+///
+/// ```text
+/// callback! {
+///     [args...]
+///     lpWSPAccept: $crate::sys::LPWSPACCEPT => accept,
+///     lpWSPAddressToString: $crate::sys::LPWSPADDRESSTOSTRING => address_to_string,
+///     ...
+///     lpWSPStringToAddress: $crate::sys::LPWSPSTRINGTOADDRESS => string_to_address,
+/// }
+/// ```
+///
+/// one `field: EntryType => snake_name,` per entry: the [`WSPPROC_TABLE`] field, its type
+/// (an `Option` of the function pointer; [`ProcEntry`] names the pointer itself) and the
+/// entry's name in snake case (the name of the runtime's function behind it). `args` are
+/// passed through unchanged in the leading brackets, for callbacks that need more than the
+/// list (a type parameter, a path). The callback is a `macro_rules!` macro in scope where
+/// `for_each_wsp_proc!` is invoked (a path with `::` works too).
+///
+/// ```
+/// use winsock_provider::sys::{ProcEntry, WSPPROC_TABLE};
+///
+/// // The entries' names, in table order.
+/// macro_rules! names {
+///     ([] $($field:ident : $entry:ty => $name:ident,)*) => {
+///         [$(stringify!($field)),*]
+///     };
+/// }
+/// const NAMES: [&str; 30] = winsock_provider::for_each_wsp_proc!(names);
+/// assert_eq!((NAMES[0], NAMES[29]), ("lpWSPAccept", "lpWSPStringToAddress"));
+///
+/// // A table built from one function per entry, with an argument passed through: the shape
+/// // of a provider's `proc_table` (there `Some(thunks::$name::<P>)` for each entry).
+/// macro_rules! table_of {
+///     ([$value:expr] $($field:ident : $entry:ty => $name:ident,)*) => {
+///         WSPPROC_TABLE { $($field: $value,)* }
+///     };
+/// }
+/// let empty: WSPPROC_TABLE = winsock_provider::for_each_wsp_proc!(table_of, None);
+/// assert!(empty.lpWSPRecv.is_none());
+///
+/// // Plain function pointers, once every entry is known to be set.
+/// macro_rules! procs {
+///     ([] $($field:ident : $entry:ty => $name:ident,)*) => {
+///         #[allow(dead_code)]
+///         struct Procs { $($name: <$entry as ProcEntry>::Proc,)* }
+///
+///         fn checked(t: &WSPPROC_TABLE) -> Option<Procs> {
+///             match ($(t.$field,)*) {
+///                 ($(Some($name),)*) => Some(Procs { $($name,)* }),
+///                 _ => None,
+///             }
+///         }
+///     };
+/// }
+/// winsock_provider::for_each_wsp_proc!(procs);
+/// assert!(checked(&empty).is_none());
+/// ```
+#[macro_export]
+macro_rules! for_each_wsp_proc {
+    ($($callback:ident)::+ $(, $($args:tt)*)?) => {
+        $($callback)::+! {
+            [$($($args)*)?]
+            lpWSPAccept: $crate::sys::LPWSPACCEPT => accept,
+            lpWSPAddressToString: $crate::sys::LPWSPADDRESSTOSTRING => address_to_string,
+            lpWSPAsyncSelect: $crate::sys::LPWSPASYNCSELECT => async_select,
+            lpWSPBind: $crate::sys::LPWSPBIND => bind,
+            lpWSPCancelBlockingCall: $crate::sys::LPWSPCANCELBLOCKINGCALL => cancel_blocking_call,
+            lpWSPCleanup: $crate::sys::LPWSPCLEANUP => cleanup,
+            lpWSPCloseSocket: $crate::sys::LPWSPCLOSESOCKET => close_socket,
+            lpWSPConnect: $crate::sys::LPWSPCONNECT => connect,
+            lpWSPDuplicateSocket: $crate::sys::LPWSPDUPLICATESOCKET => duplicate_socket,
+            lpWSPEnumNetworkEvents: $crate::sys::LPWSPENUMNETWORKEVENTS => enum_network_events,
+            lpWSPEventSelect: $crate::sys::LPWSPEVENTSELECT => event_select,
+            lpWSPGetOverlappedResult: $crate::sys::LPWSPGETOVERLAPPEDRESULT => get_overlapped_result,
+            lpWSPGetPeerName: $crate::sys::LPWSPGETPEERNAME => get_peer_name,
+            lpWSPGetSockName: $crate::sys::LPWSPGETSOCKNAME => get_sock_name,
+            lpWSPGetSockOpt: $crate::sys::LPWSPGETSOCKOPT => get_sock_opt,
+            lpWSPGetQOSByName: $crate::sys::LPWSPGETQOSBYNAME => get_qos_by_name,
+            lpWSPIoctl: $crate::sys::LPWSPIOCTL => ioctl,
+            lpWSPJoinLeaf: $crate::sys::LPWSPJOINLEAF => join_leaf,
+            lpWSPListen: $crate::sys::LPWSPLISTEN => listen,
+            lpWSPRecv: $crate::sys::LPWSPRECV => recv,
+            lpWSPRecvDisconnect: $crate::sys::LPWSPRECVDISCONNECT => recv_disconnect,
+            lpWSPRecvFrom: $crate::sys::LPWSPRECVFROM => recv_from,
+            lpWSPSelect: $crate::sys::LPWSPSELECT => select,
+            lpWSPSend: $crate::sys::LPWSPSEND => send,
+            lpWSPSendDisconnect: $crate::sys::LPWSPSENDDISCONNECT => send_disconnect,
+            lpWSPSendTo: $crate::sys::LPWSPSENDTO => send_to,
+            lpWSPSetSockOpt: $crate::sys::LPWSPSETSOCKOPT => set_sock_opt,
+            lpWSPShutdown: $crate::sys::LPWSPSHUTDOWN => shutdown,
+            lpWSPSocket: $crate::sys::LPWSPSOCKET => socket,
+            lpWSPStringToAddress: $crate::sys::LPWSPSTRINGTOADDRESS => string_to_address,
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    macro_rules! offsets {
+        ([] $($field:ident : $entry:ty => $name:ident,)*) => {{
+            let t = WSPPROC_TABLE::default();
+            let base = &t as *const WSPPROC_TABLE as usize;
+            [$((stringify!($field), &t.$field as *const $entry as usize - base),)*]
+        }};
+    }
+
+    #[test]
+    fn wsp_proc_list_follows_the_table_layout() {
+        let listed = crate::for_each_wsp_proc!(offsets);
+        let step = core::mem::size_of::<usize>();
+        assert_eq!(listed.len() * step, core::mem::size_of::<WSPPROC_TABLE>());
+        for (i, (field, offset)) in listed.iter().enumerate() {
+            assert_eq!(
+                *offset,
+                i * step,
+                "{} is not entry {} of WSPPROC_TABLE",
+                field,
+                i
+            );
+        }
+    }
 
     #[test]
     fn fd_bits_index_their_events() {
