@@ -2,7 +2,9 @@
 //! takes the first visible entry that matches, and the first socket of an entry loads the
 //! library of that entry's provider GUID (once per GUID) and starts it with that entry.
 
-use crate::{choose, entry_points_of, registry, LoadError, Spi, Ws2};
+use crate::api::{ProviderCatalog, Ws2};
+use crate::host::registry;
+use crate::loader::{choose, entry_points_of, Dispatch, LoadError};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -82,8 +84,7 @@ impl Ws2 {
     /// not.
     pub fn library_for(&self, af: i32, ty: i32, protocol: i32) -> Result<String, WsaError> {
         let catalog = self.inner.catalog.as_ref().ok_or(WsaError::INVAL)?;
-        let chosen = catalog.choose(af, ty, protocol)?;
-        Ok(winsock_catalog::expand_env(&chosen.path))
+        catalog.library_for(af, ty, protocol)
     }
 }
 
@@ -102,14 +103,10 @@ pub(crate) fn spi(
     af: i32,
     ty: i32,
     protocol: i32,
-) -> Result<Spi, WsaError> {
+) -> Result<Dispatch, WsaError> {
     let chosen = catalog.choose(af, ty, protocol)?;
     let index = loaded(ws, catalog, chosen)?;
-    let providers = ws.inner.providers.read().unwrap_or_else(|e| e.into_inner());
-    Ok(Spi {
-        table: providers[index].table,
-        info: chosen.info,
-    })
+    Ok(ws.inner.providers.at(index, chosen.info))
 }
 
 /// Loads the provider of the catalog entry a `WSAPROTOCOL_INFOW` from `WSPDuplicateSocket`
@@ -194,4 +191,19 @@ fn load(ws: &Ws2, catalog: &Catalog, chosen: &CatalogEntry) -> Result<usize, Loa
         entries,
         first,
     )
+}
+
+impl ProviderCatalog for Catalog {
+    fn dispatch(&self, ws: &Ws2, af: i32, ty: i32, protocol: i32) -> Result<Dispatch, WsaError> {
+        spi(ws, self, af, ty, protocol)
+    }
+
+    fn load_for_info(&self, ws: &Ws2, info: &WSAPROTOCOL_INFOW) -> Result<(), WsaError> {
+        load_for_info(ws, self, info)
+    }
+
+    fn library_for(&self, af: i32, ty: i32, protocol: i32) -> Result<String, WsaError> {
+        let chosen = self.choose(af, ty, protocol)?;
+        Ok(winsock_catalog::expand_env(&chosen.path))
+    }
 }

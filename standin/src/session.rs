@@ -1,7 +1,9 @@
 //! One-call set-up for tests: a [`Session`] loads a provider, is used as a [`Ws2`], and when it
 //! is dropped checks that the test closed what it opened and runs the balanced clean-up.
 
-use crate::{os, registry, LoadError, Ws2};
+use crate::api::Ws2;
+use crate::host::{os, registry};
+use crate::loader::LoadError;
 use std::ops::Deref;
 use std::path::Path;
 use winsock_provider::sys::SOCKET;

@@ -6,8 +6,8 @@
 //! Everything here is process-wide, like ws2_32's own state, and never panics: upcalls record
 //! contract violations in the registry, reported by the application's next call.
 
-use crate::kernel;
-use crate::registry::{self, Kind};
+use super::kernel;
+use super::registry::{self, Kind};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -336,7 +336,7 @@ pub(crate) fn preset_last_error(code: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::upcall_table;
+    use crate::host::upcalls::upcall_table;
     use winsock_provider::sys::SOCKET_ERROR;
 
     /// A non-IFS handle registered to a fresh catalog entry, as WPUCreateSocketHandle makes.
@@ -389,7 +389,7 @@ mod tests {
         assert_eq!(ov.Internal, 995);
         assert_eq!(
             kernel::wait(&[ev], false, 0, false),
-            Ok(crate::WSA_WAIT_TIMEOUT)
+            Ok(crate::host::kernel::WSA_WAIT_TIMEOUT)
         );
         // ... unless the low bit of hEvent is set: then the event, no packet.
         ov.hEvent = (ev | 1) as _;

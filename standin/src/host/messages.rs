@@ -4,7 +4,7 @@
 //! `Ws2::create_window` makes a window (a handle value from ws2_32's allocator);
 //! `WPUPostMessage` appends to its queue; `Ws2::get_message` pops in FIFO order.
 
-use crate::registry;
+use super::registry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};

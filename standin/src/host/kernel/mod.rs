@@ -5,7 +5,7 @@
 //! On Windows (and under Wine) these are the real objects (`win.rs`); elsewhere `emul.rs`
 //! emulates them with the same semantics. Both expose the same functions, so the rest of the
 //! stand-in never looks at the OS. Window message queues are not kernel objects and are emulated
-//! on every OS (`crate::messages`).
+//! on every OS (`super::messages`).
 
 #[cfg(not(windows))]
 mod emul;
