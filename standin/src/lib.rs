@@ -30,6 +30,7 @@
 //! `WPUCloseSocketHandle` on close, or released twice; a null dispatch-table entry; a
 //! `WSPCleanup` that fails or leaves handles behind after the provider's last clean-up.
 
+#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

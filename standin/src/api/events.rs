@@ -189,8 +189,8 @@ mod tests {
     use super::*;
 
     unsafe extern "system" fn bump(ctx: usize) {
-        // The test passes the address of an AtomicUsize that outlives the APC.
-        let n = &*(ctx as *const std::sync::atomic::AtomicUsize);
+        // SAFETY: the test passes the address of an AtomicUsize that outlives the APC.
+        let n = unsafe { &*(ctx as *const std::sync::atomic::AtomicUsize) };
         n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 

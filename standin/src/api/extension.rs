@@ -107,16 +107,18 @@ impl Ws2 {
         let mut bytes = 0u32;
         self.ext_call("AcceptEx", listen, ov, None, |_| {
             // SAFETY: as the caller guarantees; lengths fit in `output` (asserted).
-            f(
-                listen,
-                accept,
-                output.as_mut_ptr().cast(),
-                receive_len,
-                addr_len,
-                addr_len,
-                &mut bytes,
-                ov,
-            ) != 0
+            unsafe {
+                f(
+                    listen,
+                    accept,
+                    output.as_mut_ptr().cast(),
+                    receive_len,
+                    addr_len,
+                    addr_len,
+                    &mut bytes,
+                    ov,
+                ) != 0
+            }
         })?;
         check_count("AcceptEx", bytes, receive_len as usize);
         Ok(bytes)
@@ -193,19 +195,21 @@ impl Ws2 {
         let mut bytes = 0u32;
         self.ext_call("ConnectEx", s, ov, None, |_| {
             // SAFETY: a whole address; `send` valid (caller's contract).
-            f(
-                s,
-                to.as_ptr().cast(),
-                to.len() as i32,
-                if send.is_empty() {
-                    core::ptr::null()
-                } else {
-                    send.as_ptr().cast()
-                },
-                send.len() as u32,
-                &mut bytes,
-                ov,
-            ) != 0
+            unsafe {
+                f(
+                    s,
+                    to.as_ptr().cast(),
+                    to.len() as i32,
+                    if send.is_empty() {
+                        core::ptr::null()
+                    } else {
+                        send.as_ptr().cast()
+                    },
+                    send.len() as u32,
+                    &mut bytes,
+                    ov,
+                ) != 0
+            }
         })?;
         check_count("ConnectEx", bytes, send.len());
         Ok(bytes)
@@ -222,8 +226,10 @@ impl Ws2 {
         flags: u32,
     ) -> Result<(), WsaError> {
         let f: ext::DisconnectExFn = self.get_extension_function(s, ext::WSAID_DISCONNECTEX)?;
-        // SAFETY: as the caller guarantees.
-        self.ext_call("DisconnectEx", s, ov, None, |_| f(s, ov, flags, 0) != 0)
+        self.ext_call("DisconnectEx", s, ov, None, |_| {
+            // SAFETY: `*ov` stays valid until the operation completes (caller's contract).
+            unsafe { f(s, ov, flags, 0) != 0 }
+        })
     }
 
     /// `WSARecvMsg(s, msg, &bytes, ov, routine)`: bytes received when it completed at once.
@@ -241,7 +247,7 @@ impl Ws2 {
         let mut bytes = 0u32;
         self.ext_call("WSARecvMsg", s, ov, routine, |r| {
             // SAFETY: as the caller guarantees.
-            f(s, msg, &mut bytes, ov, r) == 0
+            unsafe { f(s, msg, &mut bytes, ov, r) == 0 }
         })?;
         Ok(bytes)
     }
@@ -262,7 +268,7 @@ impl Ws2 {
         let mut bytes = 0u32;
         self.ext_call("WSASendMsg", s, ov, routine, |r| {
             // SAFETY: as the caller guarantees.
-            f(s, msg, flags, &mut bytes, ov, r) == 0
+            unsafe { f(s, msg, flags, &mut bytes, ov, r) == 0 }
         })?;
         Ok(bytes)
     }
@@ -286,7 +292,7 @@ impl Ws2 {
         let f: ext::TransmitFileFn = self.get_extension_function(s, ext::WSAID_TRANSMITFILE)?;
         self.ext_call("TransmitFile", s, ov, None, |_| {
             // SAFETY: as the caller guarantees.
-            f(s, file, bytes_to_write, bytes_per_send, ov, buffers, flags) != 0
+            unsafe { f(s, file, bytes_to_write, bytes_per_send, ov, buffers, flags) != 0 }
         })
     }
 }

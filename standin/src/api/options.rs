@@ -150,19 +150,21 @@ impl Ws2 {
         let mut returned = 0u32;
         self.overlapped_call("WSPIoctl", s, ov, routine, |r, t, errno| {
             // SAFETY: buffers valid for their lengths (caller's contract).
-            f(
-                s,
-                code,
-                input,
-                input_len,
-                output,
-                output_len,
-                &mut returned,
-                ov,
-                r,
-                t,
-                errno,
-            )
+            unsafe {
+                f(
+                    s,
+                    code,
+                    input,
+                    input_len,
+                    output,
+                    output_len,
+                    &mut returned,
+                    ov,
+                    r,
+                    t,
+                    errno,
+                )
+            }
         })?;
         if returned > output_len {
             panic!(

@@ -142,17 +142,19 @@ impl Ws2 {
         let mut sent = 0u32;
         self.overlapped_call("WSPSend", s, ov, routine, |r, t, errno| {
             // SAFETY: the buffers are valid (caller's contract); `sent` is writable.
-            f(
-                s,
-                bufs.as_ptr(),
-                bufs.len() as u32,
-                &mut sent,
-                flags,
-                ov,
-                r,
-                t,
-                errno,
-            )
+            unsafe {
+                f(
+                    s,
+                    bufs.as_ptr(),
+                    bufs.len() as u32,
+                    &mut sent,
+                    flags,
+                    ov,
+                    r,
+                    t,
+                    errno,
+                )
+            }
         })?;
         check_count("WSPSend", sent, total_len(bufs));
         Ok(sent)
@@ -177,17 +179,19 @@ impl Ws2 {
         let mut flags = flags;
         self.overlapped_call("WSPRecv", s, ov, routine, |r, t, errno| {
             // SAFETY: the buffers are valid and writable (caller's contract).
-            f(
-                s,
-                bufs.as_ptr(),
-                bufs.len() as u32,
-                &mut got,
-                &mut flags,
-                ov,
-                r,
-                t,
-                errno,
-            )
+            unsafe {
+                f(
+                    s,
+                    bufs.as_ptr(),
+                    bufs.len() as u32,
+                    &mut got,
+                    &mut flags,
+                    ov,
+                    r,
+                    t,
+                    errno,
+                )
+            }
         })?;
         check_count("WSPRecv", got, total_len(bufs));
         Ok((got, flags))
@@ -212,19 +216,21 @@ impl Ws2 {
         let mut sent = 0u32;
         self.overlapped_call("WSPSendTo", s, ov, routine, |r, t, errno| {
             // SAFETY: valid buffers (caller's contract) and a whole address.
-            f(
-                s,
-                bufs.as_ptr(),
-                bufs.len() as u32,
-                &mut sent,
-                flags,
-                to.as_ptr().cast(),
-                to.len() as i32,
-                ov,
-                r,
-                t,
-                errno,
-            )
+            unsafe {
+                f(
+                    s,
+                    bufs.as_ptr(),
+                    bufs.len() as u32,
+                    &mut sent,
+                    flags,
+                    to.as_ptr().cast(),
+                    to.len() as i32,
+                    ov,
+                    r,
+                    t,
+                    errno,
+                )
+            }
         })?;
         check_count("WSPSendTo", sent, total_len(bufs));
         Ok(sent)
@@ -251,26 +257,31 @@ impl Ws2 {
         let (addr, len) = if from.is_null() {
             (core::ptr::null_mut(), core::ptr::null_mut())
         } else {
-            (
-                (*from).bytes.as_mut_ptr().cast::<SOCKADDR>(),
-                core::ptr::addr_of_mut!((*from).len),
-            )
+            // SAFETY: non-null, and valid until the operation completes (caller's contract).
+            unsafe {
+                (
+                    (*from).bytes.as_mut_ptr().cast::<SOCKADDR>(),
+                    core::ptr::addr_of_mut!((*from).len),
+                )
+            }
         };
         self.overlapped_call("WSPRecvFrom", s, ov, routine, |r, t, errno| {
             // SAFETY: valid writable buffers and address buffer (caller's contract).
-            f(
-                s,
-                bufs.as_ptr(),
-                bufs.len() as u32,
-                &mut got,
-                &mut flags,
-                addr,
-                len,
-                ov,
-                r,
-                t,
-                errno,
-            )
+            unsafe {
+                f(
+                    s,
+                    bufs.as_ptr(),
+                    bufs.len() as u32,
+                    &mut got,
+                    &mut flags,
+                    addr,
+                    len,
+                    ov,
+                    r,
+                    t,
+                    errno,
+                )
+            }
         })?;
         check_count("WSPRecvFrom", got, total_len(bufs));
         Ok((got, flags))
@@ -291,10 +302,10 @@ impl Ws2 {
         let f = d.procs.get_overlapped_result;
         let mut bytes = 0u32;
         let mut flags = 0u32;
-        // The OVERLAPPED of an operation the caller started (this function's contract);
-        // writable outputs.
         let r = check_bool("WSPGetOverlappedResult", |errno| {
-            f(s, ov, &mut bytes, wait as BOOL, &mut flags, errno)
+            // SAFETY: the OVERLAPPED of an operation the caller started (this function's
+            // contract); writable outputs.
+            unsafe { f(s, ov, &mut bytes, wait as BOOL, &mut flags, errno) }
         });
         if r != Err(WsaError::IO_INCOMPLETE) {
             overlapped::observed(ov);

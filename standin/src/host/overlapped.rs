@@ -208,7 +208,7 @@ pub(crate) unsafe extern "system" fn routine_trampoline(
         Ok(Some(routine)) => {
             // SAFETY: the application's routine, called on the thread that started the
             // operation, in an alertable wait, with the operation's results.
-            routine(error, transferred, ov, flags)
+            unsafe { routine(error, transferred, ov, flags) }
         }
         Ok(None) => {}
         Err(text) => violation(text),
@@ -231,7 +231,7 @@ pub(crate) unsafe extern "system" fn complete_overlapped_request(
         violation(text);
         if !errno.is_null() {
             // SAFETY: the provider's own writable int.
-            *errno = code.code();
+            unsafe { *errno = code.code() };
         }
         winsock_provider::sys::SOCKET_ERROR
     };
@@ -271,8 +271,10 @@ pub(crate) unsafe extern "system" fn complete_overlapped_request(
         // SAFETY: the provider passes the application's OVERLAPPED of a pending operation,
         // which the application keeps alive until the operation completes. Written under the
         // tracker lock so concurrent checks of `Internal` see a consistent pair.
-        (*ov).InternalHigh = transferred as usize;
-        (*ov).Internal = error as usize;
+        unsafe {
+            (*ov).InternalHigh = transferred as usize;
+            (*ov).Internal = error as usize;
+        }
         (association, double)
     };
     if let Some(call) = double {
@@ -283,7 +285,7 @@ pub(crate) unsafe extern "system" fn complete_overlapped_request(
         ));
     }
     // SAFETY: as above.
-    let event = (*ov).hEvent as isize;
+    let event = unsafe { (*ov).hEvent } as isize;
     match association {
         Some((port, key)) if event & 1 == 0 => {
             if let Err(e) = kernel::post(port, transferred, key, ov, error) {

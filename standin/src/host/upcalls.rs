@@ -9,11 +9,22 @@ use super::{kernel, messages, overlapped};
 use winsock_provider::sys::{self, *};
 use winsock_provider::WsaError;
 
-/// Stores `code` in `*errno` if the provider gave one.
-unsafe fn set_errno(errno: *mut i32, code: WsaError) {
-    if !errno.is_null() {
-        // SAFETY: providers pass a pointer to their own writable int.
-        *errno = code.code();
+/// A provider's `lpErrno`: where an upcall's error code goes, if the provider gave one.
+struct Errno<'a>(Option<&'a mut i32>);
+
+impl Errno<'_> {
+    /// # Safety
+    /// `errno` is null or valid for writes for the whole upcall.
+    unsafe fn from_raw<'a>(errno: *mut i32) -> Errno<'a> {
+        // SAFETY: null or writable (this function's contract).
+        Errno(unsafe { errno.as_mut() })
+    }
+
+    /// Stores `code`.
+    fn set(&mut self, code: WsaError) {
+        if let Some(errno) = &mut self.0 {
+            **errno = code.code();
+        }
     }
 }
 
@@ -22,9 +33,11 @@ unsafe extern "system" fn create_socket_handle(
     context: usize,
     errno: *mut i32,
 ) -> SOCKET {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     let mut reg = lock();
     if reg.provider_of(catalog_id).is_none() {
-        set_errno(errno, WsaError::INVALIDPROVIDER);
+        errno.set(WsaError::INVALIDPROVIDER);
         return INVALID_SOCKET;
     }
     let h = reg.alloc_value();
@@ -33,6 +46,8 @@ unsafe extern "system" fn create_socket_handle(
 }
 
 unsafe extern "system" fn close_socket_handle(s: SOCKET, errno: *mut i32) -> i32 {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     let mut reg = lock();
     match reg.get(s) {
         Some(Entry {
@@ -51,7 +66,7 @@ unsafe extern "system" fn close_socket_handle(s: SOCKET, errno: *mut i32) -> i32
                  (closed twice, or never created)",
                 s
             ));
-            set_errno(errno, WsaError::NOTSOCK);
+            errno.set(WsaError::NOTSOCK);
             SOCKET_ERROR
         }
     }
@@ -62,6 +77,8 @@ unsafe extern "system" fn query_socket_handle_context(
     context: *mut usize,
     errno: *mut i32,
 ) -> i32 {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     let reg = lock();
     match reg.get(s) {
         Some(Entry {
@@ -69,15 +86,15 @@ unsafe extern "system" fn query_socket_handle_context(
             ..
         }) => {
             if context.is_null() {
-                set_errno(errno, WsaError::FAULT);
+                errno.set(WsaError::FAULT);
                 return SOCKET_ERROR;
             }
             // SAFETY: non-null; the provider passes a writable pointer-sized slot.
-            *context = value;
+            unsafe { *context = value };
             0
         }
         _ => {
-            set_errno(errno, WsaError::NOTSOCK);
+            errno.set(WsaError::NOTSOCK);
             SOCKET_ERROR
         }
     }
@@ -88,13 +105,15 @@ unsafe extern "system" fn modify_ifs_handle(
     proposed: SOCKET,
     errno: *mut i32,
 ) -> SOCKET {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     let mut reg = lock();
     if reg.provider_of(catalog_id).is_none() {
-        set_errno(errno, WsaError::INVALIDPROVIDER);
+        errno.set(WsaError::INVALIDPROVIDER);
         return INVALID_SOCKET;
     }
     if proposed == INVALID_SOCKET || proposed == 0 {
-        set_errno(errno, WsaError::INVAL);
+        errno.set(WsaError::INVAL);
         return INVALID_SOCKET;
     }
     if let Some(e) = reg.get(proposed) {
@@ -103,7 +122,7 @@ unsafe extern "system" fn modify_ifs_handle(
                 "WPUModifyIFSHandle({:#x}): the value is a ws2_32 handle of another kind ({:?})",
                 proposed, e.kind
             ));
-            set_errno(errno, WsaError::INVAL);
+            errno.set(WsaError::INVAL);
             return INVALID_SOCKET;
         }
         // The OS reissued a value whose previous socket is being closed right now; the new
@@ -118,7 +137,7 @@ unsafe extern "system" fn fd_is_set(s: SOCKET, set: *const FD_SET) -> i32 {
         return 0;
     }
     // SAFETY: non-null; the provider passes an FD_SET it owns.
-    let set = &*set;
+    let set = unsafe { &*set };
     let n = (set.fd_count as usize).min(set.fd_array.len());
     set.fd_array[..n].contains(&s) as i32
 }
@@ -129,14 +148,18 @@ unsafe extern "system" fn query_blocking_callback(
     context: *mut usize,
     errno: *mut i32,
 ) -> i32 {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     if callback.is_null() || context.is_null() {
-        set_errno(errno, WsaError::FAULT);
+        errno.set(WsaError::FAULT);
         return SOCKET_ERROR;
     }
     // SAFETY: both non-null and writable (provider's contract). Winsock 2.2 has no blocking
     // hooks, so there is no callback.
-    *callback = None;
-    *context = 0;
+    unsafe {
+        *callback = None;
+        *context = 0;
+    }
     0
 }
 
@@ -146,63 +169,73 @@ unsafe extern "system" fn get_provider_path(
     len: *mut i32,
     errno: *mut i32,
 ) -> i32 {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     if id.is_null() || len.is_null() {
-        set_errno(errno, WsaError::FAULT);
+        errno.set(WsaError::FAULT);
         return SOCKET_ERROR;
     }
     // SAFETY: non-null; the provider passes a readable GUID.
-    let guid = winsock_provider::Guid::from_sys(&*id);
+    let guid = winsock_provider::Guid::from_sys(unsafe { &*id });
     let wide = match lock().path(guid.0) {
         Some(w) => w,
         None => {
-            set_errno(errno, WsaError::INVAL);
+            errno.set(WsaError::INVAL);
             return SOCKET_ERROR;
         }
     };
     // SAFETY: non-null; the provider passes its buffer length in characters.
-    let room = *len;
+    let room = unsafe { *len };
     if path.is_null() || room < 0 || (room as usize) < wide.len() {
         // SAFETY: as above; the required length (with the NUL) goes back to the caller.
-        *len = wide.len() as i32;
-        set_errno(errno, WsaError::FAULT);
+        unsafe { *len = wide.len() as i32 };
+        errno.set(WsaError::FAULT);
         return SOCKET_ERROR;
     }
     // SAFETY: `path` has room for `room >= wide.len()` UTF-16 units (caller's contract).
-    core::ptr::copy_nonoverlapping(wide.as_ptr(), path, wide.len());
+    unsafe { core::ptr::copy_nonoverlapping(wide.as_ptr(), path, wide.len()) };
     0
 }
 
 /// Stores `code` in `*errno` and returns the `BOOL`/`WSAEVENT` failure value 0.
-unsafe fn fail_zero<T: Default>(errno: *mut i32, code: WsaError) -> T {
-    set_errno(errno, code);
+fn fail_zero<T: Default>(errno: &mut Errno<'_>, code: WsaError) -> T {
+    errno.set(code);
     T::default()
 }
 
 unsafe extern "system" fn create_event(errno: *mut i32) -> WSAEVENT {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     match kernel::create_event() {
         Ok(h) => h,
-        Err(e) => fail_zero(errno, e),
+        Err(e) => fail_zero(&mut errno, e),
     }
 }
 
 unsafe extern "system" fn close_event(event: WSAEVENT, errno: *mut i32) -> BOOL {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     match kernel::close_event(event) {
         Ok(()) => 1,
-        Err(e) => fail_zero(errno, e),
+        Err(e) => fail_zero(&mut errno, e),
     }
 }
 
 unsafe extern "system" fn set_event(event: WSAEVENT, errno: *mut i32) -> BOOL {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     match kernel::set_event(event) {
         Ok(()) => 1,
-        Err(e) => fail_zero(errno, e),
+        Err(e) => fail_zero(&mut errno, e),
     }
 }
 
 unsafe extern "system" fn reset_event(event: WSAEVENT, errno: *mut i32) -> BOOL {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     match kernel::reset_event(event) {
         Ok(()) => 1,
-        Err(e) => fail_zero(errno, e),
+        Err(e) => fail_zero(&mut errno, e),
     }
 }
 
@@ -221,55 +254,62 @@ unsafe extern "system" fn queue_apc(
     ctx: usize,
     errno: *mut i32,
 ) -> i32 {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     let apc = match apc {
         Some(f) if !thread.is_null() => f,
         _ => {
-            set_errno(errno, WsaError::FAULT);
+            errno.set(WsaError::FAULT);
             return SOCKET_ERROR;
         }
     };
     // SAFETY: non-null; the provider passes the WSATHREADID it was given (or a copy).
-    match kernel::queue_apc(&*thread, apc, ctx) {
+    match kernel::queue_apc(unsafe { &*thread }, apc, ctx) {
         Ok(()) => 0,
         Err(e) => {
-            set_errno(errno, e);
+            errno.set(e);
             SOCKET_ERROR
         }
     }
 }
 
 unsafe extern "system" fn open_current_thread(thread: *mut WSATHREADID, errno: *mut i32) -> i32 {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     if thread.is_null() {
-        set_errno(errno, WsaError::FAULT);
+        errno.set(WsaError::FAULT);
         return SOCKET_ERROR;
     }
     match kernel::open_current_thread() {
         Ok(id) => {
             // SAFETY: non-null; the provider passes a writable WSATHREADID.
-            *thread = id;
+            unsafe { *thread = id };
             0
         }
         Err(e) => {
-            set_errno(errno, e);
+            errno.set(e);
             SOCKET_ERROR
         }
     }
 }
 
 unsafe extern "system" fn close_thread(thread: *const WSATHREADID, errno: *mut i32) -> i32 {
+    // SAFETY: providers pass null or a pointer to their own writable int.
+    let mut errno = unsafe { Errno::from_raw(errno) };
     if thread.is_null() {
-        set_errno(errno, WsaError::FAULT);
+        errno.set(WsaError::FAULT);
         return SOCKET_ERROR;
     }
     // SAFETY: non-null; the provider passes a WSATHREADID from WPUOpenCurrentThread.
-    match kernel::close_thread(&*thread) {
+    let thread = unsafe { &*thread };
+    match kernel::close_thread(thread) {
         Ok(()) => 0,
         Err(e) => {
             lock().violation(format!(
                 "WPUCloseThread({:p}): not a handle from WPUOpenCurrentThread, or closed twice",
-                (*thread).ThreadHandle
+                thread.ThreadHandle
             ));
-            set_errno(errno, e);
+            errno.set(e);
             SOCKET_ERROR
         }
     }
