@@ -27,6 +27,7 @@
 //! accepted. A blocking call on a socket that is closed returns `WSAEINTR`. Readiness is
 //! signalled after the socket's lock is released.
 
+#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 use std::collections::{HashMap, VecDeque};

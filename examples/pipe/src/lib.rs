@@ -87,6 +87,7 @@
 //!   (held until it is used, or until the provider's last clean-up), and the descriptors share
 //!   everything.
 
+#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
