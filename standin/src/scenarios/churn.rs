@@ -6,7 +6,7 @@
 //! binary): a handle value closed here may be handed out again at once, and a concurrent
 //! creator could receive it while a racing call still uses it.
 
-use super::stream::{connected, ensure, expect_err, listener, At, Open};
+use super::support::{connected, ensure, expect_err, listener, At, Open};
 use super::Target;
 use crate::sys::{SOCKET, XP1_CONNECTIONLESS, XP1_IFS_HANDLES};
 use crate::{check_int, Spi, Ws2, WsaError};

@@ -1,7 +1,7 @@
 //! Datagram (message-oriented) scenarios. The [`Target`] must name a datagram protocol
 //! entry.
 
-use super::stream::{ensure, expect_err, poll, readable, set_nonblocking, At, Open};
+use super::support::{ensure, expect_err, poll, readable, set_nonblocking, At, Open};
 use super::Target;
 use crate::sys::{MSG_PEEK, SOL_SOCKET, SO_RCVBUF};
 use crate::{SockAddr, Ws2, WsaError};

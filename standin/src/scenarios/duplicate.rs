@@ -16,7 +16,7 @@
 //!
 //! The [`Target`] must name a stream protocol entry.
 
-use super::stream::{connected, ensure, expect_err, recv_exact, send_all, At, Open};
+use super::support::{connected, ensure, expect_err, recv_exact, send_all, At, Open};
 use super::Target;
 use crate::sys::{SOCKET, WSAPROTOCOL_INFOW};
 use crate::{Ws2, WsaError};

@@ -4,7 +4,7 @@
 //!
 //! The [`Target`] must name a stream protocol entry of an IFS provider.
 
-use super::stream::{connected, ensure, recv_exact, send_all, At, Open, Pattern};
+use super::support::{connected, ensure, recv_exact, send_all, At, Open, Pattern};
 use super::Target;
 use crate::sys::{SOCKET, SOL_SOCKET, SO_PROTOCOL_INFOW, WSAPROTOCOL_INFOW, XP1_IFS_HANDLES};
 use crate::Ws2;

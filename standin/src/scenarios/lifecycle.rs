@@ -4,7 +4,7 @@
 //! only users of the provider in the process while they run (with `cargo test`: the only test
 //! in their own test binary).
 
-use super::stream::{ensure, expect_err, At};
+use super::support::{ensure, expect_err, At};
 use super::Target;
 use crate::sys::{SOCKET, XP1_CONNECTIONLESS};
 use crate::{check_int, check_socket, Spi, Ws2, WsaError};

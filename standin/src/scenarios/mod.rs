@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod notify;
 pub mod overlapped;
 pub mod stream;
+mod support;
 
 /// Which protocol entry a scenario uses, and how to make addresses for it.
 #[derive(Clone, Debug)]
