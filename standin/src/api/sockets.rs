@@ -3,6 +3,7 @@
 //! `WSASocketW(FROM_PROTOCOL_INFO)`).
 
 use super::Ws2;
+use crate::host::overlapped;
 use crate::host::registry::{self, Kind};
 use crate::loader::{check_int, check_socket, parse_returned, ADDR_ROOM};
 use winsock_provider::sys::*;
@@ -147,7 +148,13 @@ impl Ws2 {
                     );
                 }
             }
-            Kind::Ifs => reg.forget_ifs(s, entry.serial),
+            Kind::Ifs => {
+                // Under the registry lock, so the value cannot be reissued meanwhile (lock
+                // order: registry, then tracker).
+                if reg.forget_ifs(s, entry.serial) {
+                    overlapped::socket_closed(s);
+                }
+            }
             Kind::Unrelated => {}
         }
         Ok(())

@@ -338,21 +338,23 @@ pub(crate) fn preset_last_error(code: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::upcalls::upcall_table;
     use winsock_provider::sys::SOCKET_ERROR;
 
     /// A non-IFS handle registered to a fresh catalog entry, as WPUCreateSocketHandle makes.
     fn handle() -> SOCKET {
-        let id = registry::lock().new_catalog_id(0x5EED);
-        let mut errno = 0;
-        // SAFETY: our own upcall with a registered catalog id.
-        unsafe { (upcall_table().lpWPUCreateSocketHandle.unwrap())(id, 7, &mut errno) }
+        let mut reg = registry::lock();
+        let id = reg.new_catalog_id(0x5EED);
+        let h = reg.alloc_value();
+        reg.insert(h, id, Kind::NonIfs { context: 7 });
+        h
     }
 
+    /// Releases a handle from [`handle`], as WPUCloseSocketHandle does.
     fn release(s: SOCKET) {
-        let mut errno = 0;
-        // SAFETY: our own upcall on a handle it issued.
-        unsafe { (upcall_table().lpWPUCloseSocketHandle.unwrap())(s, &mut errno) };
+        let mut reg = registry::lock();
+        reg.handles().remove(&s);
+        socket_closed(s);
+        reg.free_value(s);
     }
 
     #[test]

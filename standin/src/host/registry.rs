@@ -4,7 +4,7 @@
 //! Process-wide, like ws2_32 itself: every provider loaded by any session in this process
 //! shares one handle space.
 
-use super::{os, overlapped};
+use super::os;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use winsock_provider::sys::SOCKET;
@@ -220,12 +220,14 @@ impl Registry {
     }
 
     /// Forgets an IFS handle after its provider closed it, unless the value has been
-    /// registered again meanwhile.
-    pub(crate) fn forget_ifs(&mut self, s: SOCKET, serial: u64) {
-        if self.get(s).map_or(false, |e| e.serial == serial) {
+    /// registered again meanwhile; true if it did (the caller then drops the socket's
+    /// completion-port association before releasing the registry).
+    pub(crate) fn forget_ifs(&mut self, s: SOCKET, serial: u64) -> bool {
+        let same = self.get(s).map_or(false, |e| e.serial == serial);
+        if same {
             self.handles().remove(&s);
-            overlapped::socket_closed(s);
         }
+        same
     }
 }
 
