@@ -5,7 +5,7 @@
 use pipe_provider::Pipe;
 use ws2_standin::scenarios::Target;
 use ws2_standin::sys::{AF_UNIX, SOCK_STREAM};
-use ws2_standin::{SockAddr, Session};
+use ws2_standin::{Session, SockAddr};
 
 /// A stand-in session with the provider loaded; dropping it checks that the test closed its
 /// sockets and runs the balanced clean-up.
