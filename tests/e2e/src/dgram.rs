@@ -476,7 +476,7 @@ pub fn overlapped(ws: &Ws2, t: &Target, port: bool) -> Result<(), String> {
             )
         })?;
         ensure(
-            packet.key == 9 && packet.overlapped as *const OVERLAPPED == ovp && packet.error == 0,
+            packet.key == 9 && std::ptr::eq(packet.overlapped, ovp) && packet.error == 0,
             S,
             format_args!("completion port route: packet {:?}", packet),
         )?;
