@@ -10,6 +10,35 @@
 //! `AcceptEx`) from those signals alone.
 //!
 //! `cargo wsp new --stream` copies this crate, replacing its name, GUID and protocol entry.
+//!
+//! Driven through the ws2_32 stand-in (`ws2-standin`, a dev-dependency), as an application
+//! would drive it:
+//!
+//! ```
+//! use provider_stream_template::{Streams, FAMILY, PROTOCOL};
+//! use winsock_provider::sys::SOCK_STREAM;
+//!
+//! let ws = ws2_standin::Session::load(winsock_provider::entry_points::<Streams>()).unwrap();
+//! let (af, ty) = (i32::from(FAMILY), SOCK_STREAM);
+//! let listener = ws.socket(af, ty, PROTOCOL).unwrap();
+//! # let min = ws.spi(af, ty, PROTOCOL).unwrap().info.iMinSockAddr as usize;
+//! # let any = match FAMILY {
+//! #     2 => "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into(),
+//! #     _ => winsock_provider::SockAddr::Raw { family: FAMILY, data: vec![7; min - 2] },
+//! # };
+//! ws.bind(listener, &any).unwrap(); // 127.0.0.1:0: the provider picks a port
+//! ws.listen(listener, 1).unwrap();
+//! let client = ws.socket(af, ty, PROTOCOL).unwrap();
+//! ws.connect(client, &ws.getsockname(listener).unwrap()).unwrap();
+//! let (server, _) = ws.accept(listener).unwrap();
+//! ws.send(client, b"ping", 0).unwrap();
+//! let mut buf = [0u8; 4];
+//! assert_eq!(ws.recv(server, &mut buf, 0), Ok(4));
+//! for s in [client, server, listener] {
+//!     ws.closesocket(s).unwrap();
+//! }
+//! // Dropping the session checks every socket was closed and runs WSPCleanup.
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
