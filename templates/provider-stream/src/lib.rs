@@ -193,7 +193,7 @@ impl Slot {
                 drop(slot);
                 n.ready(ready);
             }
-            None => slot.1 = slot.1 | ready,
+            None => slot.1 |= ready,
         }
     }
 
@@ -342,22 +342,22 @@ impl Provider for Streams {
         let mut ready = Ready::NONE;
         if let Some(b) = &st.backlog {
             if !b.queue.is_empty() {
-                ready = ready | Ready::ACCEPT;
+                ready |= Ready::ACCEPT;
             }
         }
         if let Some(rx) = &st.rx {
             let p = lock(&rx.state);
             if !p.data.is_empty() || p.end {
-                ready = ready | Ready::READ;
+                ready |= Ready::READ;
             }
             if p.end {
-                ready = ready | Ready::CLOSE;
+                ready |= Ready::CLOSE;
             }
         }
         if let Some(tx) = &st.tx {
             let p = lock(&tx.state);
             if p.data.len() < WINDOW || p.gone {
-                ready = ready | Ready::WRITE;
+                ready |= Ready::WRITE;
             }
         }
         ready
