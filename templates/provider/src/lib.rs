@@ -133,7 +133,10 @@ impl Exchange {
                         mailbox,
                     ) {
                         Err(WsaError::ADDRINUSE) => continue,
-                        r => return r,
+                        r => {
+                            lock(&self.bound).next = n;
+                            return r;
+                        }
                     }
                 }
                 Err(WsaError::NOBUFS)
