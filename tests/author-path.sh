@@ -11,16 +11,18 @@
 # workspace for each variant:
 #   default  `cargo wsp new` (AF_INET datagrams, the templates/provider crate)
 #   family   `cargo wsp new --family 40 --sockaddr 16..16` (SockAddr::Raw addresses)
+#   stream   `cargo wsp new --stream --family 40 --sockaddr 16..16` (the templates/provider-stream
+#            crate: connections, every notification model, overlapped I/O, AcceptEx)
 # Exits 0 only if every step of every variant passed; prints each step's time.
 #
 # Environment knobs (optional):
-#   AUTHOR_PATH_VARIANTS   which variants to walk (default "default family")
+#   AUTHOR_PATH_VARIANTS   which variants to walk (default "default family stream")
 #   AUTHOR_PATH_KEEP=1     keep the temporary folder (its path is printed)
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$script_dir/.." && pwd)"
-VARIANTS="${AUTHOR_PATH_VARIANTS:-default family}"
+VARIANTS="${AUTHOR_PATH_VARIANTS:-default family stream}"
 
 t_start=$SECONDS
 step() { printf '==> %s\n' "$*"; }
@@ -69,6 +71,7 @@ for variant in $VARIANTS; do
     case "$variant" in
     default) args=() ;;
     family) args=(--family 40 --sockaddr 16..16) ;;
+    stream) args=(--stream --family 40 --sockaddr 16..16) ;;
     *) die "unknown variant '$variant' in AUTHOR_PATH_VARIANTS" ;;
     esac
     name="author-$variant"

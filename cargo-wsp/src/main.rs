@@ -1,7 +1,7 @@
 //! `cargo wsp`: the path of a Winsock provider author, outside the toolkit's repository.
 //!
-//! * `cargo wsp new NAME [--family N --sockaddr MIN..MAX] [--toolkit PATH]` writes a
-//!   provider crate from the toolkit's templates that builds and passes its tests at once;
+//! * `cargo wsp new NAME [--stream] [--family N --sockaddr MIN..MAX] [--toolkit PATH]` writes
+//!   a provider crate from the toolkit's templates that builds and passes its tests at once;
 //! * `cargo wsp build --windows [--release]` builds the crate's provider DLL with the Windows
 //!   toolchain (Debian's Rust 1.63), strips it and checks its exports;
 //! * `cargo wsp test --wine [--release]` runs the crate's own tests and the toolkit's
@@ -24,12 +24,14 @@ pub fn default_toolkit() -> PathBuf {
 }
 
 const USAGE: &str = "\
-usage: cargo wsp new NAME [--family N --sockaddr MIN..MAX] [--toolkit PATH]
+usage: cargo wsp new NAME [--stream] [--family N --sockaddr MIN..MAX] [--toolkit PATH]
        cargo wsp build --windows [--release]
        cargo wsp test --wine [--release]
 
   new     writes a provider crate in ./NAME from the toolkit's templates (a fresh GUID,
-          path dependencies on the toolkit, a test through the ws2_32 stand-in)
+          path dependencies on the toolkit, a test through the ws2_32 stand-in):
+          datagrams between the sockets of one process, or with --stream connections
+            --stream               a stream provider (listen/accept/connect, byte streams)
             --family N             a provider for address family N (not AF_INET/AF_INET6),
             --sockaddr MIN..MAX    whose addresses are MIN to MAX bytes long (SockAddr::Raw)
             --toolkit PATH         the winsock-provider checkout to depend on

@@ -17,6 +17,8 @@ pub struct Request {
     pub name: String,
     /// `--family N --sockaddr MIN..MAX`.
     pub family: Option<Family>,
+    /// `--stream`: the stream template instead of the datagram one.
+    pub stream: bool,
     /// The toolkit checkout.
     pub toolkit: PathBuf,
 }
@@ -52,6 +54,7 @@ fn parse(args: &[String]) -> Result<Request, String> {
     let mut family = None;
     let mut sockaddr = None;
     let mut toolkit = None;
+    let mut stream = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |what: &str| {
@@ -63,6 +66,7 @@ fn parse(args: &[String]) -> Result<Request, String> {
             "--ifs" => {
                 return Err("--ifs: the toolkit has no IFS template yet; examples/pipe in the toolkit is an IFS provider (named pipes on Windows, Unix sockets elsewhere) to start from".to_owned())
             }
+            "--stream" => stream = true,
             "--family" => {
                 let v = value("--family")?;
                 family = Some(v.parse::<u16>().map_err(|_| {
@@ -126,6 +130,7 @@ fn parse(args: &[String]) -> Result<Request, String> {
     Ok(Request {
         name,
         family,
+        stream,
         toolkit,
     })
 }
@@ -172,19 +177,61 @@ pub fn fresh_guid() -> String {
     )
 }
 
+/// One template: its folder under `templates/`, package name, provider display name, GUID,
+/// socket type and protocol, and its tests' address function (body and import).
+struct Template {
+    dir: &'static str,
+    package: &'static str,
+    display: &'static str,
+    guid: &'static str,
+    socket_type: &'static str,
+    protocol_const: &'static str,
+    protocol_entry: &'static str,
+    tests: &'static [&'static str],
+    address_body: &'static str,
+}
+
+const DATAGRAMS: Template = Template {
+    dir: "provider",
+    package: "provider-template",
+    display: "Template datagrams",
+    guid: "0b6f3c1e-2d4a-4f5b-8c7d-9e0a1b2c3d4e",
+    socket_type: "SOCK_DGRAM",
+    protocol_const: "pub const PROTOCOL: i32 = 17;",
+    protocol_entry: "    protocol(family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP, max_message_size = 65467),",
+    tests: &[
+        "tests/datagrams.rs",
+        "tests/conformance.rs",
+        "tests/lifecycle.rs",
+    ],
+    address_body: "    SockAddr::Inet(SocketAddr::from(([127, 0, 0, 1], 5000 + n as u16)))\n",
+};
+
+const STREAMS: Template = Template {
+    dir: "provider-stream",
+    package: "provider-stream-template",
+    display: "Template streams",
+    guid: "6c1f0a2e-93b4-4d5e-a6f7-08192a3b4c5d",
+    socket_type: "SOCK_STREAM",
+    protocol_const: "pub const PROTOCOL: i32 = 6;",
+    protocol_entry:
+        "    protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP),",
+    tests: &[
+        "tests/streams.rs",
+        "tests/conformance.rs",
+        "tests/lifecycle.rs",
+    ],
+    address_body: "    SockAddr::Inet(SocketAddr::from(([127, 0, 0, 1], 0)))\n",
+};
+
 /// The template folder (under `templates/`), its package name and the edits for `req`.
 fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
-    let (dir, package, display, template_guid) = (
-        "provider",
-        "provider-template",
-        "Template datagrams",
-        "0b6f3c1e-2d4a-4f5b-8c7d-9e0a1b2c3d4e",
-    );
+    let t = if req.stream { &STREAMS } else { &DATAGRAMS };
     let toolkit = req.toolkit.display().to_string().replace('\\', "/");
     let mut edits = vec![
         edit(
             "Cargo.toml",
-            &format!("name = \"{}\"", package),
+            &format!("name = \"{}\"", t.package),
             format!("name = \"{}\"", req.name),
         ),
         edit(
@@ -199,12 +246,12 @@ fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
         ),
         edit(
             "src/lib.rs",
-            &format!("    name = \"{}\",", display),
+            &format!("    name = \"{}\",", t.display),
             format!("    name = \"{}\",", req.name),
         ),
         edit(
             "src/lib.rs",
-            &format!("    guid = \"{}\",", template_guid),
+            &format!("    guid = \"{}\",", t.guid),
             format!("    guid = \"{}\",", guid),
         ),
     ];
@@ -217,15 +264,20 @@ fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
         ));
         edits.push(edit(
             "src/lib.rs",
-            "pub const PROTOCOL: i32 = 17;",
+            t.protocol_const,
             "pub const PROTOCOL: i32 = 0;".to_owned(),
         ));
+        let size = if req.stream {
+            String::new()
+        } else {
+            ", max_message_size = 65467".to_owned()
+        };
         edits.push(edit(
             "src/lib.rs",
-            "    protocol(family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP, max_message_size = 65467),",
+            t.protocol_entry,
             format!(
-                "    protocol(family = {}, socket_type = SOCK_DGRAM, protocol = 0, max_message_size = 65467, min_sockaddr = {}, max_sockaddr = {}),",
-                f.number, f.min, f.max
+                "    protocol(family = {}, socket_type = {}, protocol = 0{}, min_sockaddr = {}, max_sockaddr = {}),",
+                f.number, t.socket_type, size, f.min, f.max
             ),
         ));
         let unique = len.min(4);
@@ -239,24 +291,37 @@ fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
                 "xx".repeat(unique)
             ),
         ));
-        for file in [
-            "tests/datagrams.rs",
-            "tests/conformance.rs",
-            "tests/lifecycle.rs",
-        ] {
-            edits.push(edit(file, "use std::net::SocketAddr;\n", String::new()));
-            edits.push(edit(
-                file,
-                "    SockAddr::Inet(SocketAddr::from(([127, 0, 0, 1], 5000 + n as u16)))\n",
-                format!(
-                    "    let mut data = vec![0u8; {len}];\n    data[{last}] = n as u8;\n    SockAddr::Raw {{ family: FAMILY, data }}\n",
-                    len = len,
-                    last = len - 1
-                ),
-            ));
+        for file in t.tests {
+            if req.stream {
+                // Every address different: listeners of one family bind many names.
+                edits.push(edit(
+                    file,
+                    "use std::net::SocketAddr;\n",
+                    "use std::sync::atomic::{AtomicU32, Ordering};\n".to_owned(),
+                ));
+                edits.push(edit(
+                    file,
+                    t.address_body,
+                    format!(
+                        "    static NEXT: AtomicU32 = AtomicU32::new(1);\n    let unique = NEXT.fetch_add(1, Ordering::Relaxed);\n    let mut data = vec![0u8; {len}];\n    for (i, b) in data.iter_mut().rev().take(4).enumerate() {{\n        *b = (unique >> (8 * i)) as u8;\n    }}\n    SockAddr::Raw {{ family: FAMILY, data }}\n",
+                        len = len
+                    ),
+                ));
+            } else {
+                edits.push(edit(file, "use std::net::SocketAddr;\n", String::new()));
+                edits.push(edit(
+                    file,
+                    t.address_body,
+                    format!(
+                        "    let mut data = vec![0u8; {len}];\n    data[{last}] = n as u8;\n    SockAddr::Raw {{ family: FAMILY, data }}\n",
+                        len = len,
+                        last = len - 1
+                    ),
+                ));
+            }
         }
     }
-    (dir, package, edits)
+    (t.dir, t.package, edits)
 }
 
 /// The files of the new crate: (relative path, contents).
@@ -347,12 +412,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
     println!(
         "created {}: {} provider, GUID {}, toolkit {}",
         dest.display(),
-        match req.family {
-            Some(f) => format!(
-                "non-IFS datagram, family {}, {}..{}-byte addresses",
-                f.number, f.min, f.max
+        match (req.family, req.stream) {
+            (Some(f), stream) => format!(
+                "non-IFS {}, family {}, {}..{}-byte addresses",
+                if stream { "stream" } else { "datagram" },
+                f.number,
+                f.min,
+                f.max
             ),
-            None => "non-IFS datagram (AF_INET)".to_owned(),
+            (None, true) => "non-IFS stream (AF_INET)".to_owned(),
+            (None, false) => "non-IFS datagram (AF_INET)".to_owned(),
         },
         guid,
         req.toolkit.display()
@@ -414,6 +483,26 @@ mod tests {
         let test = file(&files, "tests/conformance.rs");
         assert!(test.contains("SockAddr::Raw { family: FAMILY, data }"));
         assert!(!test.contains("SocketAddr"));
+    }
+
+    #[test]
+    fn stream_option_uses_the_stream_template() {
+        let req = request(&["--stream", "--family", "40", "--sockaddr", "16..16"]).unwrap();
+        let files = render(&req, &fresh_guid()).unwrap();
+        let lib = file(&files, "src/lib.rs");
+        assert!(lib.contains("protocol(family = 40, socket_type = SOCK_STREAM, protocol = 0, min_sockaddr = 16, max_sockaddr = 16)"), "{}", lib);
+        assert!(lib.contains("pub const PROTOCOL: i32 = 0;"));
+        assert!(lib.contains("name = \"my-provider\""));
+        assert!(file(&files, "Cargo.toml").contains("name = \"my-provider\""));
+        let test = file(&files, "tests/conformance.rs");
+        assert!(test.contains("use my_provider::"), "{}", test);
+        assert!(test.contains("SockAddr::Raw { family: FAMILY, data }"));
+        assert!(!test.contains("SocketAddr"));
+        let inet = render(&request(&["--stream"]).unwrap(), &fresh_guid()).unwrap();
+        assert!(
+            file(&inet, "src/lib.rs").contains("socket_type = SOCK_STREAM, protocol = IPPROTO_TCP")
+        );
+        assert!(file(&inet, "tests/streams.rs").contains("SocketAddr::from(([127, 0, 0, 1], 0))"));
     }
 
     #[test]

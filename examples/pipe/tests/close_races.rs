@@ -12,5 +12,4 @@ use ws2_standin::scenarios::churn;
 fn close_races_calls() {
     let ws = ws();
     run(churn::close_races_calls(&ws, &target(), 40));
-    ws.cleanup();
 }

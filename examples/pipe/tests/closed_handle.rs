@@ -51,5 +51,4 @@ fn closed_handle_is_not_a_socket() {
     run(errors::startup_version(&winsock_provider::entry_points::<
         Pipe,
     >()));
-    ws.cleanup();
 }

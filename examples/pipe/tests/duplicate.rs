@@ -14,7 +14,6 @@ use ws2_standin::WsaError;
 fn connection_shared_within_the_process() {
     let ws = ws();
     run(duplicate::same_process(&ws, &target()));
-    ws.cleanup();
 }
 
 #[test]
@@ -37,7 +36,6 @@ fn listener_shared_within_the_process() {
     for h in [c, s, d] {
         ws.closesocket(h).unwrap();
     }
-    ws.cleanup();
 }
 
 /// Closing one descriptor wakes the calls blocked in it (`WSAEINTR`), without ending the
@@ -80,7 +78,6 @@ fn close_wakes_blocked_recv_of_a_shared_socket() {
     for h in [d, s, l] {
         ws.closesocket(h).unwrap();
     }
-    ws.cleanup();
 }
 
 #[test]
@@ -91,5 +88,4 @@ fn unknown_structure_is_refused() {
     info.dwProviderReserved ^= 0x5a5a_0000;
     assert_eq!(ws.socket_from_info(&info).err(), Some(WsaError::INVAL));
     ws.closesocket(s).unwrap();
-    ws.cleanup();
 }

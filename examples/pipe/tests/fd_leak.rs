@@ -56,7 +56,7 @@ fn churn_leaks_no_descriptors() {
         before,
         "descriptors leaked by churn::create_close"
     );
-    ws.cleanup();
+    drop(ws);
     assert_eq!(open_descriptors(), before);
 }
 
@@ -68,5 +68,4 @@ fn churn_runs() {
         churn(&ws);
     }
     run(churn::create_close(&ws, &target(), 5000));
-    ws.cleanup();
 }

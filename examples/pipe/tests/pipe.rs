@@ -13,56 +13,48 @@ use ws2_standin::{SockAddr, Ws2, WsaError};
 fn echo_with_concurrent_clients() {
     let ws = ws();
     run(stream::echo(&ws, &target(), 8, 256 * 1024));
-    ws.cleanup();
 }
 
 #[test]
 fn file_io_interleaves_with_send_and_recv() {
     let ws = ws();
     run(ifs::file_io_interleave(&ws, &target()));
-    ws.cleanup();
 }
 
 #[test]
 fn handles_are_os_handles() {
     let ws = ws();
     run(ifs::handle_is_os_handle(&ws, &target()));
-    ws.cleanup();
 }
 
 #[test]
 fn stream_graceful_shutdown() {
     let ws = ws();
     run(stream::graceful_shutdown(&ws, &target()));
-    ws.cleanup();
 }
 
 #[test]
 fn stream_refused() {
     let ws = ws();
     run(stream::refused(&ws, &target()));
-    ws.cleanup();
 }
 
 #[test]
 fn stream_wrong_state() {
     let ws = ws();
     run(stream::wrong_state(&ws, &target()));
-    ws.cleanup();
 }
 
 #[test]
 fn stream_nonblocking() {
     let ws = ws();
     run(stream::nonblocking(&ws, &target()));
-    ws.cleanup();
 }
 
 #[test]
 fn stream_options() {
     let ws = ws();
     run(stream::options(&ws, &target()));
-    ws.cleanup();
 }
 
 fn new_socket(ws: &Ws2) -> SOCKET {
@@ -104,7 +96,6 @@ fn connect_refused() {
     for s in [c, b, l] {
         ws.closesocket(s).unwrap();
     }
-    ws.cleanup();
 }
 
 #[test]
@@ -174,7 +165,6 @@ fn names_and_addresses() {
     for s in [l, other, c, s, u, us, x] {
         ws.closesocket(s).unwrap();
     }
-    ws.cleanup();
 }
 
 /// A connected (client, server) pair and its listener.
@@ -222,7 +212,6 @@ fn peek_waitall_fionread_and_shutdown() {
     for x in [l, c, s] {
         ws.closesocket(x).unwrap();
     }
-    ws.cleanup();
 }
 
 #[test]
@@ -246,5 +235,4 @@ fn close_wakes_blocked_calls() {
     let mut buf = [0u8; 8];
     assert_eq!(ws.recv(c, &mut buf, 0), Ok(0));
     ws.closesocket(c).unwrap();
-    ws.cleanup();
 }

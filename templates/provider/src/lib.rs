@@ -4,6 +4,32 @@
 //! non-blocking). Replace the in-process [`Exchange`] with your transport.
 //!
 //! `cargo wsp new` copies this crate, replacing its name, GUID and protocol entry.
+//!
+//! Driven through the ws2_32 stand-in (`ws2-standin`, a dev-dependency), as an application
+//! would drive it:
+//!
+//! ```
+//! use provider_template::{Datagrams, FAMILY, PROTOCOL};
+//! use winsock_provider::sys::SOCK_DGRAM;
+//!
+//! let ws = ws2_standin::Session::load(winsock_provider::entry_points::<Datagrams>()).unwrap();
+//! let (af, ty) = (i32::from(FAMILY), SOCK_DGRAM);
+//! let (a, b) = (ws.socket(af, ty, PROTOCOL).unwrap(), ws.socket(af, ty, PROTOCOL).unwrap());
+//! # let min = ws.spi(af, ty, PROTOCOL).unwrap().info.iMinSockAddr as usize;
+//! # let address = |n: u8| match FAMILY {
+//! #     2 => std::net::SocketAddr::from(([127, 0, 0, 1], 7000 + u16::from(n))).into(),
+//! #     _ => winsock_provider::SockAddr::Raw { family: FAMILY, data: vec![n; min - 2] },
+//! # };
+//! ws.bind(b, &address(2)).unwrap(); // 127.0.0.1:7002
+//! ws.sendto(a, b"ping", 0, &address(2)).unwrap();
+//! let mut buf = [0u8; 16];
+//! let (n, _from) = ws.recvfrom(b, &mut buf, 0).unwrap();
+//! assert_eq!(&buf[..n], b"ping");
+//! for s in [a, b] {
+//!     ws.closesocket(s).unwrap();
+//! }
+//! // Dropping the session checks every socket was closed and runs WSPCleanup.
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
@@ -107,7 +133,10 @@ impl Exchange {
                         mailbox,
                     ) {
                         Err(WsaError::ADDRINUSE) => continue,
-                        r => return r,
+                        r => {
+                            lock(&self.bound).next = n;
+                            return r;
+                        }
                     }
                 }
                 Err(WsaError::NOBUFS)

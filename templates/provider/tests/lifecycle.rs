@@ -21,6 +21,8 @@ fn cleanup_closes_everything() {
         protocol: PROTOCOL,
         addr: address,
     };
+    // Not a `Session`: the scenario makes the clean-up it observes itself, and a session would
+    // make another when dropped.
     let load = || {
         let ws = Ws2::new();
         ws.load(entry_points::<Datagrams>()).unwrap();

@@ -46,6 +46,7 @@ use ws2_standin::scenarios::{
 use ws2_standin::{SockAddr, Ws2};
 
 mod conformance;
+mod dgram;
 
 const AF_UNIX: i32 = 1;
 const AF_INET: i32 = 2;
@@ -288,6 +289,15 @@ thread_local! {
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+/// What the running scenario wants said on its PASS line (for example that an optional
+/// feature is not supported); see [`note`].
+static NOTE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Adds `text` to the PASS line of the scenario running now.
+fn note(text: String) {
+    *NOTE.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+}
+
 /// Panics on threads the scenarios spawned, since the last scenario started: a scenario that
 /// reports "client 3 panicked" gets the panic's own words appended to its FAIL line.
 static OTHER_PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -377,10 +387,14 @@ struct Tally {
 
 impl Tally {
     fn report(&mut self, label: &str, result: &Result<(), String>, elapsed: Duration) {
+        let note = NOTE.lock().unwrap_or_else(|e| e.into_inner()).take();
         match result {
             Ok(()) => {
                 self.passed += 1;
-                println!("PASS {}", label);
+                match note {
+                    Some(note) => println!("PASS {} ({})", label, note),
+                    None => println!("PASS {}", label),
+                }
             }
             Err(e) => {
                 self.failed += 1;

@@ -5,14 +5,12 @@
 use pipe_provider::Pipe;
 use ws2_standin::scenarios::Target;
 use ws2_standin::sys::{AF_UNIX, SOCK_STREAM};
-use ws2_standin::{SockAddr, Ws2};
+use ws2_standin::{Session, SockAddr};
 
-/// A stand-in session with the provider loaded.
-pub fn ws() -> Ws2 {
-    let ws = Ws2::new();
-    ws.load(winsock_provider::entry_points::<Pipe>())
-        .expect("load the pipe provider");
-    ws
+/// A stand-in session with the provider loaded; dropping it checks that the test closed its
+/// sockets and runs the balanced clean-up.
+pub fn ws() -> Session {
+    Session::load(winsock_provider::entry_points::<Pipe>()).expect("load the pipe provider")
 }
 
 /// The scenario target: the provider's one entry; every listener binds an auto-generated
