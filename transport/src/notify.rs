@@ -187,7 +187,9 @@ pub(crate) mod tests {
 
     /// A sink recording every signal.
     #[derive(Clone, Default)]
-    pub(crate) struct Recorder(pub(crate) Arc<Mutex<Vec<(Ready, Option<WsaError>)>>>);
+    pub(crate) struct Recorder(pub(crate) Arc<Mutex<Vec<Signal>>>);
+
+    type Signal = (Ready, Option<WsaError>);
 
     impl Sink for Recorder {
         fn deliver(&self, ready: Ready, error: Option<WsaError>) {

@@ -68,6 +68,9 @@ impl<S: Close> Deref for Shared<S> {
     }
 }
 
+/// A parked hold and the socket type of its protocol entry.
+type Parked<S> = (Arc<Core<S>>, i32);
+
 /// Tokens are unique in the process, whichever provider instance issued them, so one instance
 /// never takes a token another issued for a socket of its own.
 static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
@@ -75,7 +78,7 @@ static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
 /// The duplicates a provider instance issued and nobody took yet, under the token that
 /// `WSPDuplicateSocket` returns (its `dwProviderReserved`). Each holds its socket open.
 pub struct Duplicates<S: Close> {
-    parked: Mutex<HashMap<u32, (Arc<Core<S>>, i32)>>,
+    parked: Mutex<HashMap<u32, Parked<S>>>,
 }
 
 impl<S: Close> Default for Duplicates<S> {
