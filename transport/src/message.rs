@@ -164,7 +164,8 @@ impl<A: Copy + PartialEq> MessageQueue<A> {
         }
     }
 
-    /// `SD_RECEIVE`: drops what is queued and refuses further messages.
+    /// `SD_RECEIVE`: drops what is queued and refuses further messages (receives fail at once
+    /// with `WSAESHUTDOWN`; nothing is signalled).
     pub fn shut(&self) {
         self.end(|q| q.shut = true);
     }
@@ -181,7 +182,6 @@ impl<A: Copy + PartialEq> MessageQueue<A> {
         queue.bytes = 0;
         drop(queue);
         self.arrived.notify_all();
-        self.slot.signal(Ready::READ);
     }
 }
 
