@@ -51,6 +51,7 @@ pub struct Received<A> {
 impl<A> Received<A> {
     /// The receive's result as Winsock reports it: a truncated message is `WSAEMSGSIZE` (its
     /// first bytes are in the buffers, the rest is lost).
+    #[inline]
     pub fn into_result(self) -> Result<(usize, A), WsaError> {
         if self.truncated {
             Err(WsaError::MSGSIZE)

@@ -114,21 +114,25 @@ impl SocketOptions {
     }
 
     /// The queue bound `SO_RCVBUF` gives (see [`capacity_for`]).
+    #[inline]
     pub fn rcv_capacity(&self) -> usize {
         capacity_for(self.rcvbuf)
     }
 
     /// Whether closing resets the connection: `SO_LINGER` on with a zero timeout.
+    #[inline]
     pub fn abortive_close(&self) -> bool {
         self.linger.0 != 0 && self.linger.1 == 0
     }
 
     /// How a receive or accept may wait on a socket in mode `nonblocking`: `SO_RCVTIMEO`.
+    #[inline]
     pub fn recv_wait(&self, nonblocking: bool) -> Wait {
         Wait::new(nonblocking, self.rcvtimeo)
     }
 
     /// How a send may wait on a socket in mode `nonblocking`: `SO_SNDTIMEO`.
+    #[inline]
     pub fn send_wait(&self, nonblocking: bool) -> Wait {
         Wait::new(nonblocking, self.sndtimeo)
     }

@@ -54,6 +54,7 @@ pub struct ReadMode {
 impl ReadMode {
     /// The mode of a receive with `flags`: `MSG_OOB`, and `MSG_PEEK` with `MSG_WAITALL`, are
     /// `WSAEOPNOTSUPP`; other flags are ignored.
+    #[inline]
     pub fn from_flags(flags: MsgFlags) -> Result<ReadMode, WsaError> {
         let peek = flags.contains(MsgFlags::PEEK);
         let wait_all = flags.contains(MsgFlags::WAITALL);
@@ -66,6 +67,7 @@ impl ReadMode {
 
 /// A queue bound from an `SO_RCVBUF` value: at least one byte, so a blocking writer always
 /// makes progress.
+#[inline]
 pub fn capacity_for(rcvbuf: i32) -> usize {
     rcvbuf.max(1) as usize
 }

@@ -8,6 +8,7 @@ use winsock_provider::WsaError;
 /// Locks `m`, ignoring poisoning: it never panics. A provider method must not fail because
 /// another call panicked while holding the lock, so keep the guarded data consistent at each
 /// step of a critical section (as every block of this crate does).
+#[inline]
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -37,6 +38,7 @@ impl Wait {
     /// timeout option (`SO_RCVTIMEO` for receives and accepts, `SO_SNDTIMEO` for sends) is
     /// `timeout_millis`; 0 means no timeout, as in Winsock. The clock is read only when there
     /// is a timeout to honour.
+    #[inline]
     pub fn new(nonblocking: bool, timeout_millis: u32) -> Wait {
         if nonblocking {
             return Wait::NONBLOCKING;
@@ -52,6 +54,7 @@ impl Wait {
     }
 
     /// Whether the call must not wait at all.
+    #[inline]
     pub fn is_nonblocking(&self) -> bool {
         self.nonblocking
     }
@@ -60,6 +63,7 @@ impl Wait {
     /// deadline. Fails with `WSAEWOULDBLOCK` for a non-blocking call and with `WSAETIMEDOUT`
     /// only when the deadline had passed *before* waiting, so a caller looping on its condition
     /// checks it once more after the last wait.
+    #[inline]
     pub fn wait<'a, T>(
         &self,
         cv: &Condvar,
