@@ -105,16 +105,21 @@ impl<A: Copy + PartialEq> MessageQueue<A> {
         lock(&self.queue).bytes
     }
 
-    /// Queues a copy of `data` from `from`; returns whether it was queued. It is dropped when
-    /// the queue is full, filters senders, or was shut or closed.
-    pub fn deliver(&self, from: A, data: &Bufs<'_>) -> bool {
+    /// Messages queued.
+    pub fn messages(&self) -> usize {
+        lock(&self.queue).messages.len()
+    }
+
+    /// Queues a copy of `data` from `from`, or drops it silently (as UDP does) when the queue
+    /// is full, filters senders, or was shut or closed.
+    pub fn deliver(&self, from: A, data: &Bufs<'_>) {
         let len = data.len();
         let mut queue = lock(&self.queue);
         let full = !queue.messages.is_empty()
             && (queue.bytes + len > queue.capacity || queue.messages.len() >= queue.max_messages);
         let filtered = queue.only_from.map_or(false, |only| only != from);
         if full || filtered || queue.shut || queue.closed {
-            return false;
+            return;
         }
         queue.messages.push_back(Message {
             from,
@@ -124,7 +129,6 @@ impl<A: Copy + PartialEq> MessageQueue<A> {
         drop(queue);
         self.arrived.notify_one();
         self.slot.signal(Ready::READ);
-        true
     }
 
     /// Receives one message into `bufs` (removing it unless `peek`), waiting as `wait`
@@ -193,8 +197,11 @@ mod tests {
     use std::sync::Arc;
     use std::thread;
 
+    /// Delivers `data` from `from`; returns whether it was queued.
     fn send(q: &MessageQueue<u16>, from: u16, data: &[u8]) -> bool {
-        write_with(data, |bufs| Ok(q.deliver(from, bufs))).unwrap()
+        let before = q.messages();
+        write_with(data, |bufs| Ok(q.deliver(from, bufs))).unwrap();
+        q.messages() > before
     }
 
     fn recv(q: &MessageQueue<u16>, out: &mut [u8], peek: bool) -> Result<Received<u16>, WsaError> {
