@@ -68,15 +68,8 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-mod dgram;
-mod dup;
 mod net;
-mod pipe;
-mod ready;
-mod ring;
 mod socket;
-mod stream;
-mod sync;
 
 use core::num::NonZeroU32;
 use net::Net;
@@ -87,9 +80,12 @@ use winsock_provider::{
     winsock_provider, Bufs, BufsMut, MsgFlags, OptInput, OptValue, Provider, Ready, Shutdown, Sock,
     SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
 };
+use winsock_transport::{Duplicates, Shared};
 
-pub use dup::SharedSocket;
 pub use socket::{Socket, DEFAULT_BUFFER};
+
+/// A loopback socket as one descriptor sees it (several after `WSADuplicateSocket`).
+pub type SharedSocket = Shared<Socket>;
 
 /// The loopback provider: one instance per start-up, holding its own address namespace.
 #[winsock_provider(
@@ -102,6 +98,8 @@ pub use socket::{Socket, DEFAULT_BUFFER};
 )]
 pub struct Loopback {
     net: Arc<Net>,
+    /// Duplicated sockets not yet taken.
+    duplicates: Duplicates<Socket>,
 }
 
 impl Provider for Loopback {
@@ -110,6 +108,7 @@ impl Provider for Loopback {
     fn startup(_: &StartupContext) -> Result<Self, WsaError> {
         Ok(Loopback {
             net: Arc::new(Net::default()),
+            duplicates: Duplicates::default(),
         })
     }
 
@@ -164,7 +163,7 @@ impl Provider for Loopback {
         bufs: &mut BufsMut<'_>,
         flags: MsgFlags,
     ) -> Result<(usize, MsgFlags), WsaError> {
-        let n = sock.state().recv(bufs, flags, sock.nonblocking())?;
+        let (n, _) = sock.state().recv_from(bufs, flags, sock.nonblocking())?;
         Ok((n, MsgFlags::NONE))
     }
 
@@ -221,10 +220,11 @@ impl Provider for Loopback {
         target.state().adopt(&accepted)
     }
 
-    // ---- Shared sockets (dup.rs): within this process only. ----
+    // ---- Shared sockets: within this process only. ----
 
     fn duplicate_socket(&self, sock: &Sock<Self>, process_id: u32) -> Result<NonZeroU32, WsaError> {
-        dup::duplicate(sock.state(), &self.net, sock.spec().socket_type, process_id)
+        let socket_type = sock.spec().socket_type;
+        self.duplicates.park(sock.state(), socket_type, process_id)
     }
 
     fn socket_from_duplicate(
@@ -232,10 +232,10 @@ impl Provider for Loopback {
         request: &SocketRequest,
         reserved: NonZeroU32,
     ) -> Result<SharedSocket, WsaError> {
-        dup::take(reserved, &self.net, request.spec.socket_type)
+        self.duplicates.take(reserved, request.spec.socket_type)
     }
 
     fn cleanup(&self) {
-        dup::forget(&self.net);
+        self.duplicates.forget();
     }
 }

@@ -13,14 +13,13 @@
 //! A connection or datagram for an address goes to the binding with exactly that address if
 //! there is one, else to a wildcard binding; among equals, to the earliest.
 
-use crate::dgram::Mailbox;
-use crate::stream::Listener;
-use crate::sync::lock;
+use crate::socket::{Listener, Mailbox};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use winsock_provider::WsaError;
+use winsock_transport::lock;
 
 /// First ephemeral port (IANA dynamic range, as Windows uses).
 pub(crate) const EPHEMERAL_FIRST: u16 = 49152;

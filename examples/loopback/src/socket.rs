@@ -1,31 +1,45 @@
-//! Per-socket state and the operations behind each SPI call.
+//! Per-socket state and the operations behind each SPI call, built on `winsock-transport`'s
+//! queues: a [`StreamEnd`] per connection, an [`AcceptQueue`] per listener, a
+//! [`MessageQueue`] per datagram socket.
 
-use crate::dgram::{Mailbox, MAX_DATAGRAM};
 use crate::net::{is_loopback, Endpoint, Net, Proto};
-use crate::pipe::{queue_bound, ReadMode};
-use crate::ready::Watchers;
-use crate::stream::{Conn, Listener};
-use crate::sync::{lock, Deadline};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use winsock_provider::sys::{
-    SOL_SOCKET, SO_ACCEPTCONN, SO_BROADCAST, SO_DONTLINGER, SO_ERROR, SO_KEEPALIVE, SO_LINGER,
-    SO_RCVBUF, SO_RCVTIMEO, SO_REUSEADDR, SO_SNDBUF, SO_SNDTIMEO,
-};
+use winsock_provider::sys::{IPPROTO_TCP, SOL_SOCKET, SO_ACCEPTCONN, SO_ERROR, SO_RCVBUF};
 use winsock_provider::{
     Bufs, BufsMut, MsgFlags, Notifier, OptInput, OptValue, Ready, Shutdown, SockAddr, SockOpt,
     WsaError,
 };
+use winsock_transport::{
+    lock, AcceptQueue, Close, MessageQueue, ReadMode, SocketOptions, StreamEnd, Wait, Watchers,
+};
 
 /// Default `SO_RCVBUF` and `SO_SNDBUF`: 64 KiB.
 pub const DEFAULT_BUFFER: i32 = 64 * 1024;
-
-/// `IPPROTO_TCP` as a socket option level.
-const IPPROTO_TCP: i32 = 6;
-/// `TCP_NODELAY` (accepted and stored; there is no Nagle delay to turn off).
-const TCP_NODELAY: i32 = 1;
+/// The largest datagram: 65535 minus the IPv4 and UDP headers with room for IP options.
+const MAX_DATAGRAM: usize = 65467;
+/// At most this many datagrams wait in one queue, whatever their size.
+const MAX_QUEUED: usize = 4096;
 /// `SO_MAX_MSG_SIZE`: the largest datagram.
 const SO_MAX_MSG_SIZE: i32 = 0x2003;
+
+/// A datagram socket's receive queue, keyed by sender.
+pub(crate) type Mailbox = MessageQueue<SocketAddrV4>;
+
+/// One end of an established connection and its addresses.
+pub(crate) struct Conn {
+    end: StreamEnd,
+    local: SocketAddrV4,
+    peer: SocketAddrV4,
+}
+
+/// A listening socket: its accept queue, and the receive buffer size of the connections it
+/// takes (its `SO_RCVBUF`).
+pub(crate) struct Listener {
+    queue: AcceptQueue<Conn>,
+    rcvbuf: AtomicUsize,
+}
 
 /// The kind of transport a socket uses.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -34,45 +48,6 @@ pub(crate) enum Kind {
     Stream,
     /// `SOCK_DGRAM` / `IPPROTO_UDP`.
     Datagram,
-}
-
-impl Kind {
-    fn proto(self) -> Proto {
-        match self {
-            Kind::Stream => Proto::Tcp,
-            Kind::Datagram => Proto::Udp,
-        }
-    }
-}
-
-#[derive(Copy, Clone, Debug)]
-struct Options {
-    rcvbuf: i32,
-    sndbuf: i32,
-    reuse: bool,
-    keepalive: bool,
-    broadcast: bool,
-    nodelay: bool,
-    /// `struct linger`: (`l_onoff`, `l_linger`).
-    linger: (u16, u16),
-    rcvtimeo: u32,
-    sndtimeo: u32,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            rcvbuf: DEFAULT_BUFFER,
-            sndbuf: DEFAULT_BUFFER,
-            reuse: false,
-            keepalive: false,
-            broadcast: false,
-            nodelay: false,
-            linger: (0, 0),
-            rcvtimeo: 0,
-            sndtimeo: 0,
-        }
-    }
 }
 
 /// A datagram socket's addressing state.
@@ -93,7 +68,7 @@ enum Role {
 }
 
 struct Inner {
-    opts: Options,
+    opts: SocketOptions,
     closed: bool,
     /// The address registered in the namespace (not set for accepted sockets, which share
     /// their listener's port).
@@ -125,18 +100,14 @@ fn v4(addr: &SockAddr) -> Result<SocketAddrV4, WsaError> {
 /// Where traffic for `addr` goes: `0.0.0.0` means `127.0.0.1`; other non-loopback addresses
 /// are unreachable; port 0 is not an address one can reach.
 fn destination(addr: SocketAddrV4) -> Result<SocketAddrV4, WsaError> {
-    let ip = if addr.ip().is_unspecified() {
-        Ipv4Addr::LOCALHOST
-    } else {
-        *addr.ip()
-    };
-    if !is_loopback(ip) {
+    let dest = source(addr);
+    if !is_loopback(*dest.ip()) {
         return Err(WsaError::NETUNREACH);
     }
     if addr.port() == 0 {
         return Err(WsaError::ADDRNOTAVAIL);
     }
-    Ok(SocketAddrV4::new(ip, addr.port()))
+    Ok(dest)
 }
 
 /// The address a socket bound to `bound` sends from: the wildcard sends from `127.0.0.1`.
@@ -148,15 +119,6 @@ fn source(bound: SocketAddrV4) -> SocketAddrV4 {
     }
 }
 
-fn read_mode(flags: MsgFlags) -> Result<ReadMode, WsaError> {
-    let peek = flags.contains(MsgFlags::PEEK);
-    let wait_all = flags.contains(MsgFlags::WAITALL);
-    if flags.contains(MsgFlags::OOB) || (peek && wait_all) {
-        return Err(WsaError::OPNOTSUPP);
-    }
-    Ok(ReadMode { peek, wait_all })
-}
-
 fn check_send_flags(flags: MsgFlags) -> Result<(), WsaError> {
     if flags.contains(MsgFlags::OOB) {
         return Err(WsaError::OPNOTSUPP);
@@ -165,20 +127,12 @@ fn check_send_flags(flags: MsgFlags) -> Result<(), WsaError> {
 }
 
 impl Socket {
-    /// A new, unbound socket.
-    pub(crate) fn new(net: Arc<Net>, kind: Kind) -> Socket {
-        let opts = Options::default();
-        let role = match kind {
-            Kind::Stream => Role::Idle,
-            Kind::Datagram => Role::Datagram(Dgram {
-                mailbox: Arc::new(Mailbox::new(queue_bound(opts.rcvbuf))),
-                peer: None,
-                send_shut: false,
-            }),
-        };
+    fn with_role(net: Arc<Net>, kind: Kind, opts: SocketOptions, role: Role) -> Socket {
         let watchers = Watchers::new();
-        if let Role::Datagram(d) = &role {
-            d.mailbox.set_watchers(&watchers);
+        match &role {
+            Role::Datagram(d) => d.mailbox.slot().set(&watchers),
+            Role::Connected(c) => c.end.attach(&watchers),
+            _ => {}
         }
         Socket {
             id: net.socket_id(),
@@ -194,28 +148,23 @@ impl Socket {
         }
     }
 
-    /// The socket state of an accepted connection, with its listener's options.
-    fn accepted(net: Arc<Net>, conn: Conn, opts: Options) -> Socket {
-        conn.rx.set_capacity(queue_bound(opts.rcvbuf));
-        let watchers = Watchers::new();
-        conn.attach(&watchers);
-        Socket {
-            id: net.socket_id(),
-            kind: Kind::Stream,
-            net,
-            inner: Mutex::new(Inner {
-                opts,
-                closed: false,
-                bound: None,
-                role: Role::Connected(conn),
+    /// A new, unbound socket.
+    pub(crate) fn new(net: Arc<Net>, kind: Kind) -> Socket {
+        let opts = SocketOptions::with_buffers(DEFAULT_BUFFER);
+        let role = match kind {
+            Kind::Stream => Role::Idle,
+            Kind::Datagram => Role::Datagram(Dgram {
+                mailbox: Arc::new(Mailbox::new(opts.rcv_capacity(), MAX_QUEUED)),
+                peer: None,
+                send_shut: false,
             }),
-            watchers,
-        }
+        };
+        Socket::with_role(net, kind, opts, role)
     }
 
     /// A descriptor of this socket got its runtime record: signal its readiness from now on.
     pub(crate) fn attach(&self, notifier: Notifier) {
-        self.watchers.add(notifier);
+        self.watchers.attach(notifier);
     }
 
     /// Readiness as `select` sees it.
@@ -226,26 +175,17 @@ impl Socket {
         }
         match &inner.role {
             Role::Idle => Ready::NONE,
-            Role::Listening(l) => {
-                if l.acceptable() {
-                    Ready::ACCEPT
-                } else {
-                    Ready::NONE
-                }
-            }
-            Role::Connected(c) => c.readiness(),
-            Role::Datagram(d) => {
-                if d.mailbox.readable() {
-                    Ready::READ | Ready::WRITE
-                } else {
-                    Ready::WRITE
-                }
-            }
+            Role::Listening(l) if l.queue.acceptable() => Ready::ACCEPT,
+            Role::Listening(_) => Ready::NONE,
+            Role::Connected(c) => c.end.readiness(),
+            Role::Datagram(d) if d.mailbox.readable() => Ready::READ | Ready::WRITE,
+            Role::Datagram(_) => Ready::WRITE,
         }
     }
 
     /// `AcceptEx`: this socket, created by the application and never used, becomes the
-    /// connection `accepted` (fresh from [`Socket::accept`]), which is consumed.
+    /// connection `accepted` (fresh from [`Socket::accept`], never attached), which is
+    /// consumed. What was signalled to `accepted` meanwhile carries over.
     pub(crate) fn adopt(&self, accepted: &Socket) -> Result<(), WsaError> {
         let role = {
             let mut from = lock(&accepted.inner);
@@ -257,21 +197,31 @@ impl Socket {
             _ => return Err(WsaError::INVAL),
         };
         let mut inner = match self.open() {
-            Ok(inner) => inner,
-            Err(e) => {
-                conn.close(true);
+            Ok(inner)
+                if self.kind == Kind::Stream
+                    && inner.bound.is_none()
+                    && matches!(inner.role, Role::Idle) =>
+            {
+                inner
+            }
+            other => {
+                let e = other.err().unwrap_or(WsaError::INVAL);
+                conn.end.close(true);
                 return Err(e);
             }
         };
-        if self.kind != Kind::Stream || inner.bound.is_some() || !matches!(inner.role, Role::Idle) {
-            drop(inner);
-            conn.close(true);
-            return Err(WsaError::INVAL);
-        }
-        conn.rx.set_capacity(queue_bound(inner.opts.rcvbuf));
-        conn.attach(&self.watchers);
+        conn.end.rx.set_capacity(inner.opts.rcv_capacity());
+        conn.end.attach(&self.watchers);
         inner.role = Role::Connected(conn);
         Ok(())
+    }
+
+    /// The port table the socket binds in.
+    fn proto(&self) -> Proto {
+        match self.kind {
+            Kind::Stream => Proto::Tcp,
+            Kind::Datagram => Proto::Udp,
+        }
     }
 
     /// Locks the state of an open socket; `WSAENOTSOCK` once its close has begun.
@@ -283,21 +233,26 @@ impl Socket {
         Ok(inner)
     }
 
-    /// The bound address, binding a wildcard ephemeral port first if there is none.
-    fn ensure_bound(&self, inner: &mut Inner) -> Result<SocketAddrV4, WsaError> {
-        if let Some(bound) = inner.bound {
-            return Ok(bound);
-        }
+    /// Registers `addr` (port 0: an ephemeral port) in the namespace.
+    fn bind_to(&self, inner: &mut Inner, addr: SocketAddrV4) -> Result<SocketAddrV4, WsaError> {
         let endpoint = match &inner.role {
             Role::Datagram(d) => Endpoint::Mailbox(d.mailbox.clone()),
             _ => Endpoint::None,
         };
-        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        let reuse = inner.opts.reuse_addr;
         let bound = self
             .net
-            .bind(self.kind.proto(), self.id, any, inner.opts.reuse, endpoint)?;
+            .bind(self.proto(), self.id, addr, reuse, endpoint)?;
         inner.bound = Some(bound);
         Ok(bound)
+    }
+
+    /// The bound address, binding a wildcard ephemeral port first if there is none.
+    fn ensure_bound(&self, inner: &mut Inner) -> Result<SocketAddrV4, WsaError> {
+        match inner.bound {
+            Some(bound) => Ok(bound),
+            None => self.bind_to(inner, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+        }
     }
 
     /// `bind`.
@@ -307,15 +262,7 @@ impl Socket {
         if inner.bound.is_some() || matches!(inner.role, Role::Connected(_) | Role::Listening(_)) {
             return Err(WsaError::INVAL);
         }
-        let endpoint = match &inner.role {
-            Role::Datagram(d) => Endpoint::Mailbox(d.mailbox.clone()),
-            _ => Endpoint::None,
-        };
-        let bound = self
-            .net
-            .bind(self.kind.proto(), self.id, addr, inner.opts.reuse, endpoint)?;
-        inner.bound = Some(bound);
-        Ok(())
+        self.bind_to(&mut inner, addr).map(drop)
     }
 
     /// `listen`: a bound stream socket starts (or, listening, changes its backlog).
@@ -326,13 +273,16 @@ impl Socket {
             Role::Datagram(_) => return Err(WsaError::OPNOTSUPP),
             Role::Connected(_) => return Err(WsaError::ISCONN),
             Role::Listening(l) => {
-                l.set_backlog(backlog);
+                l.queue.set_backlog(backlog);
                 return Ok(());
             }
             Role::Idle => inner.bound.ok_or(WsaError::INVAL)?,
         };
-        let listener = Arc::new(Listener::new(backlog, queue_bound(inner.opts.rcvbuf)));
-        listener.set_watchers(&self.watchers);
+        let listener = Arc::new(Listener {
+            queue: AcceptQueue::new(backlog),
+            rcvbuf: AtomicUsize::new(inner.opts.rcv_capacity()),
+        });
+        listener.queue.slot().set(&self.watchers);
         let endpoint = Endpoint::Listener(listener.clone());
         self.net
             .set_endpoint(Proto::Tcp, self.id, bound.port(), endpoint);
@@ -340,7 +290,7 @@ impl Socket {
         Ok(())
     }
 
-    /// `accept`: the new socket's state and the peer's address.
+    /// `accept`: the new socket's state (with this socket's options) and the peer's address.
     pub(crate) fn accept(&self, nonblocking: bool) -> Result<(Socket, SockAddr), WsaError> {
         let (listener, opts) = {
             let inner = self.open()?;
@@ -350,9 +300,14 @@ impl Socket {
                 _ => return Err(WsaError::INVAL),
             }
         };
-        let conn = listener.accept(nonblocking, Deadline::NEVER)?;
+        let conn = listener.queue.accept(Wait::new(nonblocking, 0))?;
+        conn.end.rx.set_capacity(opts.rcv_capacity());
         let peer = SockAddr::from(conn.peer);
-        Ok((Socket::accepted(self.net.clone(), conn, opts), peer))
+        let role = Role::Connected(conn);
+        Ok((
+            Socket::with_role(self.net.clone(), Kind::Stream, opts, role),
+            peer,
+        ))
     }
 
     /// `connect`: a stream connection completes at once (or is refused); a datagram socket
@@ -378,11 +333,26 @@ impl Socket {
             return Ok(());
         }
         let listener = self.net.listener(dest).ok_or(WsaError::CONNREFUSED)?;
-        let conn = listener.connect(local, dest, queue_bound(inner.opts.rcvbuf))?;
-        conn.attach(&self.watchers);
-        inner.role = Role::Connected(conn);
-        drop(inner);
-        listener.announce();
+        let rcvbuf = inner.opts.rcv_capacity();
+        let end = listener.queue.offer(|| {
+            let (client, server) = StreamEnd::pair(rcvbuf, listener.rcvbuf.load(Ordering::Relaxed));
+            // Before the server end can be accepted: no signal for this end is lost.
+            client.attach(&self.watchers);
+            let (local, peer) = (dest, local);
+            (
+                Conn {
+                    end: server,
+                    local,
+                    peer,
+                },
+                client,
+            )
+        })?;
+        inner.role = Role::Connected(Conn {
+            end,
+            local,
+            peer: dest,
+        });
         Ok(())
     }
 
@@ -397,14 +367,14 @@ impl Socket {
         if self.kind == Kind::Datagram {
             return self.send_datagram(bufs, None);
         }
-        let (pipe, deadline) = {
+        let (pipe, wait) = {
             let inner = self.open()?;
             match &inner.role {
-                Role::Connected(c) => (c.tx.clone(), Deadline::after_millis(inner.opts.sndtimeo)),
+                Role::Connected(c) => (c.end.tx.clone(), inner.opts.send_wait(nonblocking)),
                 _ => return Err(WsaError::NOTCONN),
             }
         };
-        pipe.write(bufs, nonblocking, deadline)
+        pipe.write(bufs, wait)
     }
 
     /// `sendto`.
@@ -450,45 +420,30 @@ impl Socket {
         Ok(len)
     }
 
-    /// `recv`: bytes received; 0 at end of stream.
-    pub(crate) fn recv(
-        &self,
-        bufs: &mut BufsMut<'_>,
-        flags: MsgFlags,
-        nonblocking: bool,
-    ) -> Result<usize, WsaError> {
-        self.recv_from(bufs, flags, nonblocking).map(|(n, _)| n)
-    }
-
-    /// `recvfrom`: bytes received and the sender (the peer, for a stream socket). A datagram
-    /// larger than the buffers fills them and fails with `WSAEMSGSIZE`; its rest is lost.
+    /// `recvfrom` (and `recv`): bytes received (0 at end of stream) and the sender (the peer,
+    /// for a stream socket). A datagram larger than the buffers fills them and fails with
+    /// `WSAEMSGSIZE`; its rest is lost.
     pub(crate) fn recv_from(
         &self,
         bufs: &mut BufsMut<'_>,
         flags: MsgFlags,
         nonblocking: bool,
     ) -> Result<(usize, SocketAddrV4), WsaError> {
-        let mode = read_mode(flags)?;
+        let mode = ReadMode::from_flags(flags)?;
         let inner = self.open()?;
-        let deadline = Deadline::after_millis(inner.opts.rcvtimeo);
+        let wait = inner.opts.recv_wait(nonblocking);
         match &inner.role {
             Role::Connected(c) => {
-                let (pipe, peer) = (c.rx.clone(), c.peer);
+                let (pipe, peer) = (c.end.rx.clone(), c.peer);
                 drop(inner);
-                Ok((pipe.read(bufs, mode, nonblocking, deadline)?, peer))
+                Ok((pipe.read(bufs, mode, wait)?, peer))
             }
-            Role::Datagram(d) => {
-                if inner.bound.is_none() {
-                    return Err(WsaError::INVAL);
-                }
+            Role::Datagram(d) if inner.bound.is_some() => {
                 let mailbox = d.mailbox.clone();
                 drop(inner);
-                let got = mailbox.receive(bufs, mode.peek, nonblocking, deadline)?;
-                if got.truncated {
-                    return Err(WsaError::MSGSIZE);
-                }
-                Ok((got.len, got.from))
+                mailbox.receive(bufs, mode.peek, wait)?.into_result()
             }
+            Role::Datagram(_) => Err(WsaError::INVAL),
             Role::Idle | Role::Listening(_) => Err(WsaError::NOTCONN),
         }
     }
@@ -497,26 +452,16 @@ impl Socket {
     pub(crate) fn shutdown(&self, how: Shutdown) -> Result<(), WsaError> {
         let mut inner = self.open()?;
         match &mut inner.role {
-            Role::Connected(c) => {
-                if how.send() {
-                    c.tx.finish();
-                }
-                if how.receive() {
-                    c.rx.refuse();
-                }
-                Ok(())
-            }
+            Role::Connected(c) => c.end.shutdown(how),
             Role::Datagram(d) => {
-                if how.send() {
-                    d.send_shut = true;
-                }
+                d.send_shut |= how.send();
                 if how.receive() {
                     d.mailbox.shut();
                 }
-                Ok(())
             }
-            Role::Idle | Role::Listening(_) => Err(WsaError::NOTCONN),
+            Role::Idle | Role::Listening(_) => return Err(WsaError::NOTCONN),
         }
+        Ok(())
     }
 
     /// `getsockname`.
@@ -543,94 +488,59 @@ impl Socket {
     pub(crate) fn bytes_readable(&self) -> Result<usize, WsaError> {
         let inner = self.open()?;
         Ok(match &inner.role {
-            Role::Connected(c) => c.rx.queued(),
+            Role::Connected(c) => c.end.rx.queued(),
             Role::Datagram(d) => d.mailbox.queued(),
             Role::Idle | Role::Listening(_) => 0,
         })
     }
 
-    /// `getsockopt`.
+    /// `getsockopt`: the common options, `SO_ERROR` (always 0), `SO_ACCEPTCONN` and
+    /// `SO_MAX_MSG_SIZE`.
     pub(crate) fn get_option(&self, opt: SockOpt) -> Result<OptValue, WsaError> {
         let inner = self.open()?;
-        let o = &inner.opts;
         let stream = self.kind == Kind::Stream;
+        if let Some(value) = inner.opts.get(opt, stream) {
+            return Ok(value);
+        }
         Ok(match (opt.level, opt.name) {
-            (SOL_SOCKET, SO_RCVBUF) => OptValue::Int(o.rcvbuf),
-            (SOL_SOCKET, SO_SNDBUF) => OptValue::Int(o.sndbuf),
-            (SOL_SOCKET, SO_REUSEADDR) => OptValue::Bool(o.reuse),
             (SOL_SOCKET, SO_ERROR) => OptValue::Int(0),
-            (SOL_SOCKET, SO_RCVTIMEO) => OptValue::Int(o.rcvtimeo as i32),
-            (SOL_SOCKET, SO_SNDTIMEO) => OptValue::Int(o.sndtimeo as i32),
             (SOL_SOCKET, SO_ACCEPTCONN) if stream => {
                 OptValue::Bool(matches!(inner.role, Role::Listening(_)))
             }
-            (SOL_SOCKET, SO_KEEPALIVE) if stream => OptValue::Bool(o.keepalive),
-            (SOL_SOCKET, SO_LINGER) if stream => {
-                let mut bytes = o.linger.0.to_ne_bytes().to_vec();
-                bytes.extend_from_slice(&o.linger.1.to_ne_bytes());
-                OptValue::Bytes(bytes)
-            }
-            (SOL_SOCKET, SO_DONTLINGER) if stream => OptValue::Bool(o.linger.0 == 0),
-            (IPPROTO_TCP, TCP_NODELAY) if stream => OptValue::Bool(o.nodelay),
-            (SOL_SOCKET, SO_BROADCAST) if !stream => OptValue::Bool(o.broadcast),
             (SOL_SOCKET, SO_MAX_MSG_SIZE) if !stream => OptValue::Int(MAX_DATAGRAM as i32),
             (SOL_SOCKET, _) | (IPPROTO_TCP, _) => return Err(WsaError::NOPROTOOPT),
             _ => return Err(WsaError::INVAL),
         })
     }
 
-    /// `setsockopt`.
+    /// `setsockopt`: the common options; `SO_RCVBUF` bounds the receive queue at once.
     pub(crate) fn set_option(&self, opt: SockOpt, value: OptInput<'_>) -> Result<(), WsaError> {
         let mut inner = self.open()?;
-        let stream = self.kind == Kind::Stream;
-        match (opt.level, opt.name) {
-            (SOL_SOCKET, SO_RCVBUF) => {
-                let size = value.int()?;
-                if size < 0 {
-                    return Err(WsaError::INVAL);
-                }
-                inner.opts.rcvbuf = size;
-                let bound = queue_bound(size);
-                match &inner.role {
-                    Role::Connected(c) => c.rx.set_capacity(bound),
-                    Role::Listening(l) => l.set_rcvbuf(bound),
-                    Role::Datagram(d) => d.mailbox.set_capacity(bound),
-                    Role::Idle => {}
-                }
+        if !inner.opts.set(opt, value, self.kind == Kind::Stream)? {
+            return Err(match opt.level {
+                SOL_SOCKET | IPPROTO_TCP => WsaError::NOPROTOOPT,
+                _ => WsaError::INVAL,
+            });
+        }
+        if (opt.level, opt.name) == (SOL_SOCKET, SO_RCVBUF) {
+            let bound = inner.opts.rcv_capacity();
+            match &inner.role {
+                Role::Connected(c) => c.end.rx.set_capacity(bound),
+                Role::Listening(l) => l.rcvbuf.store(bound, Ordering::Relaxed),
+                Role::Datagram(d) => d.mailbox.set_capacity(bound),
+                Role::Idle => {}
             }
-            (SOL_SOCKET, SO_SNDBUF) => {
-                let size = value.int()?;
-                if size < 0 {
-                    return Err(WsaError::INVAL);
-                }
-                inner.opts.sndbuf = size;
-            }
-            (SOL_SOCKET, SO_REUSEADDR) => inner.opts.reuse = value.bool()?,
-            (SOL_SOCKET, SO_RCVTIMEO) => inner.opts.rcvtimeo = value.int()? as u32,
-            (SOL_SOCKET, SO_SNDTIMEO) => inner.opts.sndtimeo = value.int()? as u32,
-            (SOL_SOCKET, SO_KEEPALIVE) if stream => inner.opts.keepalive = value.bool()?,
-            (SOL_SOCKET, SO_LINGER) if stream => match value.0 {
-                [a, b, c, d, ..] => {
-                    inner.opts.linger =
-                        (u16::from_ne_bytes([*a, *b]), u16::from_ne_bytes([*c, *d]));
-                }
-                _ => return Err(WsaError::FAULT),
-            },
-            (SOL_SOCKET, SO_DONTLINGER) if stream => {
-                inner.opts.linger.0 = u16::from(!value.bool()?)
-            }
-            (IPPROTO_TCP, TCP_NODELAY) if stream => inner.opts.nodelay = value.bool()?,
-            (SOL_SOCKET, SO_BROADCAST) if !stream => inner.opts.broadcast = value.bool()?,
-            (SOL_SOCKET, _) | (IPPROTO_TCP, _) => return Err(WsaError::NOPROTOOPT),
-            _ => return Err(WsaError::INVAL),
         }
         Ok(())
     }
+}
 
-    /// `closesocket`: releases the address, ends the connection (gracefully unless unread data
-    /// is left or linger is on with a zero timeout: then it is reset), and wakes every thread
-    /// blocked in this socket (they return `WSAEINTR`). Idempotent.
-    pub(crate) fn close(&self) {
+impl Close for Socket {
+    /// `closesocket` of the last descriptor: releases the address, ends the connection
+    /// (gracefully unless unread data is left or linger is on with a zero timeout: then it
+    /// is reset; a listener resets the connections it had not accepted), and wakes every
+    /// thread blocked in this socket (they return `WSAEINTR`). Idempotent.
+    fn close(&self) {
         let (role, bound, abort) = {
             let mut inner = lock(&self.inner);
             if inner.closed {
@@ -638,18 +548,14 @@ impl Socket {
             }
             inner.closed = true;
             let role = std::mem::replace(&mut inner.role, Role::Idle);
-            (
-                role,
-                inner.bound.take(),
-                inner.opts.linger.0 != 0 && inner.opts.linger.1 == 0,
-            )
+            (role, inner.bound.take(), inner.opts.abortive_close())
         };
         if let Some(bound) = bound {
-            self.net.unbind(self.kind.proto(), self.id, bound.port());
+            self.net.unbind(self.proto(), self.id, bound.port());
         }
         match role {
-            Role::Listening(l) => l.close(),
-            Role::Connected(c) => c.close(abort),
+            Role::Listening(l) => l.queue.close().iter().for_each(|c| c.end.close(true)),
+            Role::Connected(c) => c.end.close(abort),
             Role::Datagram(d) => d.mailbox.close(),
             Role::Idle => {}
         }
@@ -660,13 +566,13 @@ impl Drop for Socket {
     fn drop(&mut self) {
         // The runtime closes every socket before dropping it; this only guards the namespace
         // against a socket state dropped some other way.
-        self.close();
+        Close::close(self);
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use winsock_provider::sys::SO_REUSEADDR;
 
     fn a(ip: [u8; 4], port: u16) -> SockAddr {
         SockAddr::from(SocketAddrV4::new(Ipv4Addr::from(ip), port))
