@@ -313,9 +313,8 @@ fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
                     file,
                     t.address_body,
                     format!(
-                        "    let mut data = vec![0u8; {len}];\n    data[{last}] = n as u8;\n    SockAddr::Raw {{ family: FAMILY, data }}\n",
-                        len = len,
-                        last = len - 1
+                        "    let mut data = vec![0u8; {len}];\n    for (i, b) in data.iter_mut().rev().take(4).enumerate() {{\n        *b = (n >> (8 * i)) as u8;\n    }}\n    SockAddr::Raw {{ family: FAMILY, data }}\n",
+                        len = len
                     ),
                 ));
             }

@@ -2,7 +2,7 @@
 //! is dropped checks that the test closed what it opened and runs the balanced clean-up.
 
 use crate::api::Ws2;
-use crate::host::{os, registry};
+use crate::host::registry;
 use crate::loader::LoadError;
 use std::ops::Deref;
 use std::path::Path;
@@ -19,10 +19,10 @@ use winsock_provider::EntryPoints;
 /// // WSPCleanup and, at the provider's last clean-up in the process, its leak check
 /// ```
 ///
-/// Each session hands out its non-IFS handle values from a range of its own (on Windows the
-/// values are real kernel handles from the process's table), so tests running in parallel in
-/// one binary never see each other's handles: a closed value is reused at once, but only by the
-/// session that closed it.
+/// Each session hands out its non-IFS handle values from a range of its own (on Windows, where
+/// the values are real kernel handles from the process's one table, the handles it closed stay
+/// open for it alone until it ends), so tests running in parallel in one binary never see each
+/// other's handles: a closed value is reused at once, but only by the session that closed it.
 pub struct Session {
     ws: Ws2,
 }
@@ -91,12 +91,10 @@ impl Ws2 {
         let mut open: Vec<SOCKET> = reg
             .handles()
             .iter()
-            .filter(|(h, e)| {
-                ids.contains(&e.catalog_id)
-                    && (range == 0 || os::HandleAllocator::range_of(**h) == range)
-            })
+            .filter(|(_, e)| ids.contains(&e.catalog_id))
             .map(|(h, _)| *h)
             .collect();
+        open.retain(|h| range == 0 || reg.range_of(*h) == range);
         open.sort_unstable();
         open
     }

@@ -18,7 +18,6 @@ const SESSION_RANGES: usize = 100;
 #[cfg(not(windows))]
 const LAST_VALUE: SOCKET = 0x100_0000;
 
-#[cfg(not(windows))]
 std::thread_local! {
     /// The range of the session whose call this thread is making (0: the shared one).
     static CURRENT_RANGE: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
@@ -26,14 +25,14 @@ std::thread_local! {
 
 /// Makes handles created on this thread come from range `range` (from
 /// [`HandleAllocator::open_range`]) until another session's call on this thread says otherwise.
-#[cfg(not(windows))]
 pub(crate) fn use_range(range: usize) {
     CURRENT_RANGE.with(|c| c.set(range));
 }
 
-/// Windows hands out real kernel handles from one process-wide table: there are no ranges.
-#[cfg(windows)]
-pub(crate) fn use_range(_: usize) {}
+/// The range the calling thread's handles come from (0: the shared one).
+fn current_range() -> usize {
+    CURRENT_RANGE.with(core::cell::Cell::get)
+}
 
 /// One range of values: multiples of 4, most recently freed first.
 #[cfg(not(windows))]
@@ -111,7 +110,11 @@ impl HandleAllocator {
     }
 
     /// The session range a value belongs to (0 for the shared range).
-    pub(crate) fn range_of(h: SOCKET) -> usize {
+    pub(crate) fn range_of(&self, h: SOCKET) -> usize {
+        Self::range_of_value(h)
+    }
+
+    fn range_of_value(h: SOCKET) -> usize {
         let shared = FIRST_VALUE + RANGE_SPAN * SESSION_RANGES as SOCKET;
         if h < FIRST_VALUE || h >= shared {
             0
@@ -121,7 +124,7 @@ impl HandleAllocator {
     }
 
     pub(crate) fn allocate(&mut self) -> SOCKET {
-        let current = CURRENT_RANGE.with(core::cell::Cell::get);
+        let current = current_range();
         for index in [current, 0] {
             let range = self.range(index);
             if let Some(h) = range.free.pop() {
@@ -137,16 +140,28 @@ impl HandleAllocator {
     }
 
     pub(crate) fn free(&mut self, h: SOCKET) {
-        self.range(Self::range_of(h)).free.push(h);
+        self.range(Self::range_of_value(h)).free.push(h);
     }
 }
 
 /// Hands out non-IFS socket handle values.
 ///
 /// On Windows each is a real kernel object handle (an unnamed event), as ws2_32's are: a
-/// multiple of 4 from the process handle table, reused by the OS as soon as it is closed.
+/// multiple of 4 from the process's one handle table. A value freed by a session is not
+/// closed but kept for that session's next handle (most recently freed first), so a closed
+/// value is reused at once, as on Windows, yet never by another session or by an unrelated
+/// kernel object while the session lives: a test never sees another test's handles, even
+/// when tests run in parallel in one binary. The kept handles are closed with the session's
+/// range; values created on threads of no session are closed when freed.
 #[cfg(windows)]
-pub(crate) struct HandleAllocator;
+pub(crate) struct HandleAllocator {
+    /// Open session range → the handles it freed, kept open for its next allocations.
+    kept: Option<std::collections::HashMap<usize, Vec<SOCKET>>>,
+    /// Live handle → the session range that allocated it (absent: the shared range).
+    owner: Option<std::collections::HashMap<SOCKET, usize>>,
+    /// The last range number handed out.
+    opened: usize,
+}
 
 #[cfg(windows)]
 #[link(name = "kernel32")]
@@ -164,35 +179,82 @@ extern "system" {
 }
 
 #[cfg(windows)]
+fn close_kernel_handle(h: SOCKET) {
+    // SAFETY: `h` came from CreateEventW in `HandleAllocator::allocate` and is closed once:
+    // the allocator forgets it here.
+    unsafe { CloseHandle(h as *mut c_void) };
+}
+
+#[cfg(windows)]
 impl HandleAllocator {
     pub(crate) const fn new() -> HandleAllocator {
-        HandleAllocator
+        HandleAllocator {
+            kept: None,
+            owner: None,
+            opened: 0,
+        }
     }
 
-    /// Windows hands out real kernel handles from one process-wide table: no ranges.
+    /// A range for a new session: a pool of its own for the handles it frees.
     pub(crate) fn open_range(&mut self) -> usize {
-        0
+        self.opened += 1;
+        let range = self.opened;
+        self.kept
+            .get_or_insert_with(Default::default)
+            .insert(range, Vec::new());
+        range
     }
 
-    pub(crate) fn close_range(&mut self, _: usize) {}
+    /// Closes the handles a session kept; its values can then go to anyone.
+    pub(crate) fn close_range(&mut self, index: usize) {
+        let kept = self.kept.as_mut().and_then(|k| k.remove(&index));
+        for h in kept.unwrap_or_default() {
+            close_kernel_handle(h);
+        }
+    }
 
-    pub(crate) fn range_of(_: SOCKET) -> usize {
-        0
+    /// The session range a live value was allocated in (0 for the shared range).
+    pub(crate) fn range_of(&self, h: SOCKET) -> usize {
+        self.owner
+            .as_ref()
+            .and_then(|o| o.get(&h).copied())
+            .unwrap_or(0)
     }
 
     pub(crate) fn allocate(&mut self) -> SOCKET {
-        // SAFETY: plain Win32 call with null (default) attributes and name.
-        let h = unsafe { CreateEventW(core::ptr::null(), 1, 0, core::ptr::null()) };
-        assert!(
-            !h.is_null(),
-            "ws2-standin: CreateEventW failed; cannot allocate a socket handle"
-        );
-        h as SOCKET
+        let current = current_range();
+        let reused = self
+            .kept
+            .as_mut()
+            .and_then(|k| k.get_mut(&current))
+            .and_then(Vec::pop);
+        let h = match reused {
+            Some(h) => h,
+            None => {
+                // SAFETY: plain Win32 call with null (default) attributes and name.
+                let h = unsafe { CreateEventW(core::ptr::null(), 1, 0, core::ptr::null()) };
+                assert!(
+                    !h.is_null(),
+                    "ws2-standin: CreateEventW failed; cannot allocate a socket handle"
+                );
+                h as SOCKET
+            }
+        };
+        if current != 0 {
+            self.owner
+                .get_or_insert_with(Default::default)
+                .insert(h, current);
+        }
+        h
     }
 
     pub(crate) fn free(&mut self, h: SOCKET) {
-        // SAFETY: `h` came from CreateEventW in `allocate` and is closed once.
-        unsafe { CloseHandle(h as *mut c_void) };
+        let range = self.owner.as_mut().and_then(|o| o.remove(&h));
+        let pool = range.and_then(|r| self.kept.as_mut().and_then(|k| k.get_mut(&r)));
+        match pool {
+            Some(pool) => pool.push(h),
+            None => close_kernel_handle(h),
+        }
     }
 }
 
@@ -273,4 +335,42 @@ fn open(path: &Path) -> Result<Library, String> {
 fn symbol(module: *mut c_void, name: &std::ffi::CStr) -> *const c_void {
     // SAFETY: `module` came from dlopen; `name` is NUL-terminated.
     unsafe { libc::dlsym(module, name.as_ptr()) as *const c_void }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_freed_value_is_reused_by_its_session_only() {
+        let mut alloc = HandleAllocator::new();
+        let (first, second) = (alloc.open_range(), alloc.open_range());
+        assert!(first != 0 && second != 0 && first != second);
+        use_range(first);
+        let h = alloc.allocate();
+        assert_eq!(alloc.range_of(h), first);
+        alloc.free(h);
+        use_range(second);
+        let others: Vec<SOCKET> = (0..16).map(|_| alloc.allocate()).collect();
+        assert!(
+            !others.contains(&h),
+            "{:#x}, freed by one session, was handed to another",
+            h
+        );
+        assert!(others.iter().all(|&o| alloc.range_of(o) == second));
+        use_range(first);
+        assert_eq!(
+            alloc.allocate(),
+            h,
+            "a session reuses its closed value at once"
+        );
+        alloc.free(h);
+        use_range(second);
+        for o in others {
+            alloc.free(o);
+        }
+        use_range(0);
+        alloc.close_range(first);
+        alloc.close_range(second);
+    }
 }

@@ -187,6 +187,11 @@ impl Registry {
         self.alloc.open_range()
     }
 
+    /// The session range handle value `h` belongs to (0: the shared range).
+    pub(crate) fn range_of(&self, h: SOCKET) -> usize {
+        self.alloc.range_of(h)
+    }
+
     /// Gives back a closed session's range.
     pub(crate) fn close_range(&mut self, range: usize) {
         self.alloc.close_range(range)

@@ -1,8 +1,8 @@
 //! The toolkit's stream conformance scenarios with the provider linked in (`cargo wsp test
-//! --wine` runs them again against the built DLL under Wine), one after the other, each in a
-//! `Session` of its own: dropping it checks that the scenario closed every socket and runs
-//! the clean-up. One test runs them all: on Windows (and under Wine) the stand-in's handles
-//! are the process's kernel handles, so sessions running in parallel are not kept apart.
+//! --wine` runs them again against the built DLL under Wine), one test each, in parallel. Each
+//! runs in a `Session` of its own, which hands out handle values no other session sees (so the
+//! scenarios that check closed handles are not disturbed by the others); dropping it checks that
+//! the scenario closed every socket and runs the clean-up.
 
 use provider_stream_template::{Streams, FAMILY, PROTOCOL};
 use std::net::SocketAddr;
@@ -23,55 +23,95 @@ const TARGET: Target = Target {
     addr: address,
 };
 
-type Scenario = fn(&Ws2, &Target) -> Result<(), String>;
-
-/// The scenarios, by name.
-const SCENARIOS: &[(&str, Scenario)] = &[
-    ("stream::echo", |ws, t| stream::echo(ws, t, 8, 256 << 10)),
-    ("stream::graceful_shutdown", stream::graceful_shutdown),
-    ("stream::refused", stream::refused),
-    ("stream::wrong_state", stream::wrong_state),
-    ("stream::nonblocking", stream::nonblocking),
-    ("stream::options", stream::options),
-    ("notify::event_select_echo", |ws, t| {
-        notify::event_select_echo(ws, t, 8, 64 << 10)
-    }),
-    ("notify::select_echo", |ws, t| {
-        notify::select_echo(ws, t, 8, 64 << 10)
-    }),
-    ("notify::async_select_order", notify::async_select_order),
-    ("overlapped::routes", overlapped::routes),
-    (
-        "overlapped::close_with_pending",
-        overlapped::close_with_pending,
-    ),
-    (
-        "overlapped::shutdown_with_pending",
-        overlapped::shutdown_with_pending,
-    ),
-    ("overlapped::iocp_echo", |ws, t| {
-        overlapped::iocp_echo(ws, t, 2, 8, 64 << 10)
-    }),
-    ("errors::bad_input", errors::bad_input),
-    ("errors::startup_version", |_, _| {
-        errors::startup_version(&entry_points::<Streams>())
-    }),
-    ("churn::create_close", |ws, t| {
-        churn::create_close(ws, t, 2_000)
-    }),
-    ("churn::close_races_calls", |ws, t| {
-        churn::close_races_calls(ws, t, 20)
-    }),
-];
+/// Runs one scenario in a fresh session.
+fn run(scenario: impl FnOnce(&Ws2, &Target) -> Result<(), String>) {
+    let ws = Session::load(entry_points::<Streams>()).unwrap();
+    if let Err(e) = scenario(&ws, &TARGET) {
+        panic!("{}", e);
+    }
+}
 
 #[test]
-fn stream_scenarios() {
-    let mut failed = Vec::new();
-    for (name, scenario) in SCENARIOS {
-        let ws = Session::load(entry_points::<Streams>()).unwrap();
-        if let Err(e) = scenario(&ws, &TARGET) {
-            failed.push(format!("{}: {}", name, e));
-        }
-    }
-    assert!(failed.is_empty(), "{}", failed.join("\n"));
+fn echo() {
+    run(|ws, t| stream::echo(ws, t, 8, 256 << 10));
+}
+
+#[test]
+fn graceful_shutdown() {
+    run(stream::graceful_shutdown);
+}
+
+#[test]
+fn refused() {
+    run(stream::refused);
+}
+
+#[test]
+fn wrong_state() {
+    run(stream::wrong_state);
+}
+
+#[test]
+fn nonblocking() {
+    run(stream::nonblocking);
+}
+
+#[test]
+fn options() {
+    run(stream::options);
+}
+
+#[test]
+fn event_select_echo() {
+    run(|ws, t| notify::event_select_echo(ws, t, 8, 64 << 10));
+}
+
+#[test]
+fn select_echo() {
+    run(|ws, t| notify::select_echo(ws, t, 8, 64 << 10));
+}
+
+#[test]
+fn async_select_order() {
+    run(notify::async_select_order);
+}
+
+#[test]
+fn overlapped_routes() {
+    run(overlapped::routes);
+}
+
+#[test]
+fn close_with_pending() {
+    run(overlapped::close_with_pending);
+}
+
+#[test]
+fn shutdown_with_pending() {
+    run(overlapped::shutdown_with_pending);
+}
+
+#[test]
+fn iocp_echo() {
+    run(|ws, t| overlapped::iocp_echo(ws, t, 2, 8, 64 << 10));
+}
+
+#[test]
+fn bad_input() {
+    run(errors::bad_input);
+}
+
+#[test]
+fn startup_version() {
+    run(|_, _| errors::startup_version(&entry_points::<Streams>()));
+}
+
+#[test]
+fn create_close() {
+    run(|ws, t| churn::create_close(ws, t, 2_000));
+}
+
+#[test]
+fn close_races_calls() {
+    run(|ws, t| churn::close_races_calls(ws, t, 20));
 }
