@@ -1,17 +1,18 @@
-//! A loom model of the runtime's handle table.
+//! A loom model of the handle table (`wsp-handle-table`).
 //!
-//! The table's source (`runtime/src/table/`) is compiled here a second time, with `cfg(loom)`,
-//! which swaps its atomics, fences, mutex and thread-locals for loom's (see its `sync.rs`) and
-//! its memory barriers for sequentially consistent fences, and shrinks its pages. The models in
-//! `model.rs` then explore the interleavings of publish, lookup, close and reclaim that matter:
-//! a lookup racing a close and an immediate reuse of the value, racing closes, long pins.
+//! Built with `--cfg loom`, the table crate swaps its atomics, fences, mutex and thread-locals
+//! for loom's (see its `sync.rs`) and shrinks its pages. The models in `model.rs` then explore
+//! the interleavings of publish, lookup, close and reclaim that matter: a lookup racing a close
+//! and an immediate reuse of the value, racing closes, long pins.
 //!
-//! Run with `cargo test -p wsp-table-loom --release` (part of `cargo test --workspace`);
-//! `LOOM_MAX_PREEMPTIONS` widens the search (default here: 3).
+//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --manifest-path tests/loom/Cargo.toml`
+//! (CI's `.ci/run` does); `LOOM_MAX_PREEMPTIONS` widens the search (default here: 3).
 
-#[allow(dead_code)]
-#[path = "../../../runtime/src/table/mod.rs"]
-mod table;
+#[cfg(not(loom))]
+compile_error!(
+    "the loom model needs `--cfg loom`: \
+     RUSTFLAGS=\"--cfg loom\" cargo test --release --manifest-path tests/loom/Cargo.toml"
+);
 
 #[cfg(test)]
 mod model;

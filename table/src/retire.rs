@@ -41,7 +41,8 @@ unsafe impl Send for Retired {}
 /// # Safety
 /// `ptr` must come from `Arc::<T>::into_raw` in `Retired::new`, and be released once.
 unsafe fn release<T>(ptr: *const ()) {
-    drop(Arc::from_raw(ptr as *const T));
+    // SAFETY: the caller's contract: `ptr` is an `Arc<T>` count released once.
+    drop(unsafe { Arc::from_raw(ptr as *const T) });
 }
 
 impl Retired {
