@@ -5,7 +5,7 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize};
 use loom::thread;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
-use wsp_handle_table::{Keyed, Reclaim, Table};
+use wsp_handle_table_loom::{Keyed, Reclaim, Table};
 
 struct Rec {
     key: usize,
