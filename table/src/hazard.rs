@@ -7,15 +7,17 @@
 //! do not share cache lines (so pinning writes no shared cache line); reclaimers only read
 //! them.
 //!
-//! A thread finds its record without thread-local storage where it can (a thread-local of a
-//! shared library costs a `__tls_get_addr` call on Linux and an OS call on `windows-gnu`): the
-//! thread pointer (`fs:0` on x86-64 Linux, the TEB on Windows, `tpidr_el0` on AArch64 Linux),
-//! which is distinct for every live thread, picks an entry of a process-wide direct-mapped
-//! array ([`DIRECT`]) that names a record, and the record says which thread pointer owns it. A
-//! thread whose entry names another thread's record (two threads hashing alike) uses its
-//! thread-local as before.
+//! On Windows a thread finds its record without thread-local storage (which `windows-gnu`
+//! reaches through `TlsGetValue` calls): the thread pointer (the address of the thread's TEB),
+//! distinct for every live thread, picks an entry of a process-wide direct-mapped array
+//! (`DIRECT`) that names a record, and the record says which thread pointer owns it. A thread
+//! whose entry names another thread's record (two threads hashing alike) uses its thread-local
+//! as before, as every thread does elsewhere (on Linux a thread-local costs about what the
+//! thread pointer's hash and checks cost).
 
-use super::sync::{thread_local, AtomicBool, AtomicPtr, AtomicUsize};
+#[cfg(wsp_thread_pointer)]
+use super::sync::AtomicUsize;
+use super::sync::{thread_local, AtomicBool, AtomicPtr};
 use core::ptr;
 use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
@@ -34,7 +36,7 @@ pub(crate) struct Record {
     in_use: AtomicBool,
     /// The thread pointer of the thread that owns the record and found it through [`DIRECT`]
     /// (0: none). Written by that thread only, cleared before it gives the record back.
-    #[cfg_attr(not(wsp_thread_pointer), allow(dead_code))]
+    #[cfg(wsp_thread_pointer)]
     owner: AtomicUsize,
     next: *const Record,
 }
@@ -110,6 +112,7 @@ impl Domain {
         let rec = Box::leak(Box::new(Record {
             slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             in_use: AtomicBool::new(true),
+            #[cfg(wsp_thread_pointer)]
             owner: AtomicUsize::new(0),
             next: ptr::null(),
         }));
@@ -159,6 +162,7 @@ impl Drop for Local {
         }
         // The next thread with this thread pointer (the OS reuses them) must not take the
         // record for its own.
+        #[cfg(wsp_thread_pointer)]
         self.record.owner.store(0, Relaxed);
         self.record.in_use.store(false, Release);
     }
@@ -265,24 +269,18 @@ mod direct {
         }
     }
 
-    /// The calling thread's thread pointer: the address of its thread control block (x86-64
-    /// and AArch64 Linux) or thread environment block (Windows), distinct for every live
-    /// thread.
+    /// The calling thread's thread pointer: the address of its thread environment block,
+    /// distinct for every live thread.
     #[inline(always)]
     pub(super) fn thread_pointer() -> usize {
         let tp: usize;
-        // SAFETY: reads the thread pointer: `fs:0` holds the TCB's own address (x86-64 ELF TLS
-        // ABI); `gs:[0x30]` (x86-64) and `fs:[0x18]` (x86) hold the TEB's (`NT_TIB.Self`);
-        // `tpidr_el0` is AArch64's thread register. No other memory is touched.
+        // SAFETY: reads the TEB's own address (`NT_TIB.Self`) from `gs:[0x30]` (x86-64) or
+        // `fs:[0x18]` (x86); no other memory is touched.
         unsafe {
-            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-            core::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly, preserves_flags, pure));
-            #[cfg(all(target_arch = "x86_64", windows))]
+            #[cfg(target_arch = "x86_64")]
             core::arch::asm!("mov {}, qword ptr gs:[0x30]", out(reg) tp, options(nostack, readonly, preserves_flags, pure));
-            #[cfg(all(target_arch = "x86", windows))]
+            #[cfg(target_arch = "x86")]
             core::arch::asm!("mov {}, dword ptr fs:[0x18]", out(reg) tp, options(nostack, readonly, preserves_flags, pure));
-            #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
-            core::arch::asm!("mrs {}, tpidr_el0", out(reg) tp, options(nostack, nomem, preserves_flags, pure));
         }
         tp
     }
