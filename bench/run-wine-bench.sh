@@ -23,7 +23,7 @@ TRIPLE=x86_64-pc-windows-gnu
 WINE_DIR="$root/target/wine"
 BWS="$WINE_DIR/bench-ws"
 LOGS="$WINE_DIR/logs"
-CRATES=(runtime macros standin bench/outside/minimal bench/outside/ideal bench/outside/global-lock bench/outside/driver)
+CRATES=(runtime table macros standin catalog bench/outside/minimal bench/outside/ideal bench/outside/global-lock bench/outside/driver)
 die() {
     printf '\nrun-wine-bench: FAILED: %s\n' "$*" >&2
     exit 1

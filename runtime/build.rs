@@ -15,10 +15,6 @@ fn main() {
     // Declaring the cfg is understood from Rust 1.80 on; older cargo warns about the line.
     if minor.map_or(false, |m| m >= 80) {
         println!("cargo:rustc-check-cfg=cfg(wsp_diagnostic_namespace)");
-        // Set by tests/loom, which compiles the handle table's source against loom.
-        println!("cargo:rustc-check-cfg=cfg(loom)");
-        // Set by the benchmark harness, which compiles the table's source with Windows' index.
-        println!("cargo:rustc-check-cfg=cfg(wsp_windows_index)");
     }
     // `#[diagnostic::on_unimplemented]` (Rust 1.78) lets trait-bound failures say what to write.
     if minor.map_or(false, |m| m >= 78) {

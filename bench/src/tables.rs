@@ -39,14 +39,10 @@ fn slot(h: usize) -> usize {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The runtime's handle table itself: its source (`runtime/src/table/`) is compiled into this crate,
-// as `tests/loom` does, because the table is crate-private to the runtime. What runs here is the
-// code a provider DLL runs, on this OS's index rule (the value itself on Linux, `h >> 2` on
-// Windows).
+// The runtime's handle table itself (`wsp-handle-table`, the crate the runtime uses), on the
+// Windows index rule (`h >> 2`): the handles here are Windows-shaped.
 
-#[allow(dead_code)]
-#[path = "../../runtime/src/table/mod.rs"]
-mod runtime_table;
+use wsp_handle_table as runtime_table;
 
 impl runtime_table::Keyed for Val {
     #[inline(always)]
@@ -55,10 +51,10 @@ impl runtime_table::Keyed for Val {
     }
 }
 
-/// The runtime's table (`runtime/src/table/`): direct index, hazard-slot pins, batched reclaim.
+/// The runtime's table (`wsp-handle-table`): direct index, hazard-slot pins, batched reclaim.
 /// `with` pins with a hazard slot (thread-local stores only); `pin_long` takes an `Arc` count
 /// from under a pin, as pending overlapped operations do.
-pub struct Runtime(runtime_table::Table<Val>);
+pub struct Runtime(runtime_table::Table<Val, 2>);
 
 impl Table<Val> for Runtime {
     const NAME: &'static str = "runtime";

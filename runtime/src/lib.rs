@@ -49,9 +49,10 @@ mod select;
 mod socket;
 mod state;
 pub mod sys;
-mod table;
 mod text;
 mod thunks;
+
+use wsp_handle_table as table;
 
 pub use addr::{SockAddr, SOCKADDR_IN6_LEN, SOCKADDR_IN_LEN};
 pub use buf::{Bufs, BufsMut};

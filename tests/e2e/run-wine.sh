@@ -79,7 +79,7 @@ TIMEOUT="${WSP_E2E_TIMEOUT:-900}"
 SUITES="${WSP_E2E_SUITES:-loopback pipe catalog}"
 # Crates copied into the generated workspace, at the same relative paths as in the repository
 # (their path dependencies on each other stay valid).
-CRATES=(runtime macros standin examples/loopback examples/pipe tests/e2e catalog catalog/tool)
+CRATES=(runtime table macros standin examples/loopback examples/pipe tests/e2e catalog catalog/tool)
 # The transport building blocks (the loopback example is built on them).
 CRATES+=(transport)
 # The chaos suite (its stage is below) and its panic-injecting provider.

@@ -1,11 +1,11 @@
 //! The models. Each record's drop sets a flag that lives outside the record, so a record freed
 //! while some thread still holds a guard on it is seen by that thread.
 
-use crate::table::{Keyed, Reclaim, Table};
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
 use loom::thread;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
+use wsp_handle_table_loom::{Keyed, Reclaim, Table};
 
 struct Rec {
     key: usize,

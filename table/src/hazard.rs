@@ -6,7 +6,17 @@
 //! record back for the next new thread. Only the owning thread writes its slots, and records
 //! do not share cache lines (so pinning writes no shared cache line); reclaimers only read
 //! them.
+//!
+//! On Windows a thread finds its record without thread-local storage (which `windows-gnu`
+//! reaches through `TlsGetValue` calls): the thread pointer (the address of the thread's TEB),
+//! distinct for every live thread, picks an entry of a process-wide direct-mapped array
+//! (`DIRECT`) that names a record, and the record says which thread pointer owns it. A thread
+//! whose entry names another thread's record (two threads hashing alike) uses its thread-local
+//! as before, as every thread does elsewhere (on Linux a thread-local costs about what the
+//! thread pointer's hash and checks cost).
 
+#[cfg(wsp_thread_pointer)]
+use super::sync::AtomicUsize;
 use super::sync::{thread_local, AtomicBool, AtomicPtr};
 use core::ptr;
 use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
@@ -24,6 +34,10 @@ pub(crate) const SLOTS: usize = 4;
 pub(crate) struct Record {
     slots: [AtomicPtr<()>; SLOTS],
     in_use: AtomicBool,
+    /// The thread pointer of the thread that owns the record and found it through [`DIRECT`]
+    /// (0: none). Written by that thread only, cleared before it gives the record back.
+    #[cfg(wsp_thread_pointer)]
+    owner: AtomicUsize,
     next: *const Record,
 }
 
@@ -32,7 +46,18 @@ impl Record {
     /// it stores non-null values, so a null seen here stays null until this thread stores.
     #[inline(always)]
     pub(crate) fn free_slot(&'static self) -> Option<&'static AtomicPtr<()>> {
-        self.slots.iter().find(|s| s.load(Relaxed).is_null())
+        // A dispatched call that does not nest takes the first.
+        let first = &self.slots[0];
+        if first.load(Relaxed).is_null() {
+            return Some(first);
+        }
+        self.nested_free_slot()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn nested_free_slot(&'static self) -> Option<&'static AtomicPtr<()>> {
+        self.slots[1..].iter().find(|s| s.load(Relaxed).is_null())
     }
 }
 
@@ -87,6 +112,8 @@ impl Domain {
         let rec = Box::leak(Box::new(Record {
             slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             in_use: AtomicBool::new(true),
+            #[cfg(wsp_thread_pointer)]
+            owner: AtomicUsize::new(0),
             next: ptr::null(),
         }));
         let mut head = self.head.load(Acquire);
@@ -133,6 +160,10 @@ impl Drop for Local {
         for slot in &self.record.slots {
             slot.store(ptr::null_mut(), Release);
         }
+        // The next thread with this thread pointer (the OS reuses them) must not take the
+        // record for its own.
+        #[cfg(wsp_thread_pointer)]
+        self.record.owner.store(0, Relaxed);
         self.record.in_use.store(false, Release);
     }
 }
@@ -150,9 +181,34 @@ std::thread_local! {
 }
 
 /// The calling thread's record, or `None` while the thread is being torn down.
-#[cfg(not(loom))]
+#[cfg(wsp_thread_pointer)]
 #[inline(always)]
 pub(crate) fn record() -> Option<&'static Record> {
+    let tp = direct::thread_pointer();
+    let entry = DIRECT[direct::entry(tp)].load(Relaxed);
+    if !entry.is_null() {
+        // SAFETY: records are leaked and never freed.
+        let rec = unsafe { &*entry };
+        // Only the thread with this thread pointer writes it into `owner`, and clears it before
+        // it exits (and the OS gives the pointer to another thread): equal means ours.
+        if rec.owner.load(Relaxed) == tp {
+            return Some(rec);
+        }
+    }
+    thread_local_record()
+}
+
+/// The calling thread's record, or `None` while the thread is being torn down.
+#[cfg(all(not(loom), not(wsp_thread_pointer)))]
+#[inline(always)]
+pub(crate) fn record() -> Option<&'static Record> {
+    thread_local_record()
+}
+
+/// The calling thread's record through its thread-local.
+#[cfg(not(loom))]
+#[inline(always)]
+fn thread_local_record() -> Option<&'static Record> {
     let cached = CACHED.with(|c| c.get());
     if cached.is_null() {
         return first_record();
@@ -168,7 +224,66 @@ pub(crate) fn record() -> Option<&'static Record> {
 fn first_record() -> Option<&'static Record> {
     let record = LOCAL.try_with(|l| l.record).ok()?;
     CACHED.with(|c| c.set(record));
+    #[cfg(wsp_thread_pointer)]
+    direct::claim(record);
     Some(record)
+}
+
+/// Direct-mapped entries from a hash of the thread pointer to the record of the thread that
+/// claimed the entry (see the module docs).
+#[cfg(wsp_thread_pointer)]
+static DIRECT: [AtomicPtr<Record>; direct::ENTRIES] = {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const EMPTY: AtomicPtr<Record> = AtomicPtr::new(ptr::null_mut());
+    [EMPTY; direct::ENTRIES]
+};
+
+#[cfg(wsp_thread_pointer)]
+mod direct {
+    use super::{Record, DIRECT};
+    use core::sync::atomic::Ordering::Relaxed;
+
+    /// Entries of [`DIRECT`]: enough that threads rarely share one.
+    pub(super) const ENTRIES: usize = 256;
+
+    /// The entry of thread pointer `tp` (Fibonacci hashing: the top bits of a product).
+    #[inline(always)]
+    pub(super) fn entry(tp: usize) -> usize {
+        #[cfg(target_pointer_width = "64")]
+        const GOLDEN: usize = 0x9E37_79B9_7F4A_7C15;
+        #[cfg(target_pointer_width = "32")]
+        const GOLDEN: usize = 0x9E37_79B9;
+        tp.wrapping_mul(GOLDEN) >> (usize::BITS - ENTRIES.trailing_zeros())
+    }
+
+    /// Makes `record` (the calling thread's) reachable through the thread pointer, unless the
+    /// entry names a record another live thread owns (which keeps it).
+    pub(super) fn claim(record: &'static Record) {
+        let tp = thread_pointer();
+        record.owner.store(tp, Relaxed);
+        let slot = &DIRECT[entry(tp)];
+        let current = slot.load(Relaxed);
+        // SAFETY: records are leaked and never freed.
+        if current.is_null() || unsafe { (*current).owner.load(Relaxed) } == 0 {
+            slot.store(record as *const Record as *mut Record, Relaxed);
+        }
+    }
+
+    /// The calling thread's thread pointer: the address of its thread environment block,
+    /// distinct for every live thread.
+    #[inline(always)]
+    pub(super) fn thread_pointer() -> usize {
+        let tp: usize;
+        // SAFETY: reads the TEB's own address (`NT_TIB.Self`) from `gs:[0x30]` (x86-64) or
+        // `fs:[0x18]` (x86); no other memory is touched.
+        unsafe {
+            #[cfg(target_arch = "x86_64")]
+            core::arch::asm!("mov {}, qword ptr gs:[0x30]", out(reg) tp, options(nostack, readonly, preserves_flags, pure));
+            #[cfg(target_arch = "x86")]
+            core::arch::asm!("mov {}, dword ptr fs:[0x18]", out(reg) tp, options(nostack, readonly, preserves_flags, pure));
+        }
+        tp
+    }
 }
 
 /// The calling thread's record, or `None` while the thread is being torn down.
@@ -199,4 +314,41 @@ pub(crate) fn snapshot() -> Vec<*const ()> {
 /// Whether the sorted `snapshot` holds `p`.
 pub(crate) fn contains(snapshot: &[*const ()], p: *const ()) -> bool {
     snapshot.binary_search(&p).is_ok()
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+
+    /// Live threads have records of their own, found again on every call, also when the OS
+    /// gives a new thread the thread pointer of one that exited (threads spawned one after
+    /// another usually get the same).
+    #[test]
+    fn every_live_thread_finds_its_own_record() {
+        for _ in 0..20 {
+            let barrier = Barrier::new(2);
+            let mine = || {
+                let first = record().expect("a live thread has a record");
+                assert!(first.in_use.load(Relaxed));
+                barrier.wait();
+                let again = record().expect("a live thread has a record");
+                assert!(ptr::eq(first, again));
+                barrier.wait();
+                first as *const Record as usize
+            };
+            let (a, b) = std::thread::scope(|s| {
+                let a = s.spawn(mine);
+                let b = s.spawn(mine);
+                (a.join().unwrap(), b.join().unwrap())
+            });
+            assert_ne!(a, b, "two live threads share a record");
+        }
+        #[cfg(wsp_thread_pointer)]
+        assert_eq!(
+            record().unwrap().owner.load(Relaxed),
+            direct::thread_pointer(),
+            "a thread's record names its thread pointer"
+        );
+    }
 }

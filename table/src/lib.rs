@@ -1,4 +1,5 @@
-//! The handle table: SOCKET value → socket record, built for a lookup on every dispatched call.
+//! The handle table of `winsock-provider`: SOCKET value → socket record, built for a lookup on
+//! every dispatched call.
 //!
 //! # Layout
 //! The handle value indexes the table directly, no hashing: `h >> 2` on Windows (kernel and
@@ -28,6 +29,10 @@
 //! - **long pins**: [`Guard::to_arc`] turns a pin into a reference count, for operations that
 //!   outlive the call (overlapped I/O).
 
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
 mod barrier;
 mod hazard;
 mod retire;
@@ -41,7 +46,7 @@ use std::sync::Arc;
 use sync::AtomicPtr;
 
 /// Records the table can hold: they know the handle they were published under.
-pub(crate) trait Keyed {
+pub trait Keyed {
     /// The handle this record is published under (set before publishing).
     fn key(&self) -> usize;
 }
@@ -67,31 +72,28 @@ struct Page<T> {
 
 /// Why an insert failed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum InsertError {
+pub enum InsertError {
     /// The handle's slot already holds an open record.
     Occupied,
     /// The handle value is beyond the table's range (index 2^24 and up).
     OutOfRange,
 }
 
-/// A map from handle values to `Arc<T>` with wait-free lookups (see the module docs).
-pub(crate) struct Table<T: Keyed> {
+/// A map from handle values to `Arc<T>` with wait-free lookups (see the crate docs).
+///
+/// A handle `h` has slot index `h >> SHIFT`: [`OS_SHIFT`] unless stated (a benchmark of
+/// Windows-shaped handles on another OS states 2).
+pub struct Table<T: Keyed, const SHIFT: u32 = OS_SHIFT> {
     top: [AtomicPtr<Page<T>>; TOP],
 }
 
-/// The slot index of a handle value. Windows handles (kernel handles, and ws2_32's non-IFS ones)
-/// are multiples of 4; elsewhere IFS handles are file descriptors, consecutive integers. The
-/// benchmark harness compiles this file with `wsp_windows_index` to measure the Windows rule.
-#[inline(always)]
-fn index(handle: usize) -> usize {
-    if cfg!(any(windows, wsp_windows_index)) {
-        handle >> 2
-    } else {
-        handle
-    }
-}
+/// The index rule of the OS the table is built for, as the `SHIFT` of [`Table`]: handle values
+/// are multiples of 4 on Windows (kernel handles, and ws2_32's non-IFS ones), so the slot index
+/// is `h >> 2`; elsewhere IFS handles are file descriptors, consecutive integers, indexed as
+/// they are.
+pub const OS_SHIFT: u32 = if cfg!(windows) { 2 } else { 0 };
 
-impl<T: Keyed> Table<T> {
+impl<T: Keyed, const SHIFT: u32> Table<T, SHIFT> {
     // Initialises the top-level array in a `const fn` (Rust 1.63 has no `[const { .. }; N]`);
     // every use is a fresh value, which is what is wanted.
     #[cfg(not(loom))]
@@ -100,7 +102,7 @@ impl<T: Keyed> Table<T> {
 
     /// An empty table.
     #[cfg(not(loom))]
-    pub(crate) const fn new() -> Table<T> {
+    pub const fn new() -> Table<T, SHIFT> {
         Table {
             top: [Self::NO_PAGE; TOP],
         }
@@ -108,7 +110,7 @@ impl<T: Keyed> Table<T> {
 
     /// An empty table.
     #[cfg(loom)]
-    pub(crate) fn new() -> Table<T> {
+    pub fn new() -> Table<T, SHIFT> {
         Table {
             top: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         }
@@ -117,7 +119,7 @@ impl<T: Keyed> Table<T> {
     /// The slot of `handle`, if its page exists.
     #[inline(always)]
     fn slot(&self, handle: usize) -> Option<&AtomicPtr<T>> {
-        let i = index(handle);
+        let i = handle >> SHIFT;
         let page = self.top.get(i >> PAGE_BITS)?.load(Acquire);
         if page.is_null() {
             return None;
@@ -128,7 +130,7 @@ impl<T: Keyed> Table<T> {
 
     /// The slot of `handle`, creating its page if needed.
     fn slot_or_create(&self, handle: usize) -> Result<&AtomicPtr<T>, InsertError> {
-        let i = index(handle);
+        let i = handle >> SHIFT;
         let top = self
             .top
             .get(i >> PAGE_BITS)
@@ -152,7 +154,7 @@ impl<T: Keyed> Table<T> {
     }
 
     /// Publishes `record` under `record.key()`. On failure the record is handed back.
-    pub(crate) fn insert(&self, record: Arc<T>) -> Result<(), (InsertError, Arc<T>)> {
+    pub fn insert(&self, record: Arc<T>) -> Result<(), (InsertError, Arc<T>)> {
         barrier::prepare();
         let slot = match self.slot_or_create(record.key()) {
             Ok(slot) => slot,
@@ -168,7 +170,7 @@ impl<T: Keyed> Table<T> {
 
     /// Finds the open record published under `handle` and pins it for the guard's life.
     #[inline(always)]
-    pub(crate) fn get(&self, handle: usize) -> Option<Guard<'_, T>> {
+    pub fn get(&self, handle: usize) -> Option<Guard<'_, T>> {
         let slot = self.slot(handle)?;
         let hazard = match hazard::record().and_then(|r| r.free_slot()) {
             Some(h) => h,
@@ -178,7 +180,6 @@ impl<T: Keyed> Table<T> {
         // `p` is announced in our hazard slot and was still published after the announcement,
         // so no reclaim can free it before the guard withdraws the announcement.
         let guard = Guard {
-            table: self,
             slot,
             ptr: p,
             hazard: Some(hazard),
@@ -206,7 +207,7 @@ impl<T: Keyed> Table<T> {
             if p.is_null() {
                 hazard.store(ptr::null_mut(), Release);
                 if raced {
-                    self.after_race();
+                    after_race();
                 }
                 return None;
             }
@@ -220,18 +221,9 @@ impl<T: Keyed> Table<T> {
             p = again;
         }
         if raced {
-            self.after_race();
+            after_race();
         }
         Some(p)
-    }
-
-    /// Reclaims after a pin withdrew an announcement of a record that was unpublished
-    /// meanwhile.
-    #[cold]
-    #[inline(never)]
-    fn after_race(&self) {
-        barrier::light();
-        retire::reclaim_after_pin();
     }
 
     /// The slow path of [`Table::get`] when the thread has no free hazard slot (deep nesting,
@@ -250,7 +242,6 @@ impl<T: Keyed> Table<T> {
             // SAFETY: as above, `p` is a live `Arc<T>` the table owns a count of.
             unsafe { Arc::increment_strong_count(p) };
             Some(Guard {
-                table: self,
                 slot,
                 ptr: p,
                 hazard: None,
@@ -261,7 +252,7 @@ impl<T: Keyed> Table<T> {
     /// Unpublishes the record under `handle` (exactly one of racing callers wins) and returns it
     /// pinned. When the returned pin is dropped, the record is retired, the closer reclaims if
     /// due (see [`retire`]), and the record is freed once no pin on it is left.
-    pub(crate) fn remove(&self, handle: usize, reclaim: Reclaim) -> Option<Removed<'_, T>> {
+    pub fn remove(&self, handle: usize, reclaim: Reclaim) -> Option<Removed<'_, T>> {
         let guard = self.get(handle)?;
         let p = guard.ptr as *mut T;
         if guard
@@ -281,7 +272,7 @@ impl<T: Keyed> Table<T> {
 
     /// Unpublishes every record (clean-up), returning them as owned references. The table's
     /// counts are released at once, not batched: clean-up drops what nobody uses any more.
-    pub(crate) fn drain(&self) -> Vec<Arc<T>> {
+    pub fn drain(&self) -> Vec<Arc<T>> {
         let mut out = Vec::new();
         let mut retired = Vec::new();
         for top in &self.top {
@@ -306,7 +297,21 @@ impl<T: Keyed> Table<T> {
     }
 }
 
-impl<T: Keyed> Drop for Table<T> {
+/// Reclaims after a pin withdrew an announcement of a record that was unpublished meanwhile.
+#[cold]
+#[inline(never)]
+fn after_race() {
+    barrier::light();
+    retire::reclaim_after_pin();
+}
+
+impl<T: Keyed, const SHIFT: u32> Default for Table<T, SHIFT> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Keyed, const SHIFT: u32> Drop for Table<T, SHIFT> {
     fn drop(&mut self) {
         drop(self.drain());
         for top in &self.top {
@@ -322,8 +327,7 @@ impl<T: Keyed> Drop for Table<T> {
 /// A pinned record: usable until dropped, even if its handle is closed meanwhile.
 ///
 /// `!Send` (it holds a raw pointer): it withdraws the announcement of the thread that made it.
-pub(crate) struct Guard<'t, T: Keyed> {
-    table: &'t Table<T>,
+pub struct Guard<'t, T: Keyed> {
     slot: &'t AtomicPtr<T>,
     ptr: *const T,
     /// The hazard slot announcing `ptr`, or `None` when the guard owns one count of the
@@ -334,7 +338,7 @@ pub(crate) struct Guard<'t, T: Keyed> {
 impl<T: Keyed> Guard<'_, T> {
     /// A reference count on the record, for use beyond this guard (operations that outlive
     /// the call).
-    pub(crate) fn to_arc(&self) -> Arc<T> {
+    pub fn to_arc(&self) -> Arc<T> {
         // SAFETY: the record is pinned, hence alive; `ptr` came from `Arc::into_raw`.
         unsafe {
             Arc::increment_strong_count(self.ptr);
@@ -345,7 +349,7 @@ impl<T: Keyed> Guard<'_, T> {
 
 /// The pin [`Table::remove`] returns to the closer: like a [`Guard`], but its drop retires the
 /// record (the closer unpublished it, so a plain guard's drop would reclaim after every close).
-pub(crate) struct Removed<'t, T: Keyed> {
+pub struct Removed<'t, T: Keyed> {
     guard: core::mem::ManuallyDrop<Guard<'t, T>>,
     /// The table's count on the record, handed to the retire list on drop.
     owned: core::mem::ManuallyDrop<Arc<T>>,
@@ -354,7 +358,7 @@ pub(crate) struct Removed<'t, T: Keyed> {
 
 /// When a closed record is reclaimed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Reclaim {
+pub enum Reclaim {
     /// Before the close returns, unless a call still uses it (then when that call returns).
     Now,
     /// By the batching rule of [`retire`]: at once when closes are sparse, in batches under a
@@ -367,7 +371,7 @@ impl<T: Keyed> Removed<'_, T> {
     // The runtime does not need it (closing runs under the pin); the benchmark harness, which
     // compiles this module, hands the closed record out as an `Arc`, as its peers do.
     #[allow(dead_code)]
-    pub(crate) fn to_arc(&self) -> Arc<T> {
+    pub fn to_arc(&self) -> Arc<T> {
         Arc::clone(&self.owned)
     }
 }
@@ -429,7 +433,7 @@ impl<T: Keyed> Drop for Guard<'_, T> {
         // Unpublished meanwhile: its closer may have seen our hazard and left it retired;
         // free it now rather than at some later close.
         if !ptr::eq(self.slot.load(Relaxed), self.ptr) {
-            self.table.after_race();
+            after_race();
         }
     }
 }

@@ -55,11 +55,7 @@ fn rec(key: usize, serial: u64, drops: &Arc<AtomicUsize>) -> Arc<Rec> {
 
 fn step() -> usize {
     // The distance between handle values that get different slots (see `index`).
-    if cfg!(any(windows, wsp_windows_index)) {
-        4
-    } else {
-        1
-    }
+    1 << OS_SHIFT
 }
 
 #[test]

@@ -18,6 +18,7 @@ use core::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 /// Under a burst of closes, the retirements of one thread freed together by one heavy barrier.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) const BATCH: usize = 1024;
 
 /// Closes on one thread further apart than this (≈ 0.1 ms of time-stamp counter at 3 GHz;
@@ -41,7 +42,8 @@ unsafe impl Send for Retired {}
 /// # Safety
 /// `ptr` must come from `Arc::<T>::into_raw` in `Retired::new`, and be released once.
 unsafe fn release<T>(ptr: *const ()) {
-    drop(Arc::from_raw(ptr as *const T));
+    // SAFETY: the caller's contract: `ptr` is an `Arc<T>` count released once.
+    drop(unsafe { Arc::from_raw(ptr as *const T) });
 }
 
 impl Retired {
@@ -218,13 +220,13 @@ fn unpinned(pinned: &mut Vec<Retired>) -> Vec<Retired> {
 /// Frees what this thread retired and what is no longer pinned, whatever the batching rule
 /// says (tests: threads that end hand their lists over in thread-local destructors, which may
 /// run after a scoped join has returned).
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(crate) fn flush() {
     reclaim_after_pin();
 }
 
 /// Records retired by this thread or pinned, not yet freed.
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(crate) fn pending() -> usize {
     LOCAL.with(|l| l.list.borrow().len()) + lock(pinned()).len()
 }

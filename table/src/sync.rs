@@ -1,6 +1,6 @@
 //! The synchronisation primitives the table is written against: the standard ones, or loom's
-//! when the table's source is compiled inside the loom model (`tests/loom`, built with
-//! `--cfg loom`), so the model checks this very code.
+//! when the loom model builds this crate's source with `cfg(loom)` (`tests/loom/table`), so the
+//! model checks this very code.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr};
@@ -9,6 +9,8 @@ pub(crate) use loom::sync::Mutex;
 #[cfg(loom)]
 pub(crate) use loom::thread_local;
 
+#[cfg(all(not(loom), wsp_thread_pointer))]
+pub(crate) use core::sync::atomic::AtomicUsize;
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{fence, AtomicBool, AtomicPtr};
 #[cfg(not(loom))]
