@@ -7,22 +7,28 @@
 //! `SOCKET_ERROR`). Requests that wait return `FALSE` with `WSA_IO_PENDING` (which is
 //! `ERROR_IO_PENDING`) and complete through the `WSAOVERLAPPED` like any overlapped request.
 
-use crate::addr::SockAddr;
-use crate::buf::{Bufs, BufsMut};
-use crate::error::WsaError;
-use crate::flags::MsgFlags;
-use crate::io;
-use crate::overlapped::{self, Attempt, Completion, Dir, HeldBufs, Kept, Out, Submitted};
-use crate::panic::catch;
-use crate::socket::Sock;
-use crate::state::{keep, Descriptor, Mode, Pinned};
+use super::args::{self, host_route, read_addr, sock};
+use super::attempts;
+use super::trace::{args, Site};
+use super::trampoline::{run, Errno, ExtFlag, ExtStatus};
+use crate::host::{catch, lock};
+use crate::io::bufs::{copy_wsabufs, HeldBufs, Kept, Out};
+use crate::io::completion::Completion;
+use crate::io::ops::{self, Attempt, Dir, Submitted};
+use crate::io::sock_io;
+use crate::registry::provider::Provider;
+use crate::registry::sock::Sock;
+use crate::registry::state::{keep, Binding, Pinned};
 use crate::sys::{self, *};
-use crate::thunks::sock;
+use crate::types::addr::{check_room, SockAddr};
+use crate::types::buf::{Bufs, BufsMut};
+use crate::types::error::WsaError;
+use crate::types::flags::MsgFlags;
 use core::ffi::c_void;
 use std::sync::{Arc, Mutex};
 
 /// The runtime function for extension `guid` of provider `P`, as an address.
-pub(crate) fn function<P: Descriptor>(guid: &GUID) -> Option<usize> {
+pub(crate) fn function<P: Binding>(guid: &GUID) -> Option<usize> {
     let same = |g: &GUID| {
         g.data1 == guid.data1
             && g.data2 == guid.data2
@@ -49,36 +55,29 @@ pub(crate) fn function<P: Descriptor>(guid: &GUID) -> Option<usize> {
     Some(f)
 }
 
-/// Whether completions of `P`'s sockets go through `WPUCompleteOverlappedRequest`.
-pub(crate) fn host_route<P: Descriptor>() -> bool {
-    matches!(<P::Mode as Mode<P>>::KIND, crate::DescriptorMode::NonIfs)
-}
-
 /// Runs an extension function's request: at once on the calling thread when `done` is `None`
 /// (no `lpOverlapped`), else as an overlapped request completed through `done`'s route. The
 /// byte count of a request that finished at once goes to `count`, when given.
 ///
 /// # Safety
 /// `count` is null or writable.
-unsafe fn ext_request<P: Descriptor>(
+unsafe fn ext_request<P: Binding>(
     pinned: &Pinned<P>,
     dir: Dir,
     bit: u32,
-    mut attempt: Attempt<P>,
+    mut attempt: Attempt<Sock<P>>,
     done: Option<Completion>,
     count: *mut u32,
 ) -> Result<(), WsaError> {
     let n = match done {
-        None => io::call(pinned, bit, || attempt(pinned))?.0,
-        Some(done) => match overlapped::submit(&keep(pinned), dir, bit, attempt, done)? {
+        None => sock_io::call(&**pinned, bit, || attempt(pinned))?.0,
+        Some(done) => match ops::submit(&keep(pinned), dir, bit, attempt, done)? {
             Submitted::Done(n, _) => n,
             Submitted::Pending => return Err(WsaError::IO_PENDING),
         },
     };
-    if !count.is_null() {
-        // SAFETY: non-null, writable (caller's contract).
-        *count = n;
-    }
+    // SAFETY: null or writable (this function's contract).
+    unsafe { args::put(count, n) };
     Ok(())
 }
 
@@ -88,7 +87,7 @@ unsafe fn ext_request<P: Descriptor>(
 ///
 /// # Safety
 /// `ov` is null or the application's WSAOVERLAPPED, valid until completion.
-unsafe fn direct_completion<P: Descriptor>(
+unsafe fn direct_completion<P: Binding>(
     pinned: &Pinned<P>,
     s: SOCKET,
     ov: *mut OVERLAPPED,
@@ -101,37 +100,14 @@ unsafe fn direct_completion<P: Descriptor>(
             _ => Ok(None),
         };
     }
-    Completion::start_direct(ov, routine, s, host_route::<P>(), pinned.shared.upcalls).map(Some)
-}
-
-/// Runs a `BOOL` extension function: `TRUE`, or `FALSE` with the error set as the thread's
-/// last error.
-fn bool_ext(f: impl FnOnce() -> Result<(), WsaError>) -> BOOL {
-    let _entry = crate::deferred::Entry::enter();
-    match catch(f) {
-        Ok(()) => 1,
-        Err(e) => {
-            crate::hooks::set_last_error(e);
-            0
-        }
-    }
-}
-
-/// Runs an `int` extension function: 0, or `SOCKET_ERROR` with the thread's last error set.
-fn int_ext(f: impl FnOnce() -> Result<(), WsaError>) -> i32 {
-    let _entry = crate::deferred::Entry::enter();
-    match catch(f) {
-        Ok(()) => 0,
-        Err(e) => {
-            crate::hooks::set_last_error(e);
-            SOCKET_ERROR
-        }
-    }
+    // SAFETY: the application's WSAOVERLAPPED (this function's contract); ws2_32's table.
+    unsafe { Completion::start_direct(ov, routine, s, host_route::<P>(), pinned.shared.upcalls) }
+        .map(Some)
 }
 
 /// Bytes an `AcceptEx` address area needs for `sock`'s addresses (its length prefix and the
 /// largest address, at least `sizeof(sockaddr) + 16` as documented).
-fn address_area<P: crate::Provider>(sock: &Sock<P>) -> u32 {
+fn address_area<P: Provider>(sock: &Sock<P>) -> u32 {
     let max = sock.spec().max_sockaddr.max(16) as u32;
     (max + 16).max(core::mem::size_of::<i32>() as u32 + max)
 }
@@ -144,8 +120,11 @@ fn address_area<P: crate::Provider>(sock: &Sock<P>) -> u32 {
 unsafe fn write_area(at: *mut u8, room: u32, addr: &SockAddr) {
     let bytes = addr.to_bytes();
     let fits = (room as usize).saturating_sub(4).min(bytes.len());
-    core::ptr::write_unaligned(at.cast::<i32>(), fits as i32);
-    core::ptr::copy_nonoverlapping(bytes.as_ptr(), at.add(4), fits);
+    // SAFETY: `4 + fits <= room` writable bytes at `at` (this function's contract).
+    unsafe {
+        core::ptr::write_unaligned(at.cast::<i32>(), fits as i32);
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), at.add(4), fits);
+    }
 }
 
 /// `AcceptEx(sListenSocket, sAcceptSocket, lpOutputBuffer, dwReceiveDataLength,
@@ -156,7 +135,7 @@ unsafe fn write_area(at: *mut u8, room: u32, addr: &SockAddr) {
 /// completes only once the first data (or the end of the stream) has been received into it.
 /// Completes through the listening socket's `WSAOVERLAPPED` route.
 #[allow(clippy::too_many_arguments)]
-unsafe extern "system" fn accept_ex<P: Descriptor>(
+unsafe extern "system" fn accept_ex<P: Binding>(
     listen: SOCKET,
     accept: SOCKET,
     output: *mut c_void,
@@ -166,7 +145,16 @@ unsafe extern "system" fn accept_ex<P: Descriptor>(
     received: *mut u32,
     ov: *mut OVERLAPPED,
 ) -> BOOL {
-    bool_ext(|| {
+    let trace = args!(
+        listen,
+        accept,
+        output,
+        receive_len,
+        local_len,
+        remote_len,
+        ov
+    );
+    run::<ExtFlag>(Site::AcceptEx, Errno::NONE, trace, || {
         let listener = sock::<P>(listen)?;
         let target = Kept(keep(&sock::<P>(accept)?));
         if ov.is_null() {
@@ -180,21 +168,14 @@ unsafe extern "system" fn accept_ex<P: Descriptor>(
             return Err(WsaError::INVAL);
         }
         // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-        let done = Completion::start(
-            ov,
-            None,
-            core::ptr::null(),
-            listen,
-            host_route::<P>(),
-            listener.shared.upcalls,
-        )?;
+        let done = unsafe { args::completion(&listener, listen, ov, None, core::ptr::null()) }?;
         let real = Arc::new(Mutex::new(Some(done)));
         let held = real.clone();
         let out = Out(output.cast::<u8>());
         let lengths = (receive_len, local_len, remote_len);
         let attempt = accept_attempt::<P>(held, target, out, lengths);
         let listener = keep(&listener);
-        match overlapped::submit(
+        match ops::submit(
             &listener,
             Dir::In,
             FD_ACCEPT,
@@ -202,13 +183,12 @@ unsafe extern "system" fn accept_ex<P: Descriptor>(
             Completion::detached(),
         ) {
             Ok(_) => {
-                if !received.is_null() {
-                    *received = 0;
-                }
+                // SAFETY: null or the application's writable DWORD.
+                unsafe { args::put(received, 0) };
                 Err(WsaError::IO_PENDING)
             }
             Err(e) => {
-                if let Some(done) = crate::notify::lock(&real).take() {
+                if let Some(done) = lock(&real).take() {
                     done.cancel(e);
                 }
                 Err(e)
@@ -220,16 +200,16 @@ unsafe extern "system" fn accept_ex<P: Descriptor>(
 /// The attempt of an `AcceptEx` on the listener: accept, move the connection into the
 /// accept socket, write both addresses, then complete `real` (or, with a data area, hand it to
 /// a first receive on the accept socket). The attempt itself completes a detached stage.
-fn accept_attempt<P: Descriptor>(
+fn accept_attempt<P: Binding>(
     held: Arc<Mutex<Option<Completion>>>,
-    target: Kept<P>,
+    target: Kept<Sock<P>>,
     out: Out<u8>,
     (receive_len, local_len, remote_len): (u32, u32, u32),
-) -> Attempt<P> {
+) -> Attempt<Sock<P>> {
     Box::new(move |l: &Sock<P>| {
         let provider = &l.shared.provider;
         let (inner, peer) = provider.accept(l)?;
-        let done = match crate::notify::lock(&held).take() {
+        let done = match lock(&held).take() {
             Some(done) => done,
             None => return Ok((0, 0)),
         };
@@ -263,34 +243,34 @@ fn accept_attempt<P: Descriptor>(
             buf: base,
         }]);
         let held = Arc::new(Mutex::new(Some(done)));
-        if !overlapped::hold_stage(l, &held) {
-            overlapped::complete_held(&held, Err(WsaError::OPERATION_ABORTED));
+        if !ops::hold_stage(l, &held) {
+            ops::complete_held(&held, Err(WsaError::OPERATION_ABORTED));
             return Ok((0, 0));
         }
         let stage = data_stage::<P>(StageGuard(held), data);
-        overlapped::submit_stage(target, Dir::In, FD_READ, stage, Completion::detached());
+        ops::submit_stage(target, Dir::In, FD_READ, stage, Completion::detached());
         Ok((0, 0))
     })
 }
 
 /// `AcceptEx`'s request while its data stage waits: completed aborted if the stage is
 /// dropped without completing it (the accepted socket closed).
-struct StageGuard(Arc<overlapped::Held>);
+struct StageGuard(Arc<ops::Held>);
 
 impl Drop for StageGuard {
     fn drop(&mut self) {
-        overlapped::complete_held(&self.0, Err(WsaError::OPERATION_ABORTED));
+        ops::complete_held(&self.0, Err(WsaError::OPERATION_ABORTED));
     }
 }
 
 /// The first receive of an `AcceptEx` with a data area, on the accepted socket: completes the
 /// request (held with the listener, whose close also completes it).
-fn data_stage<P: Descriptor>(guard: StageGuard, data: HeldBufs) -> Attempt<P> {
-    let mut first = overlapped::recv_attempt::<P>(data, MsgFlags::NONE);
+fn data_stage<P: Binding>(guard: StageGuard, data: HeldBufs) -> Attempt<Sock<P>> {
+    let mut first = attempts::recv_attempt::<P>(data, MsgFlags::NONE);
     Box::new(move |sock: &Sock<P>| match catch(|| first(sock)) {
         Err(e) if e == WsaError::WOULDBLOCK => Err(e),
         result => {
-            overlapped::complete_held(&guard.0, result);
+            ops::complete_held(&guard.0, result);
             Ok((0, 0))
         }
     })
@@ -298,11 +278,11 @@ fn data_stage<P: Descriptor>(guard: StageGuard, data: HeldBufs) -> Attempt<P> {
 
 /// The attempt of a `WSARecvMsg`: `recv_from` into the message's buffers, then its address
 /// and flags.
-fn recv_msg_attempt<P: Descriptor>(
+fn recv_msg_attempt<P: Binding>(
     bufs: HeldBufs,
     flags: MsgFlags,
     msg: Out<WSAMSG>,
-) -> Attempt<P> {
+) -> Attempt<Sock<P>> {
     Box::new(move |sock: &Sock<P>| {
         // SAFETY: the buffers stay valid until completion (Winsock's rules).
         let mut view: BufsMut<'_> = unsafe { bufs.receive() }?;
@@ -344,15 +324,13 @@ unsafe extern "system" fn get_accept_ex_sockaddrs(
         ),
     ];
     for (offset, addr, size) in parts {
-        // SAFETY: the buffer AcceptEx filled, with the lengths the application gave it.
-        let at = base.add(offset);
-        if !addr.is_null() {
-            // SAFETY: non-null out-pointer from the application.
-            *addr = at.add(4).cast::<SOCKADDR>();
-        }
-        if !size.is_null() {
-            // SAFETY: as above; the area starts with its 4-byte length.
-            *size = core::ptr::read_unaligned(at.cast::<i32>());
+        // SAFETY: the buffer AcceptEx filled, with the lengths the application gave it: the
+        // area at `offset` starts with its 4-byte length, then the address; `addr` and `size`
+        // are null or the application's out-pointers.
+        unsafe {
+            let at = base.add(offset);
+            args::put(addr, at.add(4).cast::<SOCKADDR>());
+            args::put(size, core::ptr::read_unaligned(at.cast::<i32>()));
         }
     }
 }
@@ -360,7 +338,7 @@ unsafe extern "system" fn get_accept_ex_sockaddrs(
 /// `ConnectEx(s, name, namelen, lpSendBuffer, dwSendDataLength, lpdwBytesSent,
 /// lpOverlapped)`: connects a bound socket, then sends the optional data.
 #[allow(clippy::too_many_arguments)]
-unsafe extern "system" fn connect_ex<P: Descriptor>(
+unsafe extern "system" fn connect_ex<P: Binding>(
     s: SOCKET,
     name: *const SOCKADDR,
     namelen: i32,
@@ -369,16 +347,14 @@ unsafe extern "system" fn connect_ex<P: Descriptor>(
     sent: *mut u32,
     ov: *mut OVERLAPPED,
 ) -> BOOL {
-    bool_ext(|| {
+    let trace = args!(s, name, namelen, data, data_len, ov);
+    run::<ExtFlag>(Site::ConnectEx, Errno::NONE, trace, || {
         let pinned = sock::<P>(s)?;
         if ov.is_null() {
             return Err(WsaError::INVAL);
         }
-        if namelen < pinned.spec().min_sockaddr {
-            return Err(WsaError::FAULT);
-        }
         // SAFETY: the application passes `namelen` readable bytes.
-        let addr = SockAddr::from_raw(name, namelen)?;
+        let addr = unsafe { read_addr(&pinned, name, namelen) }?;
         let provider = &pinned.shared.provider;
         if provider.sock_name(&pinned).is_err() {
             // Documented: ConnectEx needs a bound socket.
@@ -397,10 +373,10 @@ unsafe extern "system" fn connect_ex<P: Descriptor>(
         });
         let mut connected = false;
         let mut started = false;
-        let mut send = overlapped::send_all(bufs, |sock: &Sock<P>, view: &Bufs<'_>| {
+        let mut send = attempts::send_all(bufs, |sock: &Sock<P>, view: &Bufs<'_>| {
             sock.shared.provider.send(sock, view, MsgFlags::NONE)
         });
-        let attempt: Attempt<P> = Box::new(move |sock: &Sock<P>| {
+        let attempt: Attempt<Sock<P>> = Box::new(move |sock: &Sock<P>| {
             if !connected {
                 match sock.shared.provider.connect(sock, &addr) {
                     Ok(()) => {}
@@ -416,31 +392,23 @@ unsafe extern "system" fn connect_ex<P: Descriptor>(
                     Err(e) => return Err(e),
                 }
                 connected = true;
-                io::connected(sock);
+                sock_io::connected(sock);
             }
             if data_len == 0 {
                 return Ok((0, 0));
             }
             send(sock)
         });
-        // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-        let done = Completion::start(
+        let call = attempts::Overlapped {
             ov,
-            None,
-            core::ptr::null(),
-            s,
-            host_route::<P>(),
-            pinned.shared.upcalls,
-        )?;
-        match overlapped::submit(&keep(&pinned), Dir::Out, 0, attempt, done)? {
-            Submitted::Done(n, _) => {
-                if !sent.is_null() {
-                    *sent = n;
-                }
-                Ok(())
-            }
-            Submitted::Pending => Err(WsaError::IO_PENDING),
-        }
+            routine: None,
+            thread: core::ptr::null(),
+        };
+        // SAFETY: the application's WSAOVERLAPPED, valid until completion.
+        let (n, _) = unsafe { attempts::submit(&pinned, s, call, Dir::Out, 0, attempt) }?;
+        // SAFETY: null or the application's writable DWORD.
+        unsafe { args::put(sent, n) };
+        Ok(())
     })
 }
 
@@ -448,72 +416,72 @@ unsafe extern "system" fn connect_ex<P: Descriptor>(
 /// provider's `send_disconnect`). Finishes at once; with an overlapped structure the
 /// completion is delivered too. `TF_REUSE_SOCKET` is accepted, but the socket cannot be
 /// connected again.
-unsafe extern "system" fn disconnect_ex<P: Descriptor>(
+unsafe extern "system" fn disconnect_ex<P: Binding>(
     s: SOCKET,
     ov: *mut OVERLAPPED,
     flags: u32,
     reserved: u32,
 ) -> BOOL {
-    bool_ext(|| {
-        let pinned = sock::<P>(s)?;
-        if reserved != 0 || flags & !TF_REUSE_SOCKET != 0 {
-            return Err(WsaError::INVAL);
-        }
-        pinned.shared.provider.send_disconnect(&pinned)?;
-        if !ov.is_null() {
-            // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-            let done = Completion::start(
-                ov,
-                None,
-                core::ptr::null(),
-                s,
-                host_route::<P>(),
-                pinned.shared.upcalls,
-            )?;
-            done.complete(Ok((0, 0)));
-        }
-        Ok(())
-    })
+    run::<ExtFlag>(
+        Site::DisconnectEx,
+        Errno::NONE,
+        args!(s, ov, flags, reserved),
+        || {
+            let pinned = sock::<P>(s)?;
+            if reserved != 0 || flags & !TF_REUSE_SOCKET != 0 {
+                return Err(WsaError::INVAL);
+            }
+            pinned.shared.provider.send_disconnect(&pinned)?;
+            if !ov.is_null() {
+                // SAFETY: the application's WSAOVERLAPPED, valid until completion.
+                let done = unsafe { args::completion(&pinned, s, ov, None, core::ptr::null()) }?;
+                done.complete(Ok((0, 0)));
+            }
+            Ok(())
+        },
+    )
 }
 
 /// `WSARecvMsg(s, lpMsg, lpdwNumberOfBytesRecvd, lpOverlapped, lpCompletionRoutine)`:
 /// `WSARecvFrom` with the buffers, address and flags of a `WSAMSG` (no control data:
 /// `Control.len` becomes 0).
-unsafe extern "system" fn recv_msg<P: Descriptor>(
+unsafe extern "system" fn recv_msg<P: Binding>(
     s: SOCKET,
     msg: *mut WSAMSG,
     received: *mut u32,
     ov: *mut OVERLAPPED,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
 ) -> i32 {
-    int_ext(|| {
+    let trace = args!(s, msg, received, ov, routine);
+    run::<ExtStatus>(Site::RecvMsg, Errno::NONE, trace, || {
         let pinned = sock::<P>(s)?;
         if msg.is_null() {
             return Err(WsaError::FAULT);
         }
         // SAFETY: non-null; the application's WSAMSG, valid until completion.
-        let m = &mut *msg;
-        let bufs = HeldBufs(overlapped::copy_wsabufs(m.lpBuffers, m.dwBufferCount)?);
+        let m = unsafe { &mut *msg };
+        // SAFETY: the message's WSABUF array (the application's), copied here.
+        let bufs = HeldBufs(unsafe { copy_wsabufs(m.lpBuffers, m.dwBufferCount) }?);
         let in_flags = MsgFlags::from_bits(m.dwFlags);
         if !m.name.is_null() {
-            crate::addr::check_room(
-                m.name,
-                &mut m.namelen,
-                pinned.spec().min_sockaddr.max(2) as usize,
-            )?;
+            let min = pinned.spec().min_sockaddr.max(2) as usize;
+            // SAFETY: the message's address buffer and length (the application's).
+            unsafe { check_room(m.name, &mut m.namelen, min) }?;
         }
         m.Control.len = 0;
         let msg_out = Out(msg);
         let attempt = recv_msg_attempt::<P>(bufs, in_flags, msg_out);
-        let done = direct_completion::<P>(&pinned, s, ov, routine, Some(received))?;
-        ext_request(&pinned, Dir::In, FD_READ, attempt, done, received)
+        // SAFETY: null or the application's WSAOVERLAPPED, valid until completion.
+        let done = unsafe { direct_completion::<P>(&pinned, s, ov, routine, Some(received)) }?;
+        // SAFETY: null or the application's writable DWORD.
+        unsafe { ext_request(&pinned, Dir::In, FD_READ, attempt, done, received) }
     })
 }
 
 /// `WSASendMsg(s, lpMsg, dwFlags, lpNumberOfBytesSent, lpOverlapped, lpCompletionRoutine)`:
 /// `WSASendTo` with the buffers and address of a `WSAMSG` (control data is not supported:
 /// a non-empty `Control` is `WSAEINVAL`).
-unsafe extern "system" fn send_msg<P: Descriptor>(
+unsafe extern "system" fn send_msg<P: Binding>(
     s: SOCKET,
     msg: *const WSAMSG,
     flags: u32,
@@ -521,33 +489,34 @@ unsafe extern "system" fn send_msg<P: Descriptor>(
     ov: *mut OVERLAPPED,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
 ) -> i32 {
-    int_ext(|| {
+    let trace = args!(s, msg, flags, sent, ov, routine);
+    run::<ExtStatus>(Site::SendMsg, Errno::NONE, trace, || {
         let pinned = sock::<P>(s)?;
         if msg.is_null() {
             return Err(WsaError::FAULT);
         }
         // SAFETY: non-null; the application's WSAMSG.
-        let m = &*msg;
+        let m = unsafe { &*msg };
         if m.Control.len != 0 {
             return Err(WsaError::INVAL);
         }
         let to = if m.name.is_null() {
             None
         } else {
-            if m.namelen < pinned.spec().min_sockaddr {
-                return Err(WsaError::FAULT);
-            }
-            Some(SockAddr::from_raw(m.name, m.namelen)?)
+            // SAFETY: the application passes `namelen` readable bytes at `name`.
+            Some(unsafe { read_addr(&pinned, m.name, m.namelen) }?)
         };
         let flags = MsgFlags::from_bits(flags);
-        let bufs = HeldBufs(overlapped::copy_wsabufs(m.lpBuffers, m.dwBufferCount)?);
-        let attempt =
-            overlapped::send_all(bufs, move |sock: &Sock<P>, view: &Bufs<'_>| match &to {
-                None => sock.shared.provider.send(sock, view, flags),
-                Some(to) => sock.shared.provider.send_to(sock, view, flags, to),
-            });
-        let done = direct_completion::<P>(&pinned, s, ov, routine, Some(sent))?;
-        ext_request(&pinned, Dir::Out, FD_WRITE, attempt, done, sent)
+        // SAFETY: the message's WSABUF array (the application's), copied here.
+        let bufs = HeldBufs(unsafe { copy_wsabufs(m.lpBuffers, m.dwBufferCount) }?);
+        let attempt = attempts::send_all(bufs, move |sock: &Sock<P>, view: &Bufs<'_>| match &to {
+            None => sock.shared.provider.send(sock, view, flags),
+            Some(to) => sock.shared.provider.send_to(sock, view, flags, to),
+        });
+        // SAFETY: null or the application's WSAOVERLAPPED, valid until completion.
+        let done = unsafe { direct_completion::<P>(&pinned, s, ov, routine, Some(sent)) }?;
+        // SAFETY: null or the application's writable DWORD.
+        unsafe { ext_request(&pinned, Dir::Out, FD_WRITE, attempt, done, sent) }
     })
 }
 
@@ -557,7 +526,7 @@ unsafe extern "system" fn send_msg<P: Descriptor>(
 /// tail buffer, as one send. The data is read when the call is made. `TF_DISCONNECT`
 /// disconnects gracefully afterwards.
 #[allow(clippy::too_many_arguments)]
-unsafe extern "system" fn transmit_file<P: Descriptor>(
+unsafe extern "system" fn transmit_file<P: Binding>(
     s: SOCKET,
     file: HANDLE,
     to_write: u32,
@@ -566,7 +535,8 @@ unsafe extern "system" fn transmit_file<P: Descriptor>(
     buffers: *const TRANSMIT_FILE_BUFFERS,
     flags: u32,
 ) -> BOOL {
-    bool_ext(|| {
+    let trace = args!(s, file, to_write, ov, buffers, flags);
+    run::<ExtFlag>(Site::TransmitFile, Errno::NONE, trace, || {
         let pinned = sock::<P>(s)?;
         let mut data = Vec::new();
         let part = |ptr: *mut c_void, len: u32| -> Result<&[u8], WsaError> {
@@ -576,18 +546,19 @@ unsafe extern "system" fn transmit_file<P: Descriptor>(
                 Err(WsaError::FAULT)
             } else {
                 // SAFETY: the application passes `len` readable bytes.
-                Ok(core::slice::from_raw_parts(ptr.cast::<u8>(), len as usize))
+                Ok(unsafe { core::slice::from_raw_parts(ptr.cast::<u8>(), len as usize) })
             }
         };
         let tf = if buffers.is_null() {
             TRANSMIT_FILE_BUFFERS::default()
         } else {
             // SAFETY: non-null; the application's TRANSMIT_FILE_BUFFERS.
-            *buffers
+            unsafe { *buffers }
         };
         data.extend_from_slice(part(tf.Head, tf.HeadLength)?);
         if !file.is_null() {
-            read_file(file, to_write, &mut data)?;
+            // SAFETY: the application's open file handle.
+            unsafe { read_file(file, to_write, &mut data) }?;
         }
         data.extend_from_slice(part(tf.Tail, tf.TailLength)?);
         let owned = Arc::new(data);
@@ -597,26 +568,22 @@ unsafe extern "system" fn transmit_file<P: Descriptor>(
             buf: owned.as_ptr() as *mut u8,
         }]);
         let disconnect = flags & TF_DISCONNECT != 0;
-        let mut send = overlapped::send_all(bufs, move |sock: &Sock<P>, view: &Bufs<'_>| {
+        let mut send = attempts::send_all(bufs, move |sock: &Sock<P>, view: &Bufs<'_>| {
             let _held = &keep_data;
             sock.shared.provider.send(sock, view, MsgFlags::NONE)
         });
-        let attempt: Attempt<P> = Box::new(move |sock: &Sock<P>| {
+        let attempt: Attempt<Sock<P>> = Box::new(move |sock: &Sock<P>| {
             let r = send(sock)?;
             if disconnect {
                 sock.shared.provider.send_disconnect(sock)?;
             }
             Ok(r)
         });
-        let done = direct_completion::<P>(&pinned, s, ov, None, None)?;
-        ext_request(
-            &pinned,
-            Dir::Out,
-            FD_WRITE,
-            attempt,
-            done,
-            core::ptr::null_mut(),
-        )
+        // SAFETY: null or the application's WSAOVERLAPPED, valid until completion.
+        let done = unsafe { direct_completion::<P>(&pinned, s, ov, None, None) }?;
+        let nowhere = core::ptr::null_mut();
+        // SAFETY: no byte count is written (null).
+        unsafe { ext_request(&pinned, Dir::Out, FD_WRITE, attempt, done, nowhere) }
     })
 }
 
@@ -628,14 +595,14 @@ unsafe fn read_file(file: HANDLE, limit: u32, out: &mut Vec<u8>) -> Result<(), W
     use std::io::Read;
     #[cfg(windows)]
     // SAFETY: the application's open file handle; ManuallyDrop never closes it.
-    let f = core::mem::ManuallyDrop::new(
-        <std::fs::File as std::os::windows::io::FromRawHandle>::from_raw_handle(file),
-    );
+    let f = core::mem::ManuallyDrop::new(unsafe {
+        <std::fs::File as std::os::windows::io::FromRawHandle>::from_raw_handle(file)
+    });
     #[cfg(unix)]
     // SAFETY: the application's open file descriptor; ManuallyDrop never closes it.
-    let f = core::mem::ManuallyDrop::new(
-        <std::fs::File as std::os::unix::io::FromRawFd>::from_raw_fd(file as usize as i32),
-    );
+    let f = core::mem::ManuallyDrop::new(unsafe {
+        <std::fs::File as std::os::unix::io::FromRawFd>::from_raw_fd(file as usize as i32)
+    });
     let mut reader: &std::fs::File = &f;
     let r = if limit == 0 {
         reader.read_to_end(out).map(|_| ())
