@@ -8,7 +8,16 @@ use super::{signals, Socket};
 use crate::host::{catch, lock, PANIC_ERROR};
 use crate::sys::{self, FD_ACCEPT, FD_CLOSE, FD_CONNECT, FD_READ, FD_WRITE};
 use crate::types::error::WsaError;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+/// `SockIo::attach`: no call has reached the socket yet.
+const DETACHED: u8 = 0;
+/// The first call is telling the provider (other calls go ahead).
+const ATTACHING: u8 = 1;
+/// Attached.
+const READY: u8 = 2;
+/// The provider's `attached` panicked.
+const BROKEN: u8 = 3;
 use std::sync::{Arc, Condvar, Mutex};
 
 /// What the runtime keeps for one socket besides the provider's state.
@@ -21,9 +30,10 @@ pub(crate) struct SockIo<S: Socket> {
     attempt: AtomicUsize,
     /// The socket's own record, weakly (for `Notifier`s), once attached.
     this: ready::SelfRef,
-    attached: AtomicBool,
-    /// The provider's `attached` panicked: the socket fails every call but close.
-    broken: AtomicBool,
+    /// [`DETACHED`], [`ATTACHING`], [`READY`] or [`BROKEN`] (the provider's `attached`
+    /// panicked: the socket fails every call but close). One word, so the common case of a
+    /// call (ready) is one load.
+    attach: AtomicU8,
     /// How many times readiness was recorded (signals), so a call can tell whether one arrived
     /// while the provider ran.
     signals: AtomicU64,
@@ -47,8 +57,7 @@ impl<S: Socket> SockIo<S> {
             nonblocking: AtomicBool::new(false),
             attempt: AtomicUsize::new(0),
             this: Mutex::new(Notifier::detached()),
-            attached: AtomicBool::new(false),
-            broken: AtomicBool::new(false),
+            attach: AtomicU8::new(DETACHED),
             signals: AtomicU64::new(0),
             selected: AtomicU32::new(0),
             level: AtomicU32::new(0),
@@ -63,14 +72,16 @@ impl<S: Socket> SockIo<S> {
         lock(&self.this).clone()
     }
 
-    pub(crate) fn is_attached(&self) -> bool {
-        self.attached.load(Ordering::Acquire)
+    /// Whether the socket is attached and usable (the provider's `attached` returned).
+    #[inline(always)]
+    pub(crate) fn is_ready(&self) -> bool {
+        self.attach.load(Ordering::Acquire) == READY
     }
 
     /// `WSAENETDOWN` if the provider's `attached` panicked for this socket (it may never
     /// have stored its notifier, so readiness would never be signalled).
     pub(crate) fn usable(&self) -> Result<(), WsaError> {
-        if self.broken.load(Ordering::Acquire) {
+        if self.attach.load(Ordering::Acquire) == BROKEN {
             Err(PANIC_ERROR)
         } else {
             Ok(())
@@ -125,7 +136,10 @@ impl<S: Socket> SockIo<S> {
 /// provider's `attached` makes the socket unusable ([`SockIo::usable`]).
 pub(crate) fn attach<S: Socket>(sock: &Arc<S>) {
     let io = sock.io();
-    if io.attached.swap(true, Ordering::AcqRel) {
+    let claimed =
+        io.attach
+            .compare_exchange(DETACHED, ATTACHING, Ordering::AcqRel, Ordering::Acquire);
+    if claimed.is_err() {
         return;
     }
     ready::set_self(&io.this, sock);
@@ -133,9 +147,8 @@ pub(crate) fn attach<S: Socket>(sock: &Arc<S>) {
         sock.attached();
         Ok(())
     });
-    if attached.is_err() {
-        io.broken.store(true, Ordering::Release);
-    }
+    let state = if attached.is_err() { BROKEN } else { READY };
+    io.attach.store(state, Ordering::Release);
     signals::bump();
     ops::drive(&**sock);
 }

@@ -19,11 +19,19 @@ use core::ffi::c_void;
 #[inline(always)]
 pub(crate) fn sock<P: Binding>(s: SOCKET) -> Result<Pinned<P>, WsaError> {
     let pinned = P::state().lookup(s)?;
-    if !pinned.io.is_attached() {
-        sock_io::attach(&keep(&pinned));
+    if !pinned.io.is_ready() {
+        first_calls(&pinned)?;
     }
-    pinned.io.usable()?;
     Ok(pinned)
+}
+
+/// A socket not attached yet (this call attaches it), being attached by another call, or
+/// whose `attached` panicked.
+#[cold]
+#[inline(never)]
+fn first_calls<P: Binding>(pinned: &Pinned<P>) -> Result<(), WsaError> {
+    sock_io::attach(&keep(pinned));
+    pinned.io.usable()
 }
 
 /// `WSAEFAULT` unless `(ptr, len)` is a non-null buffer of at least `needed` bytes.

@@ -3,7 +3,7 @@
 use super::args::{self, need, sock};
 use super::sockets::entry_info;
 use super::trace::{args, Site};
-use super::trampoline::{run, Errno, Flag, Status};
+use super::trampoline::{entry, Errno, Flag, Status};
 use crate::registry::provider::IoctlRequest;
 use crate::registry::sock::Sock;
 use crate::registry::state::{Binding, Pinned};
@@ -25,25 +25,32 @@ pub(crate) unsafe extern "system" fn get_sock_opt<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    let trace = args!(s, level, name, optval, optlen);
-    run::<Status>(Site::GetSockOpt, errno, trace, || {
-        let sock = sock::<P>(s)?;
-        // SAFETY: optlen, when non-null, is readable (caller's contract).
-        if optlen.is_null() || optval.is_null() || unsafe { *optlen } < 0 {
-            return Err(WsaError::FAULT);
-        }
-        // SAFETY: `optval` has `*optlen` writable bytes and `optlen` is writable (caller's
-        // contract; both checked non-null).
-        unsafe {
-            match (level, name) {
-                (SOL_SOCKET, SO_TYPE) => {
-                    write_option(&sock.spec().socket_type.to_ne_bytes(), optval, optlen)
+    entry!(
+        Status,
+        Site::GetSockOpt,
+        errno,
+        args!(s, level, name, optval, optlen),
+        move || {
+            let sock = sock::<P>(s)?;
+            // SAFETY: optlen, when non-null, is readable (caller's contract).
+            if optlen.is_null() || optval.is_null() || unsafe { *optlen } < 0 {
+                return Err(WsaError::FAULT);
+            }
+            // SAFETY: `optval` has `*optlen` writable bytes and `optlen` is writable (caller's
+            // contract; both checked non-null).
+            unsafe {
+                match (level, name) {
+                    (SOL_SOCKET, SO_TYPE) => {
+                        write_option(&sock.spec().socket_type.to_ne_bytes(), optval, optlen)
+                    }
+                    (SOL_SOCKET, SO_PROTOCOL_INFOW) => {
+                        protocol_info_option::<P>(&sock, optval, optlen)
+                    }
+                    _ => provider_option::<P>(&sock, SockOpt { level, name }, optval, optlen),
                 }
-                (SOL_SOCKET, SO_PROTOCOL_INFOW) => protocol_info_option::<P>(&sock, optval, optlen),
-                _ => provider_option::<P>(&sock, SockOpt { level, name }, optval, optlen),
             }
         }
-    })
+    )
 }
 
 /// An option the provider answers (out of line, so that the provider's `get_option`, inlined,
@@ -120,26 +127,34 @@ pub(crate) unsafe extern "system" fn set_sock_opt<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    let trace = args!(s, level, name, optval, optlen);
-    run::<Status>(Site::SetSockOpt, errno, trace, || {
-        let sock = sock::<P>(s)?;
-        if optlen < 0 || (optval.is_null() && optlen > 0) {
-            return Err(WsaError::FAULT);
+    entry!(
+        Status,
+        Site::SetSockOpt,
+        errno,
+        args!(s, level, name, optval, optlen),
+        move || {
+            let sock = sock::<P>(s)?;
+            if optlen < 0 || (optval.is_null() && optlen > 0) {
+                return Err(WsaError::FAULT);
+            }
+            let value: &[u8] = if optlen == 0 {
+                &[]
+            } else {
+                // SAFETY: the caller passes `optlen` readable bytes at `optval`.
+                unsafe { core::slice::from_raw_parts(optval, optlen as usize) }
+            };
+            match (level, name) {
+                (SOL_SOCKET, SO_TYPE) | (SOL_SOCKET, SO_PROTOCOL_INFOW) => {
+                    Err(WsaError::NOPROTOOPT)
+                }
+                _ => {
+                    sock.shared
+                        .provider
+                        .set_option(&sock, SockOpt { level, name }, OptInput(value))
+                }
+            }
         }
-        let value: &[u8] = if optlen == 0 {
-            &[]
-        } else {
-            // SAFETY: the caller passes `optlen` readable bytes at `optval`.
-            unsafe { core::slice::from_raw_parts(optval, optlen as usize) }
-        };
-        match (level, name) {
-            (SOL_SOCKET, SO_TYPE) | (SOL_SOCKET, SO_PROTOCOL_INFOW) => Err(WsaError::NOPROTOOPT),
-            _ => sock
-                .shared
-                .provider
-                .set_option(&sock, SockOpt { level, name }, OptInput(value)),
-        }
-    })
+    )
 }
 
 /// `WSPGetQOSByName`.
@@ -151,18 +166,24 @@ pub(crate) unsafe extern "system" fn get_qos_by_name<P: Binding>(
 ) -> BOOL {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Flag>(Site::GetQosByName, errno, args!(s, name, qos), || {
-        let sock = sock::<P>(s)?;
-        if name.is_null() || qos.is_null() {
-            return Err(WsaError::FAULT);
+    entry!(
+        Flag,
+        Site::GetQosByName,
+        errno,
+        args!(s, name, qos),
+        move || {
+            let sock = sock::<P>(s)?;
+            if name.is_null() || qos.is_null() {
+                return Err(WsaError::FAULT);
+            }
+            // SAFETY: non-null; the caller passes a readable WSABUF.
+            let name = unsafe { Bufs::from_raw(name, 1) }?.to_vec();
+            let value = sock.shared.provider.get_qos_by_name(&sock, &name)?;
+            // SAFETY: non-null; the caller passes a writable QOS.
+            unsafe { qos.write_unaligned(value) };
+            Ok(())
         }
-        // SAFETY: non-null; the caller passes a readable WSABUF.
-        let name = unsafe { Bufs::from_raw(name, 1) }?.to_vec();
-        let value = sock.shared.provider.get_qos_by_name(&sock, &name)?;
-        // SAFETY: non-null; the caller passes a writable QOS.
-        unsafe { qos.write_unaligned(value) };
-        Ok(())
-    })
+    )
 }
 
 /// The buffers of a control code.
@@ -193,29 +214,34 @@ pub(crate) unsafe extern "system" fn ioctl<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    let trace = args!(s, code, input, input_len, output, output_len, overlapped);
-    run::<Status>(Site::Ioctl, errno, trace, || {
-        let sock = sock::<P>(s)?;
-        if returned.is_null() && overlapped.is_null() {
-            return Err(WsaError::FAULT);
+    entry!(
+        Status,
+        Site::Ioctl,
+        errno,
+        args!(s, code, input, input_len, output, output_len, overlapped),
+        move || {
+            let sock = sock::<P>(s)?;
+            if returned.is_null() && overlapped.is_null() {
+                return Err(WsaError::FAULT);
+            }
+            let io = Io {
+                input,
+                input_len,
+                output,
+                output_len,
+            };
+            // SAFETY: the caller's buffers of the lengths it gives (SPI contract).
+            let written = unsafe { control(&sock, s, code, io) }?;
+            // SAFETY: null or the caller's writable DWORD (SPI contract).
+            unsafe { args::put(returned, written) };
+            if !overlapped.is_null() {
+                // SAFETY: the caller's WSAOVERLAPPED and ws2_32's thread id (SPI contract).
+                let done = unsafe { args::completion(&sock, s, overlapped, routine, thread) }?;
+                done.complete(Ok((written, 0)));
+            }
+            Ok(())
         }
-        let io = Io {
-            input,
-            input_len,
-            output,
-            output_len,
-        };
-        // SAFETY: the caller's buffers of the lengths it gives (SPI contract).
-        let written = unsafe { control(&sock, s, code, io) }?;
-        // SAFETY: null or the caller's writable DWORD (SPI contract).
-        unsafe { args::put(returned, written) };
-        if !overlapped.is_null() {
-            // SAFETY: the caller's WSAOVERLAPPED and ws2_32's thread id (SPI contract).
-            let done = unsafe { args::completion(&sock, s, overlapped, routine, thread) }?;
-            done.complete(Ok((written, 0)));
-        }
-        Ok(())
-    })
+    )
 }
 
 /// Carries out control code `code` on `sock`: the bytes written to the output.
@@ -223,6 +249,7 @@ pub(crate) unsafe extern "system" fn ioctl<P: Binding>(
 /// # Safety
 /// `io.input` has `io.input_len` readable bytes and `io.output` `io.output_len` writable ones
 /// (each checked for null and length here before use).
+#[inline(always)]
 unsafe fn control<P: Binding>(
     sock: &Pinned<P>,
     s: SOCKET,

@@ -10,7 +10,7 @@
 use super::args::{self, host_route, read_addr, sock};
 use super::attempts;
 use super::trace::{args, Site};
-use super::trampoline::{run, Errno, ExtFlag, ExtStatus};
+use super::trampoline::{entry, Errno, ExtFlag, ExtStatus};
 use crate::host::{catch, lock};
 use crate::io::bufs::{copy_wsabufs, HeldBufs, Kept, Out};
 use crate::io::completion::Completion;
@@ -145,56 +145,61 @@ unsafe extern "system" fn accept_ex<P: Binding>(
     received: *mut u32,
     ov: *mut OVERLAPPED,
 ) -> BOOL {
-    let trace = args!(
-        listen,
-        accept,
-        output,
-        receive_len,
-        local_len,
-        remote_len,
-        ov
-    );
-    run::<ExtFlag>(Site::AcceptEx, Errno::NONE, trace, || {
-        let listener = sock::<P>(listen)?;
-        let target = Kept(keep(&sock::<P>(accept)?));
-        if ov.is_null() {
-            return Err(WsaError::INVAL);
-        }
-        if output.is_null() {
-            return Err(WsaError::FAULT);
-        }
-        let area = address_area(&listener);
-        if local_len < area || remote_len < area {
-            return Err(WsaError::INVAL);
-        }
-        // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-        let done = unsafe { args::completion(&listener, listen, ov, None, core::ptr::null()) }?;
-        let real = Arc::new(Mutex::new(Some(done)));
-        let held = real.clone();
-        let out = Out(output.cast::<u8>());
-        let lengths = (receive_len, local_len, remote_len);
-        let attempt = accept_attempt::<P>(held, target, out, lengths);
-        let listener = keep(&listener);
-        match ops::submit(
-            &listener,
-            Dir::In,
-            FD_ACCEPT,
-            attempt,
-            Completion::detached(),
-        ) {
-            Ok(_) => {
-                // SAFETY: null or the application's writable DWORD.
-                unsafe { args::put(received, 0) };
-                Err(WsaError::IO_PENDING)
+    entry!(
+        ExtFlag,
+        Site::AcceptEx,
+        Errno::NONE,
+        args!(
+            listen,
+            accept,
+            output,
+            receive_len,
+            local_len,
+            remote_len,
+            ov
+        ),
+        move || {
+            let listener = sock::<P>(listen)?;
+            let target = Kept(keep(&sock::<P>(accept)?));
+            if ov.is_null() {
+                return Err(WsaError::INVAL);
             }
-            Err(e) => {
-                if let Some(done) = lock(&real).take() {
-                    done.cancel(e);
+            if output.is_null() {
+                return Err(WsaError::FAULT);
+            }
+            let area = address_area(&listener);
+            if local_len < area || remote_len < area {
+                return Err(WsaError::INVAL);
+            }
+            // SAFETY: the application's WSAOVERLAPPED, valid until completion.
+            let done = unsafe { args::completion(&listener, listen, ov, None, core::ptr::null()) }?;
+            let real = Arc::new(Mutex::new(Some(done)));
+            let held = real.clone();
+            let out = Out(output.cast::<u8>());
+            let lengths = (receive_len, local_len, remote_len);
+            let attempt = accept_attempt::<P>(held, target, out, lengths);
+            let listener = keep(&listener);
+            match ops::submit(
+                &listener,
+                Dir::In,
+                FD_ACCEPT,
+                attempt,
+                Completion::detached(),
+            ) {
+                Ok(_) => {
+                    // SAFETY: null or the application's writable DWORD.
+                    unsafe { args::put(received, 0) };
+                    Err(WsaError::IO_PENDING)
                 }
-                Err(e)
+                Err(e) => {
+                    if let Some(done) = lock(&real).take() {
+                        done.cancel(e);
+                    }
+                    Err(e)
+                }
             }
         }
-    })
+    )
 }
 
 /// The attempt of an `AcceptEx` on the listener: accept, move the connection into the
@@ -347,69 +352,74 @@ unsafe extern "system" fn connect_ex<P: Binding>(
     sent: *mut u32,
     ov: *mut OVERLAPPED,
 ) -> BOOL {
-    let trace = args!(s, name, namelen, data, data_len, ov);
-    run::<ExtFlag>(Site::ConnectEx, Errno::NONE, trace, || {
-        let pinned = sock::<P>(s)?;
-        if ov.is_null() {
-            return Err(WsaError::INVAL);
-        }
-        // SAFETY: the application passes `namelen` readable bytes.
-        let addr = unsafe { read_addr(&pinned, name, namelen) }?;
-        let provider = &pinned.shared.provider;
-        if provider.sock_name(&pinned).is_err() {
-            // Documented: ConnectEx needs a bound socket.
-            return Err(WsaError::INVAL);
-        }
-        if data.is_null() && data_len > 0 {
-            return Err(WsaError::FAULT);
-        }
-        let bufs = HeldBufs(if data_len == 0 {
-            Vec::new()
-        } else {
-            vec![WSABUF {
-                len: data_len,
-                buf: data as *mut u8,
-            }]
-        });
-        let mut connected = false;
-        let mut started = false;
-        let mut send = attempts::send_all(bufs, |sock: &Sock<P>, view: &Bufs<'_>| {
-            sock.shared.provider.send(sock, view, MsgFlags::NONE)
-        });
-        let attempt: Attempt<Sock<P>> = Box::new(move |sock: &Sock<P>| {
-            if !connected {
-                match sock.shared.provider.connect(sock, &addr) {
-                    Ok(()) => {}
-                    Err(e) if started && e == WsaError::ISCONN => {}
-                    Err(e)
-                        if e == WsaError::WOULDBLOCK
-                            || e == WsaError::ALREADY
-                            || e == WsaError::INPROGRESS =>
-                    {
-                        started = true;
-                        return Err(WsaError::WOULDBLOCK);
+    entry!(
+        ExtFlag,
+        Site::ConnectEx,
+        Errno::NONE,
+        args!(s, name, namelen, data, data_len, ov),
+        move || {
+            let pinned = sock::<P>(s)?;
+            if ov.is_null() {
+                return Err(WsaError::INVAL);
+            }
+            // SAFETY: the application passes `namelen` readable bytes.
+            let addr = unsafe { read_addr(&pinned, name, namelen) }?;
+            let provider = &pinned.shared.provider;
+            if provider.sock_name(&pinned).is_err() {
+                // Documented: ConnectEx needs a bound socket.
+                return Err(WsaError::INVAL);
+            }
+            if data.is_null() && data_len > 0 {
+                return Err(WsaError::FAULT);
+            }
+            let bufs = HeldBufs(if data_len == 0 {
+                Vec::new()
+            } else {
+                vec![WSABUF {
+                    len: data_len,
+                    buf: data as *mut u8,
+                }]
+            });
+            let mut connected = false;
+            let mut started = false;
+            let mut send = attempts::send_all(bufs, |sock: &Sock<P>, view: &Bufs<'_>| {
+                sock.shared.provider.send(sock, view, MsgFlags::NONE)
+            });
+            let attempt: Attempt<Sock<P>> = Box::new(move |sock: &Sock<P>| {
+                if !connected {
+                    match sock.shared.provider.connect(sock, &addr) {
+                        Ok(()) => {}
+                        Err(e) if started && e == WsaError::ISCONN => {}
+                        Err(e)
+                            if e == WsaError::WOULDBLOCK
+                                || e == WsaError::ALREADY
+                                || e == WsaError::INPROGRESS =>
+                        {
+                            started = true;
+                            return Err(WsaError::WOULDBLOCK);
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
+                    connected = true;
+                    sock_io::connected(sock);
                 }
-                connected = true;
-                sock_io::connected(sock);
-            }
-            if data_len == 0 {
-                return Ok((0, 0));
-            }
-            send(sock)
-        });
-        let call = attempts::Overlapped {
-            ov,
-            routine: None,
-            thread: core::ptr::null(),
-        };
-        // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-        let (n, _) = unsafe { attempts::submit(&pinned, s, call, Dir::Out, 0, attempt) }?;
-        // SAFETY: null or the application's writable DWORD.
-        unsafe { args::put(sent, n) };
-        Ok(())
-    })
+                if data_len == 0 {
+                    return Ok((0, 0));
+                }
+                send(sock)
+            });
+            let call = attempts::Overlapped {
+                ov,
+                routine: None,
+                thread: core::ptr::null(),
+            };
+            // SAFETY: the application's WSAOVERLAPPED, valid until completion.
+            let (n, _) = unsafe { attempts::submit(&pinned, s, call, Dir::Out, 0, attempt) }?;
+            // SAFETY: null or the application's writable DWORD.
+            unsafe { args::put(sent, n) };
+            Ok(())
+        }
+    )
 }
 
 /// `DisconnectEx(s, lpOverlapped, dwFlags, dwReserved)`: a graceful disconnect (the
@@ -422,11 +432,12 @@ unsafe extern "system" fn disconnect_ex<P: Binding>(
     flags: u32,
     reserved: u32,
 ) -> BOOL {
-    run::<ExtFlag>(
+    entry!(
+        ExtFlag,
         Site::DisconnectEx,
         Errno::NONE,
         args!(s, ov, flags, reserved),
-        || {
+        move || {
             let pinned = sock::<P>(s)?;
             if reserved != 0 || flags & !TF_REUSE_SOCKET != 0 {
                 return Err(WsaError::INVAL);
@@ -452,30 +463,35 @@ unsafe extern "system" fn recv_msg<P: Binding>(
     ov: *mut OVERLAPPED,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
 ) -> i32 {
-    let trace = args!(s, msg, received, ov, routine);
-    run::<ExtStatus>(Site::RecvMsg, Errno::NONE, trace, || {
-        let pinned = sock::<P>(s)?;
-        if msg.is_null() {
-            return Err(WsaError::FAULT);
+    entry!(
+        ExtStatus,
+        Site::RecvMsg,
+        Errno::NONE,
+        args!(s, msg, received, ov, routine),
+        move || {
+            let pinned = sock::<P>(s)?;
+            if msg.is_null() {
+                return Err(WsaError::FAULT);
+            }
+            // SAFETY: non-null; the application's WSAMSG, valid until completion.
+            let m = unsafe { &mut *msg };
+            // SAFETY: the message's WSABUF array (the application's), copied here.
+            let bufs = HeldBufs(unsafe { copy_wsabufs(m.lpBuffers, m.dwBufferCount) }?);
+            let in_flags = MsgFlags::from_bits(m.dwFlags);
+            if !m.name.is_null() {
+                let min = pinned.spec().min_sockaddr.max(2) as usize;
+                // SAFETY: the message's address buffer and length (the application's).
+                unsafe { check_room(m.name, &mut m.namelen, min) }?;
+            }
+            m.Control.len = 0;
+            let msg_out = Out(msg);
+            let attempt = recv_msg_attempt::<P>(bufs, in_flags, msg_out);
+            // SAFETY: null or the application's WSAOVERLAPPED, valid until completion.
+            let done = unsafe { direct_completion::<P>(&pinned, s, ov, routine, Some(received)) }?;
+            // SAFETY: null or the application's writable DWORD.
+            unsafe { ext_request(&pinned, Dir::In, FD_READ, attempt, done, received) }
         }
-        // SAFETY: non-null; the application's WSAMSG, valid until completion.
-        let m = unsafe { &mut *msg };
-        // SAFETY: the message's WSABUF array (the application's), copied here.
-        let bufs = HeldBufs(unsafe { copy_wsabufs(m.lpBuffers, m.dwBufferCount) }?);
-        let in_flags = MsgFlags::from_bits(m.dwFlags);
-        if !m.name.is_null() {
-            let min = pinned.spec().min_sockaddr.max(2) as usize;
-            // SAFETY: the message's address buffer and length (the application's).
-            unsafe { check_room(m.name, &mut m.namelen, min) }?;
-        }
-        m.Control.len = 0;
-        let msg_out = Out(msg);
-        let attempt = recv_msg_attempt::<P>(bufs, in_flags, msg_out);
-        // SAFETY: null or the application's WSAOVERLAPPED, valid until completion.
-        let done = unsafe { direct_completion::<P>(&pinned, s, ov, routine, Some(received)) }?;
-        // SAFETY: null or the application's writable DWORD.
-        unsafe { ext_request(&pinned, Dir::In, FD_READ, attempt, done, received) }
-    })
+    )
 }
 
 /// `WSASendMsg(s, lpMsg, dwFlags, lpNumberOfBytesSent, lpOverlapped, lpCompletionRoutine)`:
@@ -489,35 +505,41 @@ unsafe extern "system" fn send_msg<P: Binding>(
     ov: *mut OVERLAPPED,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
 ) -> i32 {
-    let trace = args!(s, msg, flags, sent, ov, routine);
-    run::<ExtStatus>(Site::SendMsg, Errno::NONE, trace, || {
-        let pinned = sock::<P>(s)?;
-        if msg.is_null() {
-            return Err(WsaError::FAULT);
+    entry!(
+        ExtStatus,
+        Site::SendMsg,
+        Errno::NONE,
+        args!(s, msg, flags, sent, ov, routine),
+        move || {
+            let pinned = sock::<P>(s)?;
+            if msg.is_null() {
+                return Err(WsaError::FAULT);
+            }
+            // SAFETY: non-null; the application's WSAMSG.
+            let m = unsafe { &*msg };
+            if m.Control.len != 0 {
+                return Err(WsaError::INVAL);
+            }
+            let to = if m.name.is_null() {
+                None
+            } else {
+                // SAFETY: the application passes `namelen` readable bytes at `name`.
+                Some(unsafe { read_addr(&pinned, m.name, m.namelen) }?)
+            };
+            let flags = MsgFlags::from_bits(flags);
+            // SAFETY: the message's WSABUF array (the application's), copied here.
+            let bufs = HeldBufs(unsafe { copy_wsabufs(m.lpBuffers, m.dwBufferCount) }?);
+            let attempt =
+                attempts::send_all(bufs, move |sock: &Sock<P>, view: &Bufs<'_>| match &to {
+                    None => sock.shared.provider.send(sock, view, flags),
+                    Some(to) => sock.shared.provider.send_to(sock, view, flags, to),
+                });
+            // SAFETY: null or the application's WSAOVERLAPPED, valid until completion.
+            let done = unsafe { direct_completion::<P>(&pinned, s, ov, routine, Some(sent)) }?;
+            // SAFETY: null or the application's writable DWORD.
+            unsafe { ext_request(&pinned, Dir::Out, FD_WRITE, attempt, done, sent) }
         }
-        // SAFETY: non-null; the application's WSAMSG.
-        let m = unsafe { &*msg };
-        if m.Control.len != 0 {
-            return Err(WsaError::INVAL);
-        }
-        let to = if m.name.is_null() {
-            None
-        } else {
-            // SAFETY: the application passes `namelen` readable bytes at `name`.
-            Some(unsafe { read_addr(&pinned, m.name, m.namelen) }?)
-        };
-        let flags = MsgFlags::from_bits(flags);
-        // SAFETY: the message's WSABUF array (the application's), copied here.
-        let bufs = HeldBufs(unsafe { copy_wsabufs(m.lpBuffers, m.dwBufferCount) }?);
-        let attempt = attempts::send_all(bufs, move |sock: &Sock<P>, view: &Bufs<'_>| match &to {
-            None => sock.shared.provider.send(sock, view, flags),
-            Some(to) => sock.shared.provider.send_to(sock, view, flags, to),
-        });
-        // SAFETY: null or the application's WSAOVERLAPPED, valid until completion.
-        let done = unsafe { direct_completion::<P>(&pinned, s, ov, routine, Some(sent)) }?;
-        // SAFETY: null or the application's writable DWORD.
-        unsafe { ext_request(&pinned, Dir::Out, FD_WRITE, attempt, done, sent) }
-    })
+    )
 }
 
 /// `TransmitFile(hSocket, hFile, nNumberOfBytesToWrite, nNumberOfBytesPerSend,
@@ -535,56 +557,61 @@ unsafe extern "system" fn transmit_file<P: Binding>(
     buffers: *const TRANSMIT_FILE_BUFFERS,
     flags: u32,
 ) -> BOOL {
-    let trace = args!(s, file, to_write, ov, buffers, flags);
-    run::<ExtFlag>(Site::TransmitFile, Errno::NONE, trace, || {
-        let pinned = sock::<P>(s)?;
-        let mut data = Vec::new();
-        let part = |ptr: *mut c_void, len: u32| -> Result<&[u8], WsaError> {
-            if len == 0 {
-                Ok(&[])
-            } else if ptr.is_null() {
-                Err(WsaError::FAULT)
+    entry!(
+        ExtFlag,
+        Site::TransmitFile,
+        Errno::NONE,
+        args!(s, file, to_write, ov, buffers, flags),
+        move || {
+            let pinned = sock::<P>(s)?;
+            let mut data = Vec::new();
+            let part = |ptr: *mut c_void, len: u32| -> Result<&[u8], WsaError> {
+                if len == 0 {
+                    Ok(&[])
+                } else if ptr.is_null() {
+                    Err(WsaError::FAULT)
+                } else {
+                    // SAFETY: the application passes `len` readable bytes.
+                    Ok(unsafe { core::slice::from_raw_parts(ptr.cast::<u8>(), len as usize) })
+                }
+            };
+            let tf = if buffers.is_null() {
+                TRANSMIT_FILE_BUFFERS::default()
             } else {
-                // SAFETY: the application passes `len` readable bytes.
-                Ok(unsafe { core::slice::from_raw_parts(ptr.cast::<u8>(), len as usize) })
+                // SAFETY: non-null; the application's TRANSMIT_FILE_BUFFERS.
+                unsafe { *buffers }
+            };
+            data.extend_from_slice(part(tf.Head, tf.HeadLength)?);
+            if !file.is_null() {
+                // SAFETY: the application's open file handle.
+                unsafe { read_file(file, to_write, &mut data) }?;
             }
-        };
-        let tf = if buffers.is_null() {
-            TRANSMIT_FILE_BUFFERS::default()
-        } else {
-            // SAFETY: non-null; the application's TRANSMIT_FILE_BUFFERS.
-            unsafe { *buffers }
-        };
-        data.extend_from_slice(part(tf.Head, tf.HeadLength)?);
-        if !file.is_null() {
-            // SAFETY: the application's open file handle.
-            unsafe { read_file(file, to_write, &mut data) }?;
+            data.extend_from_slice(part(tf.Tail, tf.TailLength)?);
+            let owned = Arc::new(data);
+            let keep_data = owned.clone();
+            let bufs = HeldBufs(vec![WSABUF {
+                len: owned.len() as u32,
+                buf: owned.as_ptr() as *mut u8,
+            }]);
+            let disconnect = flags & TF_DISCONNECT != 0;
+            let mut send = attempts::send_all(bufs, move |sock: &Sock<P>, view: &Bufs<'_>| {
+                let _held = &keep_data;
+                sock.shared.provider.send(sock, view, MsgFlags::NONE)
+            });
+            let attempt: Attempt<Sock<P>> = Box::new(move |sock: &Sock<P>| {
+                let r = send(sock)?;
+                if disconnect {
+                    sock.shared.provider.send_disconnect(sock)?;
+                }
+                Ok(r)
+            });
+            // SAFETY: null or the application's WSAOVERLAPPED, valid until completion.
+            let done = unsafe { direct_completion::<P>(&pinned, s, ov, None, None) }?;
+            let nowhere = core::ptr::null_mut();
+            // SAFETY: no byte count is written (null).
+            unsafe { ext_request(&pinned, Dir::Out, FD_WRITE, attempt, done, nowhere) }
         }
-        data.extend_from_slice(part(tf.Tail, tf.TailLength)?);
-        let owned = Arc::new(data);
-        let keep_data = owned.clone();
-        let bufs = HeldBufs(vec![WSABUF {
-            len: owned.len() as u32,
-            buf: owned.as_ptr() as *mut u8,
-        }]);
-        let disconnect = flags & TF_DISCONNECT != 0;
-        let mut send = attempts::send_all(bufs, move |sock: &Sock<P>, view: &Bufs<'_>| {
-            let _held = &keep_data;
-            sock.shared.provider.send(sock, view, MsgFlags::NONE)
-        });
-        let attempt: Attempt<Sock<P>> = Box::new(move |sock: &Sock<P>| {
-            let r = send(sock)?;
-            if disconnect {
-                sock.shared.provider.send_disconnect(sock)?;
-            }
-            Ok(r)
-        });
-        // SAFETY: null or the application's WSAOVERLAPPED, valid until completion.
-        let done = unsafe { direct_completion::<P>(&pinned, s, ov, None, None) }?;
-        let nowhere = core::ptr::null_mut();
-        // SAFETY: no byte count is written (null).
-        unsafe { ext_request(&pinned, Dir::Out, FD_WRITE, attempt, done, nowhere) }
-    })
+    )
 }
 
 /// Appends up to `limit` bytes (0: all) of an open file, from its current position.

@@ -2,7 +2,7 @@
 
 use super::args::{self, read_addr, same_family, sock};
 use super::trace::{args, Site};
-use super::trampoline::{run, Errno, Flag, Handle, Status};
+use super::trampoline::{entry, Errno, Flag, Handle, Status};
 use crate::io::events::Target;
 use crate::io::sock_io;
 use crate::registry::provider::{Provider, SocketRequest};
@@ -35,11 +35,12 @@ pub(crate) unsafe extern "system" fn socket<P: Binding>(
 ) -> SOCKET {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Handle>(
+    entry!(
+        Handle,
         Site::Socket,
         errno,
         args!(af, ty, protocol, info, group, flags),
-        || {
+        move || {
             let shared = P::state().active()?;
             if info.is_null() {
                 return Err(WsaError::FAULT);
@@ -95,11 +96,12 @@ pub(crate) unsafe extern "system" fn accept<P: Binding>(
 ) -> SOCKET {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Handle>(
+    entry!(
+        Handle,
         Site::Accept,
         errno,
         args!(s, addr, addrlen, condition),
-        || {
+        move || {
             let listener = sock::<P>(s)?;
             let min = listener.spec().min_sockaddr.max(2) as usize;
             if !addr.is_null() {
@@ -204,13 +206,19 @@ pub(crate) unsafe extern "system" fn bind<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Status>(Site::Bind, errno, args!(s, name, namelen), || {
-        let sock = sock::<P>(s)?;
-        // SAFETY: `namelen` readable bytes at `name` (SPI contract).
-        let addr = unsafe { read_addr(&sock, name, namelen) }?;
-        same_family(&sock, &addr, WsaError::FAULT)?;
-        sock.shared.provider.bind(&sock, &addr)
-    })
+    entry!(
+        Status,
+        Site::Bind,
+        errno,
+        args!(s, name, namelen),
+        move || {
+            let sock = sock::<P>(s)?;
+            // SAFETY: `namelen` readable bytes at `name` (SPI contract).
+            let addr = unsafe { read_addr(&sock, name, namelen) }?;
+            same_family(&sock, &addr, WsaError::FAULT)?;
+            sock.shared.provider.bind(&sock, &addr)
+        }
+    )
 }
 
 /// `WSPListen`.
@@ -221,7 +229,7 @@ pub(crate) unsafe extern "system" fn listen<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Status>(Site::Listen, errno, args!(s, backlog), || {
+    entry!(Status, Site::Listen, errno, args!(s, backlog), move || {
         let sock = sock::<P>(s)?;
         sock.shared.provider.listen(&sock, backlog.max(1))
     })
@@ -240,19 +248,25 @@ pub(crate) unsafe extern "system" fn connect<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Status>(Site::Connect, errno, args!(s, name, namelen), || {
-        let sock = sock::<P>(s)?;
-        // SAFETY: `namelen` readable bytes at `name` (SPI contract).
-        let addr = unsafe { read_addr(&sock, name, namelen) }?;
-        same_family(&sock, &addr, WsaError::AFNOSUPPORT)?;
-        sock.shared.provider.connect(&sock, &addr)?;
-        if sock.spec().socket_type != SOCK_DGRAM {
-            // A connection completed inside the call: FD_CONNECT and FD_WRITE, as for one
-            // signalled later. (Connecting a datagram socket only sets its peer.)
-            sock_io::connected(&*sock);
+    entry!(
+        Status,
+        Site::Connect,
+        errno,
+        args!(s, name, namelen),
+        move || {
+            let sock = sock::<P>(s)?;
+            // SAFETY: `namelen` readable bytes at `name` (SPI contract).
+            let addr = unsafe { read_addr(&sock, name, namelen) }?;
+            same_family(&sock, &addr, WsaError::AFNOSUPPORT)?;
+            sock.shared.provider.connect(&sock, &addr)?;
+            if sock.spec().socket_type != SOCK_DGRAM {
+                // A connection completed inside the call: FD_CONNECT and FD_WRITE, as for one
+                // signalled later. (Connecting a datagram socket only sets its peer.)
+                sock_io::connected(&*sock);
+            }
+            Ok(())
         }
-        Ok(())
-    })
+    )
 }
 
 /// `WSPJoinLeaf` (data and QOS are not supported, and ignored).
@@ -269,11 +283,12 @@ pub(crate) unsafe extern "system" fn join_leaf<P: Binding>(
 ) -> SOCKET {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Handle>(
+    entry!(
+        Handle,
         Site::JoinLeaf,
         errno,
         args!(s, name, namelen, flags),
-        || {
+        move || {
             let sock = sock::<P>(s)?;
             // SAFETY: `namelen` readable bytes at `name` (SPI contract).
             let addr = unsafe { read_addr(&sock, name, namelen) }?;
@@ -289,7 +304,7 @@ pub(crate) unsafe extern "system" fn join_leaf<P: Binding>(
 pub(crate) unsafe extern "system" fn close_socket<P: Binding>(s: SOCKET, errno: *mut i32) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Status>(Site::CloseSocket, errno, args!(s), || {
+    entry!(Status, Site::CloseSocket, errno, args!(s), move || {
         if let Ok(sock) = P::state().lookup(s) {
             // Before the handle is released: completions still name it.
             sock_io::forget_selection(&*sock);
@@ -307,7 +322,7 @@ pub(crate) unsafe extern "system" fn shutdown<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Status>(Site::Shutdown, errno, args!(s, how), || {
+    entry!(Status, Site::Shutdown, errno, args!(s, how), move || {
         let sock = sock::<P>(s)?;
         let how = crate::types::flags::Shutdown::from_raw(how).ok_or(WsaError::INVAL)?;
         sock.shared.provider.shutdown(&sock, how)
@@ -323,11 +338,12 @@ pub(crate) unsafe extern "system" fn duplicate_socket<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Status>(
+    entry!(
+        Status,
         Site::DuplicateSocket,
         errno,
         args!(s, process_id, info),
-        || {
+        move || {
             let sock = sock::<P>(s)?;
             if info.is_null() {
                 return Err(WsaError::FAULT);
@@ -351,18 +367,24 @@ pub(crate) unsafe extern "system" fn get_peer_name<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Status>(Site::GetPeerName, errno, args!(s, name, namelen), || {
-        let sock = sock::<P>(s)?;
-        let min = sock.spec().min_sockaddr.max(0) as usize;
-        // SAFETY: the caller's buffer and length (SPI contract); checked before writing.
-        unsafe {
-            check_room(name, namelen, min)?;
-            sock.shared
-                .provider
-                .peer_name(&sock)?
-                .write_raw(name, namelen)
-        }
-    })
+    entry!(
+        Status,
+        Site::GetPeerName,
+        errno,
+        args!(s, name, namelen),
+        move || {
+            let sock = sock::<P>(s)?;
+            let min = sock.spec().min_sockaddr.max(0) as usize;
+            // SAFETY: the caller's buffer and length (SPI contract); checked before writing.
+            unsafe {
+                check_room(name, namelen, min)?;
+                sock.shared
+                    .provider
+                    .peer_name(&sock)?
+                    .write_raw(name, namelen)
+            }
+        },
+    )
 }
 
 /// `WSPGetSockName`.
@@ -374,18 +396,24 @@ pub(crate) unsafe extern "system" fn get_sock_name<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Status>(Site::GetSockName, errno, args!(s, name, namelen), || {
-        let sock = sock::<P>(s)?;
-        let min = sock.spec().min_sockaddr.max(0) as usize;
-        // SAFETY: the caller's buffer and length (SPI contract); checked before writing.
-        unsafe {
-            check_room(name, namelen, min)?;
-            sock.shared
-                .provider
-                .sock_name(&sock)?
-                .write_raw(name, namelen)
-        }
-    })
+    entry!(
+        Status,
+        Site::GetSockName,
+        errno,
+        args!(s, name, namelen),
+        move || {
+            let sock = sock::<P>(s)?;
+            let min = sock.spec().min_sockaddr.max(0) as usize;
+            // SAFETY: the caller's buffer and length (SPI contract); checked before writing.
+            unsafe {
+                check_room(name, namelen, min)?;
+                sock.shared
+                    .provider
+                    .sock_name(&sock)?
+                    .write_raw(name, namelen)
+            }
+        },
+    )
 }
 
 /// `WSPAsyncSelect`.
@@ -398,11 +426,12 @@ pub(crate) unsafe extern "system" fn async_select<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Status>(
+    entry!(
+        Status,
         Site::AsyncSelect,
         errno,
         args!(s, hwnd, msg, events),
-        || {
+        move || {
             let sock = sock::<P>(s)?;
             if events != 0 && hwnd.is_null() {
                 return Err(WsaError::INVAL);
@@ -422,14 +451,20 @@ pub(crate) unsafe extern "system" fn event_select<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Status>(Site::EventSelect, errno, args!(s, event, events), || {
-        let sock = sock::<P>(s)?;
-        if events != 0 && event == 0 {
-            return Err(WsaError::INVAL);
-        }
-        sock_io::select_events(&*sock, Target::Event(event), events as u32);
-        Ok(())
-    })
+    entry!(
+        Status,
+        Site::EventSelect,
+        errno,
+        args!(s, event, events),
+        move || {
+            let sock = sock::<P>(s)?;
+            if events != 0 && event == 0 {
+                return Err(WsaError::INVAL);
+            }
+            sock_io::select_events(&*sock, Target::Event(event), events as u32);
+            Ok(())
+        },
+    )
 }
 
 /// `WSPEnumNetworkEvents`.
@@ -441,11 +476,12 @@ pub(crate) unsafe extern "system" fn enum_network_events<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Status>(
+    entry!(
+        Status,
         Site::EnumNetworkEvents,
         errno,
         args!(s, event, events),
-        || {
+        move || {
             let sock = sock::<P>(s)?;
             if events.is_null() {
                 return Err(WsaError::FAULT);
@@ -469,11 +505,12 @@ pub(crate) unsafe extern "system" fn get_overlapped_result<P: Binding>(
 ) -> BOOL {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    run::<Flag>(
+    entry!(
+        Flag,
         Site::GetOverlappedResult,
         errno,
         args!(s, overlapped, wait),
-        || {
+        move || {
             drop(sock::<P>(s)?);
             if overlapped.is_null() || transferred.is_null() || flags.is_null() {
                 return Err(WsaError::FAULT);

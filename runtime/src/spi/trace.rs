@@ -75,6 +75,12 @@ mod off {
     #[inline(always)]
     pub(crate) fn init() {}
 
+    /// Tracing is compiled out: no call is traced.
+    #[inline(always)]
+    pub(crate) const fn enabled(_: Site) -> bool {
+        false
+    }
+
     /// Tracing is compiled out: nothing is started.
     #[inline(always)]
     pub(crate) fn start(_: Site, _: impl FnOnce(&mut String)) -> Untraced {
@@ -256,35 +262,28 @@ mod on {
         at: Instant,
     }
 
-    /// The start of a call: `None` (one relaxed load and a branch) unless it is traced.
+    /// Whether calls of `site` are traced: one relaxed load and a test.
     #[inline(always)]
-    pub(crate) fn start(site: Site, args: impl FnOnce(&mut String)) -> Option<Started> {
-        if MASK.load(Ordering::Relaxed) & (1 << site as u8) == 0 {
-            return None;
-        }
+    pub(crate) fn enabled(site: Site) -> bool {
+        MASK.load(Ordering::Relaxed) & (1 << site as u8) != 0
+    }
+
+    /// The start of a traced call: its arguments, and the time.
+    pub(crate) fn start(site: Site, args: impl FnOnce(&mut String)) -> Started {
         let mut text = String::new();
         args(&mut text);
-        Some(Started {
+        Started {
             site,
             args: text,
             at: Instant::now(),
-        })
-    }
-
-    /// The end of a traced call: one event with what it returned.
-    #[inline(always)]
-    pub(crate) fn finish<R: fmt::Debug>(
-        started: Option<Started>,
-        ret: &R,
-        error: Option<WsaError>,
-    ) {
-        if let Some(started) = started {
-            emit(started, ret, error);
         }
     }
 
-    #[cold]
-    #[inline(never)]
+    /// The end of a traced call: one event with what it returned.
+    pub(crate) fn finish<R: fmt::Debug>(started: Started, ret: &R, error: Option<WsaError>) {
+        emit(started, ret, error);
+    }
+
     fn emit(started: Started, ret: &dyn fmt::Debug, error: Option<WsaError>) {
         let micros = started.at.elapsed().as_secs_f64() * 1e6;
         let error = match error {
@@ -416,7 +415,12 @@ mod tests {
 
     #[test]
     fn a_traced_call_writes_its_line() {
-        use crate::spi::trampoline::{run, Errno, Status};
+        use crate::spi::trampoline::{entry, Errno, Status};
+        use crate::types::error::WsaError;
+        /// An entry point whose body fails with `WSAEFAULT`.
+        fn failing(site: Site, errno: Errno, s: *const u8) -> i32 {
+            entry!(Status, site, errno, args!(s), move || Err(WsaError::FAULT))
+        }
         set_mask(1 << Site::Bind as u8);
         let mut errno = 0;
         let sink = Sink::new(capture);
@@ -424,10 +428,9 @@ mod tests {
             // SAFETY: `errno` is writable for the call.
             let out = unsafe { Errno::new(&mut errno) };
             let s = 4 as *const u8;
-            let fail = || Err(crate::types::error::WsaError::FAULT);
-            assert_eq!(run::<Status>(Site::Bind, out, args!(s), fail), -1);
+            assert_eq!(failing(Site::Bind, out, s), -1);
             // Not traced (not in the mask).
-            assert_eq!(run::<Status>(Site::Listen, out, args!(s), || Ok(())), 0);
+            assert_eq!(failing(Site::Listen, out, s), -1);
         });
         set_mask(0);
         assert_eq!(errno, 10014);

@@ -180,23 +180,54 @@ impl Convention for ExtStatus {
     }
 }
 
-/// Runs the body of exported function `site` under convention `C`: inside the runtime's
-/// entry guard, under the panic guard, traced when tracing is on (`args` writes the arguments
-/// in short, only then), the result reported by `C` (`errno`: the caller's `lpErrno`,
-/// [`Errno::NONE`] for the conventions without one).
+/// The body of an exported function run through the trampoline:
+/// `entry!(Convention, Site::X, errno, args!(arguments...), move || { body })`.
+///
+/// An untraced call runs in [`run`]; a traced one (feature `trace`, `WSP_TRACE`) in
+/// [`traced`]. The body's closure is written out in each branch, so the untraced path builds
+/// nothing for tracing: it pays one relaxed load and a branch, and nothing without the feature.
+macro_rules! entry {
+    ($conv:ty, $site:expr, $errno:expr, $args:expr, $body:expr $(,)?) => {{
+        let errno = $errno;
+        if $crate::spi::trace::enabled($site) {
+            return $crate::spi::trampoline::traced::<$conv>($site, errno, $args, $body);
+        }
+        $crate::spi::trampoline::run::<$conv>(errno, $body)
+    }};
+}
+pub(crate) use entry;
+
+/// Runs the body of an exported function under convention `C`: inside the runtime's entry
+/// guard, under the panic guard, the result reported by `C` (`errno`: the caller's `lpErrno`,
+/// [`Errno::NONE`] for the conventions without one). Use through [`entry!`].
 #[inline(always)]
 pub(crate) fn run<C: Convention>(
+    errno: Errno,
+    body: impl FnOnce() -> Result<C::Value, WsaError>,
+) -> C::Ret {
+    let _entry = Entry::enter();
+    match catch(body) {
+        Ok(value) => C::success(value),
+        Err(e) => C::failure(e, errno),
+    }
+}
+
+/// [`run`] for a traced call of `site`: the same, and the call's trace event (`args` writes
+/// the arguments in short).
+#[cold]
+#[inline(never)]
+pub(crate) fn traced<C: Convention>(
     site: Site,
     errno: Errno,
     args: impl FnOnce(&mut String),
     body: impl FnOnce() -> Result<C::Value, WsaError>,
 ) -> C::Ret {
     let _entry = Entry::enter();
-    let traced = trace::start(site, args);
+    let started = trace::start(site, args);
     let (ret, error) = match catch(body) {
         Ok(value) => (C::success(value), None),
         Err(e) => (C::failure(e, errno), Some(e)),
     };
-    trace::finish(traced, &ret, error);
+    trace::finish(started, &ret, error);
     ret
 }
