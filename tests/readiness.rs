@@ -50,13 +50,12 @@ impl Provider for Echo {
     }
 }
 
-impl winsock_provider::Descriptor for Echo {
+impl winsock_provider::Binding for Echo {
     type Mode = winsock_provider::NonIfs;
     const INFO: winsock_provider::ProviderInfo = winsock_provider::ProviderInfo {
         name: "Echo",
         description: "Default readiness probe",
         guid: winsock_provider::Guid(0x3c1d_52a0_7b6e_4f24_9d7e_3f20_1b0c_9d8e),
-        mode: winsock_provider::DescriptorMode::NonIfs,
         protocols: &[winsock_provider::ProtocolSpec {
             name: "Echo datagram",
             family: 2,

@@ -88,13 +88,12 @@ impl Provider for Probe {
     }
 }
 
-impl winsock_provider::Descriptor for Probe {
+impl winsock_provider::Binding for Probe {
     type Mode = winsock_provider::NonIfs;
     const INFO: winsock_provider::ProviderInfo = winsock_provider::ProviderInfo {
         name: "Probe",
         description: "Runtime contract probe",
         guid: winsock_provider::Guid(0x9d2c_41f0_5a7e_4b13_8c6d_2e1f_0a9b_8c7d),
-        mode: winsock_provider::DescriptorMode::NonIfs,
         protocols: &[winsock_provider::ProtocolSpec {
             name: "Probe stream",
             family: 2,
@@ -789,13 +788,12 @@ mod latch {
         }
     }
 
-    impl winsock_provider::Descriptor for Latch {
+    impl winsock_provider::Binding for Latch {
         type Mode = winsock_provider::NonIfs;
         const INFO: winsock_provider::ProviderInfo = winsock_provider::ProviderInfo {
             name: "Latch",
             description: "Signals under its own lock",
             guid: winsock_provider::Guid(0x4c61_7463_6800_4b13_8c6d_2e1f_0a9b_8c7e),
-            mode: winsock_provider::DescriptorMode::NonIfs,
             protocols: &[winsock_provider::ProtocolSpec {
                 name: "Latch stream",
                 family: 2,

@@ -166,13 +166,12 @@ mod winsock_provider_tests_support {
             Ok(())
         }
     }
-    impl winsock_provider::Descriptor for Unused {
+    impl winsock_provider::Binding for Unused {
         type Mode = winsock_provider::NonIfs;
         const INFO: winsock_provider::ProviderInfo = winsock_provider::ProviderInfo {
             name: "unused",
             description: "unused",
             guid: winsock_provider::Guid(1),
-            mode: winsock_provider::DescriptorMode::NonIfs,
             protocols: &[],
         };
         fn state() -> &'static winsock_provider::State<Self> {

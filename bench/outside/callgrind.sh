@@ -4,6 +4,8 @@
 #
 #   bench/outside/callgrind.sh            # N1=20000, N2=60000
 #   N1=... N2=... bench/outside/callgrind.sh
+#   TRACE=1 bench/outside/callgrind.sh    # adds `minimal+trace`: the runtime's `trace` feature
+#                                         # compiled in, WSP_TRACE unset
 #
 # Builds what bench/outside/run.sh builds, then for each provider and call runs
 # `wsp-outside --count CALL N LABEL=LIBRARY` with N1 and N2 calls:
@@ -27,11 +29,17 @@ export WSP_OUTSIDE_SOCKETS="${WSP_OUTSIDE_SOCKETS:-1024}"
 
 # label | library | prefix of the entry points (`--toggle-collect` patterns: prefix + function)
 subjects=(
-    "minimal|$root/bench/target/release/liboutside_minimal.so|winsock_provider::thunks::"
-    "loopback|$root/target/release/libloopback_provider.so|winsock_provider::thunks::"
+    "minimal|$root/bench/target/release/liboutside_minimal.so|winsock_provider::spi::*::"
+    "loopback|$root/target/release/libloopback_provider.so|winsock_provider::spi::*::"
     "ideal|$root/bench/target/release/liboutside_ideal.so|outside_ideal::"
     "global-lock|$root/bench/target/release/liboutside_global_lock.so|outside_global_lock::"
 )
+if [[ "${TRACE:-}" == 1 ]]; then
+    cargo build --release --quiet --manifest-path "$root/bench/Cargo.toml" -p outside-minimal \
+        --features trace --target-dir "$root/bench/target/trace"
+    subjects+=("minimal+trace|$root/bench/target/trace/release/liboutside_minimal.so|winsock_provider::spi::*::")
+fi
+unset WSP_TRACE
 declare -A entry_fn=([recv]=recv [send]=send [getsockopt]=get_sock_opt [ioctl]=ioctl)
 
 ir() { # log -> total Ir

@@ -63,13 +63,12 @@ impl Provider for BenchProvider {
     }
 }
 
-impl winsock_provider::Descriptor for BenchProvider {
+impl winsock_provider::Binding for BenchProvider {
     type Mode = winsock_provider::NonIfs;
     const INFO: winsock_provider::ProviderInfo = winsock_provider::ProviderInfo {
         name: "Bench",
         description: "Dispatch benchmark provider",
         guid: winsock_provider::Guid(0x5be1_7c00_3f0e_4d7a_9a21_6c2d_8e4f_b001),
-        mode: winsock_provider::DescriptorMode::NonIfs,
         protocols: &[winsock_provider::ProtocolSpec {
             name: "Bench stream",
             family: 2,

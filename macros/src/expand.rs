@@ -1,4 +1,4 @@
-//! Code generation: the struct unchanged, one `Descriptor` impl holding the declared data, and
+//! Code generation: the struct unchanged, one `Binding` impl holding the declared data, and
 //! the runtime's export macro.
 
 use crate::fallback;
@@ -26,10 +26,9 @@ fn expand(input: TokenStream, m: &Model) -> TokenStream {
     // rustc reports a missing impl once, there: the provider bound on the struct name, the IFS
     // bound on `ifs`. Inside the impl they are assumed, so nothing else repeats them.
     let provider_bound = respan(quote!(#ident: #k::__private::Provider,), ident.span());
-    let (mode_ty, mode_kind, ifs_bound) = match m.mode {
+    let (mode_ty, ifs_bound) = match m.mode {
         Mode::Ifs(span) => (
             respan(quote!(#k::__private::Ifs), span),
-            quote!(Ifs),
             respan(
                 quote!(<#ident as #k::__private::Provider>::Socket: #k::__private::IfsSocket,),
                 span,
@@ -37,7 +36,6 @@ fn expand(input: TokenStream, m: &Model) -> TokenStream {
         ),
         Mode::NonIfs(span) => (
             respan(quote!(#k::__private::NonIfs), span),
-            quote!(NonIfs),
             TokenStream::new(),
         ),
     };
@@ -55,7 +53,7 @@ fn expand(input: TokenStream, m: &Model) -> TokenStream {
 
         const _: () = {
             #[automatically_derived]
-            impl #k::__private::Descriptor for #self_ty
+            impl #k::__private::Binding for #self_ty
             where
                 #bounds
             {
@@ -65,7 +63,6 @@ fn expand(input: TokenStream, m: &Model) -> TokenStream {
                     name: #name,
                     description: #description,
                     guid: #k::__private::Guid(#guid),
-                    mode: #k::__private::DescriptorMode::#mode_kind,
                     protocols: &[#(#protocols),*],
                 };
 
@@ -208,7 +205,7 @@ mod tests {
         let text = out.to_string();
         for expected in [
             "pub struct Loopback ;",
-            "impl :: winsock_provider :: __private :: Descriptor for Loopback where Loopback : \
+            "impl :: winsock_provider :: __private :: Binding for Loopback where Loopback : \
              :: winsock_provider :: __private :: Provider , < Loopback as :: winsock_provider \
              :: __private :: Provider > :: Socket : :: winsock_provider :: __private :: \
              IfsSocket ,",
@@ -235,7 +232,7 @@ mod tests {
         .to_string();
         assert!(out.starts_with("pub struct Loopback ;"), "{}", out);
         assert!(
-            out.contains("impl wp :: __private :: Descriptor for Loopback"),
+            out.contains("impl wp :: __private :: Binding for Loopback"),
             "{}",
             out
         );

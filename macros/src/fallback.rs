@@ -1,4 +1,4 @@
-//! What to emit when the attribute is wrong: the item as written, a stand-in `Descriptor` impl
+//! What to emit when the attribute is wrong: the item as written, a stand-in `Binding` impl
 //! so code naming the provider does not fail a second time, and the errors.
 
 use darling::ast::NestedMeta;
@@ -56,7 +56,7 @@ fn krate(args: &TokenStream) -> Option<syn::Path> {
     Some(syn::parse_quote!(::winsock_provider))
 }
 
-/// A `Descriptor` impl with no protocols, for the types a provider can be.
+/// A `Binding` impl with no protocols, for the types a provider can be.
 fn stub(item: &Item, k: &syn::Path) -> TokenStream {
     let (ident, generics) = match item {
         Item::Struct(s) => (&s.ident, &s.generics),
@@ -76,7 +76,7 @@ fn stub(item: &Item, k: &syn::Path) -> TokenStream {
     quote! {
         const _: () = {
             #[automatically_derived]
-            impl #impl_generics #k::__private::Descriptor for #ident #ty_generics
+            impl #impl_generics #k::__private::Binding for #ident #ty_generics
             where
                 #predicates
             {
@@ -85,7 +85,6 @@ fn stub(item: &Item, k: &syn::Path) -> TokenStream {
                     name: "",
                     description: "",
                     guid: #k::__private::Guid(0),
-                    mode: #k::__private::DescriptorMode::NonIfs,
                     protocols: &[],
                 };
                 fn state() -> &'static #k::__private::State<Self> {

@@ -29,48 +29,35 @@
 
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
-mod addr;
-mod buf;
-mod deferred;
-mod error;
-mod ext;
-mod flags;
-mod hooks;
-mod info;
+// The layers, each using only those below it (`tests/layers.rs` checks it):
+// `spi` -> `registry` -> `io` -> `host` -> `types` -> `sys`; `registry` keeps its sockets in the
+// `wsp-handle-table` crate.
+mod host;
 mod io;
-mod module;
-mod notify;
-mod overlapped;
-mod panic;
-mod provider;
-mod register;
-mod select;
-mod socket;
-mod state;
+mod registry;
+mod spi;
 pub mod sys;
-mod text;
-mod thunks;
+mod types;
 
-use wsp_handle_table as table;
-
-pub use addr::{SockAddr, SOCKADDR_IN6_LEN, SOCKADDR_IN_LEN};
-pub use buf::{Bufs, BufsMut};
-pub use error::WsaError;
-pub use flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
-pub use hooks::{
+pub use host::hooks::{
     fallback_last_error, CompleteOverlappedRequestFn, HostHooks, SetHostHooksFn, SetLastErrorFn,
     SET_HOST_HOOKS_EXPORT,
 };
-pub use info::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
-pub use notify::{Notifier, Ready};
-pub use overlapped::outstanding_operations;
-pub use panic::PANIC_ERROR;
-pub use provider::{IfsSocket, IoctlRequest, Provider, SocketRequest, StartupContext};
-pub use socket::Sock;
-pub use state::{Descriptor, Ifs, Mode, NonIfs, State};
-pub use text::{address_to_string, string_to_address};
-pub use thunks::proc_table;
+pub use host::panic::PANIC_ERROR;
+pub use io::completion::outstanding_operations;
+pub use io::ready::{Notifier, Ready};
+pub use registry::provider::{IfsSocket, IoctlRequest, Provider, SocketRequest, StartupContext};
+pub use registry::sock::Sock;
+pub use registry::state::{Binding, Ifs, Mode, NonIfs, State};
+pub use spi::proc_table;
+pub use types::addr::{SockAddr, SOCKADDR_IN6_LEN, SOCKADDR_IN_LEN};
+pub use types::buf::{Bufs, BufsMut};
+pub use types::error::WsaError;
+pub use types::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
+pub use types::info::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
+pub use types::text::{address_to_string, string_to_address};
 pub use winsock_provider_macros::winsock_provider;
 
 /// The name under which a provider DLL exports `WSPStartup`.
@@ -118,21 +105,21 @@ pub struct EntryPoints {
 }
 
 /// The entry points of provider `P` (the same functions its DLL exports).
-pub fn entry_points<P: Descriptor>() -> EntryPoints {
+pub fn entry_points<P: Binding>() -> EntryPoints {
     EntryPoints {
-        startup: thunks::startup::<P>,
-        enum_protocols: thunks::enum_protocols::<P>,
-        set_host_hooks: thunks::set_host_hooks::<P>,
+        startup: spi::lifecycle::startup::<P>,
+        enum_protocols: spi::lifecycle::enum_protocols::<P>,
+        set_host_hooks: spi::lifecycle::set_host_hooks::<P>,
     }
 }
 
 /// Implementation details used by the code `#[winsock_provider]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::provider::{IfsSocket, Provider, ThreadSafeSocket};
-    pub use crate::register::{register_server, unregister_server};
-    pub use crate::state::{Descriptor, Ifs, NonIfs, State};
-    pub use crate::thunks::{enum_protocols, set_host_hooks, startup};
+    pub use crate::registry::provider::{IfsSocket, Provider, ThreadSafeSocket};
+    pub use crate::registry::state::{Binding, Ifs, NonIfs, State};
+    pub use crate::spi::lifecycle::{enum_protocols, set_host_hooks, startup};
+    pub use crate::spi::register::{register_server, unregister_server};
     pub use crate::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
 
     use core::marker::PhantomData;
@@ -141,7 +128,7 @@ pub mod __private {
     /// The storage of a provider's [`State`], allocated on first use.
     ///
     /// The attribute names this type (which puts no bound on `P`) in the `static` behind
-    /// `Descriptor::state` instead of `State<P>` itself, so a struct lacking `impl Provider` is
+    /// `Binding::state` instead of `State<P>` itself, so a struct lacking `impl Provider` is
     /// reported once, by the bound on the generated impl, and not again by the `static`.
     pub struct StateSlot<P> {
         ptr: AtomicPtr<()>,
@@ -201,7 +188,7 @@ pub mod __private {
 
     /// Emits the DLL exports of provider `$ty` (`WSPStartup`, `WspEnumProviderProtocols`,
     /// `WspSetHostHooks`, `DllRegisterServer`, `DllUnregisterServer`), with
-    /// the `where` bounds the attribute also puts on the generated `Descriptor` impl.
+    /// the `where` bounds the attribute also puts on the generated `Binding` impl.
     ///
     /// Repeating the bounds (with the same spans) makes a missing `impl Provider` or
     /// `IfsSocket` one error, which rustc reports once, rather than one per export. The

@@ -290,6 +290,16 @@ build_arch() {
         2>&1 | tee "$LOGS/$arch-build.log"); then
         die "the $triple build with rustc 1.63 failed"
     fi
+    if [[ "$arch" == x86_64 ]]; then
+        # The runtime's opt-in `trace` feature (the `tracing` facade) must build with 1.63 too.
+        step "checking winsock-provider --features trace for $triple with rustc 1.63"
+        if ! (cd "$WS" && env "${env[@]}" \
+            /usr/bin/cargo check --quiet --offline --locked --release --target "$triple" \
+            -p winsock-provider --features trace --target-dir "$(target_dir "$arch")" \
+            2>&1 | tee "$LOGS/$arch-trace-check.log"); then
+            die "winsock-provider --features trace does not build with rustc 1.63"
+        fi
+    fi
     echo "    built in $((SECONDS - t_build)) s"
 }
 

@@ -3,7 +3,7 @@
 pub struct Loopback;
 const _: () = {
     #[automatically_derived]
-    impl ::winsock_provider::__private::Descriptor for Loopback
+    impl ::winsock_provider::__private::Binding for Loopback
     where
         Loopback: ::winsock_provider::__private::Provider,
     {
@@ -12,7 +12,6 @@ const _: () = {
             name: "",
             description: "",
             guid: ::winsock_provider::__private::Guid(0),
-            mode: ::winsock_provider::__private::DescriptorMode::NonIfs,
             protocols: &[],
         };
         fn state() -> &'static ::winsock_provider::__private::State<Self> {

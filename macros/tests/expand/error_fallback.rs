@@ -1,4 +1,4 @@
-// Mistakes: the item is kept, a stand-in `Descriptor` impl keeps code naming it compiling, no
+// Mistakes: the item is kept, a stand-in `Binding` impl keeps code naming it compiling, no
 // export is emitted, and each mistake is one `compile_error!`.
 #[winsock_provider(
     nmae = "Loopback",

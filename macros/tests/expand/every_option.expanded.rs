@@ -3,7 +3,7 @@
 pub struct Everything(u32);
 const _: () = {
     #[automatically_derived]
-    impl my_toolkit::wp::__private::Descriptor for Everything
+    impl my_toolkit::wp::__private::Binding for Everything
     where
         Everything: my_toolkit::wp::__private::Provider,
     {
@@ -14,7 +14,6 @@ const _: () = {
             guid: my_toolkit::wp::__private::Guid(
                 0x00000000_0000_0000_0000_000000000001u128,
             ),
-            mode: my_toolkit::wp::__private::DescriptorMode::NonIfs,
             protocols: &[
                 my_toolkit::wp::__private::ProtocolSpec {
                     name: "Everything RDM",

@@ -3,7 +3,7 @@
 pub struct Pipes;
 const _: () = {
     #[automatically_derived]
-    impl ::winsock_provider::__private::Descriptor for Pipes
+    impl ::winsock_provider::__private::Binding for Pipes
     where
         Pipes: ::winsock_provider::__private::Provider,
         <Pipes as ::winsock_provider::__private::Provider>::Socket: ::winsock_provider::__private::IfsSocket,
@@ -15,7 +15,6 @@ const _: () = {
             guid: ::winsock_provider::__private::Guid(
                 0x0a1b2c3d_4e5f_4061_8293_a4b5c6d7e8f9u128,
             ),
-            mode: ::winsock_provider::__private::DescriptorMode::Ifs,
             protocols: &[
                 ::winsock_provider::__private::ProtocolSpec {
                     name: "Pipes SOCK_STREAM",

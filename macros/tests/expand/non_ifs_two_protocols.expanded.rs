@@ -5,7 +5,7 @@ pub struct Loopback {
 }
 const _: () = {
     #[automatically_derived]
-    impl ::winsock_provider::__private::Descriptor for Loopback
+    impl ::winsock_provider::__private::Binding for Loopback
     where
         Loopback: ::winsock_provider::__private::Provider,
     {
@@ -16,7 +16,6 @@ const _: () = {
             guid: ::winsock_provider::__private::Guid(
                 0x6f1c2a3e_8d4b_4c5a_9e7f_0a1b2c3d4e5fu128,
             ),
-            mode: ::winsock_provider::__private::DescriptorMode::NonIfs,
             protocols: &[
                 ::winsock_provider::__private::ProtocolSpec {
                     name: "Loopback SOCK_STREAM",

@@ -1,7 +1,7 @@
 use winsock_provider::winsock_provider;
 
 // A mistake in the attribute is reported once; the code below that uses the provider as a
-// `Descriptor` is not flagged as well.
+// `Binding` is not flagged as well.
 #[winsock_provider(
     name = "Loopback",
     guid = "not-a-guid",
@@ -24,7 +24,7 @@ impl winsock_provider::Provider for Loopback {
 }
 
 fn main() {
-    use winsock_provider::Descriptor;
+    use winsock_provider::Binding;
     let _ = winsock_provider::entry_points::<Loopback>();
     let _ = Loopback::INFO.protocols.len();
 }

@@ -33,7 +33,7 @@ impl wp::Provider for Renamed {
 }
 
 fn main() {
-    use wp::Descriptor;
+    use wp::Binding;
     assert_eq!(Renamed::INFO.name, "Renamed");
     assert_eq!(Renamed::INFO.protocols[0].max_message_size, 65467);
 }

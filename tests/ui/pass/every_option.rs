@@ -1,4 +1,4 @@
-use winsock_provider::{winsock_provider, Descriptor, Provider};
+use winsock_provider::{winsock_provider, Binding, Provider};
 use winsock_provider::{SocketRequest, StartupContext, WsaError};
 
 #[winsock_provider(

@@ -1,5 +1,5 @@
 use winsock_provider::sys::SOCKET;
-use winsock_provider::{winsock_provider, Descriptor, DescriptorMode, IfsSocket, Mode, Provider};
+use winsock_provider::{winsock_provider, Binding, DescriptorMode, IfsSocket, Mode, Provider};
 use winsock_provider::{SocketRequest, StartupContext, WsaError};
 
 /// An OS handle the provider owns.
@@ -32,9 +32,8 @@ impl Provider for Pipes {
 fn main() {
     let info = Pipes::INFO;
     assert_eq!(info.guid.0, 0x0a1b2c3d_4e5f_4061_8293_a4b5c6d7e8f9);
-    assert_eq!(info.mode, DescriptorMode::Ifs);
     assert_eq!(
-        <<Pipes as Descriptor>::Mode as Mode<Pipes>>::KIND,
+        <<Pipes as Binding>::Mode as Mode<Pipes>>::KIND,
         DescriptorMode::Ifs
     );
     let entry = &info.protocols[0];
@@ -45,5 +44,5 @@ fn main() {
     assert_eq!((entry.min_sockaddr, entry.max_sockaddr), (28, 28));
     // The runtime adds XP1_IFS_HANDLES (0x20000) for IFS providers.
     assert_eq!(entry.service_flags, 0x26);
-    assert_eq!(info.protocol_info(0, 1).dwServiceFlags1, 0x20026);
+    assert_eq!(info.protocol_info(DescriptorMode::Ifs, 0, 1).dwServiceFlags1, 0x20026);
 }

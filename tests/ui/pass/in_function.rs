@@ -1,5 +1,5 @@
 // The attribute also works on a struct declared inside a function body.
-use winsock_provider::{winsock_provider, Descriptor, Provider};
+use winsock_provider::{winsock_provider, Binding, Provider};
 use winsock_provider::{SocketRequest, StartupContext, WsaError};
 
 fn main() {

@@ -27,6 +27,6 @@ mod transport {
 }
 
 fn main() {
-    use winsock_provider::Descriptor;
+    use winsock_provider::Binding;
     assert_eq!(transport::provider::Nested::INFO.name, "Nested");
 }

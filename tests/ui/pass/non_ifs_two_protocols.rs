@@ -1,4 +1,4 @@
-use winsock_provider::{winsock_provider, Descriptor, DescriptorMode, Mode, Provider};
+use winsock_provider::{winsock_provider, Binding, DescriptorMode, Mode, Provider};
 use winsock_provider::{SocketRequest, StartupContext, WsaError};
 
 #[winsock_provider(
@@ -29,9 +29,8 @@ fn main() {
     assert_eq!(info.name, "Loopback");
     assert_eq!(info.description, "Loopback");
     assert_eq!(info.guid.0, 0x6f1c2a3e_8d4b_4c5a_9e7f_0a1b2c3d4e5f);
-    assert_eq!(info.mode, DescriptorMode::NonIfs);
     assert_eq!(
-        <<Loopback as Descriptor>::Mode as Mode<Loopback>>::KIND,
+        <<Loopback as Binding>::Mode as Mode<Loopback>>::KIND,
         DescriptorMode::NonIfs
     );
 

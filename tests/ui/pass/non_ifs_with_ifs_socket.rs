@@ -2,7 +2,7 @@
 // OS handle internally, e.g. a layered transport). `non_ifs` decides: handles come from ws2_32
 // and `os_handle` is never asked for.
 use winsock_provider::sys::SOCKET;
-use winsock_provider::{winsock_provider, Descriptor, DescriptorMode, IfsSocket, Provider};
+use winsock_provider::{winsock_provider, Binding, DescriptorMode, IfsSocket, Mode, Provider};
 use winsock_provider::{SocketRequest, StartupContext, WsaError};
 
 pub struct Wrapped(SOCKET);
@@ -32,7 +32,8 @@ impl Provider for Layered {
 }
 
 fn main() {
-    assert_eq!(Layered::INFO.mode, DescriptorMode::NonIfs);
+    let mode = <<Layered as Binding>::Mode as Mode<Layered>>::KIND;
+    assert_eq!(mode, DescriptorMode::NonIfs);
     // No XP1_IFS_HANDLES on a non-IFS provider's entries.
-    assert_eq!(Layered::INFO.protocol_info(0, 1).dwServiceFlags1 & 0x20000, 0);
+    assert_eq!(Layered::INFO.protocol_info(mode, 0, 1).dwServiceFlags1 & 0x20000, 0);
 }

@@ -1,6 +1,6 @@
 // A tuple struct is a provider like any other.
 use std::sync::atomic::{AtomicU32, Ordering};
-use winsock_provider::{winsock_provider, Descriptor, Provider};
+use winsock_provider::{winsock_provider, Binding, Provider};
 use winsock_provider::{SocketRequest, StartupContext, WsaError};
 
 #[winsock_provider(

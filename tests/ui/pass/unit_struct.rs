@@ -1,5 +1,5 @@
 // A unit struct: a provider without state of its own.
-use winsock_provider::{winsock_provider, Descriptor, Provider};
+use winsock_provider::{winsock_provider, Binding, Provider};
 use winsock_provider::{SocketRequest, StartupContext, WsaError};
 
 #[winsock_provider(

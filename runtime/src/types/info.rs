@@ -69,8 +69,6 @@ pub struct ProviderInfo {
     pub description: &'static str,
     /// The provider GUID (`ProviderId` of every entry).
     pub guid: Guid,
-    /// How socket handles are allocated.
-    pub mode: DescriptorMode,
     /// The protocol entries, in catalog order.
     pub protocols: &'static [ProtocolSpec],
 }
@@ -90,10 +88,16 @@ pub(crate) fn write_wide(dst: &mut [u16], text: &str) {
 
 impl ProviderInfo {
     /// The `WSAPROTOCOL_INFOW` of entry `index` under the attribute's GUID, with
-    /// `dwCatalogEntryId = catalog_id`.
-    pub fn protocol_info(&self, index: usize, catalog_id: u32) -> sys::WSAPROTOCOL_INFOW {
+    /// `dwCatalogEntryId = catalog_id`, for sockets whose handles are allocated in `mode`
+    /// (IFS entries carry `XP1_IFS_HANDLES`).
+    pub fn protocol_info(
+        &self,
+        mode: DescriptorMode,
+        index: usize,
+        catalog_id: u32,
+    ) -> sys::WSAPROTOCOL_INFOW {
         let spec = &self.protocols[index];
-        let ifs = match self.mode {
+        let ifs = match mode {
             DescriptorMode::Ifs => sys::XP1_IFS_HANDLES,
             DescriptorMode::NonIfs => 0,
         };

@@ -7,8 +7,8 @@
 //! `WSASetLastError` does) and, elsewhere, to no completion-port route and a thread-local last
 //! error ([`fallback_last_error`]).
 
-use crate::error::WsaError;
 use crate::sys::{OVERLAPPED, SOCKET};
+use crate::types::error::WsaError;
 use std::sync::Mutex;
 
 /// The name under which a provider DLL exports its [`SetHostHooksFn`].
@@ -54,39 +54,35 @@ fn installed() -> Option<Installed> {
 }
 
 /// `WspSetHostHooks`: records the host's hooks for every provider in this module (they are
-/// process-wide, as ws2_32 is).
+/// process-wide, as ws2_32 is). `WSAEFAULT` for a null pointer, `WSAEINVAL` for a `size` too
+/// small to hold any hook.
 ///
 /// # Safety
 /// `hooks` is null or points to `(*hooks).size` readable bytes of a [`HostHooks`].
-pub unsafe extern "system" fn set_host_hooks(hooks: *const HostHooks) -> i32 {
-    let result = crate::panic::catch(|| {
-        if hooks.is_null() {
-            return Err(WsaError::FAULT);
-        }
-        // SAFETY: non-null; the caller passes at least the `size` field.
-        let size = core::ptr::read_unaligned(hooks.cast::<u32>()) as usize;
-        let complete_end = core::mem::size_of::<usize>() * 2;
-        if size < complete_end {
-            return Err(WsaError::INVAL);
-        }
-        // SAFETY: `size` covers the field (checked above).
-        let complete = core::ptr::addr_of!((*hooks).complete_overlapped_request).read_unaligned();
-        let set_last_error = if size >= core::mem::size_of::<HostHooks>() {
-            // SAFETY: `size` covers the whole structure.
-            core::ptr::addr_of!((*hooks).set_last_error).read_unaligned()
-        } else {
-            None
-        };
-        *HOOKS.lock().unwrap_or_else(|e| e.into_inner()) = Some(Installed {
-            complete,
-            set_last_error,
-        });
-        Ok(())
-    });
-    match result {
-        Ok(()) => 0,
-        Err(e) => e.code(),
+pub(crate) unsafe fn set_host_hooks(hooks: *const HostHooks) -> Result<(), WsaError> {
+    if hooks.is_null() {
+        return Err(WsaError::FAULT);
     }
+    // SAFETY: non-null; the caller passes at least the `size` field.
+    let size = unsafe { core::ptr::read_unaligned(hooks.cast::<u32>()) } as usize;
+    let complete_end = core::mem::size_of::<usize>() * 2;
+    if size < complete_end {
+        return Err(WsaError::INVAL);
+    }
+    // SAFETY: `size` covers the field (checked above).
+    let complete =
+        unsafe { core::ptr::addr_of!((*hooks).complete_overlapped_request).read_unaligned() };
+    let set_last_error = if size >= core::mem::size_of::<HostHooks>() {
+        // SAFETY: `size` covers the whole structure.
+        unsafe { core::ptr::addr_of!((*hooks).set_last_error).read_unaligned() }
+    } else {
+        None
+    };
+    *HOOKS.lock().unwrap_or_else(|e| e.into_inner()) = Some(Installed {
+        complete,
+        set_last_error,
+    });
+    Ok(())
 }
 
 /// `WPUCompleteOverlappedRequest`, from the hook or (on Windows) from ws2_32.dll; `None` when
@@ -205,13 +201,13 @@ mod tests {
     fn rejects_null_and_short() {
         // SAFETY: null is rejected before any read.
         let null = unsafe { set_host_hooks(core::ptr::null()) };
-        assert_eq!(null, WsaError::FAULT.code());
+        assert_eq!(null, Err(WsaError::FAULT));
         let short = HostHooks {
             size: 4,
             complete_overlapped_request: None,
             set_last_error: None,
         };
         // SAFETY: a live HostHooks; only `size` is read.
-        assert_eq!(unsafe { set_host_hooks(&short) }, WsaError::INVAL.code());
+        assert_eq!(unsafe { set_host_hooks(&short) }, Err(WsaError::INVAL));
     }
 }

@@ -1,7 +1,7 @@
 //! Default address/text conversions for `WSPAddressToString` and `WSPStringToAddress`.
 
-use crate::addr::SockAddr;
-use crate::error::WsaError;
+use super::addr::SockAddr;
+use super::error::WsaError;
 use crate::sys;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 

@@ -1,11 +1,13 @@
 //! The per-socket record the runtime keeps: the provider's state plus what the runtime owns.
 
-use crate::info::{Guid, ProtocolSpec};
-use crate::provider::Provider;
+use super::provider::Provider;
+use crate::io::{self, ready::Notifier, Ready, SockIo};
 use crate::sys::{SOCKET, WSPUPCALLTABLE};
-use crate::table::Keyed;
+use wsp_handle_table::Keyed;
+use crate::types::error::WsaError;
+use crate::types::info::{Guid, ProtocolSpec};
 use core::ops::Deref;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The provider instance of one start-up, with the upcall table ws2_32 gave it.
@@ -24,9 +26,8 @@ pub struct Sock<P: Provider> {
     pub(crate) index: usize,
     catalog_id: u32,
     provider_id: Guid,
-    nonblocking: AtomicBool,
-    /// Readiness, event selection and pending overlapped requests (issue 4, helper B).
-    pub(crate) io: crate::io::SockIo<P>,
+    /// Blocking mode, readiness, event selection and pending overlapped requests.
+    pub(crate) io: SockIo<Sock<P>>,
 }
 
 impl<P: Provider> Sock<P> {
@@ -46,8 +47,7 @@ impl<P: Provider> Sock<P> {
             index,
             catalog_id,
             provider_id,
-            nonblocking: AtomicBool::new(false),
-            io: crate::io::SockIo::new(),
+            io: SockIo::new(),
         }
     }
 
@@ -62,7 +62,7 @@ impl<P: Provider> Sock<P> {
             self.catalog_id,
             self.provider_id,
         );
-        new.nonblocking.store(self.nonblocking(), Ordering::Relaxed);
+        new.io.set_nonblocking(self.io.nonblocking_mode());
         new
     }
 
@@ -99,41 +99,62 @@ impl<P: Provider> Sock<P> {
     /// Whether the socket is in non-blocking mode (`FIONBIO`): calls that would wait must fail
     /// with `WSAEWOULDBLOCK` instead.
     ///
-    /// Also true while the runtime attempts a pending overlapped request on this thread: such
-    /// attempts must not block either (the runtime retries when you signal readiness).
+    /// Also true while the runtime attempts a pending overlapped request of this socket on
+    /// this thread: such attempts must not block either (the runtime retries when you signal
+    /// readiness).
     pub fn nonblocking(&self) -> bool {
-        self.nonblocking.load(Ordering::Relaxed) || crate::overlapped::attempting()
+        self.io.nonblocking()
     }
-
-    pub(crate) fn set_nonblocking(&self, on: bool) {
-        self.nonblocking.store(on, Ordering::Relaxed);
-    }
-
-    // --- Readiness (issue 4, helper B) ---
 
     /// A handle for signalling this socket's readiness from anywhere (e.g. from the peer's
     /// `send`, or a transport thread). Detached (ignoring signals) before
     /// [`Provider::attached`] has been called for the socket.
-    pub fn notifier(&self) -> crate::Notifier {
+    pub fn notifier(&self) -> Notifier {
         self.io.notifier()
     }
 
-    /// Signals conditions that became true: see [`crate::Notifier::ready`] (it never calls
+    /// Signals conditions that became true: see [`Notifier::ready`] (it never calls
     /// back into the provider on this thread, so it may be sent under your own locks).
-    pub fn ready(&self, ready: crate::Ready) {
+    pub fn ready(&self, ready: Ready) {
         self.notifier().ready(ready);
     }
 
     /// Signals a failed connection attempt (`CONNECT`) or a reset (`CLOSE`) with its error:
-    /// see [`crate::Notifier::ready_with_error`].
-    pub fn ready_with_error(&self, ready: crate::Ready, error: crate::WsaError) {
+    /// see [`Notifier::ready_with_error`].
+    pub fn ready_with_error(&self, ready: Ready, error: WsaError) {
         self.notifier().ready_with_error(ready, error);
     }
 
     /// The conditions signalled and not since refuted by a call that failed with
     /// `WSAEWOULDBLOCK` (the default [`Provider::readiness`]).
-    pub fn signalled(&self) -> crate::Ready {
-        crate::io::signalled(self)
+    pub fn signalled(&self) -> Ready {
+        io::sock_io::signalled(self)
+    }
+}
+
+// SAFETY: `Sock<P>` is Send + Sync: its provider state implements `ThreadSafeSocket`,
+// implemented exactly for `Send + Sync` types (a blanket impl that coherence keeps the only
+// one), and the runtime's own fields are Send + Sync.
+unsafe impl<P: Provider> io::Socket for Sock<P> {
+    #[inline(always)]
+    fn io(&self) -> &SockIo<Sock<P>> {
+        &self.io
+    }
+
+    fn handle(&self) -> SOCKET {
+        Sock::handle(self)
+    }
+
+    fn upcalls(&self) -> &WSPUPCALLTABLE {
+        &self.shared.upcalls
+    }
+
+    fn readiness(&self) -> Ready {
+        self.shared.provider.readiness(self)
+    }
+
+    fn attached(&self) {
+        self.shared.provider.attached(self);
     }
 }
 

@@ -8,9 +8,9 @@
 //! `WSCInstallProvider` & co. on Windows, the registry layout under Wine (whose WSC* functions
 //! are stubs), and the file named by `WSP_CATALOG` elsewhere.
 
-use crate::error::WsaError;
-use crate::panic::catch;
-use crate::state::Descriptor;
+use crate::host::{catch, module, panic};
+use crate::registry::state::Binding;
+use crate::types::error::WsaError;
 use winsock_catalog::{CatalogError, Catalogs, Guid, ProtocolInfo};
 
 /// `S_OK`.
@@ -22,10 +22,10 @@ fn hresult(code: i32) -> i32 {
 }
 
 /// The provider's entries as the catalog stores them.
-fn protocol_entries<P: Descriptor>() -> Result<Vec<ProtocolInfo>, CatalogError> {
+fn protocol_entries<P: Binding>() -> Result<Vec<ProtocolInfo>, CatalogError> {
     (0..P::INFO.protocols.len())
         .map(|i| {
-            let info = P::INFO.protocol_info(i, 0);
+            let info = crate::registry::state::protocol_info::<P>(i, 0);
             // SAFETY: WSAPROTOCOL_INFOW is plain old data; its bytes are readable for its size.
             let bytes = unsafe {
                 core::slice::from_raw_parts(
@@ -38,7 +38,7 @@ fn protocol_entries<P: Descriptor>() -> Result<Vec<ProtocolInfo>, CatalogError> 
         .collect()
 }
 
-fn guid<P: Descriptor>() -> Guid {
+fn guid<P: Binding>() -> Guid {
     let g = P::INFO.guid.to_sys();
     Guid::from_fields(g.data1, g.data2, g.data3, g.data4)
 }
@@ -58,7 +58,7 @@ fn run(what: &str, f: impl FnOnce() -> Result<(), CatalogError>) -> i32 {
         Ok(()) => S_OK,
         Err(code) => {
             let why = failure.map_or_else(|| code.to_string(), |e| e.to_string());
-            crate::panic::log(&format!("winsock-provider: {} failed: {}\n", what, why));
+            panic::log(&format!("winsock-provider: {} failed: {}\n", what, why));
             hresult(code.code())
         }
     }
@@ -67,9 +67,9 @@ fn run(what: &str, f: impl FnOnce() -> Result<(), CatalogError>) -> i32 {
 /// `DllRegisterServer`: installs `P`'s protocol entries under its GUID with this library's
 /// path; if that GUID is installed already, updates its entries and path in place (so running
 /// `regsvr32` again after a rebuild or a move succeeds). Returns an `HRESULT`.
-pub fn register_server<P: Descriptor>() -> i32 {
+pub fn register_server<P: Binding>() -> i32 {
     run("DllRegisterServer", || {
-        let path = crate::module::own_path()?;
+        let path = module::own_path()?;
         let entries = protocol_entries::<P>()?;
         let catalog = winsock_catalog::system()?;
         let id = guid::<P>();
@@ -83,7 +83,7 @@ pub fn register_server<P: Descriptor>() -> i32 {
 
 /// `DllUnregisterServer`: removes the entries installed under `P`'s GUID from the catalog of
 /// this process's architecture. Returns an `HRESULT`.
-pub fn unregister_server<P: Descriptor>() -> i32 {
+pub fn unregister_server<P: Binding>() -> i32 {
     run("DllUnregisterServer", || {
         winsock_catalog::system()?.deinstall_provider(&guid::<P>(), Catalogs::Native)
     })

@@ -1,6 +1,6 @@
 //! The panic guard every entry point runs user code under.
 
-use crate::error::WsaError;
+use crate::types::error::WsaError;
 use std::any::Any;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -46,6 +46,16 @@ fn report(payload: Box<dyn Any + Send>) {
 pub(crate) fn log(line: &str) {
     let _ = std::io::stderr().write_all(line.as_bytes());
     debug_output(line);
+}
+
+/// Writes a trace line where a debugger or a console sees it: the debugger output on Windows
+/// (DebugView), stderr elsewhere.
+#[cfg(feature = "trace")]
+pub(crate) fn debug_line(line: &str) {
+    #[cfg(windows)]
+    debug_output(line);
+    #[cfg(not(windows))]
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 #[cfg(windows)]

@@ -1,5 +1,6 @@
 //! Typed flags and small argument types of the SPI calls.
 
+use super::error::WsaError;
 use crate::sys;
 
 /// `MSG_*` flags of send and receive calls.
@@ -162,20 +163,20 @@ pub struct OptInput<'a>(pub &'a [u8]);
 
 impl OptInput<'_> {
     /// The value as an `int`; shorter than 4 bytes is `WSAEFAULT`.
-    pub fn int(&self) -> Result<i32, crate::WsaError> {
+    pub fn int(&self) -> Result<i32, WsaError> {
         match self.0 {
             [a, b, c, d, ..] => Ok(i32::from_ne_bytes([*a, *b, *c, *d])),
-            _ => Err(crate::WsaError::FAULT),
+            _ => Err(WsaError::FAULT),
         }
     }
 
     /// The value as a `BOOL`: a 4-byte int, or a single byte as some callers pass; empty is
     /// `WSAEFAULT`.
-    pub fn bool(&self) -> Result<bool, crate::WsaError> {
+    pub fn bool(&self) -> Result<bool, WsaError> {
         match self.0 {
-            [] => Err(crate::WsaError::FAULT),
+            [] => Err(WsaError::FAULT),
             [b] => Ok(*b != 0),
-            _ if self.0.len() < 4 => Err(crate::WsaError::FAULT),
+            _ if self.0.len() < 4 => Err(WsaError::FAULT),
             _ => Ok(self.int()? != 0),
         }
     }

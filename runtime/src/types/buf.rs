@@ -1,14 +1,16 @@
 //! Scatter/gather buffers (`WSABUF` arrays) as safe slices.
 
-use crate::error::WsaError;
+use super::error::WsaError;
 use crate::sys::WSABUF;
 
-/// Validates a caller's `(lpBuffers, dwBufferCount)` pair.
+/// Validates a caller's `(lpBuffers, dwBufferCount)` pair: a null array (with a non-zero
+/// count) or a null buffer with a non-zero length is `WSAEFAULT`. The one check of `WSABUF`
+/// arrays, for sends, receives and the copies overlapped requests hold.
 ///
 /// # Safety
 /// If `ptr` is not null it must point to `count` readable `WSABUF`s that stay valid for `'a`.
 #[inline]
-unsafe fn wsabufs<'a>(ptr: *const WSABUF, count: u32) -> Result<&'a [WSABUF], WsaError> {
+pub(crate) unsafe fn wsabufs<'a>(ptr: *const WSABUF, count: u32) -> Result<&'a [WSABUF], WsaError> {
     if count == 0 {
         return Ok(&[]);
     }
@@ -16,7 +18,7 @@ unsafe fn wsabufs<'a>(ptr: *const WSABUF, count: u32) -> Result<&'a [WSABUF], Ws
         return Err(WsaError::FAULT);
     }
     // SAFETY: non-null, and the caller guarantees `count` WSABUFs valid for 'a.
-    let bufs = core::slice::from_raw_parts(ptr, count as usize);
+    let bufs = unsafe { core::slice::from_raw_parts(ptr, count as usize) };
     if bufs.iter().any(|b| b.buf.is_null() && b.len != 0) {
         return Err(WsaError::FAULT);
     }
@@ -37,7 +39,8 @@ impl<'a> Bufs<'a> {
     #[inline]
     pub unsafe fn from_raw(ptr: *const WSABUF, count: u32) -> Result<Bufs<'a>, WsaError> {
         Ok(Bufs {
-            bufs: wsabufs(ptr, count)?,
+            // SAFETY: as this function's contract.
+            bufs: unsafe { wsabufs(ptr, count) }?,
         })
     }
 
@@ -89,7 +92,8 @@ impl<'a> BufsMut<'a> {
     #[inline]
     pub unsafe fn from_raw(ptr: *const WSABUF, count: u32) -> Result<BufsMut<'a>, WsaError> {
         Ok(BufsMut {
-            bufs: wsabufs(ptr, count)?,
+            // SAFETY: as this function's contract.
+            bufs: unsafe { wsabufs(ptr, count) }?,
         })
     }
 

@@ -106,6 +106,17 @@ impl WsaError {
     pub fn is_valid_failure(self) -> bool {
         (10000..=11999).contains(&self.0) || self.name().is_some()
     }
+
+    /// The error an upcall reported in its `lpErrno`, or `WSASYSCALLFAILURE` when it gave
+    /// none that Winsock defines (0 included).
+    pub(crate) fn from_upcall(code: i32) -> WsaError {
+        let e = WsaError::from_code(code);
+        if e.is_valid_failure() {
+            e
+        } else {
+            WsaError::SYSCALLFAILURE
+        }
+    }
 }
 
 impl fmt::Debug for WsaError {

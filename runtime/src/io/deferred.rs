@@ -16,7 +16,8 @@
 //! stopped and joined by the last clean-up ([`quiesce`]), so no runtime code runs on it
 //! after `WSPCleanup` returns.
 
-use crate::notify::{lock, Driver};
+use super::ready::Driver;
+use crate::host::{catch, lock};
 use core::cell::Cell;
 use std::sync::{Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
@@ -62,7 +63,7 @@ struct Queue {
     thread: Option<JoinHandle<()>>,
 }
 
-// SAFETY: every `Driver` is a `Sock<P>`, which is Send + Sync (see `Notifier`'s impls); the
+// SAFETY: every `Driver` is a `Socket`, Send + Sync by that trait's contract; the
 // queue only upgrades the weak references and calls `drive` through them.
 unsafe impl Send for Queue {}
 
@@ -76,8 +77,8 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue {
 });
 static WAKE: Condvar = Condvar::new();
 
-/// This thread's token: the address of its `STATE` slot, distinct among live threads.
-fn token() -> usize {
+/// This thread's token: the address of its `STATE` slot, distinct among live threads (never 0).
+pub(crate) fn token() -> usize {
     STATE.with(|d| d as *const Cell<usize> as usize)
 }
 
@@ -148,7 +149,7 @@ fn drive_mine() {
 fn run(socks: Vec<Weak<dyn Driver>>) {
     for sock in socks {
         if let Some(sock) = sock.upgrade() {
-            let _ = crate::panic::catch(|| {
+            let _ = catch(|| {
                 sock.drive();
                 Ok(())
             });

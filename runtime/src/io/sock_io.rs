@@ -1,24 +1,39 @@
-//! The runtime's per-socket I/O record: readiness, event selection and pending overlapped
-//! operations, and how a readiness signal drives them.
+//! The runtime's per-socket I/O record: blocking mode, readiness, event selection and pending
+//! overlapped operations, and how a readiness signal drives them.
 
-use crate::error::WsaError;
-use crate::notify::{
-    self, announce, lock, Driver, EventState, Notifier, NotifyState, Ready, Target,
-};
-use crate::overlapped::{self, Ops};
-use crate::provider::Provider;
-use crate::socket::Sock;
+use super::events::{announce, EventState, NotifyState, Target};
+use super::ops::{self, Ops};
+use super::ready::{self, Driver, Notifier, Ready};
+use super::{signals, Socket};
+use crate::host::{catch, lock, PANIC_ERROR};
 use crate::sys::{self, FD_ACCEPT, FD_CLOSE, FD_CONNECT, FD_READ, FD_WRITE};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use crate::types::error::WsaError;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+/// `SockIo::attach`: no call has reached the socket yet.
+const DETACHED: u8 = 0;
+/// The first call is telling the provider (other calls go ahead).
+const ATTACHING: u8 = 1;
+/// Attached.
+const READY: u8 = 2;
+/// The provider's `attached` panicked.
+const BROKEN: u8 = 3;
 use std::sync::{Arc, Condvar, Mutex};
 
 /// What the runtime keeps for one socket besides the provider's state.
-pub(crate) struct SockIo<P: Provider> {
+pub(crate) struct SockIo<S: Socket> {
+    /// Non-blocking mode (`FIONBIO`, or an event selection).
+    nonblocking: AtomicBool,
+    /// The thread attempting this socket's pending requests, while it runs the provider
+    /// ([`deferred::token`](super::deferred::token); 0: none): the attempt context, which makes
+    /// [`SockIo::nonblocking`] true for that thread only.
+    attempt: AtomicUsize,
     /// The socket's own record, weakly (for `Notifier`s), once attached.
-    this: notify::SelfRef,
-    attached: AtomicBool,
-    /// The provider's `attached` panicked: the socket fails every call but close.
-    broken: AtomicBool,
+    this: ready::SelfRef,
+    /// [`DETACHED`], [`ATTACHING`], [`READY`] or [`BROKEN`] (the provider's `attached`
+    /// panicked: the socket fails every call but close). One word, so the common case of a
+    /// call (ready) is one load.
+    attach: AtomicU8,
     /// How many times readiness was recorded (signals), so a call can tell whether one arrived
     /// while the provider ran.
     signals: AtomicU64,
@@ -30,17 +45,19 @@ pub(crate) struct SockIo<P: Provider> {
     /// common case) takes no lock.
     level: AtomicU32,
     pub(crate) notify: Mutex<NotifyState>,
-    pub(crate) ops: Mutex<Ops<P>>,
+    pub(crate) ops: Mutex<Ops<S>>,
     /// Signalled when no thread attempts the socket's requests any more.
     pub(crate) idle: Condvar,
 }
 
-impl<P: Provider> SockIo<P> {
-    pub(crate) fn new() -> SockIo<P> {
+impl<S: Socket> SockIo<S> {
+    /// A record for a new socket (blocking, detached, nothing pending).
+    pub(crate) fn new() -> SockIo<S> {
         SockIo {
+            nonblocking: AtomicBool::new(false),
+            attempt: AtomicUsize::new(0),
             this: Mutex::new(Notifier::detached()),
-            attached: AtomicBool::new(false),
-            broken: AtomicBool::new(false),
+            attach: AtomicU8::new(DETACHED),
             signals: AtomicU64::new(0),
             selected: AtomicU32::new(0),
             level: AtomicU32::new(0),
@@ -55,62 +72,110 @@ impl<P: Provider> SockIo<P> {
         lock(&self.this).clone()
     }
 
-    pub(crate) fn is_attached(&self) -> bool {
-        self.attached.load(Ordering::Acquire)
+    /// Whether the socket is attached and usable (the provider's `attached` returned).
+    #[inline(always)]
+    pub(crate) fn is_ready(&self) -> bool {
+        self.attach.load(Ordering::Acquire) == READY
     }
 
     /// `WSAENETDOWN` if the provider's `attached` panicked for this socket (it may never
     /// have stored its notifier, so readiness would never be signalled).
     pub(crate) fn usable(&self) -> Result<(), WsaError> {
-        if self.broken.load(Ordering::Acquire) {
-            Err(crate::panic::PANIC_ERROR)
+        if self.attach.load(Ordering::Acquire) == BROKEN {
+            Err(PANIC_ERROR)
         } else {
             Ok(())
         }
+    }
+
+    /// Whether calls on this thread must not block: the socket is in non-blocking mode, or
+    /// this thread is attempting one of its pending requests (see [`SockIo::attempting`]).
+    #[inline]
+    pub(crate) fn nonblocking(&self) -> bool {
+        self.nonblocking.load(Ordering::Relaxed) || self.attempting_here()
+    }
+
+    /// The socket's own blocking mode (`FIONBIO`), without the attempt context.
+    pub(crate) fn nonblocking_mode(&self) -> bool {
+        self.nonblocking.load(Ordering::Relaxed)
+    }
+
+    /// Sets the socket's blocking mode.
+    pub(crate) fn set_nonblocking(&self, on: bool) {
+        self.nonblocking.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether this thread is attempting one of the socket's pending requests.
+    #[inline]
+    fn attempting_here(&self) -> bool {
+        let who = self.attempt.load(Ordering::Relaxed);
+        who != 0 && who == super::deferred::token()
+    }
+
+    /// Runs `f` as this thread's attempt of a pending request: [`SockIo::nonblocking`] is true
+    /// on this thread until it returns (or unwinds). At most one thread attempts a socket's
+    /// requests at a time (`Ops::running`), so the context is one word.
+    pub(crate) fn attempting<T>(&self, f: impl FnOnce() -> T) -> T {
+        struct Restore<'a>(&'a AtomicUsize, usize);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.store(self.1, Ordering::Relaxed);
+            }
+        }
+        let _restore = Restore(
+            &self.attempt,
+            self.attempt
+                .swap(super::deferred::token(), Ordering::Relaxed),
+        );
+        f()
     }
 }
 
 /// Connects a socket record to its notifiers and tells the provider (once per socket, on the
 /// first call that reaches it), then catches up on anything signalled before. A panic in the
 /// provider's `attached` makes the socket unusable ([`SockIo::usable`]).
-pub(crate) fn attach<P: Provider>(sock: &Arc<Sock<P>>) {
-    if sock.io.attached.swap(true, Ordering::AcqRel) {
+pub(crate) fn attach<S: Socket>(sock: &Arc<S>) {
+    let io = sock.io();
+    let claimed =
+        io.attach
+            .compare_exchange(DETACHED, ATTACHING, Ordering::AcqRel, Ordering::Acquire);
+    if claimed.is_err() {
         return;
     }
-    notify::set_self(&sock.io.this, sock);
-    let attached = crate::panic::catch(|| {
-        sock.shared.provider.attached(sock);
+    ready::set_self(&io.this, sock);
+    let attached = catch(|| {
+        sock.attached();
         Ok(())
     });
-    if attached.is_err() {
-        sock.io.broken.store(true, Ordering::Release);
-    }
-    notify::bump();
-    overlapped::drive(sock);
+    let state = if attached.is_err() { BROKEN } else { READY };
+    io.attach.store(state, Ordering::Release);
+    signals::bump();
+    ops::drive(&**sock);
 }
 
-impl<P: Provider> Driver for Sock<P> {
+/// Every socket is a signal target: the type-erased side its notifiers reach.
+impl<S: Socket> Driver for S {
     fn signal(&self, ready: Ready, error: Option<WsaError>) -> bool {
         record(self, ready, error);
-        notify::bump();
-        overlapped::has_pending(self)
+        signals::bump();
+        ops::has_pending(self)
     }
 
     fn drive(&self) {
-        overlapped::drive(self);
+        ops::drive(self);
     }
 }
 
 /// Records conditions `ready` (with `error` for `CONNECT`/`CLOSE`) and announces the network
 /// events this records.
-pub(crate) fn record<P: Provider>(sock: &Sock<P>, ready: Ready, error: Option<WsaError>) {
+pub(crate) fn record<S: Socket>(sock: &S, ready: Ready, error: Option<WsaError>) {
     let code = error.map_or(0, WsaError::code);
-    let mut st = lock(&sock.io.notify);
+    let mut st = lock(&sock.io().notify);
     st.level |= ready;
-    sock.io.level.store(st.level.bits(), Ordering::Relaxed);
+    sock.io().level.store(st.level.bits(), Ordering::Relaxed);
     // After the copy: a call whose signal count (read with Acquire) includes this signal sees
     // the condition in `level` (see `after_call`).
-    sock.io.signals.fetch_add(1, Ordering::Release);
+    sock.io().signals.fetch_add(1, Ordering::Release);
     let mut fired = 0;
     if ready.contains(Ready::CONNECT) {
         match error {
@@ -137,38 +202,30 @@ pub(crate) fn record<P: Provider>(sock: &Sock<P>, ready: Ready, error: Option<Ws
         .occur(ready.bits() & (FD_READ | FD_WRITE | FD_ACCEPT), 0);
     let target = st.target;
     // SAFETY: the upcall table is the one ws2_32 passed to WSPStartup.
-    unsafe {
-        announce(
-            &sock.shared.upcalls,
-            sock.handle(),
-            target,
-            &st.events,
-            fired,
-        )
-    };
+    unsafe { announce(sock.upcalls(), sock.handle(), target, &st.events, fired) };
 }
 
 /// The socket's readiness now: the provider's answer (by default, the conditions signalled
 /// and not since refuted by a `WSAEWOULDBLOCK`); nothing if it panicked (see
 /// [`try_readiness`]).
-pub(crate) fn readiness<P: Provider>(sock: &Sock<P>) -> Ready {
+pub(crate) fn readiness<S: Socket>(sock: &S) -> Ready {
     try_readiness(sock).unwrap_or(Ready::NONE)
 }
 
-/// The provider's answer, or [`crate::PANIC_ERROR`] if it panicked (`WSPSelect` then fails
-/// rather than wait for a socket whose readiness it cannot learn).
-pub(crate) fn try_readiness<P: Provider>(sock: &Sock<P>) -> Result<Ready, WsaError> {
-    crate::panic::catch(|| Ok(sock.shared.provider.readiness(sock)))
+/// The provider's answer, or [`PANIC_ERROR`] if it panicked (`WSPSelect` then fails rather
+/// than wait for a socket whose readiness it cannot learn).
+pub(crate) fn try_readiness<S: Socket>(sock: &S) -> Result<Ready, WsaError> {
+    catch(|| Ok(sock.readiness()))
 }
 
 /// The conditions signalled and not since refuted.
-pub(crate) fn signalled<P: Provider>(sock: &Sock<P>) -> Ready {
-    lock(&sock.io.notify).level
+pub(crate) fn signalled<S: Socket>(sock: &S) -> Ready {
+    lock(&sock.io().notify).level
 }
 
 /// The error of the last failed connection attempt, if the socket has not connected since.
-pub(crate) fn connect_error<P: Provider>(sock: &Sock<P>) -> Option<WsaError> {
-    lock(&sock.io.notify).connect_error
+pub(crate) fn connect_error<S: Socket>(sock: &S) -> Option<WsaError> {
+    lock(&sock.io().notify).connect_error
 }
 
 /// Bookkeeping after a call of the kind that re-enables `bit` (`FD_READ`: receives,
@@ -178,19 +235,19 @@ pub(crate) fn connect_error<P: Provider>(sock: &Sock<P>) -> Option<WsaError> {
 ///
 /// Use through [`call`], which notes the socket's signal count before the provider runs.
 #[inline(always)]
-fn after_call<P: Provider, T>(sock: &Sock<P>, seq: u64, bit: u32, result: &Result<T, WsaError>) {
+fn after_call<S: Socket, T>(sock: &S, seq: u64, bit: u32, result: &Result<T, WsaError>) {
     let would_block = matches!(result, Err(e) if *e == WsaError::WOULDBLOCK);
     // The common case, a call that did not block on a socket whose event is not selected,
     // changes nothing: decide it without the lock (a selection racing with this call may miss
     // its re-enabling, as if the call had come just before the selection).
-    if !would_block && (bit == FD_WRITE || sock.io.selected.load(Ordering::Relaxed) & bit == 0) {
+    if !would_block && (bit == FD_WRITE || sock.io().selected.load(Ordering::Relaxed) & bit == 0) {
         return;
     }
     // A would-block (other than a send's, which arms `FD_WRITE`) only refutes a recorded
     // condition. If the copy lacks it, either it is not recorded, or a signal recorded it
     // that this call's signal count did not include (the count is bumped after the copy is
     // written): a signal racing with the call, which stands. Either way there is nothing to do.
-    if would_block && bit != FD_WRITE && sock.io.level.load(Ordering::Relaxed) & bit == 0 {
+    if would_block && bit != FD_WRITE && sock.io().level.load(Ordering::Relaxed) & bit == 0 {
         return;
     }
     after_call_slow(sock, seq, bit, would_block);
@@ -199,12 +256,12 @@ fn after_call<P: Provider, T>(sock: &Sock<P>, seq: u64, bit: u32, result: &Resul
 /// Runs a provider call of the kind that re-enables `bit` (`FD_READ`: receives, `FD_WRITE`:
 /// sends, `FD_ACCEPT`: accepts) and does the bookkeeping of [`after_call`] for its result.
 #[inline(always)]
-pub(crate) fn call<P: Provider, T>(
-    sock: &Sock<P>,
+pub(crate) fn call<S: Socket, T>(
+    sock: &S,
     bit: u32,
     f: impl FnOnce() -> Result<T, WsaError>,
 ) -> Result<T, WsaError> {
-    let seq = sock.io.signals.load(Ordering::Acquire);
+    let seq = sock.io().signals.load(Ordering::Acquire);
     let result = f();
     after_call(sock, seq, bit, &result);
     result
@@ -212,14 +269,14 @@ pub(crate) fn call<P: Provider, T>(
 
 #[cold]
 #[inline(never)]
-fn after_call_slow<P: Provider>(sock: &Sock<P>, seq: u64, bit: u32, would_block: bool) {
-    let mut st = lock(&sock.io.notify);
+fn after_call_slow<S: Socket>(sock: &S, seq: u64, bit: u32, would_block: bool) {
+    let mut st = lock(&sock.io().notify);
     if would_block {
         // `WSAEWOULDBLOCK` refutes the condition, unless it was signalled while the provider
         // ran: then the signal may be newer than the failure, and it stands.
-        if sock.io.signals.load(Ordering::Relaxed) == seq {
+        if sock.io().signals.load(Ordering::Relaxed) == seq {
             st.level = st.level.without(Ready::from_bits(bit));
-            sock.io.level.store(st.level.bits(), Ordering::Relaxed);
+            sock.io().level.store(st.level.bits(), Ordering::Relaxed);
         }
         if bit == FD_WRITE {
             st.events.send_would_block();
@@ -244,28 +301,30 @@ fn after_call_slow<P: Provider>(sock: &Sock<P>, seq: u64, bit: u32, would_block:
 
 /// A connection attempt completed inside the provider's `connect` (success): `FD_CONNECT`
 /// and `FD_WRITE` as for a completion signalled later.
-pub(crate) fn connected<P: Provider>(sock: &Sock<P>) {
+pub(crate) fn connected<S: Socket>(sock: &S) {
     record(sock, Ready::CONNECT | Ready::WRITE, None);
-    notify::bump();
+    signals::bump();
 }
 
 /// `WSPEventSelect` / `WSPAsyncSelect`: a new selection (`mask == 0` cancels), which clears
 /// the record and puts the socket in non-blocking mode; events whose conditions hold now are
 /// recorded at once.
-pub(crate) fn select_events<P: Provider>(sock: &Sock<P>, target: Target, mask: u32) {
+pub(crate) fn select_events<S: Socket>(sock: &S, target: Target, mask: u32) {
     {
-        let mut st = lock(&sock.io.notify);
+        let mut st = lock(&sock.io().notify);
         st.events.select(mask);
-        sock.io.selected.store(st.events.mask(), Ordering::Relaxed);
+        sock.io()
+            .selected
+            .store(st.events.mask(), Ordering::Relaxed);
         st.target = if mask == 0 { Target::None } else { target };
     }
     if mask == 0 {
         return;
     }
-    sock.set_nonblocking(true);
+    sock.io().set_nonblocking(true);
     let now = readiness(sock);
     let error = if now.contains(Ready::CLOSE) {
-        lock(&sock.io.notify).close_error
+        lock(&sock.io().notify).close_error
     } else {
         None
     };
@@ -273,25 +332,22 @@ pub(crate) fn select_events<P: Provider>(sock: &Sock<P>, target: Target, mask: u
 }
 
 /// Whether an event selection is active (FIONBIO cannot turn non-blocking mode off then).
-pub(crate) fn selecting<P: Provider>(sock: &Sock<P>) -> bool {
-    lock(&sock.io.notify).events.mask() != 0
+pub(crate) fn selecting<S: Socket>(sock: &S) -> bool {
+    lock(&sock.io().notify).events.mask() != 0
 }
 
 /// The selection of a listener, for the sockets it accepts (they inherit it).
-pub(crate) fn selection_of<P: Provider>(sock: &Sock<P>) -> (Target, u32) {
-    let st = lock(&sock.io.notify);
+pub(crate) fn selection_of<S: Socket>(sock: &S) -> (Target, u32) {
+    let st = lock(&sock.io().notify);
     (st.target, st.events.mask())
 }
 
 /// `WSPEnumNetworkEvents`: the record, cleared, and `event` reset if given.
-pub(crate) fn enum_events<P: Provider>(
-    sock: &Sock<P>,
-    event: sys::HANDLE,
-) -> sys::WSANETWORKEVENTS {
-    let mut st = lock(&sock.io.notify);
+pub(crate) fn enum_events<S: Socket>(sock: &S, event: sys::HANDLE) -> sys::WSANETWORKEVENTS {
+    let mut st = lock(&sock.io().notify);
     let out = st.events.take();
     if !event.is_null() {
-        if let Some(reset) = sock.shared.upcalls.lpWPUResetEvent {
+        if let Some(reset) = sock.upcalls().lpWPUResetEvent {
             let mut err = 0;
             // SAFETY: a ws2_32 upcall, given the application's event.
             unsafe { reset(event as sys::WSAEVENT, &mut err) };
@@ -301,8 +357,8 @@ pub(crate) fn enum_events<P: Provider>(
 }
 
 /// The socket is closing: no more announcements.
-pub(crate) fn forget_selection<P: Provider>(sock: &Sock<P>) {
-    let mut st = lock(&sock.io.notify);
+pub(crate) fn forget_selection<S: Socket>(sock: &S) {
+    let mut st = lock(&sock.io().notify);
     st.events = EventState::default();
     st.target = Target::None;
 }

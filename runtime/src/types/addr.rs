@@ -1,6 +1,6 @@
 //! Socket addresses: parsed from and written to the caller's `SOCKADDR` buffers.
 
-use crate::error::WsaError;
+use super::error::WsaError;
 use crate::sys;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
@@ -121,7 +121,7 @@ impl SockAddr {
             return Err(WsaError::FAULT);
         }
         // SAFETY: non-null, and the caller guarantees `namelen` readable bytes behind it.
-        let bytes = core::slice::from_raw_parts(name.cast::<u8>(), namelen as usize);
+        let bytes = unsafe { core::slice::from_raw_parts(name.cast::<u8>(), namelen as usize) };
         SockAddr::from_bytes(bytes)
     }
 
@@ -138,11 +138,14 @@ impl SockAddr {
         namelen: *mut i32,
     ) -> Result<(), WsaError> {
         let bytes = self.to_bytes();
-        check_room(name, namelen, bytes.len())?;
-        // SAFETY: check_room proved both pointers non-null and the buffer at least this long.
-        core::ptr::copy_nonoverlapping(bytes.as_ptr(), name.cast::<u8>(), bytes.len());
-        // SAFETY: namelen is non-null and writable (caller's contract).
-        *namelen = bytes.len() as i32;
+        // SAFETY: `namelen` null or readable (this function's contract).
+        unsafe { check_room(name, namelen, bytes.len()) }?;
+        // SAFETY: check_room proved both pointers non-null and the buffer at least this long;
+        // namelen is writable (this function's contract).
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), name.cast::<u8>(), bytes.len());
+            *namelen = bytes.len() as i32;
+        }
         Ok(())
     }
 }
@@ -160,7 +163,7 @@ pub unsafe fn check_room(
         return Err(WsaError::FAULT);
     }
     // SAFETY: non-null, and readable by the caller's contract.
-    let room = *namelen;
+    let room = unsafe { *namelen };
     if room < 0 || (room as usize) < needed {
         return Err(WsaError::FAULT);
     }

@@ -1,12 +1,13 @@
 //! Start-up/clean-up counting, the handle table and descriptor allocation.
 
-use crate::error::WsaError;
-use crate::info::{DescriptorMode, ProviderInfo};
-use crate::panic::catch;
-use crate::provider::{IfsSocket, Provider, StartupContext};
-use crate::socket::{Shared, Sock};
+use super::provider::{IfsSocket, Provider, StartupContext};
+use super::sock::{Shared, Sock};
+use crate::host::catch;
+use crate::io::{ops, sock_io};
 use crate::sys::{self, SOCKET, WSPUPCALLTABLE};
-use crate::table::{Guard, InsertError, Reclaim, Table};
+use wsp_handle_table::{Guard, InsertError, Reclaim, Table};
+use crate::types::error::WsaError;
+use crate::types::info::{DescriptorMode, ProviderInfo};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A socket found by a handle lookup, usable for the duration of one call. Use [`keep`] for
@@ -18,14 +19,22 @@ pub(crate) fn keep<P: Provider>(pinned: &Pinned<P>) -> Arc<Sock<P>> {
     pinned.to_arc()
 }
 
-/// The link between a provider struct and the runtime, written by `#[winsock_provider]`.
-pub trait Descriptor: Provider {
-    /// [`NonIfs`] or [`Ifs`].
+/// The link between a provider struct and the runtime, written by `#[winsock_provider]`:
+/// what the attribute declared, the provider's state, and how its socket handles are
+/// allocated (the descriptor mode, stated here only).
+pub trait Binding: Provider {
+    /// The descriptor mode: [`NonIfs`] or [`Ifs`].
     type Mode: Mode<Self>;
     /// What the attribute declared.
     const INFO: ProviderInfo;
     /// The provider's process-wide runtime state (a `static` the attribute emits).
     fn state() -> &'static State<Self>;
+}
+
+/// The protocol entry `index` of provider `P` as a `WSAPROTOCOL_INFOW` (see
+/// [`ProviderInfo::protocol_info`]), in `P`'s descriptor mode.
+pub(crate) fn protocol_info<P: Binding>(index: usize, catalog_id: u32) -> sys::WSAPROTOCOL_INFOW {
+    P::INFO.protocol_info(<P::Mode as Mode<P>>::KIND, index, catalog_id)
 }
 
 /// A descriptor allocation mode: how a socket gets the handle the application sees.
@@ -54,14 +63,6 @@ pub enum NonIfs {}
 /// IFS mode: the provider's OS handle, registered with `WPUModifyIFSHandle`.
 pub enum Ifs {}
 
-fn upcall_error(err: i32) -> WsaError {
-    if err == 0 {
-        WsaError::SYSCALLFAILURE
-    } else {
-        WsaError::from_code(err)
-    }
-}
-
 impl<P: Provider> Mode<P> for NonIfs {
     const KIND: DescriptorMode = DescriptorMode::NonIfs;
 
@@ -72,9 +73,9 @@ impl<P: Provider> Mode<P> for NonIfs {
         let mut err = 0;
         let context = Arc::as_ptr(sock) as usize;
         // SAFETY: a ws2_32 upcall, called with its documented arguments.
-        let handle = create(sock.catalog_id(), context, &mut err);
+        let handle = unsafe { create(sock.catalog_id(), context, &mut err) };
         if handle == sys::INVALID_SOCKET {
-            return Err(upcall_error(err));
+            return Err(WsaError::from_upcall(err));
         }
         Ok(handle)
     }
@@ -85,8 +86,8 @@ impl<P: Provider> Mode<P> for NonIfs {
             .ok_or(WsaError::SYSCALLFAILURE)?;
         let mut err = 0;
         // SAFETY: a ws2_32 upcall; `handle` came from WPUCreateSocketHandle and is released once.
-        if close(handle, &mut err) == sys::SOCKET_ERROR {
-            return Err(upcall_error(err));
+        if unsafe { close(handle, &mut err) } == sys::SOCKET_ERROR {
+            return Err(WsaError::from_upcall(err));
         }
         Ok(())
     }
@@ -104,9 +105,9 @@ where
             .ok_or(WsaError::SYSCALLFAILURE)?;
         let mut err = 0;
         // SAFETY: a ws2_32 upcall, given the OS handle the provider's socket owns.
-        let handle = modify(sock.catalog_id(), sock.state().os_handle(), &mut err);
+        let handle = unsafe { modify(sock.catalog_id(), sock.state().os_handle(), &mut err) };
         if handle == sys::INVALID_SOCKET {
-            return Err(upcall_error(err));
+            return Err(WsaError::from_upcall(err));
         }
         Ok(handle)
     }
@@ -168,7 +169,7 @@ impl<P: Provider> State<P> {
 
     /// Counts a `WSPCleanup`; the last one closes every socket still open (completing their
     /// pending requests first), then lets the provider clean up. A panic in the provider's
-    /// `cleanup` is [`crate::PANIC_ERROR`], reported after everything has been released.
+    /// `cleanup` is [`PANIC_ERROR`](crate::host::PANIC_ERROR), reported after everything has been released.
     pub(crate) fn cleanup<M: Mode<P>>(&self) -> Result<(), WsaError> {
         let mut life = self.life();
         let active = life.as_mut().ok_or(WsaError::NOTINITIALISED)?;
@@ -182,8 +183,8 @@ impl<P: Provider> State<P> {
         drop(life);
         for sock in open {
             // Before the handle is released: completions still name it.
-            crate::io::forget_selection(&sock);
-            crate::overlapped::abort_all(&sock);
+            sock_io::forget_selection(&*sock);
+            ops::abort_all(&*sock);
             let _ = self.finish_close::<M>(sock.handle(), &sock);
         }
         match shared {
@@ -279,7 +280,7 @@ impl<P: Provider> State<P> {
         let closed = catch(|| sock.shared.provider.close(sock));
         // An overlapped attempt still running (the provider's close has woken it if it was
         // blocked) delivers its completion before the handle it names is released.
-        crate::overlapped::wait_idle(sock);
+        ops::wait_idle(sock);
         // SAFETY: the handle came from M::publish and was just unpublished by this caller alone.
         let released = unsafe { M::release(&sock.shared.upcalls, handle) };
         closed.and(released)
@@ -298,7 +299,7 @@ mod tests {
             fn startup(_: &StartupContext) -> Result<Self, WsaError> {
                 Ok(P)
             }
-            fn socket(&self, _: &crate::SocketRequest) -> Result<(), WsaError> {
+            fn socket(&self, _: &crate::registry::provider::SocketRequest) -> Result<(), WsaError> {
                 Ok(())
             }
         }

@@ -4,13 +4,12 @@
 //! stream to receive), `ACCEPT` (a listener with a connection pending) or `CLOSE`; *writable*
 //! when it reports `WRITE`; in the *except* set when its last connection attempt failed.
 
-use crate::error::WsaError;
-use crate::io;
-use crate::notify::{self, Ready};
-use crate::provider::Provider;
-use crate::socket::Sock;
-use crate::state::{keep, Descriptor};
+use crate::io::{signals, sock_io, Ready};
+use crate::registry::provider::Provider;
+use crate::registry::sock::Sock;
+use crate::registry::state::{keep, Binding};
 use crate::sys::{FD_SET, SOCKET, WSPUPCALLTABLE};
+use crate::types::error::WsaError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,7 +45,7 @@ unsafe fn fill(set: &mut FD_SET, handles: &[SOCKET], upcalls: &WSPUPCALLTABLE) {
     for &h in handles {
         let present = match upcalls.lpWPUFDIsSet {
             // SAFETY: a ws2_32 upcall reading a set we own.
-            Some(is_set) => is_set(h, &out) != 0,
+            Some(is_set) => (unsafe { is_set(h, &out) }) != 0,
             None => out.fd_array[..out.fd_count as usize].contains(&h),
         };
         if !present && (out.fd_count as usize) < out.fd_array.len() {
@@ -61,8 +60,8 @@ unsafe fn fill(set: &mut FD_SET, handles: &[SOCKET], upcalls: &WSPUPCALLTABLE) {
 /// the ready sockets in each set (each once) and returns their total count (a socket in two
 /// sets counts twice, a handle listed twice in one set once). Every handle must be an open
 /// socket of this provider (`WSAENOTSOCK` otherwise); a panic in the provider's `readiness`
-/// fails the call with [`crate::PANIC_ERROR`].
-pub(crate) fn select<P: Descriptor>(
+/// fails the call with [`PANIC_ERROR`](crate::host::PANIC_ERROR).
+pub(crate) fn select<P: Binding>(
     upcalls: &WSPUPCALLTABLE,
     sets: [Option<&mut FD_SET>; 3],
     timeout: Option<Duration>,
@@ -87,7 +86,7 @@ pub(crate) fn select<P: Descriptor>(
                 let pinned = P::state().lookup(h)?;
                 let sock = keep(&pinned);
                 drop(pinned);
-                io::attach(&sock);
+                sock_io::attach(&sock);
                 sock.io.usable()?;
                 socks.push(sock);
             }
@@ -95,13 +94,13 @@ pub(crate) fn select<P: Descriptor>(
         asked.push(Asked { want, socks });
     }
     loop {
-        let seen = notify::generation();
+        let seen = signals::generation();
         let mut ready: Vec<Vec<SOCKET>> = Vec::with_capacity(asked.len());
         for a in &asked {
             let mut handles = Vec::new();
             for s in &a.socks {
-                let now = io::try_readiness(s)?;
-                if matches(a.want, now, io::connect_error(s).is_some()) {
+                let now = sock_io::try_readiness(&**s)?;
+                if matches(a.want, now, sock_io::connect_error(&**s).is_some()) {
                     handles.push(s.handle());
                 }
             }
@@ -123,7 +122,7 @@ pub(crate) fn select<P: Descriptor>(
             return Ok(total);
         }
         // On a timeout, the next round takes one last look and returns.
-        notify::wait_change(seen, deadline);
+        signals::wait_change(seen, deadline);
     }
 }
 

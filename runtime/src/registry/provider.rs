@@ -1,13 +1,13 @@
 //! The trait a provider implements: one method per `WSPPROC_TABLE` entry, with safe arguments.
 
-use crate::addr::SockAddr;
-use crate::buf::{Bufs, BufsMut};
-use crate::error::WsaError;
-use crate::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
-use crate::info::ProtocolSpec;
-use crate::notify::Ready;
-use crate::socket::Sock;
+use super::sock::Sock;
+use crate::io::Ready;
 use crate::sys::{self, SOCKET};
+use crate::types::addr::SockAddr;
+use crate::types::buf::{Bufs, BufsMut};
+use crate::types::error::WsaError;
+use crate::types::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt, SocketFlags};
+use crate::types::info::ProtocolSpec;
 use core::num::NonZeroU32;
 
 /// What `WSPStartup` was given, for [`Provider::startup`].
@@ -325,12 +325,12 @@ pub trait Provider: Sized + Send + Sync + 'static {
     /// `WSPAddressToString`. The default formats IPv4 and IPv6 addresses as Winsock does
     /// (`a.b.c.d:port`, `[v6%scope]:port`) and refuses other families with `WSAEINVAL`.
     fn address_to_string(&self, addr: &SockAddr) -> Result<String, WsaError> {
-        crate::text::address_to_string(addr)
+        crate::types::text::address_to_string(addr)
     }
 
     /// `WSPStringToAddress`. The default parses IPv4 and IPv6 text for those families.
     fn string_to_address(&self, text: &str, family: i32) -> Result<SockAddr, WsaError> {
-        crate::text::string_to_address(text, family)
+        crate::types::text::string_to_address(text, family)
     }
 
     /// `WSPCancelBlockingCall`: Winsock 2.2 has no blocking hooks, so there is nothing to
