@@ -39,6 +39,7 @@ mod flags;
 mod hooks;
 mod info;
 mod io;
+mod layer;
 mod module;
 mod notify;
 mod overlapped;
@@ -62,6 +63,9 @@ pub use hooks::{
     SET_HOST_HOOKS_EXPORT,
 };
 pub use info::{DescriptorMode, Guid, ProtocolSpec, ProviderInfo};
+pub use layer::{
+    chains_guid, Layer, LayerContext, LayerSock, LayerSocket, Layered, LowerSocket, Next,
+};
 pub use notify::{Notifier, Ready};
 pub use overlapped::outstanding_operations;
 pub use panic::PANIC_ERROR;
@@ -128,6 +132,11 @@ pub fn entry_points<P: Descriptor>() -> EntryPoints {
 /// Implementation details used by the code `#[winsock_provider]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__export_layer_where as export_layer_where;
+    pub use crate::layer::entry_points as layer_entry_points;
+    pub use crate::layer::{
+        register_layer, startup as layer_startup, unregister_layer, LayerDescriptor, Layered,
+    };
     pub use crate::provider::{IfsSocket, Provider, ThreadSafeSocket};
     pub use crate::register::{register_server, unregister_server};
     pub use crate::state::{Descriptor, Ifs, NonIfs, State};
