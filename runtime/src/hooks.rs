@@ -128,6 +128,17 @@ pub(crate) fn set_last_error(e: WsaError) {
     }
 }
 
+/// The hooks the host supplied, as it supplied them (a layer passes them on to the providers
+/// it loads below itself); `None` when it supplied none.
+pub(crate) fn current() -> Option<HostHooks> {
+    installed().map(|h| HostHooks {
+        size: core::mem::size_of::<HostHooks>() as u32,
+        complete_overlapped_request: h.complete,
+        set_last_error: h.set_last_error,
+        wait_for_events: h.wait_for_events,
+    })
+}
+
 /// The host's wait on `WPUCreateEvent` events, if it supplied one.
 pub(crate) fn wait_for_events() -> Option<WaitForEventsFn> {
     installed().and_then(|h| h.wait_for_events)

@@ -1,4 +1,4 @@
-//! A layered service provider over any TCP/UDP provider: it counts the bytes each socket
+//! A layered service provider over any TCP, UDP or `AF_UNIX` stream provider: it counts the bytes each socket
 //! sends and receives, and redirects connects by a small rule table, as proxifiers do.
 //! Every other call goes down to the next provider unchanged.
 //!
@@ -36,7 +36,8 @@ static TOTAL_RECEIVED: AtomicU64 = AtomicU64::new(0);
     guid = "2f0e9a4c-5b7d-4e18-a3c6-91d2e4f8b705",
     non_ifs,
     protocol(name = "Counting TCP", family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP),
-    protocol(name = "Counting UDP", family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP)
+    protocol(name = "Counting UDP", family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP),
+    protocol(name = "Counting Unix stream", family = AF_UNIX, socket_type = SOCK_STREAM, protocol = 0)
 )]
 pub struct Counting {
     rules: Vec<(SocketAddr, SocketAddr)>,

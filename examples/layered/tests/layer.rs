@@ -6,7 +6,7 @@ mod common;
 
 use layered_provider::{SIO_LAYERED_COUNTS, SIO_LAYERED_TOTALS};
 use std::net::SocketAddr;
-use ws2_standin::sys::{self, SOCKET, WSAPROTOCOL_INFOW};
+use ws2_standin::sys::{self, SOCKET};
 use ws2_standin::{SockAddr, Ws2};
 
 const AF_INET: i32 = 2;
@@ -68,7 +68,7 @@ fn recv_exact(ws: &Ws2, s: SOCKET, n: usize) -> Vec<u8> {
 
 #[test]
 fn counters_match_the_bytes_moved() {
-    let ws = common::session();
+    let ws = common::session(common::Chain::OverLoopback);
     let (listener, client, server) = connection(&ws, "127.0.0.1:0", "");
     let (before_sent, before_received) = counts(&ws, client, SIO_LAYERED_TOTALS);
     // Larger than the loopback provider's buffers: blocking sends wait in the layer for room.
@@ -102,7 +102,7 @@ fn counters_match_the_bytes_moved() {
 
 #[test]
 fn connects_are_redirected_by_the_rule_table() {
-    let ws = common::session();
+    let ws = common::session(common::Chain::OverLoopback);
     let (listener, client, server) = connection(&ws, "127.0.0.1:4242", "127.0.0.99:99");
     assert_eq!(ws.getpeername(client).unwrap(), addr("127.0.0.1:4242"));
     send_all(&ws, client, b"hello");
@@ -114,30 +114,18 @@ fn connects_are_redirected_by_the_rule_table() {
 
 #[test]
 fn base_handle_is_the_base_providers() {
-    let ws = common::session();
+    let ws = common::session(common::Chain::OverLoopback);
     let s = ws.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP).unwrap();
-    let mut out = [0u8; core::mem::size_of::<SOCKET>()];
-    let n = ws
-        .wsa_ioctl(s, sys::SIO_BASE_HANDLE, &[], &mut out)
-        .expect("SIO_BASE_HANDLE");
-    assert_eq!(n as usize, out.len());
-    let base = SOCKET::from_ne_bytes(out);
+    let base = common::base_handle(&ws, s, sys::SIO_BASE_HANDLE);
     assert_ne!(base, s, "the layer answered its own handle");
-    // The base handle is one the loopback provider made with WPUCreateSocketHandle.
-    ws.query_context(base)
-        .expect("the base handle is a live ws2_32 handle");
     ws.closesocket(s).unwrap();
 }
 
 #[test]
 fn protocol_info_is_the_chain_entry() {
-    let ws = common::session();
+    let ws = common::session(common::Chain::OverLoopback);
     let s = ws.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP).unwrap();
-    let mut buf = vec![0u8; core::mem::size_of::<WSAPROTOCOL_INFOW>()];
-    ws.getsockopt(s, sys::SOL_SOCKET, sys::SO_PROTOCOL_INFOW, &mut buf)
-        .unwrap();
-    // SAFETY: the buffer holds a whole WSAPROTOCOL_INFOW; any bit pattern is valid.
-    let info = unsafe { buf.as_ptr().cast::<WSAPROTOCOL_INFOW>().read_unaligned() };
+    let info = common::protocol_info(&ws, s);
     assert_eq!(info.ProtocolChain.ChainLen, 2);
     let layer = ws2_standin::Guid(0x2f0e9a4c_5b7d_4e18_a3c6_91d2e4f8b705);
     assert_eq!(

@@ -44,7 +44,7 @@ impl LowerProvider {
         info: &WSAPROTOCOL_INFOW,
         upcalls: WSPUPCALLTABLE,
     ) -> Result<Arc<LowerProvider>, WsaError> {
-        let startup = match dl::open_startup(path) {
+        let (startup, set_hooks) = match dl::open_startup(path) {
             Ok(f) => f,
             Err(why) => {
                 crate::panic::log(&format!(
@@ -54,6 +54,11 @@ impl LowerProvider {
                 return Err(WsaError::PROVIDERFAILEDINIT);
             }
         };
+        if let (Some(set), Some(hooks)) = (set_hooks, crate::hooks::current()) {
+            // SAFETY: the toolkit's `WspSetHostHooks` export, given a complete HostHooks that
+            // outlives the call, before WSPStartup (as a host calls it).
+            unsafe { set(&hooks) };
+        }
         let mut data = WSPDATA::default();
         let mut table = WSPPROC_TABLE::default();
         // SAFETY: WSPStartup called as ws2_32 calls it: writable WSPDATA and table, the
@@ -634,13 +639,17 @@ impl Drop for LowerSocket {
 }
 
 mod dl {
-    //! Loading a provider library and resolving `WSPStartup`. Libraries stay loaded: a layer
-    //! may hold threads and pointers into them until the process ends.
+    //! Loading a provider library and resolving `WSPStartup` (and the toolkit's
+    //! `WspSetHostHooks`, when the library has it). Libraries stay loaded: a layer may hold
+    //! threads and pointers into them until the process ends.
 
-    use crate::StartupFn;
+    use crate::{SetHostHooksFn, StartupFn};
+
+    /// `WSPStartup`, and `WspSetHostHooks` if exported.
+    pub(super) type Exports = (StartupFn, Option<SetHostHooksFn>);
 
     #[cfg(windows)]
-    pub(super) fn open_startup(path: &str) -> Result<StartupFn, String> {
+    pub(super) fn open_startup(path: &str) -> Result<Exports, String> {
         use core::ffi::c_void;
         extern "system" {
             fn LoadLibraryW(name: *const u16) -> *mut c_void;
@@ -661,12 +670,24 @@ mod dl {
         if f.is_null() {
             return Err("the library does not export WSPStartup".to_owned());
         }
-        // SAFETY: WSPStartup has this signature by the SPI's contract.
-        Ok(unsafe { core::mem::transmute::<*const c_void, StartupFn>(f) })
+        // SAFETY: a loaded module and a NUL-terminated name.
+        let hooks = unsafe { GetProcAddress(module, b"WspSetHostHooks\0".as_ptr()) };
+        // SAFETY: WSPStartup has this signature by the SPI's contract, WspSetHostHooks by the
+        // toolkit's.
+        unsafe {
+            Ok((
+                core::mem::transmute::<*const c_void, StartupFn>(f),
+                if hooks.is_null() {
+                    None
+                } else {
+                    Some(core::mem::transmute::<*const c_void, SetHostHooksFn>(hooks))
+                },
+            ))
+        }
     }
 
     #[cfg(unix)]
-    pub(super) fn open_startup(path: &str) -> Result<StartupFn, String> {
+    pub(super) fn open_startup(path: &str) -> Result<Exports, String> {
         use core::ffi::c_void;
         use std::os::raw::{c_char, c_int};
         #[cfg_attr(target_os = "linux", link(name = "dl"))]
@@ -697,7 +718,19 @@ mod dl {
         if f.is_null() {
             return Err("the library does not export WSPStartup".to_owned());
         }
-        // SAFETY: WSPStartup has this signature by the SPI's contract.
-        Ok(unsafe { core::mem::transmute::<*mut c_void, StartupFn>(f) })
+        // SAFETY: a loaded module and a NUL-terminated name.
+        let hooks = unsafe { dlsym(module, b"WspSetHostHooks\0".as_ptr().cast()) };
+        // SAFETY: WSPStartup has this signature by the SPI's contract, WspSetHostHooks by the
+        // toolkit's.
+        unsafe {
+            Ok((
+                core::mem::transmute::<*mut c_void, StartupFn>(f),
+                if hooks.is_null() {
+                    None
+                } else {
+                    Some(core::mem::transmute::<*mut c_void, SetHostHooksFn>(hooks))
+                },
+            ))
+        }
     }
 }

@@ -413,8 +413,15 @@ impl Next<'_> {
     pub fn connect(&self, addr: &SockAddr) -> Result<(), WsaError> {
         self.watched.start_connect();
         match self.lower.connect(addr) {
-            Err(e) if e == WsaError::WOULDBLOCK && !self.nonblocking => self.watched.wait_connect(),
-            other => other,
+            Err(e) if e == WsaError::WOULDBLOCK => match self.watched.pend_connect() {
+                Some(outcome) if !self.nonblocking => outcome,
+                _ if !self.nonblocking => self.watched.wait_connect(),
+                _ => Err(e),
+            },
+            other => {
+                self.watched.end_connect();
+                other
+            }
         }
     }
 

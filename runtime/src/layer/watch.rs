@@ -18,6 +18,8 @@ const ALL_EVENTS: u32 =
 const PER_THREAD: usize = 63;
 const WAIT_OBJECT_0: u32 = 0;
 const INFINITE: u32 = 0xFFFF_FFFF;
+/// How long a blocked call waits for an event below before asking the provider below again.
+const RECHECK: std::time::Duration = std::time::Duration::from_millis(10);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -30,8 +32,10 @@ struct Seen {
     seq: u64,
     /// The socket was closed: blocked calls give up.
     closed: bool,
-    /// A connect is in progress below (its `FD_CONNECT` belongs to the layer socket).
+    /// A connect call is running below: its outcome, if it arrives as `FD_CONNECT`, is kept.
     connecting: bool,
+    /// That call returned `WSAEWOULDBLOCK`: its `FD_CONNECT` is the layer socket's too.
+    pending: bool,
     /// The outcome of the last connect that completed below.
     connected: Option<Result<(), WsaError>>,
 }
@@ -54,11 +58,17 @@ impl Watched {
         lock(&self.seen).seq
     }
 
-    /// Waits until events arrive after `seq` was read; `WSAEINTR` once the socket is closed.
+    /// Waits until events arrive after `seq` was read, or at most [`RECHECK`] (a provider
+    /// below that announces no readiness is asked again that often); `WSAEINTR` once the
+    /// socket is closed.
     pub(crate) fn wait_change(&self, seq: u64) -> Result<(), WsaError> {
         let mut seen = lock(&self.seen);
-        while seen.seq == seq && !seen.closed {
-            seen = self.changed.wait(seen).unwrap_or_else(|e| e.into_inner());
+        if seen.seq == seq && !seen.closed {
+            seen = self
+                .changed
+                .wait_timeout(seen, RECHECK)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         if seen.closed {
             Err(WsaError::INTR)
@@ -67,11 +77,43 @@ impl Watched {
         }
     }
 
-    /// A connect is now in progress below.
+    /// A connect call starts below.
     pub(crate) fn start_connect(&self) {
         let mut seen = lock(&self.seen);
         seen.connecting = true;
+        seen.pending = false;
         seen.connected = None;
+    }
+
+    /// The connect call below finished at once (connected or refused).
+    pub(crate) fn end_connect(&self) {
+        let mut seen = lock(&self.seen);
+        seen.connecting = false;
+        seen.pending = false;
+        seen.connected = None;
+    }
+
+    /// The connect call below returned `WSAEWOULDBLOCK`: from now on its `FD_CONNECT` is
+    /// announced on the layer socket. If it already came, it is announced now and returned.
+    pub(crate) fn pend_connect(&self) -> Option<Result<(), WsaError>> {
+        let early = {
+            let mut seen = lock(&self.seen);
+            match seen.connected.take() {
+                Some(outcome) => {
+                    seen.connecting = false;
+                    Some(outcome)
+                }
+                None => {
+                    seen.pending = true;
+                    None
+                }
+            }
+        };
+        if let Some(outcome) = early {
+            let notifier = lock(&self.notifier).clone();
+            signal(&notifier, sys::FD_CONNECT, outcome.err());
+        }
+        early
     }
 
     /// Waits for the outcome of the connect in progress.
@@ -82,6 +124,8 @@ impl Watched {
                 return Err(WsaError::INTR);
             }
             if let Some(outcome) = seen.connected.take() {
+                seen.connecting = false;
+                seen.pending = false;
                 return outcome;
             }
             seen = self.changed.wait(seen).unwrap_or_else(|e| e.into_inner());
@@ -110,18 +154,23 @@ impl Watched {
                 Some(WsaError::from_code(e))
             }
         };
-        let forward_connect = {
+        let (forward_connect, in_connect_call) = {
             let mut seen = lock(&self.seen);
             seen.seq = seen.seq.wrapping_add(1);
-            let mine = bits & sys::FD_CONNECT != 0 && seen.connecting;
-            if mine {
-                seen.connecting = false;
+            let in_call = seen.connecting && !seen.pending;
+            let mut forward = false;
+            if bits & sys::FD_CONNECT != 0 && seen.connecting {
                 seen.connected = Some(match code(sys::FD_CONNECT) {
                     None => Ok(()),
                     Some(e) => Err(e),
                 });
+                if seen.pending {
+                    forward = true;
+                    seen.connecting = false;
+                    seen.pending = false;
+                }
             }
-            mine
+            (forward, in_call)
         };
         self.changed.notify_all();
         if let Some((readable, writable)) = now {
@@ -132,7 +181,15 @@ impl Watched {
                 bits &= !sys::FD_WRITE;
             }
         }
+        if in_connect_call {
+            // A connect that finishes inside the layer's call is announced by the runtime
+            // (FD_CONNECT, then FD_WRITE) when the call returns.
+            bits &= !sys::FD_WRITE;
+        }
         let notifier = lock(&self.notifier).clone();
+        if forward_connect {
+            signal(&notifier, sys::FD_CONNECT, code(sys::FD_CONNECT));
+        }
         for bit in [sys::FD_READ, sys::FD_WRITE, sys::FD_ACCEPT, sys::FD_CLOSE] {
             if bits & bit != 0 {
                 signal(&notifier, bit, code(bit));
@@ -140,10 +197,6 @@ impl Watched {
         }
         if bits & sys::FD_OOB != 0 {
             signal(&notifier, sys::FD_READ, None);
-        }
-        // A connect finished inside a layer call was announced by the runtime already.
-        if forward_connect {
-            signal(&notifier, sys::FD_CONNECT, code(sys::FD_CONNECT));
         }
     }
 }
@@ -196,10 +249,14 @@ struct Entry {
 #[derive(Default)]
 struct GroupState {
     entries: Vec<Entry>,
-    /// Events of removed entries, closed by the thread once it no longer waits on them.
-    retired: Vec<WSAEVENT>,
     exit: bool,
 }
+
+/// Events no entry uses, reset, for the next sockets: creating and closing one per socket
+/// would churn the host's handle values. A thread may still be waiting on one it took before
+/// the entry went: when it is signalled for its new entry, that thread only wakes and looks
+/// at its own entries once more.
+type Spares = Arc<Mutex<Vec<WSAEVENT>>>;
 
 /// Up to [`PER_THREAD`] watched sockets and the thread waiting on their events.
 struct Group {
@@ -219,6 +276,7 @@ pub(crate) struct Watcher {
     upcalls: WSPUPCALLTABLE,
     wait: WaitFn,
     groups: Mutex<Vec<Arc<Group>>>,
+    spares: Spares,
 }
 
 impl Watcher {
@@ -245,6 +303,7 @@ impl Watcher {
             upcalls,
             wait,
             groups: Mutex::new(Vec::new()),
+            spares: Spares::default(),
         })
     }
 
@@ -271,6 +330,14 @@ impl Watcher {
         }
     }
 
+    fn reset_event(upcalls: &WSPUPCALLTABLE, event: WSAEVENT) {
+        if let Some(f) = upcalls.lpWPUResetEvent {
+            let mut errno = 0;
+            // SAFETY: an event from WPUCreateEvent, still open.
+            unsafe { f(event, &mut errno) };
+        }
+    }
+
     fn set_event(upcalls: &WSPUPCALLTABLE, event: WSAEVENT) {
         if let Some(f) = upcalls.lpWPUSetEvent {
             let mut errno = 0;
@@ -286,16 +353,20 @@ impl Watcher {
         provider: &Arc<LowerProvider>,
         watched: &Arc<Watched>,
     ) -> Result<(), WsaError> {
-        let event = self.create_event()?;
+        let spare = lock(&self.spares).pop();
+        let event = match spare {
+            Some(e) => e,
+            None => self.create_event()?,
+        };
         if let Err(e) = provider.event_select(lower, event, ALL_EVENTS) {
-            Watcher::close_event(&self.upcalls, event);
+            lock(&self.spares).push(event);
             return Err(e);
         }
         let group = match self.group_with_room() {
             Ok(g) => g,
             Err(e) => {
                 let _ = provider.event_select(lower, 0, 0);
-                Watcher::close_event(&self.upcalls, event);
+                lock(&self.spares).push(event);
                 return Err(e);
             }
         };
@@ -320,9 +391,10 @@ impl Watcher {
                 .position(|e| Arc::ptr_eq(&e.watched, watched))
             {
                 let entry = state.entries.swap_remove(i);
-                state.retired.push(entry.event);
                 drop(state);
-                Watcher::set_event(&self.upcalls, group.control);
+                let _ = entry.provider.event_select(entry.lower, 0, 0);
+                Watcher::reset_event(&self.upcalls, entry.event);
+                lock(&self.spares).push(entry.event);
                 return;
             }
         }
@@ -367,18 +439,17 @@ impl Watcher {
             }
             Watcher::close_event(&self.upcalls, group.control);
         }
+        for event in lock(&self.spares).drain(..) {
+            Watcher::close_event(&self.upcalls, event);
+        }
     }
 }
 
 /// The watcher thread of `group`.
 fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
-    let reset = upcalls.lpWPUResetEvent;
     loop {
         let handles: Vec<WSAEVENT> = {
             let mut state = lock(&group.state);
-            for event in state.retired.drain(..) {
-                Watcher::close_event(upcalls, event);
-            }
             if state.exit {
                 for entry in state.entries.drain(..) {
                     Watcher::close_event(upcalls, entry.event);
@@ -390,15 +461,11 @@ fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
                 .chain(state.entries.iter().map(|e| e.event))
                 .collect()
         };
-        // SAFETY: events from WPUCreateEvent, all open: only this thread closes them, and only
-        // when it is not waiting.
+        // SAFETY: events from WPUCreateEvent, all open: they are closed only when the watcher
+        // stops, after this thread has ended.
         let r = unsafe { wait(handles.len() as u32, handles.as_ptr(), 0, INFINITE, 0) };
         if r == WAIT_OBJECT_0 {
-            if let Some(f) = reset {
-                let mut errno = 0;
-                // SAFETY: the group's own control event, open until the thread has ended.
-                unsafe { f(group.control, &mut errno) };
-            }
+            Watcher::reset_event(upcalls, group.control);
             continue;
         }
         if r >= handles.len() as u32 {
