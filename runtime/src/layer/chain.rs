@@ -69,6 +69,22 @@ pub(crate) struct Below {
     next_token: AtomicU32,
 }
 
+/// The ids of a chain entry's chain, checked: 2 to 7 links, none twice, not the chain entry
+/// itself.
+fn chain_ids(catalog_id: u32, chain: &sys::WSAPROTOCOLCHAIN) -> Result<&[u32], String> {
+    let len = chain.ChainLen;
+    if len < 2 || len as usize > MAX_CHAIN {
+        return Err(format!("chain length {} (2..=7 expected)", len));
+    }
+    let ids = &chain.ChainEntries[..len as usize];
+    for (i, id) in ids.iter().enumerate() {
+        if ids[..i].contains(id) || *id == catalog_id {
+            return Err(format!("the chain goes through entry {} twice", id));
+        }
+    }
+    Ok(ids)
+}
+
 /// A catalog entry as ws2_32 sees it.
 struct CatalogEntry {
     path: String,
@@ -154,16 +170,7 @@ impl Below {
         let catalog = read_catalog()?;
         let by_id = |id: u32| catalog.iter().find(|e| e.info.dwCatalogEntryId == id);
         let chain = by_id(catalog_id).ok_or_else(|| fail("not in the catalog".to_owned()))?;
-        let len = chain.info.ProtocolChain.ChainLen;
-        if len < 2 || len as usize > MAX_CHAIN {
-            return Err(fail(format!("chain length {} (2..=7 expected)", len)));
-        }
-        let ids = &chain.info.ProtocolChain.ChainEntries[..len as usize];
-        for (i, id) in ids.iter().enumerate() {
-            if ids[..i].contains(id) || *id == catalog_id {
-                return Err(fail(format!("the chain goes through entry {} twice", id)));
-            }
-        }
+        let ids = chain_ids(catalog_id, &chain.info.ProtocolChain).map_err(fail)?;
         // Our place: the layered entry that is this library (by path), else the one under our
         // GUID; never the last (the base).
         let layered = |id: &u32| by_id(*id).filter(|e| e.info.ProtocolChain.ChainLen == 0);
@@ -206,6 +213,19 @@ impl Below {
 
     /// The provider below at `path`, started with `info` on first use.
     fn lower(&self, path: &str, info: &WSAPROTOCOL_INFOW) -> Result<Arc<LowerProvider>, WsaError> {
+        if self
+            .own_path
+            .as_ref()
+            .map_or(false, |own| same_path(own, path))
+        {
+            // Starting this very library again from inside its own start-up would wait for
+            // itself: a chain through the same library twice.
+            crate::panic::log(&format!(
+                "winsock-provider: layer: the provider below is this library ({})\n",
+                path
+            ));
+            return Err(WsaError::PROVIDERFAILEDINIT);
+        }
         let mut lowers = lock(&self.lowers);
         if let Some(l) = lowers.iter().find(|l| same_path(&l.path, path)) {
             return Ok(l.clone());
@@ -431,5 +451,33 @@ unsafe extern "system" fn get_sock_opt<L: LayerDescriptor>(
     match result {
         Ok(()) => 0,
         Err(e) => fail(errno, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(len: i32, ids: &[u32]) -> sys::WSAPROTOCOLCHAIN {
+        let mut entries = [0; 7];
+        entries[..ids.len()].copy_from_slice(ids);
+        sys::WSAPROTOCOLCHAIN {
+            ChainLen: len,
+            ChainEntries: entries,
+        }
+    }
+
+    #[test]
+    fn chains_are_checked() {
+        assert_eq!(chain_ids(9, &chain(2, &[5, 1])), Ok(&[5, 1][..]));
+        let seven = [1, 2, 3, 4, 5, 6, 7];
+        assert_eq!(chain_ids(9, &chain(7, &seven)), Ok(&seven[..]));
+        // A base entry, a layered entry, and a chain longer than the structure holds.
+        assert!(chain_ids(9, &chain(1, &[5])).is_err());
+        assert!(chain_ids(9, &chain(0, &[])).is_err());
+        assert!(chain_ids(9, &chain(8, &seven)).is_err());
+        // Through itself: the same layer twice, or the chain entry in its own chain.
+        assert!(chain_ids(9, &chain(3, &[5, 5, 1])).is_err());
+        assert!(chain_ids(9, &chain(2, &[9, 1])).is_err());
     }
 }

@@ -734,3 +734,39 @@ mod dl {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_without_a_code_is_a_syscall_failure() {
+        assert_eq!(error(0), WsaError::SYSCALLFAILURE);
+        assert_eq!(error(12345678), WsaError::SYSCALLFAILURE);
+        assert_eq!(error(WsaError::WOULDBLOCK.code()), WsaError::WOULDBLOCK);
+        assert_eq!(check(0, 0), Ok(()));
+        assert_eq!(check(sys::SOCKET_ERROR, 0), Err(WsaError::SYSCALLFAILURE));
+    }
+
+    #[test]
+    fn null_entries_are_counted() {
+        let mut table = WSPPROC_TABLE::default();
+        assert_eq!(null_entries(&table), TABLE_ENTRIES);
+        table.lpWSPCleanup = Some(cleanup_stub);
+        assert_eq!(null_entries(&table), TABLE_ENTRIES - 1);
+    }
+
+    unsafe extern "system" fn cleanup_stub(_: *mut i32) -> i32 {
+        0
+    }
+
+    #[test]
+    fn a_missing_library_is_provider_failed_init() {
+        let r = LowerProvider::start(
+            "/nonexistent/provider.so",
+            &WSAPROTOCOL_INFOW::default(),
+            WSPUPCALLTABLE::default(),
+        );
+        assert_eq!(r.err(), Some(WsaError::PROVIDERFAILEDINIT));
+    }
+}

@@ -219,6 +219,13 @@ pub trait LayerDescriptor: Layer {
     fn state() -> &'static State<Layered<Self>>;
 }
 
+// Not offered in diagnostics about a struct lacking `impl Provider` (or the attribute's impls):
+// a provider author is not after a layer.
+#[cfg_attr(
+    wsp_diagnostic_namespace,
+    allow(unknown_or_malformed_diagnostic_attributes),
+    diagnostic::do_not_recommend
+)]
 impl<L: LayerDescriptor> Descriptor for Layered<L> {
     type Mode = L::Mode;
     const INFO: ProviderInfo = L::INFO;
@@ -543,6 +550,13 @@ impl<L: Layer> Layered<L> {
     }
 }
 
+// Not offered in diagnostics about a struct lacking `impl Provider` (or the attribute's impls):
+// a provider author is not after a layer.
+#[cfg_attr(
+    wsp_diagnostic_namespace,
+    allow(unknown_or_malformed_diagnostic_attributes),
+    diagnostic::do_not_recommend
+)]
 impl<L: Layer> Provider for Layered<L> {
     type Socket = LayerSocket<L::Socket>;
 
@@ -622,10 +636,19 @@ impl<L: Layer> Provider for Layered<L> {
     fn attached(&self, sock: &Sock<Self>) {
         let state = sock.state();
         state.watched.set_notifier(sock.notifier());
-        let _ =
+        let watched =
             self.below
                 .watcher
                 .add(state.lower.handle(), state.lower.provider(), &state.watched);
+        if let Err(e) = watched {
+            // Blocked calls still look again every few milliseconds; notifications wait for
+            // the socket's own calls.
+            crate::panic::log(&format!(
+                "winsock-provider: layer: cannot watch the socket below {:#x}: {}\n",
+                state.lower.handle(),
+                e
+            ));
+        }
     }
 
     fn bind(&self, sock: &Sock<Self>, addr: &SockAddr) -> Result<(), WsaError> {

@@ -17,7 +17,10 @@ const ALL_EVENTS: u32 =
 /// Events per watcher thread: 64 handles per wait, one of them the thread's control event.
 const PER_THREAD: usize = 63;
 const WAIT_OBJECT_0: u32 = 0;
-const INFINITE: u32 = 0xFFFF_FFFF;
+const WAIT_TIMEOUT: u32 = 0x102;
+/// How long a watcher waits before reading every socket's events anyway (a safety net: a
+/// wake-up lost between the provider below and the host's events costs at most this).
+const SWEEP_MS: u32 = 500;
 /// How long a blocked call waits for an event below before asking the provider below again.
 const RECHECK: std::time::Duration = std::time::Duration::from_millis(10);
 
@@ -463,14 +466,14 @@ fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
         };
         // SAFETY: events from WPUCreateEvent, all open: they are closed only when the watcher
         // stops, after this thread has ended.
-        let r = unsafe { wait(handles.len() as u32, handles.as_ptr(), 0, INFINITE, 0) };
+        let r = unsafe { wait(handles.len() as u32, handles.as_ptr(), 0, SWEEP_MS, 0) };
         if r == WAIT_OBJECT_0 {
             Watcher::reset_event(upcalls, group.control);
             continue;
         }
-        if r >= handles.len() as u32 {
-            // A failed wait (a closed handle): take a fresh snapshot rather than spin on it.
-            std::thread::yield_now();
+        if r >= handles.len() as u32 && r != WAIT_TIMEOUT {
+            // A failed wait: take a fresh snapshot (after a pause, rather than spin on it).
+            std::thread::sleep(std::time::Duration::from_millis(u64::from(SWEEP_MS)));
             continue;
         }
         let state = lock(&group.state);
