@@ -413,7 +413,7 @@ impl Next<'_> {
 
     /// `WSPAccept` below: the new connection's socket below and its peer.
     pub fn accept(&self) -> Result<(LowerSocket, SockAddr), WsaError> {
-        self.retry(|| self.lower.accept())
+        self.retry(|| self.watched.consuming(|| self.lower.accept()))
     }
 
     /// `WSPConnect` below (to `addr`, which a layer may have rewritten).
@@ -462,8 +462,8 @@ impl Next<'_> {
     ) -> Result<(usize, MsgFlags), WsaError> {
         let mut parts: Vec<&mut [u8]> = bufs.iter_mut().collect();
         self.retry(|| {
-            self.lower
-                .recv(&mut parts, flags, false)
+            self.watched
+                .consuming(|| self.lower.recv(&mut parts, flags, false))
                 .map(|(n, f, _)| (n, f))
         })
     }
@@ -475,7 +475,10 @@ impl Next<'_> {
         flags: MsgFlags,
     ) -> Result<(usize, MsgFlags, SockAddr), WsaError> {
         let mut parts: Vec<&mut [u8]> = bufs.iter_mut().collect();
-        let (n, f, from) = self.retry(|| self.lower.recv(&mut parts, flags, true))?;
+        let (n, f, from) = self.retry(|| {
+            self.watched
+                .consuming(|| self.lower.recv(&mut parts, flags, true))
+        })?;
         let from = from.unwrap_or_else(|| SockAddr::Raw {
             family: 0,
             data: Vec::new(),

@@ -49,9 +49,19 @@ pub(crate) struct Watched {
     seen: Mutex<Seen>,
     changed: Condvar,
     notifier: Mutex<Notifier>,
+    /// Held by the watcher from looking at the socket below to announcing what it saw, and by
+    /// calls that consume a condition (receive, accept) around their call below: a condition
+    /// is announced only if no such call consumed it in between.
+    gate: Mutex<()>,
 }
 
 impl Watched {
+    /// Runs a call below that consumes data or connections under the gate.
+    pub(crate) fn consuming<T>(&self, call: impl FnOnce() -> T) -> T {
+        let _gate = lock(&self.gate);
+        call()
+    }
+
     pub(crate) fn set_notifier(&self, notifier: Notifier) {
         *lock(&self.notifier) = notifier;
     }
@@ -482,6 +492,7 @@ fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
                 if events.lNetworkEvents == 0 {
                     continue;
                 }
+                let _gate = lock(&entry.watched.gate);
                 let now = entry
                     .provider
                     .poll(entry.lower)
