@@ -45,7 +45,7 @@
 #                             DLL and of the counting layer (examples/layered), which chains
 #                             itself over the loopback entries; the loopback suite through the
 #                             catalog, so through the layer; then `regsvr32 /u` of both and the
-#                             same byte-for-byte check of the catalog keys
+#                             same byte-for-byte check of the catalog keys (x86_64 only)
 #   WSP_ARCH                  x86_64, i686 or both (default both; --arch overrides it)
 set -euo pipefail
 
@@ -608,7 +608,8 @@ for arch in "${ARCHES[@]}"; do
             run_catalog
             catalog_stage
             ;;
-        layered) run_layered ;;
+        # x86_64 only so far: the i686 build of the layer has not been run yet.
+        layered) if [[ "$arch" == x86_64 ]]; then run_layered; fi ;;
         *) die "unknown suite '$suite' in WSP_E2E_SUITES" ;;
         esac
     done
