@@ -20,6 +20,8 @@ pub struct Args {
     pub ifs: Option<Word>,
     /// `non_ifs`.
     pub non_ifs: Option<Word>,
+    /// `layered`: the struct is a layer (`winsock_provider::Layer`).
+    pub layered: Option<Word>,
     /// Each `protocol(...)`, in order.
     #[darling(multiple, rename = "protocol")]
     pub protocols: Vec<ProtocolArg>,

@@ -19,6 +19,9 @@ pub fn winsock_provider(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 fn expand(input: TokenStream, m: &Model) -> TokenStream {
+    if m.layered.is_some() {
+        return crate::layered::expand(input, m);
+    }
     let k = &m.krate;
     let ident = &m.ident;
 
@@ -95,7 +98,7 @@ pub const ONCE_PER_CRATE: &str =
 /// lint (Rust 1.79+) only sees it when the struct itself is in a function body, where it is
 /// allowed (two attributes: `unknown_lints` first, for compilers that predate that lint).
 /// Everything carries the struct name's span, where rustc then points.
-fn once_per_crate(span: Span) -> TokenStream {
+pub fn once_per_crate(span: Span) -> TokenStream {
     let name = syn::Ident::new(ONCE_PER_CRATE, span);
     respan(
         quote! {
@@ -111,7 +114,7 @@ fn once_per_crate(span: Span) -> TokenStream {
     )
 }
 
-fn protocol_spec(k: &syn::Path, p: &Entry) -> TokenStream {
+pub fn protocol_spec(k: &syn::Path, p: &Entry) -> TokenStream {
     let name = &p.name;
     let family = value(&p.family);
     let socket_type = Literal::i32_unsuffixed(p.socket_type);
@@ -150,7 +153,7 @@ fn value(v: &Value) -> TokenStream {
 }
 
 /// `0x6f1c2a3e_8d4b_4c5a_9e7f_0a1b2c3d4e5fu128`: the GUID's digits, grouped as it is written.
-fn guid_literal(guid: u128) -> syn::LitInt {
+pub fn guid_literal(guid: u128) -> syn::LitInt {
     let hex = format!("{:032x}", guid);
     let text = format!(
         "0x{}_{}_{}_{}_{}u128",

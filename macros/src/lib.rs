@@ -21,6 +21,7 @@
 mod attr;
 mod expand;
 mod fallback;
+mod layered;
 #[cfg(test)]
 mod snapshots;
 mod valid;

@@ -27,6 +27,8 @@ pub struct Model {
     pub guid: u128,
     /// The protocol entries, in order.
     pub protocols: Vec<Entry>,
+    /// `layered`, where it was written: the struct is a layer.
+    pub layered: Option<Span>,
 }
 
 /// The descriptor mode and where it was written.
@@ -186,6 +188,7 @@ pub fn check(args: TokenStream, item: &Item) -> Result<Model> {
             description: declared.description,
             guid: declared.guid,
             protocols: declared.protocols,
+            layered: declared.layered,
         }),
         _ => None,
     };
@@ -251,6 +254,7 @@ struct Declared {
     description: String,
     guid: u128,
     protocols: Vec<Entry>,
+    layered: Option<Span>,
 }
 
 /// The options every provider needs, found by name among the raw arguments, so they are
@@ -324,6 +328,7 @@ const OPTIONS: &[&str] = &[
     "guid",
     "ifs",
     "non_ifs",
+    "layered",
     "protocol",
     "crate",
 ];
@@ -430,6 +435,16 @@ fn check_args(args: Args) -> Result<Declared> {
         None => syn::parse_quote!(::winsock_provider),
     };
 
+    let layered = args.layered.as_ref().map(|w| w.span);
+    if let (Some(_), Mode::Ifs(span)) = (layered, mode) {
+        errors.push(
+            Error::custom(
+                "a layer hands out its own handles: write `non_ifs` (IFS layers are not \
+                 supported yet)",
+            )
+            .with_span(&span),
+        );
+    }
     errors.finish_with(Declared {
         krate,
         mode,
@@ -437,6 +452,7 @@ fn check_args(args: Args) -> Result<Declared> {
         description,
         guid,
         protocols,
+        layered,
     })
 }
 
@@ -833,7 +849,7 @@ mod tests {
             text,
             [
                 "unknown option `colour`: the options are `name`, `description`, `guid`, \
-                 `ifs`, `non_ifs`, `protocol`, `crate`",
+                 `ifs`, `non_ifs`, `layered`, `protocol`, `crate`",
                 "unknown `protocol(...)` option `famly`; did you mean `family`?",
             ],
         );

@@ -36,6 +36,7 @@
 // `wsp-handle-table` crate.
 mod host;
 mod io;
+mod layer;
 mod registry;
 mod spi;
 pub mod sys;
@@ -48,6 +49,9 @@ pub use host::hooks::{
 pub use host::panic::PANIC_ERROR;
 pub use io::completion::outstanding_operations;
 pub use io::ready::{Notifier, Ready};
+pub use layer::{
+    chains_guid, Layer, LayerContext, LayerSock, LayerSocket, Layered, LowerSocket, Next,
+};
 pub use registry::provider::{IfsSocket, IoctlRequest, Provider, SocketRequest, StartupContext};
 pub use registry::sock::Sock;
 pub use registry::state::{Binding, Ifs, Mode, NonIfs, State};
@@ -116,6 +120,11 @@ pub fn entry_points<P: Binding>() -> EntryPoints {
 /// Implementation details used by the code `#[winsock_provider]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__export_layer_where as export_layer_where;
+    pub use crate::layer::entry_points as layer_entry_points;
+    pub use crate::layer::{
+        register_layer, startup as layer_startup, unregister_layer, LayerBinding, Layered,
+    };
     pub use crate::registry::provider::{IfsSocket, Provider, ThreadSafeSocket};
     pub use crate::registry::state::{Binding, Ifs, NonIfs, State};
     pub use crate::spi::lifecycle::{enum_protocols, set_host_hooks, startup};

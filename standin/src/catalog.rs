@@ -155,9 +155,51 @@ fn loaded(ws: &Ws2, catalog: &Catalog, chosen: &CatalogEntry) -> Result<usize, W
     Ok(index)
 }
 
+/// Records, as ws2_32's catalog knows them, the providers of the entries below a chain entry
+/// (the layers and the base provider it goes through), so that the handles they create under
+/// their own entry ids are accepted when the layer above starts them.
+fn claim_chain(catalog: &Catalog, chosen: &CatalogEntry) -> Result<(), LoadError> {
+    let len = chosen.info.ProtocolChain.ChainLen;
+    if len < 2 {
+        return Ok(());
+    }
+    let ids = &chosen.info.ProtocolChain.ChainEntries[..(len as usize).min(7)];
+    for id in ids {
+        let below = match catalog
+            .entries
+            .iter()
+            .find(|e| e.info.dwCatalogEntryId == *id)
+        {
+            Some(e) => e,
+            // The layer reports a missing entry itself (WSAEPROVIDERFAILEDINIT).
+            None => continue,
+        };
+        let key = match entry_points_of(winsock_catalog::expand_env(&below.path)) {
+            Ok(entry) => entry.startup as usize,
+            Err(_) => continue,
+        };
+        let guid = Guid::from_sys(&below.info.ProviderId);
+        let mut reg = registry::lock();
+        for e in &catalog.entries {
+            if Guid::from_sys(&e.info.ProviderId) == guid {
+                reg.claim_catalog_id(e.info.dwCatalogEntryId, key)
+                    .map_err(|_| {
+                        LoadError::Catalog(format!(
+                        "catalog entry id {} is already used by another provider in this process",
+                        e.info.dwCatalogEntryId
+                    ))
+                    })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Loads the provider of `chosen`'s GUID from its library and starts it with `chosen`; the
-/// provider serves every entry the catalog lists under that GUID.
+/// provider serves every entry the catalog lists under that GUID. For a chain entry, the
+/// providers below are recorded first ([`claim_chain`]); the layer loads them itself.
 fn load(ws: &Ws2, catalog: &Catalog, chosen: &CatalogEntry) -> Result<usize, LoadError> {
+    claim_chain(catalog, chosen)?;
     let path = winsock_catalog::expand_env(&chosen.path);
     let entry = entry_points_of(&path)?;
     let key = entry.startup as usize;

@@ -41,6 +41,11 @@
 #                             that the catalog keys are byte-for-byte what they were; then the
 #                             wsp-catalog.exe stage: list, verify, backup, install, remove,
 #                             restore)
+#                             "layered" (also in the default list) is `regsvr32` of the loopback
+#                             DLL and of the counting layer (examples/layered), which chains
+#                             itself over the loopback entries; the loopback suite through the
+#                             catalog, so through the layer; then `regsvr32 /u` of both and the
+#                             same byte-for-byte check of the catalog keys (x86_64 only)
 #   WSP_ARCH                  x86_64, i686 or both (default both; --arch overrides it)
 set -euo pipefail
 
@@ -76,7 +81,7 @@ VENDOR_I686="$WINE_DIR/vendor-i686"
 DEB_CARGO_HOME_I686="$WINE_DIR/cargo-home-i686"
 LOGS="$WINE_DIR/logs"
 TIMEOUT="${WSP_E2E_TIMEOUT:-900}"
-SUITES="${WSP_E2E_SUITES:-loopback pipe catalog}"
+SUITES="${WSP_E2E_SUITES:-loopback pipe catalog layered}"
 # Crates copied into the generated workspace, at the same relative paths as in the repository
 # (their path dependencies on each other stay valid).
 CRATES=(runtime table macros standin examples/loopback examples/pipe tests/e2e catalog catalog/tool)
@@ -84,6 +89,8 @@ CRATES=(runtime table macros standin examples/loopback examples/pipe tests/e2e c
 CRATES+=(transport)
 # The chaos suite (its stage is below) and its panic-injecting provider.
 CRATES+=(examples/panicky tests/chaos)
+# The layered stage's counting layer.
+CRATES+=(examples/layered)
 
 # Anything a surrounding cargo invocation or the user's shell sets must not leak into the
 # Debian cargo build (which must use /usr/bin/rustc and the generated workspace's target dir).
@@ -570,6 +577,38 @@ both_catalogs() {
     rm -f "$sys/system32/$name" "$sys/syswow64/$name"
 }
 
+# The layered stage (issue 13): the counting layer installs itself over the loopback entries
+# (`regsvr32 layered_provider.dll`: a hidden layered entry and one chain per entry, at the front
+# of the catalog); the driver's loopback suite then runs through the catalog as ws2_32 would,
+# so every socket is the layer's over a loopback socket; `regsvr32 /u` of both leaves the
+# catalog keys as they were.
+run_layered() {
+    step "wine regsvr32 loopback_provider.dll layered_provider.dll; wsp-e2e.exe --catalog loopback; regsvr32 /u ($ARCH_NOW)"
+    : >"$LOGS/$ARCH_NOW-catalog.stdout"
+    : >"$LOGS/$ARCH_NOW-catalog.stderr"
+    [[ -f "$OUT/layered_provider.dll" ]] || { failures+=("$ARCH_NOW layered: layered_provider.dll was not produced"); return 0; }
+    regsvr loopback_provider.dll && regsvr /u loopback_provider.dll || return 0
+    catalog_snapshot layered-before.reg
+    regsvr loopback_provider.dll && regsvr layered_provider.dll || return 0
+    # The chains come first: `socket()` in the driver finds the layer's entries, not the base's.
+    local chains
+    chains="$(cd "$OUT" && wine wsp-catalog.exe list 9>&- 2>/dev/null | grep -c 'Counting layer over \[' || true)"
+    if ((chains < 2)); then
+        failures+=("$ARCH_NOW layered: after regsvr32 layered_provider.dll the catalog lists $chains chain entries over the loopback entries, not 2")
+    fi
+    run_suite "$ARCH_NOW" --catalog loopback layered-loopback
+    regsvr /u layered_provider.dll
+    regsvr /u loopback_provider.dll
+    catalog_snapshot layered-after.reg
+    local counters='^"(Serial_Access_Num|Next_Catalog_Entry_ID)"='
+    if ! diff <(iconv -f UTF-16LE -t UTF-8 "$OUT/layered-before.reg" | grep -Ev "$counters") \
+        <(iconv -f UTF-16LE -t UTF-8 "$OUT/layered-after.reg" | grep -Ev "$counters") >"$LOGS/$ARCH_NOW-layered.diff"; then
+        failures+=("$ARCH_NOW layered: after regsvr32 /u the catalog differs from before: $(head -n 5 "$LOGS/$ARCH_NOW-layered.diff" | tr '\n' ' ')")
+    else
+        echo "    regsvr32 /u of the layer and the loopback left the catalog as it was"
+    fi
+}
+
 for arch in "${ARCHES[@]}"; do
     # The catalog stages use $OUT and $ARCH_NOW: the build and architecture being run.
     ARCH_NOW="$arch" OUT="$(out_dir "$arch")"
@@ -581,6 +620,8 @@ for arch in "${ARCHES[@]}"; do
             run_catalog
             catalog_stage
             ;;
+        # x86_64 only so far: the i686 build of the layer has not been run yet.
+        layered) if [[ "$arch" == x86_64 ]]; then run_layered; fi ;;
         *) die "unknown suite '$suite' in WSP_E2E_SUITES" ;;
         esac
     done

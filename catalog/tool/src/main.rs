@@ -5,6 +5,10 @@
 //! wsp-catalog [--file PATH] COMMAND ...
 //!   list [--arch 64|32]             the catalog, like `netsh winsock show catalog`
 //!   install DLL [--name NAME] [--arch 64|32|both] [--position N] [--guid GUID] [--path STORED]
+//!   install DLL --layer [--over ID,...] [--name NAME] [--arch 64|32|both] [--guid GUID]
+//!                                   a layered provider: its hidden layered entry and one chain
+//!                                   per entry it goes over (default: every visible entry of a
+//!                                   protocol it declares), at the front of the order
 //!   remove GUID [--arch 64|32|both]
 //!   order [--arch 64|32] ID...
 //!   verify                          DLLs exist and export WSPStartup, chains resolve, no gaps
@@ -30,6 +34,7 @@ const USAGE: &str = "usage: wsp-catalog [--file PATH] COMMAND
 commands:
   list [--arch 64|32]
   install DLL [--name NAME] [--arch 64|32|both] [--position N] [--guid GUID] [--path STORED_PATH]
+  install DLL --layer [--over ID,...] [--name NAME] [--arch 64|32|both] [--guid GUID] [--path STORED_PATH]
   remove GUID [--arch 64|32|both]
   order [--arch 64|32] ID...
   verify
@@ -76,6 +81,8 @@ struct Args {
     stored_path: Option<String>,
     thirty_two: bool,
     by_operations: bool,
+    layer: bool,
+    over: Vec<u32>,
     positional: Vec<String>,
 }
 
@@ -89,6 +96,8 @@ fn parse(args: Vec<String>) -> Result<Args, Failure> {
         stored_path: None,
         thirty_two: false,
         by_operations: false,
+        layer: false,
+        over: Vec::new(),
         positional: Vec::new(),
     };
     let mut it = args.into_iter();
@@ -114,6 +123,14 @@ fn parse(args: Vec<String>) -> Result<Args, Failure> {
                     v.parse()
                         .map_err(|e: CatalogError| Failure::Usage(e.to_string()))?,
                 )
+            }
+            "--layer" => a.layer = true,
+            "--over" => {
+                for id in value("--over")?.split(',') {
+                    a.over.push(id.trim().parse().map_err(|_| {
+                        Failure::Usage(format!("--over wants catalog ids, not '{}'", id))
+                    })?);
+                }
             }
             "--32" => a.thirty_two = true,
             "--by-operations" => a.by_operations = true,
@@ -295,6 +312,9 @@ fn install(a: &Args, cat: &dyn Backend, dll: &Path) -> Result<(), Failure> {
         )));
     }
     let id = a.guid.unwrap_or(own_guid);
+    if a.layer {
+        return install_layer(a, cat, dll, id, &infos);
+    }
     if let Some(name) = &a.name {
         let single = infos.len() == 1;
         for info in &mut infos {
@@ -318,6 +338,75 @@ fn install(a: &Args, cat: &dyn Backend, dll: &Path) -> Result<(), Failure> {
         infos.len(),
         ids,
         stored,
+        cat.describe()
+    );
+    Ok(())
+}
+
+/// `install --layer`: the layer's hidden entry (GUID `id`) and its chains (GUID `id` with the
+/// last bit flipped, as the layer's own `DllRegisterServer` installs them) over `--over`, or
+/// over every visible entry whose family, type and protocol one of `declared` has.
+fn install_layer(
+    a: &Args,
+    cat: &dyn Backend,
+    dll: &Path,
+    id: Guid,
+    declared: &[winsock_catalog::ProtocolInfo],
+) -> Result<(), Failure> {
+    let which = catalogs(a, cat)?;
+    let over = if a.over.is_empty() {
+        let arch = one_arch(a, cat)?;
+        let found: Vec<u32> = cat
+            .enum_protocols(arch)?
+            .iter()
+            .filter(|e| e.info.chain_len() >= 1 && !e.info.is_hidden())
+            .filter(|e| {
+                declared.iter().any(|d| {
+                    d.address_family() == e.info.address_family()
+                        && d.socket_type() == e.info.socket_type()
+                        && d.protocol() == e.info.protocol()
+                })
+            })
+            .map(|e| e.info.catalog_entry_id())
+            .collect();
+        if found.is_empty() {
+            return Err(Failure::Failed(format!(
+                "the catalog has no entry of a protocol {} declares",
+                dll.display()
+            )));
+        }
+        found
+    } else {
+        a.over.clone()
+    };
+    let mut data4 = id.data4();
+    data4[7] ^= 1;
+    let chains = Guid::from_fields(id.data1(), id.data2(), id.data3(), data4);
+    let name = match &a.name {
+        Some(n) => n.clone(),
+        None => dll
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "Layer".to_owned()),
+    };
+    let spec = winsock_catalog::LayerSpec {
+        layer_id: id,
+        chains_id: chains,
+        path: match &a.stored_path {
+            Some(p) => p.clone(),
+            None => absolute(dll),
+        },
+        name,
+        over,
+        ifs: false,
+    };
+    let ids = retry(|| cat.install_provider_and_chains(&spec, which))?;
+    println!(
+        "installed layer {} (chains {}; ids {:?}) from {} into {}",
+        id,
+        chains,
+        ids,
+        spec.path,
         cat.describe()
     );
     Ok(())

@@ -452,3 +452,40 @@ fn racing_installer_processes_all_land_once() {
         assert_eq!(ids, (1001..1013).collect::<Vec<u32>>());
     }
 }
+
+#[test]
+fn install_layer_over_chosen_and_declared_entries_and_remove_in_order() {
+    let dir = Dir::new("layer");
+    let f = init(&dir);
+    let lib = loopback();
+    let lib = lib.to_str().unwrap();
+    ok(&f, &["install", lib, "--arch", "64"]);
+    // The loopback library stands in for a layer: the catalog only records what it declares.
+    let layer = "5a0e9a4c-5b7d-4e18-a3c6-91d2e4f8b710";
+    let chains = "5a0e9a4c-5b7d-4e18-a3c6-91d2e4f8b711";
+    let out = ok(
+        &f,
+        &[
+            "install", lib, "--layer", "--over", "1001", "--name", "Counter", "--guid", layer,
+            "--arch", "64",
+        ],
+    );
+    assert!(out.contains(chains), "{}", out);
+    let list = ok(&f, &["list", "--arch", "64"]);
+    assert!(list.contains("Counter over [Loopback TCP]"), "{}", list);
+    assert!(!list.contains("Counter over [Loopback UDP]"), "{}", list);
+    // The layered entry cannot go while its chain goes through it.
+    fails(&f, &["remove", layer, "--arch", "64"], 1, "");
+    ok(&f, &["remove", chains, "--arch", "64"]);
+    ok(&f, &["remove", layer, "--arch", "64"]);
+    // Without --over: every entry of a declared protocol (both loopback entries).
+    let out = ok(
+        &f,
+        &["install", lib, "--layer", "--guid", layer, "--arch", "64"],
+    );
+    assert!(out.contains(chains), "{}", out);
+    let list = ok(&f, &["list", "--arch", "64"]);
+    assert!(list.contains("over [Loopback TCP]"), "{}", list);
+    assert!(list.contains("over [Loopback UDP]"), "{}", list);
+    ok(&f, &["verify"]);
+}

@@ -22,6 +22,12 @@ pub type CompleteOverlappedRequestFn =
 /// `WSASetLastError(code)`.
 pub type SetLastErrorFn = unsafe extern "system" fn(i32);
 
+/// `WaitForMultipleObjectsEx(count, handles, wait_all, timeout_ms, alertable)` over events from
+/// the `WPUCreateEvent` upcall: `WSA_WAIT_EVENT_0 + i`, `WSA_WAIT_TIMEOUT`,
+/// `WSA_WAIT_IO_COMPLETION`, or `WSA_WAIT_FAILED`.
+pub type WaitForEventsFn =
+    unsafe extern "system" fn(u32, *const crate::sys::WSAEVENT, i32, u32, i32) -> u32;
+
 /// What the host (ws2_32, or the stand-in playing it) supplies besides the upcall table.
 /// (No `Debug`: Rust 1.63 has no `Debug` for `extern "system"` function pointers.)
 #[repr(C)]
@@ -35,6 +41,10 @@ pub struct HostHooks {
     /// Sets the calling thread's Winsock last error (for extension functions such as
     /// `AcceptEx`, which applications call directly).
     pub set_last_error: Option<SetLastErrorFn>,
+    /// Waits on events made by the host's `WPUCreateEvent` (layered providers watch the
+    /// provider below through them). On Windows, absent means kernel32's
+    /// `WaitForMultipleObjectsEx`.
+    pub wait_for_events: Option<WaitForEventsFn>,
 }
 
 /// The signature of the `WspSetHostHooks` export: 0, or a WSA error code (`WSAEFAULT` for a
@@ -45,6 +55,7 @@ pub type SetHostHooksFn = unsafe extern "system" fn(*const HostHooks) -> i32;
 struct Installed {
     complete: Option<CompleteOverlappedRequestFn>,
     set_last_error: Option<SetLastErrorFn>,
+    wait_for_events: Option<WaitForEventsFn>,
 }
 
 static HOOKS: Mutex<Option<Installed>> = Mutex::new(None);
@@ -65,22 +76,31 @@ pub(crate) unsafe fn set_host_hooks(hooks: *const HostHooks) -> Result<(), WsaEr
     }
     // SAFETY: non-null; the caller passes at least the `size` field.
     let size = unsafe { core::ptr::read_unaligned(hooks.cast::<u32>()) } as usize;
-    let complete_end = core::mem::size_of::<usize>() * 2;
-    if size < complete_end {
+    let word = core::mem::size_of::<usize>();
+    if size < word * 2 {
         return Err(WsaError::INVAL);
     }
     // SAFETY: `size` covers the field (checked above).
     let complete =
         unsafe { core::ptr::addr_of!((*hooks).complete_overlapped_request).read_unaligned() };
-    let set_last_error = if size >= core::mem::size_of::<HostHooks>() {
-        // SAFETY: `size` covers the whole structure.
+    // Each later field is read only when `size` reaches its end (callers built against an
+    // older `HostHooks` pass a smaller size).
+    let set_last_error = if size >= word * 3 {
+        // SAFETY: `size` covers the field.
         unsafe { core::ptr::addr_of!((*hooks).set_last_error).read_unaligned() }
+    } else {
+        None
+    };
+    let wait_for_events = if size >= word * 4 {
+        // SAFETY: `size` covers the field.
+        unsafe { core::ptr::addr_of!((*hooks).wait_for_events).read_unaligned() }
     } else {
         None
     };
     *HOOKS.lock().unwrap_or_else(|e| e.into_inner()) = Some(Installed {
         complete,
         set_last_error,
+        wait_for_events,
     });
     Ok(())
 }
@@ -101,6 +121,22 @@ pub(crate) fn set_last_error(e: WsaError) {
         Some(set) => unsafe { set(e.code()) },
         None => os::set_last_error(e.code()),
     }
+}
+
+/// The hooks the host supplied, as it supplied them (a layer passes them on to the providers
+/// it loads below itself); `None` when it supplied none.
+pub(crate) fn current() -> Option<HostHooks> {
+    installed().map(|h| HostHooks {
+        size: core::mem::size_of::<HostHooks>() as u32,
+        complete_overlapped_request: h.complete,
+        set_last_error: h.set_last_error,
+        wait_for_events: h.wait_for_events,
+    })
+}
+
+/// The host's wait on `WPUCreateEvent` events, if it supplied one.
+pub(crate) fn wait_for_events() -> Option<WaitForEventsFn> {
+    installed().and_then(|h| h.wait_for_events)
 }
 
 /// The last error an extension function reported on this thread when no host hook was
@@ -206,6 +242,7 @@ mod tests {
             size: 4,
             complete_overlapped_request: None,
             set_last_error: None,
+            wait_for_events: None,
         };
         // SAFETY: a live HostHooks; only `size` is read.
         assert_eq!(unsafe { set_host_hooks(&short) }, Err(WsaError::INVAL));

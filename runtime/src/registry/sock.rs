@@ -3,12 +3,12 @@
 use super::provider::Provider;
 use crate::io::{self, ready::Notifier, Ready, SockIo};
 use crate::sys::{SOCKET, WSPUPCALLTABLE};
-use wsp_handle_table::Keyed;
 use crate::types::error::WsaError;
 use crate::types::info::{Guid, ProtocolSpec};
 use core::ops::Deref;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use wsp_handle_table::Keyed;
 
 /// The provider instance of one start-up, with the upcall table ws2_32 gave it.
 pub(crate) struct Shared<P> {

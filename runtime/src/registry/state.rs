@@ -5,10 +5,10 @@ use super::sock::{Shared, Sock};
 use crate::host::catch;
 use crate::io::{ops, sock_io};
 use crate::sys::{self, SOCKET, WSPUPCALLTABLE};
-use wsp_handle_table::{Guard, InsertError, Reclaim, Table};
 use crate::types::error::WsaError;
 use crate::types::info::{DescriptorMode, ProviderInfo};
 use std::sync::{Arc, Mutex, MutexGuard};
+use wsp_handle_table::{Guard, InsertError, Reclaim, Table};
 
 /// A socket found by a handle lookup, usable for the duration of one call. Use [`keep`] for
 /// anything that must outlive the call (pending overlapped operations).

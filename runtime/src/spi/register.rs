@@ -45,7 +45,7 @@ fn guid<P: Binding>() -> Guid {
 
 /// Runs a catalog operation under the panic guard and reports it as an `HRESULT`, logging a
 /// failure where an administrator running `regsvr32` can see it.
-fn run(what: &str, f: impl FnOnce() -> Result<(), CatalogError>) -> i32 {
+pub(crate) fn run(what: &str, f: impl FnOnce() -> Result<(), CatalogError>) -> i32 {
     let mut failure = None;
     let result = catch(|| {
         f().map_err(|e| {

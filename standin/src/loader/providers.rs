@@ -98,6 +98,7 @@ impl Providers {
             size: core::mem::size_of::<winsock_provider::HostHooks>() as u32,
             complete_overlapped_request: Some(overlapped::complete_overlapped_request),
             set_last_error: Some(overlapped::set_last_error),
+            wait_for_events: Some(crate::host::kernel::wait_for_events),
         };
         // SAFETY: a complete HostHooks that outlives the call; both hooks live for the process.
         let r = unsafe { (entry.set_host_hooks)(&hooks) };

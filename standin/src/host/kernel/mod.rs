@@ -52,3 +52,23 @@ pub struct Completion {
 // SAFETY: the overlapped pointer is an address the application owns; the packet itself is
 // plain data, as on Windows, where any thread may dequeue any packet.
 unsafe impl Send for Completion {}
+
+/// The host's wait on `WPUCreateEvent` events (`HostHooks::wait_for_events`), which layered
+/// providers use to watch the providers below them: `WaitForMultipleObjectsEx` over the
+/// stand-in's events, `WAIT_FAILED` for bad arguments.
+pub(crate) unsafe extern "system" fn wait_for_events(
+    count: u32,
+    handles: *const isize,
+    wait_all: i32,
+    timeout_ms: u32,
+    alertable: i32,
+) -> u32 {
+    const WAIT_FAILED: u32 = 0xFFFF_FFFF;
+    if handles.is_null() || count == 0 {
+        return WAIT_FAILED;
+    }
+    // SAFETY: the provider passes `count` readable handles (WaitForMultipleObjectsEx's
+    // contract); checked non-null.
+    let handles = unsafe { core::slice::from_raw_parts(handles, count as usize) };
+    wait(handles, wait_all != 0, timeout_ms, alertable != 0).unwrap_or(WAIT_FAILED)
+}

@@ -1,0 +1,110 @@
+//! Code generation of the layered mode (`#[winsock_provider(layered, ...)]`): the struct
+//! unchanged, one `LayerBinding` impl holding the declared data, and the runtime's layer
+//! export macro.
+
+use crate::expand::{guid_literal, once_per_crate, protocol_spec, respan};
+use crate::valid::Model;
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+/// Expands a valid layered model (the mode is `non_ifs`: `valid` refuses IFS layers).
+pub fn expand(input: TokenStream, m: &Model) -> TokenStream {
+    let k = &m.krate;
+    let ident = &m.ident;
+    let bounds = respan(quote!(#ident: #k::__private::LayerBinding,), ident.span());
+    let layer_bound = respan(quote!(#ident: #k::Layer,), ident.span());
+    let name = &m.name;
+    let description = &m.description;
+    let guid = guid_literal(m.guid);
+    let protocols = m.protocols.iter().map(|p| protocol_spec(k, p));
+    let self_ty = quote_spanned!(ident.span()=> #ident);
+    let once = once_per_crate(ident.span());
+
+    quote! {
+        #input
+
+        const _: () = {
+            #[automatically_derived]
+            impl #k::__private::LayerBinding for #self_ty
+            where
+                #layer_bound
+            {
+                type Mode = #k::__private::NonIfs;
+
+                const INFO: #k::__private::ProviderInfo = #k::__private::ProviderInfo {
+                    name: #name,
+                    description: #description,
+                    guid: #k::__private::Guid(#guid),
+                    protocols: &[#(#protocols),*],
+                };
+
+                #[inline(always)]
+                fn state() -> &'static #k::__private::State<#k::__private::Layered<Self>> {
+                    static STATE: #k::__private::StateSlot<#k::__private::Layered<#ident>> =
+                        #k::__private::StateSlot::new();
+                    STATE.get()
+                }
+            }
+
+            #k::__private::export_layer_where!(#ident where #bounds);
+        };
+
+        #once
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expansion_is_the_struct_one_layer_impl_and_the_layer_exports() {
+        let out = crate::expand::winsock_provider(
+            quote!(
+                layered,
+                name = "Counter",
+                guid = "6f1c2a3e-8d4b-4c5a-9e7f-0a1b2c3d4e60",
+                non_ifs,
+                protocol(
+                    family = AF_INET,
+                    socket_type = SOCK_STREAM,
+                    protocol = IPPROTO_TCP
+                ),
+            ),
+            quote!(
+                pub struct Counter;
+            ),
+        );
+        let text = out.to_string();
+        for expected in [
+            "pub struct Counter ;",
+            "impl :: winsock_provider :: __private :: LayerBinding for Counter where Counter \
+             : :: winsock_provider :: Layer ,",
+            "static STATE : :: winsock_provider :: __private :: StateSlot < :: \
+             winsock_provider :: __private :: Layered < Counter >>",
+            ":: winsock_provider :: __private :: export_layer_where ! (Counter where",
+        ] {
+            assert!(text.contains(expected), "{}\nnot in\n{}", expected, text);
+        }
+        assert!(!text.contains("compile_error"));
+    }
+
+    #[test]
+    fn ifs_layers_are_refused() {
+        let out = crate::expand::winsock_provider(
+            quote!(
+                layered,
+                name = "L",
+                guid = "6f1c2a3e-8d4b-4c5a-9e7f-0a1b2c3d4e60",
+                ifs,
+                protocol(family = AF_INET, socket_type = SOCK_STREAM)
+            ),
+            quote!(
+                pub struct L;
+            ),
+        )
+        .to_string();
+        assert!(out.contains("compile_error"), "{}", out);
+        assert!(out.contains("IFS layers"), "{}", out);
+    }
+}

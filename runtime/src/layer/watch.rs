@@ -1,0 +1,505 @@
+//! Readiness of the sockets below: each lower socket is event-selected (all `FD_*` events) with
+//! an event from the `WPUCreateEvent` upcall; watcher threads, one per 63 sockets, wait on those
+//! events (`WaitForMultipleObjectsEx`, or the host's wait hook off Windows), read what happened
+//! with `WSPEnumNetworkEvents` and pass it on to the layer socket: as readiness to the runtime
+//! (its [`Notifier`]) and as a wake-up to calls blocked in the layer.
+
+use super::lower::LowerProvider;
+use crate::io::ready::{Notifier, Ready};
+use crate::sys::{self, SOCKET, WSAEVENT, WSPUPCALLTABLE};
+use crate::types::error::WsaError;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// `FD_READ | FD_WRITE | FD_OOB | FD_ACCEPT | FD_CONNECT | FD_CLOSE`.
+const ALL_EVENTS: u32 =
+    sys::FD_READ | sys::FD_WRITE | sys::FD_OOB | sys::FD_ACCEPT | sys::FD_CONNECT | sys::FD_CLOSE;
+/// Events per watcher thread: 64 handles per wait, one of them the thread's control event.
+const PER_THREAD: usize = 63;
+const WAIT_OBJECT_0: u32 = 0;
+const WAIT_TIMEOUT: u32 = 0x102;
+/// How long a watcher waits before reading every socket's events anyway (a safety net: a
+/// wake-up lost between the provider below and the host's events costs at most this).
+const SWEEP_MS: u32 = 500;
+/// How long a blocked call waits for an event below before asking the provider below again.
+const RECHECK: std::time::Duration = std::time::Duration::from_millis(10);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What calls blocked on a layer socket wait for.
+#[derive(Default)]
+struct Seen {
+    /// Bumped on every batch of lower events.
+    seq: u64,
+    /// The socket was closed: blocked calls give up.
+    closed: bool,
+    /// A connect call is running below: its outcome, if it arrives as `FD_CONNECT`, is kept.
+    connecting: bool,
+    /// That call returned `WSAEWOULDBLOCK`: its `FD_CONNECT` is the layer socket's too.
+    pending: bool,
+    /// The outcome of the last connect that completed below.
+    connected: Option<Result<(), WsaError>>,
+}
+
+/// The watched side of one layer socket.
+#[derive(Default)]
+pub(crate) struct Watched {
+    seen: Mutex<Seen>,
+    changed: Condvar,
+    notifier: Mutex<Notifier>,
+    /// Held by the watcher from looking at the socket below to announcing what it saw, and by
+    /// calls that consume a condition (receive, accept) around their call below: a condition
+    /// is announced only if no such call consumed it in between.
+    gate: Mutex<()>,
+}
+
+impl Watched {
+    /// Runs a call below that consumes data or connections under the gate.
+    pub(crate) fn consuming<T>(&self, call: impl FnOnce() -> T) -> T {
+        let _gate = lock(&self.gate);
+        call()
+    }
+
+    pub(crate) fn set_notifier(&self, notifier: Notifier) {
+        *lock(&self.notifier) = notifier;
+    }
+
+    /// The current event count, to wait for a change after an attempt.
+    pub(crate) fn seq(&self) -> u64 {
+        lock(&self.seen).seq
+    }
+
+    /// Waits until events arrive after `seq` was read, or at most [`RECHECK`] (a provider
+    /// below that announces no readiness is asked again that often); `WSAEINTR` once the
+    /// socket is closed.
+    pub(crate) fn wait_change(&self, seq: u64) -> Result<(), WsaError> {
+        let mut seen = lock(&self.seen);
+        if seen.seq == seq && !seen.closed {
+            seen = self
+                .changed
+                .wait_timeout(seen, RECHECK)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        if seen.closed {
+            Err(WsaError::INTR)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A connect call starts below.
+    pub(crate) fn start_connect(&self) {
+        let mut seen = lock(&self.seen);
+        seen.connecting = true;
+        seen.pending = false;
+        seen.connected = None;
+    }
+
+    /// The connect call below finished at once (connected or refused).
+    pub(crate) fn end_connect(&self) {
+        let mut seen = lock(&self.seen);
+        seen.connecting = false;
+        seen.pending = false;
+        seen.connected = None;
+    }
+
+    /// The connect call below returned `WSAEWOULDBLOCK`: from now on its `FD_CONNECT` is
+    /// announced on the layer socket. If it already came, it is announced now and returned.
+    pub(crate) fn pend_connect(&self) -> Option<Result<(), WsaError>> {
+        let early = {
+            let mut seen = lock(&self.seen);
+            match seen.connected.take() {
+                Some(outcome) => {
+                    seen.connecting = false;
+                    Some(outcome)
+                }
+                None => {
+                    seen.pending = true;
+                    None
+                }
+            }
+        };
+        if let Some(outcome) = early {
+            let notifier = lock(&self.notifier).clone();
+            signal(&notifier, sys::FD_CONNECT, outcome.err());
+        }
+        early
+    }
+
+    /// Waits for the outcome of the connect in progress.
+    pub(crate) fn wait_connect(&self) -> Result<(), WsaError> {
+        let mut seen = lock(&self.seen);
+        loop {
+            if seen.closed {
+                return Err(WsaError::INTR);
+            }
+            if let Some(outcome) = seen.connected.take() {
+                seen.connecting = false;
+                seen.pending = false;
+                return outcome;
+            }
+            seen = self.changed.wait(seen).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Wakes every blocked call for good.
+    pub(crate) fn close(&self) {
+        lock(&self.seen).closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Passes on what `WSPEnumNetworkEvents` reported. `now` is what the socket below is
+    /// ready for at delivery (readable, writable): a read, write or accept condition that a
+    /// call has consumed since it was recorded is not announced.
+    fn deliver(&self, events: &sys::WSANETWORKEVENTS, now: Option<(bool, bool)>) {
+        let mut bits = events.lNetworkEvents as u32;
+        if bits == 0 {
+            return;
+        }
+        let code = |bit: u32| {
+            let e = events.iErrorCode[bit.trailing_zeros() as usize];
+            if e == 0 {
+                None
+            } else {
+                Some(WsaError::from_code(e))
+            }
+        };
+        let (forward_connect, in_connect_call) = {
+            let mut seen = lock(&self.seen);
+            seen.seq = seen.seq.wrapping_add(1);
+            let in_call = seen.connecting && !seen.pending;
+            let mut forward = false;
+            if bits & sys::FD_CONNECT != 0 && seen.connecting {
+                seen.connected = Some(match code(sys::FD_CONNECT) {
+                    None => Ok(()),
+                    Some(e) => Err(e),
+                });
+                if seen.pending {
+                    forward = true;
+                    seen.connecting = false;
+                    seen.pending = false;
+                }
+            }
+            (forward, in_call)
+        };
+        self.changed.notify_all();
+        if let Some((readable, writable)) = now {
+            if !readable {
+                bits &= !(sys::FD_READ | sys::FD_OOB | sys::FD_ACCEPT);
+            }
+            if !writable {
+                bits &= !sys::FD_WRITE;
+            }
+        }
+        if in_connect_call {
+            // A connect that finishes inside the layer's call is announced by the runtime
+            // (FD_CONNECT, then FD_WRITE) when the call returns.
+            bits &= !sys::FD_WRITE;
+        }
+        let notifier = lock(&self.notifier).clone();
+        if forward_connect {
+            signal(&notifier, sys::FD_CONNECT, code(sys::FD_CONNECT));
+        }
+        for bit in [sys::FD_READ, sys::FD_WRITE, sys::FD_ACCEPT, sys::FD_CLOSE] {
+            if bits & bit != 0 {
+                signal(&notifier, bit, code(bit));
+            }
+        }
+        if bits & sys::FD_OOB != 0 {
+            signal(&notifier, sys::FD_READ, None);
+        }
+    }
+}
+
+fn signal(notifier: &Notifier, bit: u32, error: Option<WsaError>) {
+    match error {
+        None => notifier.ready(Ready::from_bits(bit)),
+        Some(e) => notifier.ready_with_error(Ready::from_bits(bit), e),
+    }
+}
+
+/// `WaitForMultipleObjectsEx` over upcall events.
+type WaitFn = crate::host::hooks::WaitForEventsFn;
+
+/// The wait the watchers use: the host's hook, else (on Windows) kernel32's.
+fn wait_fn() -> Option<WaitFn> {
+    if let Some(f) = crate::host::hooks::wait_for_events() {
+        return Some(f);
+    }
+    os_wait()
+}
+
+#[cfg(windows)]
+fn os_wait() -> Option<WaitFn> {
+    extern "system" {
+        fn WaitForMultipleObjectsEx(
+            count: u32,
+            handles: *const WSAEVENT,
+            wait_all: i32,
+            timeout_ms: u32,
+            alertable: i32,
+        ) -> u32;
+    }
+    Some(WaitForMultipleObjectsEx)
+}
+
+#[cfg(not(windows))]
+fn os_wait() -> Option<WaitFn> {
+    None
+}
+
+/// One watched lower socket.
+struct Entry {
+    lower: SOCKET,
+    provider: Arc<LowerProvider>,
+    event: WSAEVENT,
+    watched: Arc<Watched>,
+}
+
+#[derive(Default)]
+struct GroupState {
+    entries: Vec<Entry>,
+    exit: bool,
+}
+
+/// Events no entry uses, reset, for the next sockets: creating and closing one per socket
+/// would churn the host's handle values. A thread may still be waiting on one it took before
+/// the entry went: when it is signalled for its new entry, that thread only wakes and looks
+/// at its own entries once more.
+type Spares = Arc<Mutex<Vec<WSAEVENT>>>;
+
+/// Up to [`PER_THREAD`] watched sockets and the thread waiting on their events.
+struct Group {
+    state: Mutex<GroupState>,
+    control: WSAEVENT,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+// SAFETY: the raw values inside (event handles, lower socket handles, function pointers) are
+// plain numbers shared with the host and the lower provider, which allow use from any thread.
+unsafe impl Send for Group {}
+// SAFETY: as above; all mutable state is behind mutexes.
+unsafe impl Sync for Group {}
+
+/// The watcher threads of one layer instance.
+pub(crate) struct Watcher {
+    upcalls: WSPUPCALLTABLE,
+    wait: WaitFn,
+    groups: Mutex<Vec<Arc<Group>>>,
+    spares: Spares,
+}
+
+impl Watcher {
+    /// `WSAEPROVIDERFAILEDINIT` when the host offers no way to wait on its events.
+    pub(crate) fn new(upcalls: WSPUPCALLTABLE) -> Result<Watcher, WsaError> {
+        let wait = match wait_fn() {
+            Some(f) => f,
+            None => {
+                crate::host::panic::log(
+                    "winsock-provider: layer: the host supplied no wait for its events \
+                     (HostHooks::wait_for_events)\n",
+                );
+                return Err(WsaError::PROVIDERFAILEDINIT);
+            }
+        };
+        if upcalls.lpWPUCreateEvent.is_none()
+            || upcalls.lpWPUCloseEvent.is_none()
+            || upcalls.lpWPUSetEvent.is_none()
+            || upcalls.lpWPUResetEvent.is_none()
+        {
+            return Err(WsaError::PROVIDERFAILEDINIT);
+        }
+        Ok(Watcher {
+            upcalls,
+            wait,
+            groups: Mutex::new(Vec::new()),
+            spares: Spares::default(),
+        })
+    }
+
+    fn create_event(&self) -> Result<WSAEVENT, WsaError> {
+        let f = self.upcalls.lpWPUCreateEvent.ok_or(WsaError::NOBUFS)?;
+        let mut errno = 0;
+        // SAFETY: a ws2_32 upcall with a writable errno.
+        let e = unsafe { f(&mut errno) };
+        if e == 0 {
+            return Err(if errno == 0 {
+                WsaError::NOBUFS
+            } else {
+                WsaError::from_code(errno)
+            });
+        }
+        Ok(e)
+    }
+
+    fn close_event(upcalls: &WSPUPCALLTABLE, event: WSAEVENT) {
+        if let Some(f) = upcalls.lpWPUCloseEvent {
+            let mut errno = 0;
+            // SAFETY: an event from WPUCreateEvent that nothing waits on any more.
+            unsafe { f(event, &mut errno) };
+        }
+    }
+
+    fn reset_event(upcalls: &WSPUPCALLTABLE, event: WSAEVENT) {
+        if let Some(f) = upcalls.lpWPUResetEvent {
+            let mut errno = 0;
+            // SAFETY: an event from WPUCreateEvent, still open.
+            unsafe { f(event, &mut errno) };
+        }
+    }
+
+    fn set_event(upcalls: &WSPUPCALLTABLE, event: WSAEVENT) {
+        if let Some(f) = upcalls.lpWPUSetEvent {
+            let mut errno = 0;
+            // SAFETY: an event from WPUCreateEvent, still open.
+            unsafe { f(event, &mut errno) };
+        }
+    }
+
+    /// Starts watching lower socket `lower` for `watched`.
+    pub(crate) fn add(
+        &self,
+        lower: SOCKET,
+        provider: &Arc<LowerProvider>,
+        watched: &Arc<Watched>,
+    ) -> Result<(), WsaError> {
+        let spare = lock(&self.spares).pop();
+        let event = match spare {
+            Some(e) => e,
+            None => self.create_event()?,
+        };
+        if let Err(e) = provider.event_select(lower, event, ALL_EVENTS) {
+            lock(&self.spares).push(event);
+            return Err(e);
+        }
+        let group = match self.group_with_room() {
+            Ok(g) => g,
+            Err(e) => {
+                let _ = provider.event_select(lower, 0, 0);
+                lock(&self.spares).push(event);
+                return Err(e);
+            }
+        };
+        lock(&group.state).entries.push(Entry {
+            lower,
+            provider: provider.clone(),
+            event,
+            watched: watched.clone(),
+        });
+        Watcher::set_event(&self.upcalls, group.control);
+        Ok(())
+    }
+
+    /// Stops watching for `watched` (before its lower socket is closed).
+    pub(crate) fn remove(&self, watched: &Arc<Watched>) {
+        let groups: Vec<Arc<Group>> = lock(&self.groups).clone();
+        for group in groups {
+            let mut state = lock(&group.state);
+            if let Some(i) = state
+                .entries
+                .iter()
+                .position(|e| Arc::ptr_eq(&e.watched, watched))
+            {
+                let entry = state.entries.swap_remove(i);
+                drop(state);
+                let _ = entry.provider.event_select(entry.lower, 0, 0);
+                Watcher::reset_event(&self.upcalls, entry.event);
+                lock(&self.spares).push(entry.event);
+                return;
+            }
+        }
+    }
+
+    fn group_with_room(&self) -> Result<Arc<Group>, WsaError> {
+        let mut groups = lock(&self.groups);
+        for g in groups.iter() {
+            if lock(&g.state).entries.len() < PER_THREAD {
+                return Ok(g.clone());
+            }
+        }
+        let control = self.create_event()?;
+        let group = Arc::new(Group {
+            state: Mutex::new(GroupState::default()),
+            control,
+            thread: Mutex::new(None),
+        });
+        let runner = group.clone();
+        let (upcalls, wait) = (self.upcalls, self.wait);
+        let thread = std::thread::Builder::new()
+            .name("wsp-layer-watch".to_owned())
+            .spawn(move || run(&runner, &upcalls, wait))
+            .map_err(|_| {
+                Watcher::close_event(&self.upcalls, control);
+                WsaError::NOBUFS
+            })?;
+        *lock(&group.thread) = Some(thread);
+        groups.push(group.clone());
+        Ok(group)
+    }
+
+    /// Stops every watcher thread and closes their events (at the layer's last clean-up).
+    pub(crate) fn stop(&self) {
+        let groups: Vec<Arc<Group>> = core::mem::take(&mut *lock(&self.groups));
+        for group in groups {
+            lock(&group.state).exit = true;
+            Watcher::set_event(&self.upcalls, group.control);
+            let thread = lock(&group.thread).take();
+            if let Some(t) = thread {
+                let _ = t.join();
+            }
+            Watcher::close_event(&self.upcalls, group.control);
+        }
+        for event in lock(&self.spares).drain(..) {
+            Watcher::close_event(&self.upcalls, event);
+        }
+    }
+}
+
+/// The watcher thread of `group`.
+fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
+    loop {
+        let handles: Vec<WSAEVENT> = {
+            let mut state = lock(&group.state);
+            if state.exit {
+                for entry in state.entries.drain(..) {
+                    Watcher::close_event(upcalls, entry.event);
+                }
+                return;
+            }
+            Some(group.control)
+                .into_iter()
+                .chain(state.entries.iter().map(|e| e.event))
+                .collect()
+        };
+        // SAFETY: events from WPUCreateEvent, all open: they are closed only when the watcher
+        // stops, after this thread has ended.
+        let r = unsafe { wait(handles.len() as u32, handles.as_ptr(), 0, SWEEP_MS, 0) };
+        if r == WAIT_OBJECT_0 {
+            Watcher::reset_event(upcalls, group.control);
+            continue;
+        }
+        if r >= handles.len() as u32 && r != WAIT_TIMEOUT {
+            // A failed wait: take a fresh snapshot (after a pause, rather than spin on it).
+            std::thread::sleep(std::time::Duration::from_millis(u64::from(SWEEP_MS)));
+            continue;
+        }
+        let state = lock(&group.state);
+        for entry in &state.entries {
+            if let Ok(events) = entry.provider.enum_network_events(entry.lower, entry.event) {
+                if events.lNetworkEvents == 0 {
+                    continue;
+                }
+                let _gate = lock(&entry.watched.gate);
+                let now = entry
+                    .provider
+                    .poll(entry.lower)
+                    .ok()
+                    .map(|(r, w, _)| (r, w));
+                entry.watched.deliver(&events, now);
+            }
+        }
+    }
+}
