@@ -32,8 +32,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 // The layers, each using only those below it (`tests/layers.rs` checks it):
-// `spi` -> `registry` -> `io` -> `host` -> `types` -> `sys`; `registry` keeps its sockets in the
-// `wsp-handle-table` crate.
+// `layer` -> `spi` -> `registry` -> `io` -> `host` -> `types` -> `sys`; `registry` keeps its
+// sockets in the `wsp-handle-table` crate.
 mod host;
 mod io;
 mod layer;
@@ -55,6 +55,7 @@ pub use layer::{
 pub use registry::provider::{IfsSocket, IoctlRequest, Provider, SocketRequest, StartupContext};
 pub use registry::sock::Sock;
 pub use registry::state::{Binding, Ifs, Mode, NonIfs, State};
+pub use spi::exports::{entry_points, EntryPoints, EnumProtocolsFn, RegisterFn, StartupFn};
 pub use spi::proc_table;
 pub use types::addr::{SockAddr, SOCKADDR_IN6_LEN, SOCKADDR_IN_LEN};
 pub use types::buf::{Bufs, BufsMut};
@@ -72,50 +73,6 @@ pub const ENUM_PROTOCOLS_EXPORT: &str = "WspEnumProviderProtocols";
 pub const REGISTER_EXPORT: &str = "DllRegisterServer";
 /// The export `regsvr32 /u` calls to remove them.
 pub const UNREGISTER_EXPORT: &str = "DllUnregisterServer";
-
-/// The signature of `DllRegisterServer` and `DllUnregisterServer`: an `HRESULT`.
-pub type RegisterFn = unsafe extern "system" fn() -> i32;
-
-/// The signature of `WSPStartup`.
-pub type StartupFn = unsafe extern "system" fn(
-    u16,
-    *const sys::WSPDATA,
-    *const sys::WSAPROTOCOL_INFOW,
-    sys::WSPUPCALLTABLE,
-    *mut sys::WSPPROC_TABLE,
-) -> i32;
-
-/// The signature of `WspEnumProviderProtocols(lpProviderId, lpProtocolBuffer,
-/// lpdwBufferLength, lpErrno)`: the number of entries, or `SOCKET_ERROR` with `WSAENOBUFS` and
-/// the needed length in bytes.
-pub type EnumProtocolsFn = unsafe extern "system" fn(
-    *mut sys::GUID,
-    *mut sys::WSAPROTOCOL_INFOW,
-    *mut u32,
-    *mut i32,
-) -> i32;
-
-/// The two exports of a provider, as function pointers (for loading a provider that is linked
-/// into the same binary, e.g. in tests). (No `Debug`: Rust 1.63 has no `Debug` for
-/// `extern "system"` function pointers.)
-#[derive(Copy, Clone)]
-pub struct EntryPoints {
-    /// `WSPStartup`.
-    pub startup: StartupFn,
-    /// `WspEnumProviderProtocols`.
-    pub enum_protocols: EnumProtocolsFn,
-    /// `WspSetHostHooks` (call it before `WSPStartup`).
-    pub set_host_hooks: SetHostHooksFn,
-}
-
-/// The entry points of provider `P` (the same functions its DLL exports).
-pub fn entry_points<P: Binding>() -> EntryPoints {
-    EntryPoints {
-        startup: spi::lifecycle::startup::<P>,
-        enum_protocols: spi::lifecycle::enum_protocols::<P>,
-        set_host_hooks: spi::lifecycle::set_host_hooks::<P>,
-    }
-}
 
 /// Implementation details used by the code `#[winsock_provider]` generates. Not public API.
 #[doc(hidden)]

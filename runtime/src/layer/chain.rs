@@ -7,9 +7,10 @@ use super::lower::LowerProvider;
 use super::watch::Watcher;
 use super::{LayerBinding, Layered};
 use crate::registry::state::Binding;
+use crate::spi::exports::EntryPoints;
 use crate::sys::{self, SOCKET, WSAPROTOCOL_INFOW, WSPDATA, WSPPROC_TABLE, WSPUPCALLTABLE};
 use crate::types::error::WsaError;
-use crate::{EntryPoints, Guid};
+use crate::types::info::Guid;
 use core::cell::Cell;
 use core::ffi::c_void;
 use core::num::NonZeroU32;
@@ -334,7 +335,7 @@ pub unsafe extern "system" fn startup<L: LayerBinding>(
 pub fn entry_points<L: LayerBinding>() -> EntryPoints {
     EntryPoints {
         startup: startup::<L>,
-        ..crate::entry_points::<Layered<L>>()
+        ..crate::spi::exports::entry_points::<Layered<L>>()
     }
 }
 

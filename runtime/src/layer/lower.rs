@@ -643,7 +643,8 @@ mod dl {
     //! `WspSetHostHooks`, when the library has it). Libraries stay loaded: a layer may hold
     //! threads and pointers into them until the process ends.
 
-    use crate::{SetHostHooksFn, StartupFn};
+    use crate::host::hooks::SetHostHooksFn;
+    use crate::spi::exports::StartupFn;
 
     /// `WSPStartup`, and `WspSetHostHooks` if exported.
     pub(super) type Exports = (StartupFn, Option<SetHostHooksFn>);

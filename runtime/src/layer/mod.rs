@@ -44,7 +44,7 @@ use crate::types::addr::SockAddr;
 use crate::types::buf::{Bufs, BufsMut};
 use crate::types::error::WsaError;
 use crate::types::flags::{MsgFlags, OptInput, OptValue, Shutdown, SockOpt};
-use crate::{Guid, ProviderInfo};
+use crate::types::info::{Guid, ProviderInfo};
 use core::num::NonZeroU32;
 use core::ops::Deref;
 use core::sync::atomic::{AtomicBool, Ordering};

@@ -7,17 +7,17 @@ use winsock_catalog::{Backend, CatalogError, Catalogs, Guid, LayerSpec};
 
 /// The GUID of a layer's chain entries: the layer's own with its last bit flipped (every chain
 /// entry of one install shares it, as `WSCInstallProviderAndChains` does).
-pub fn chains_guid(layer: crate::Guid) -> crate::Guid {
-    crate::Guid(layer.0 ^ 1)
+pub fn chains_guid(layer: crate::types::info::Guid) -> crate::types::info::Guid {
+    crate::types::info::Guid(layer.0 ^ 1)
 }
 
-fn catalog_guid(g: crate::Guid) -> Guid {
+fn catalog_guid(g: crate::types::info::Guid) -> Guid {
     let g = g.to_sys();
     Guid::from_fields(g.data1, g.data2, g.data3, g.data4)
 }
 
 /// Removes what an earlier registration of the layer installed; no error when nothing was.
-fn remove(catalog: &dyn Backend, layer: crate::Guid) -> Result<(), CatalogError> {
+fn remove(catalog: &dyn Backend, layer: crate::types::info::Guid) -> Result<(), CatalogError> {
     let arch = winsock_catalog::Arch::native();
     for id in [chains_guid(layer), layer] {
         let id = catalog_guid(id);

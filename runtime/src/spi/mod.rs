@@ -19,6 +19,7 @@ pub(crate) mod args;
 pub(crate) mod attempts;
 pub(crate) mod control;
 pub(crate) mod data;
+pub(crate) mod exports;
 pub(crate) mod ext;
 pub(crate) mod lifecycle;
 pub(crate) mod register;
