@@ -355,6 +355,9 @@ for arch in "${ARCHES[@]}"; do check_exports "$arch"; done
 
 # --------------------------------------------------------------------------------------------
 export WINEPREFIX="$WINE_DIR/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+# A panic under Wine prints its message only: with a backtrace requested, Wine's dbghelp faults
+# reading the binaries' debug information and the process dies before the message is seen.
+export RUST_BACKTRACE=0
 unset DISPLAY WAYLAND_DISPLAY
 if [[ ! -f "$WINEPREFIX/system.reg" ]]; then
     step "creating the Wine prefix (${WINEPREFIX#"$root"/})"
