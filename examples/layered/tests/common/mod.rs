@@ -87,9 +87,14 @@ fn pipe_library() -> PathBuf {
         .expect("building the pipe provider")
 }
 
-/// A directory of this test binary's own.
+/// A directory of this test process's own, under the target directory's `tmp` (so runs leave
+/// nothing behind outside the build).
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wsp-layered-{}-{}", name, std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "layered-{}-{}",
+        name,
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("creating a scratch directory");
     dir
