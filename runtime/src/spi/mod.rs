@@ -39,38 +39,16 @@ use sockets::{
     socket,
 };
 
-/// The dispatch table of provider `P`: every entry set.
+/// Builds a `WSPPROC_TABLE` from the list of entries: each field set to the function of the
+/// same name in this module, instantiated for the provider type given in brackets.
+macro_rules! table_of {
+    ([$p:ident] $($field:ident : $entry:ty => $name:ident,)*) => {
+        WSPPROC_TABLE { $($field: Some($name::<$p>),)* }
+    };
+}
+
+/// The dispatch table of provider `P`: every entry set (from the one list of the 30 entries,
+/// [`for_each_wsp_proc!`](crate::for_each_wsp_proc)).
 pub fn proc_table<P: Binding>() -> WSPPROC_TABLE {
-    WSPPROC_TABLE {
-        lpWSPAccept: Some(accept::<P>),
-        lpWSPAddressToString: Some(address_to_string::<P>),
-        lpWSPAsyncSelect: Some(async_select::<P>),
-        lpWSPBind: Some(bind::<P>),
-        lpWSPCancelBlockingCall: Some(cancel_blocking_call::<P>),
-        lpWSPCleanup: Some(cleanup::<P>),
-        lpWSPCloseSocket: Some(close_socket::<P>),
-        lpWSPConnect: Some(connect::<P>),
-        lpWSPDuplicateSocket: Some(duplicate_socket::<P>),
-        lpWSPEnumNetworkEvents: Some(enum_network_events::<P>),
-        lpWSPEventSelect: Some(event_select::<P>),
-        lpWSPGetOverlappedResult: Some(get_overlapped_result::<P>),
-        lpWSPGetPeerName: Some(get_peer_name::<P>),
-        lpWSPGetSockName: Some(get_sock_name::<P>),
-        lpWSPGetSockOpt: Some(get_sock_opt::<P>),
-        lpWSPGetQOSByName: Some(get_qos_by_name::<P>),
-        lpWSPIoctl: Some(ioctl::<P>),
-        lpWSPJoinLeaf: Some(join_leaf::<P>),
-        lpWSPListen: Some(listen::<P>),
-        lpWSPRecv: Some(recv::<P>),
-        lpWSPRecvDisconnect: Some(recv_disconnect::<P>),
-        lpWSPRecvFrom: Some(recv_from::<P>),
-        lpWSPSelect: Some(select::<P>),
-        lpWSPSend: Some(send::<P>),
-        lpWSPSendDisconnect: Some(send_disconnect::<P>),
-        lpWSPSendTo: Some(send_to::<P>),
-        lpWSPSetSockOpt: Some(set_sock_opt::<P>),
-        lpWSPShutdown: Some(shutdown::<P>),
-        lpWSPSocket: Some(socket::<P>),
-        lpWSPStringToAddress: Some(string_to_address::<P>),
-    }
+    crate::for_each_wsp_proc!(table_of, P)
 }
