@@ -1,11 +1,19 @@
-//! The runtime's top-level modules depend on each other one way only.
+//! No module cycle in the runtime's `src/`, at any level.
 //!
-//! Reads every file of `src/`, assigns it to its top-level module (`src/io/ops.rs` to `io`,
-//! `src/sys/mod.rs` to `sys`; `lib.rs`, the crate's facade, to none), and collects the
-//! `crate::<module>` paths its code names (comments are skipped; `use crate::{a, b}` lists
-//! count each name). A `crate::` path must name a module: reaching an item through the root's
-//! re-exports would hide the dependency. The test fails on any cycle between modules,
-//! printing it, and prints the order it found.
+//! `top_level_modules_form_no_cycle`: reads every file of `src/`, assigns it to its top-level
+//! module (`src/io/ops.rs` to `io`, `src/sys/mod.rs` to `sys`; `lib.rs`, the crate's facade, to
+//! none), and collects the `crate::<module>` paths its code names (comments are skipped; `use
+//! crate::{a, b}` lists count each name). A `crate::` path must name a module: reaching an item
+//! through the root's re-exports would hide the dependency. The test fails on any cycle between
+//! modules, printing it, and prints the order it found.
+//!
+//! `modules_inside_each_folder_form_no_cycle`: the same one-way rule inside every folder
+//! (`io/ops.rs` against `io/sock_io.rs`, ...). Every file is read for the paths it uses (`use`
+//! trees and paths in code: `crate::...`, `super::...`, `self::...`, and a `use` of a child
+//! module by its name). A path is charged to the module it names; a name a module re-exports to
+//! the module it comes from. Inside a folder, a use between two of its modules (or their
+//! descendants, inline test modules included) is an edge between those two; uses of the
+//! folder's own root (`mod.rs`) do not count.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -256,8 +264,6 @@ fn the_checker_sees_paths_and_cycles() {
     let lib = "pub mod sys;\n#[allow(x)]\nmod table;\nmod io;\nuse io::x;";
     assert_eq!(modules(lib).len(), 3);
 }
-
-// Every folder level: the modules inside each folder depend on each other one way only.
 
 /// A module path from the crate root: `[]` is the root, `["host", "registry"]` is
 /// `crate::host::registry`.
@@ -690,6 +696,15 @@ fn modules_inside_each_folder_form_no_cycle() {
             unplaced.join("\n  ")
         ),
     };
+    let ops_uses_sock_io = (
+        vec!["io".to_owned(), "ops".to_owned()],
+        vec!["io".to_owned(), "sock_io".to_owned()],
+    );
+    assert!(
+        uses.edges.contains(&ops_uses_sock_io),
+        "the uses were not read:\n  {}",
+        describe(&uses)
+    );
     if let Some((parent, cycle)) = find_cycle(&uses) {
         panic!(
             "module cycle in runtime/src among the modules of `crate{}{}`: {}\n  {}",

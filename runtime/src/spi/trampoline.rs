@@ -235,7 +235,7 @@ pub(crate) fn traced<C: Convention>(
 #[cfg(all(test, feature = "trace"))]
 mod tests {
     use super::trace::{args, set_mask, Sink};
-    use super::{entry, Errno, Site, Status};
+    use super::{Errno, Site, Status};
     use crate::types::error::WsaError;
     use std::sync::Mutex;
 
