@@ -1,6 +1,6 @@
 //! Readiness: what a provider signals.
 //!
-//! A provider signals each change once ([`Notifier::ready`], `Sock::ready`); the runtime
+//! A provider signals each change once ([`Notifier::ready`](crate::Notifier::ready), `Sock::ready`); the runtime
 //! records network events by Microsoft's re-enabling rules, signals the selected event or posts
 //! the selected window message, wakes `WSPSelect` callers and retries pending overlapped
 //! operations.
@@ -23,10 +23,10 @@ impl Ready {
     /// A connection is waiting to be accepted (listening sockets).
     pub const ACCEPT: Ready = Ready(FD_ACCEPT);
     /// A connection attempt finished: connected, or failed (signal it with
-    /// [`Notifier::ready_with_error`]).
+    /// [`Notifier::ready_with_error`](crate::Notifier::ready_with_error)).
     pub const CONNECT: Ready = Ready(FD_CONNECT);
     /// The connection is closed: gracefully (no error) or reset / aborted (signal it with
-    /// [`Notifier::ready_with_error`], e.g. `WSAECONNRESET`).
+    /// [`Notifier::ready_with_error`](crate::Notifier::ready_with_error), e.g. `WSAECONNRESET`).
     pub const CLOSE: Ready = Ready(FD_CLOSE);
 
     /// From `FD_*` bits (others are dropped).
