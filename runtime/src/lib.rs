@@ -53,8 +53,9 @@ pub use io::ready::Ready;
 pub use layer::{
     chains_guid, Layer, LayerContext, LayerSock, LayerSocket, Layered, LowerSocket, Next,
 };
-pub use registry::provider::Sock;
-pub use registry::provider::{IfsSocket, IoctlRequest, Provider, SocketRequest, StartupContext};
+pub use registry::provider::{
+    IfsSocket, IoctlRequest, Provider, Sock, SocketRequest, StartupContext,
+};
 pub use registry::state::{Binding, Ifs, Mode, NonIfs, State};
 pub use spi::exports::{entry_points, EntryPoints, EnumProtocolsFn, RegisterFn, StartupFn};
 pub use spi::proc_table;
