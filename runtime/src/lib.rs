@@ -48,12 +48,14 @@ pub use host::hooks::{
 };
 pub use host::panic::PANIC_ERROR;
 pub use io::completion::outstanding_operations;
-pub use io::ready::{Notifier, Ready};
+pub use io::notifier::Notifier;
+pub use io::ready::Ready;
 pub use layer::{
     chains_guid, Layer, LayerContext, LayerSock, LayerSocket, Layered, LowerSocket, Next,
 };
-pub use registry::provider::{IfsSocket, IoctlRequest, Provider, SocketRequest, StartupContext};
-pub use registry::sock::Sock;
+pub use registry::provider::{
+    IfsSocket, IoctlRequest, Provider, Sock, SocketRequest, StartupContext,
+};
 pub use registry::state::{Binding, Ifs, Mode, NonIfs, State};
 pub use spi::exports::{entry_points, EntryPoints, EnumProtocolsFn, RegisterFn, StartupFn};
 pub use spi::proc_table;

@@ -5,11 +5,13 @@
 //! [`Socket`] trait, which the registry's `Sock<P>` implements, and keeps its own per-socket
 //! record ([`SockIo`]) inside it.
 //!
-//! - [`ready`]: what a provider signals ([`Ready`], [`Notifier`]);
+//! - [`ready`]: what a provider signals ([`Ready`]) and the socket side a signal reaches;
+//! - [`notifier`]: the handle a provider signals through ([`Notifier`](notifier::Notifier));
 //! - [`sock_io`]: the per-socket record, how a signal is recorded and how a call's result
 //!   re-enables events;
 //! - [`events`]: the `WSAEventSelect` re-enabling rules and the announcements;
 //! - [`ops`]: pending overlapped requests, attempted in order, each completed once;
+//! - [`queue`]: the queues of pending requests a socket's record holds;
 //! - [`completion`]: how a request completes (routine, completion port, event);
 //! - [`bufs`]: the caller's buffers and out-pointers a pending request holds;
 //! - [`deferred`]: the entry guard, and the driver thread;
@@ -19,7 +21,9 @@ pub(crate) mod bufs;
 pub(crate) mod completion;
 pub(crate) mod deferred;
 pub(crate) mod events;
+pub(crate) mod notifier;
 pub(crate) mod ops;
+pub(crate) mod queue;
 pub(crate) mod ready;
 pub(crate) mod signals;
 pub(crate) mod sock_io;

@@ -3,61 +3,14 @@
 //! the provider signals readiness; each completes exactly once ([`Completion`]).
 
 use super::completion::Completion;
+use super::queue::{Attempt, Dir, Held, Op, Ops};
+use super::ready::{Driver, Ready};
 use super::Socket;
+use super::{signals, sock_io};
 use crate::host::{catch, lock};
 use crate::types::error::WsaError;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-
-/// Which queue a request waits in: requests of one direction complete in order.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub(crate) enum Dir {
-    /// Receives and accepts.
-    In = 0,
-    /// Sends, connects and disconnects.
-    Out = 1,
-}
-
-/// One attempt of a request: `(bytes, flags)`, `WSAEWOULDBLOCK` to keep waiting, or an error.
-pub(crate) type Attempt<S> = Box<dyn FnMut(&S) -> Result<(u32, u32), WsaError> + Send + 'static>;
-
-pub(crate) struct Op<S: Socket> {
-    attempt: Attempt<S>,
-    done: Completion,
-    /// The `FD_*` event whose re-enabling call this request is.
-    bit: u32,
-    /// Keeps the socket record alive until the request completes.
-    _keep: Arc<S>,
-}
-
-/// A socket's pending requests.
-pub(crate) struct Ops<S: Socket> {
-    queues: [VecDeque<Op<S>>; 2],
-    /// A thread is attempting this socket's requests (at most one does).
-    running: bool,
-    /// A signal arrived while it was: attempt again.
-    again: bool,
-    /// The socket is closing: requests are aborted.
-    closed: bool,
-    /// Listed in the registry of sockets that had pending requests.
-    registered: bool,
-    /// Requests waiting on another socket whose completion names this one (`AcceptEx`'s
-    /// data stage): closing this socket completes them.
-    stages: Vec<Weak<Held>>,
-}
-
-impl<S: Socket> Ops<S> {
-    pub(crate) fn new() -> Ops<S> {
-        Ops {
-            queues: [VecDeque::new(), VecDeque::new()],
-            running: false,
-            again: false,
-            closed: false,
-            registered: false,
-            stages: Vec::new(),
-        }
-    }
-}
 
 /// What `submit` reports to the caller.
 pub(crate) enum Submitted {
@@ -177,7 +130,7 @@ fn attempt_once<S: Socket>(
     bit: u32,
     attempt: &mut Attempt<S>,
 ) -> Result<(u32, u32), WsaError> {
-    super::sock_io::call(sock, bit, || {
+    sock_io::call(sock, bit, || {
         sock.io().attempting(|| catch(|| attempt(sock)))
     })
 }
@@ -214,6 +167,27 @@ impl<S: Socket> Drop for Running<'_, S> {
             lock(&self.sock.io().ops).running = false;
             self.sock.io().idle.notify_all();
         }
+    }
+}
+
+/// Connects a socket record to its notifiers and tells the provider (once per socket, on the
+/// first call that reaches it), then catches up on anything signalled before.
+pub(crate) fn attach<S: Socket>(sock: &Arc<S>) {
+    if sock_io::connect_notifiers(sock) {
+        drive(&**sock);
+    }
+}
+
+/// Every socket is a signal target: the type-erased side its notifiers reach.
+impl<S: Socket> Driver for S {
+    fn signal(&self, ready: Ready, error: Option<WsaError>) -> bool {
+        sock_io::record(self, ready, error);
+        signals::bump();
+        has_pending(self)
+    }
+
+    fn drive(&self) {
+        drive(self);
     }
 }
 
@@ -320,11 +294,6 @@ fn drain<S: Socket>(sock: &S, released: bool) {
         }
     }
 }
-
-/// A request's completion held where two sockets can reach it: the one whose queue it waits
-/// in, and the one whose handle it names ([`hold_stage`]). Whoever takes it first delivers it,
-/// under this lock, so a close of the naming socket waits for a delivery in progress.
-pub(crate) type Held = Mutex<Option<Completion>>;
 
 /// Ties `held` to `owner`, the socket its completion names: closing `owner` completes it
 /// with `WSA_OPERATION_ABORTED` (before `owner`'s handle is released). False if `owner` is

@@ -2,8 +2,9 @@
 //! overlapped operations, and how a readiness signal drives them.
 
 use super::events::{announce, EventState, NotifyState, Target};
-use super::ops::{self, Ops};
-use super::ready::{self, Driver, Notifier, Ready};
+use super::notifier::{self, Notifier};
+use super::queue::Ops;
+use super::ready::Ready;
 use super::{signals, Socket};
 use crate::host::{catch, lock, PANIC_ERROR};
 use crate::sys::{self, FD_ACCEPT, FD_CLOSE, FD_CONNECT, FD_READ, FD_WRITE};
@@ -29,7 +30,7 @@ pub(crate) struct SockIo<S: Socket> {
     /// [`SockIo::nonblocking`] true for that thread only.
     attempt: AtomicUsize,
     /// The socket's own record, weakly (for `Notifier`s), once attached.
-    this: ready::SelfRef,
+    this: notifier::SelfRef,
     /// [`DETACHED`], [`ATTACHING`], [`READY`] or [`BROKEN`] (the provider's `attached`
     /// panicked: the socket fails every call but close). One word, so the common case of a
     /// call (ready) is one load.
@@ -132,17 +133,18 @@ impl<S: Socket> SockIo<S> {
 }
 
 /// Connects a socket record to its notifiers and tells the provider (once per socket, on the
-/// first call that reaches it), then catches up on anything signalled before. A panic in the
-/// provider's `attached` makes the socket unusable ([`SockIo::usable`]).
-pub(crate) fn attach<S: Socket>(sock: &Arc<S>) {
+/// first call that reaches it); true when this call did (the caller then catches up on
+/// anything signalled before). A panic in the provider's `attached` makes the socket unusable
+/// ([`SockIo::usable`]).
+pub(crate) fn connect_notifiers<S: Socket>(sock: &Arc<S>) -> bool {
     let io = sock.io();
     let claimed =
         io.attach
             .compare_exchange(DETACHED, ATTACHING, Ordering::AcqRel, Ordering::Acquire);
     if claimed.is_err() {
-        return;
+        return false;
     }
-    ready::set_self(&io.this, sock);
+    notifier::set_self(&io.this, sock);
     let attached = catch(|| {
         sock.attached();
         Ok(())
@@ -150,20 +152,7 @@ pub(crate) fn attach<S: Socket>(sock: &Arc<S>) {
     let state = if attached.is_err() { BROKEN } else { READY };
     io.attach.store(state, Ordering::Release);
     signals::bump();
-    ops::drive(&**sock);
-}
-
-/// Every socket is a signal target: the type-erased side its notifiers reach.
-impl<S: Socket> Driver for S {
-    fn signal(&self, ready: Ready, error: Option<WsaError>) -> bool {
-        record(self, ready, error);
-        signals::bump();
-        ops::has_pending(self)
-    }
-
-    fn drive(&self) {
-        ops::drive(self);
-    }
+    true
 }
 
 /// Records conditions `ready` (with `error` for `CONNECT`/`CLOSE`) and announces the network

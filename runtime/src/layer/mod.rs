@@ -36,8 +36,8 @@ pub use lower::LowerSocket;
 pub use register::{chains_guid, register_layer, unregister_layer};
 
 use crate::io::ready::Ready;
+use crate::registry::provider::Sock;
 use crate::registry::provider::{IoctlRequest, Provider, SocketRequest, StartupContext};
-use crate::registry::sock::Sock;
 use crate::registry::state::{Binding, Mode, State};
 use crate::sys;
 use crate::types::addr::SockAddr;

@@ -5,7 +5,8 @@
 //! (its [`Notifier`]) and as a wake-up to calls blocked in the layer.
 
 use super::lower::LowerProvider;
-use crate::io::ready::{Notifier, Ready};
+use crate::io::notifier::Notifier;
+use crate::io::ready::Ready;
 use crate::sys::{self, SOCKET, WSAEVENT, WSPUPCALLTABLE};
 use crate::types::error::WsaError;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -1,7 +1,7 @@
 //! Start-up/clean-up counting, the handle table and descriptor allocation.
 
 use super::provider::{IfsSocket, Provider, StartupContext};
-use super::sock::{Shared, Sock};
+use super::provider::{Shared, Sock};
 use crate::host::catch;
 use crate::io::{ops, sock_io};
 use crate::sys::{self, SOCKET, WSPUPCALLTABLE};

@@ -3,8 +3,8 @@
 //! overlapped request.
 
 use crate::io::completion::Completion;
-use crate::io::sock_io;
-use crate::registry::sock::Sock;
+use crate::io::ops;
+use crate::registry::provider::Sock;
 use crate::registry::state::{keep, Binding, Mode, Pinned};
 use crate::sys::{
     LPWSAOVERLAPPED_COMPLETION_ROUTINE, OVERLAPPED, SOCKADDR, SOCKET, WSABUF, WSATHREADID,
@@ -30,7 +30,7 @@ pub(crate) fn sock<P: Binding>(s: SOCKET) -> Result<Pinned<P>, WsaError> {
 #[cold]
 #[inline(never)]
 fn first_calls<P: Binding>(pinned: &Pinned<P>) -> Result<(), WsaError> {
-    sock_io::attach(&keep(pinned));
+    ops::attach(&keep(pinned));
     pinned.io.usable()
 }
 

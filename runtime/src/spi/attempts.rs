@@ -3,8 +3,9 @@
 
 use super::args;
 use crate::io::bufs::{HeldBufs, Out};
-use crate::io::ops::{self, Attempt, Dir, Submitted};
-use crate::registry::sock::Sock;
+use crate::io::ops::{self, Submitted};
+use crate::io::queue::{Attempt, Dir};
+use crate::registry::provider::Sock;
 use crate::registry::state::{keep, Binding, Pinned};
 use crate::sys::{self, LPWSAOVERLAPPED_COMPLETION_ROUTINE, OVERLAPPED, SOCKET, WSATHREADID};
 use crate::types::buf::Bufs;

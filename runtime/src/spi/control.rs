@@ -5,7 +5,7 @@ use super::sockets::entry_info;
 use super::trace::{args, Site};
 use super::trampoline::{entry, Errno, Flag, Status};
 use crate::registry::provider::IoctlRequest;
-use crate::registry::sock::Sock;
+use crate::registry::provider::Sock;
 use crate::registry::state::{Binding, Pinned};
 use crate::sys::*;
 use crate::types::buf::Bufs;

@@ -14,10 +14,11 @@ use super::trampoline::{entry, Errno, ExtFlag, ExtStatus};
 use crate::host::{catch, lock};
 use crate::io::bufs::{copy_wsabufs, HeldBufs, Kept, Out};
 use crate::io::completion::Completion;
-use crate::io::ops::{self, Attempt, Dir, Submitted};
+use crate::io::ops::{self, Submitted};
+use crate::io::queue::{Attempt, Dir, Held};
 use crate::io::sock_io;
 use crate::registry::provider::Provider;
-use crate::registry::sock::Sock;
+use crate::registry::provider::Sock;
 use crate::registry::state::{keep, Binding, Pinned};
 use crate::sys::{self, *};
 use crate::types::addr::{check_room, SockAddr};
@@ -260,7 +261,7 @@ fn accept_attempt<P: Binding>(
 
 /// `AcceptEx`'s request while its data stage waits: completed aborted if the stage is
 /// dropped without completing it (the accepted socket closed).
-struct StageGuard(Arc<ops::Held>);
+struct StageGuard(Arc<Held>);
 
 impl Drop for StageGuard {
     fn drop(&mut self) {

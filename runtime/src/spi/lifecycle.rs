@@ -75,7 +75,7 @@ pub(crate) unsafe extern "system" fn cleanup<P: Binding>(errno: *mut i32) -> i32
         let counted = P::state().cleanup::<P::Mode>();
         if counted != Err(WsaError::NOTINITIALISED) && P::state().active().is_err() {
             // The last clean-up closed every socket: abort what they still had pending.
-            crate::io::ops::abort_all_of::<crate::registry::sock::Sock<P>>();
+            crate::io::ops::abort_all_of::<crate::registry::provider::Sock<P>>();
             crate::io::deferred::quiesce();
         }
         counted

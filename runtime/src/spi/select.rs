@@ -4,9 +4,9 @@
 //! stream to receive), `ACCEPT` (a listener with a connection pending) or `CLOSE`; *writable*
 //! when it reports `WRITE`; in the *except* set when its last connection attempt failed.
 
-use crate::io::{signals, sock_io, Ready};
+use crate::io::{ops, signals, sock_io, Ready};
 use crate::registry::provider::Provider;
-use crate::registry::sock::Sock;
+use crate::registry::provider::Sock;
 use crate::registry::state::{keep, Binding};
 use crate::sys::{FD_SET, SOCKET, WSPUPCALLTABLE};
 use crate::types::error::WsaError;
@@ -86,7 +86,7 @@ pub(crate) fn select<P: Binding>(
                 let pinned = P::state().lookup(h)?;
                 let sock = keep(&pinned);
                 drop(pinned);
-                sock_io::attach(&sock);
+                ops::attach(&sock);
                 sock.io.usable()?;
                 socks.push(sock);
             }

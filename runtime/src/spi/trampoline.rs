@@ -231,3 +231,47 @@ pub(crate) fn traced<C: Convention>(
     trace::finish(started, &ret, error);
     ret
 }
+
+#[cfg(all(test, feature = "trace"))]
+mod tests {
+    use super::trace::{args, set_mask, Sink};
+    use super::{Errno, Site, Status};
+    use crate::types::error::WsaError;
+    use std::sync::Mutex;
+
+    static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    fn capture(line: &str) {
+        LINES.lock().unwrap().push(line.to_owned());
+    }
+
+    #[test]
+    fn a_traced_call_writes_its_line() {
+        /// An entry point whose body fails with `WSAEFAULT`.
+        fn failing(site: Site, errno: Errno, s: *const u8) -> i32 {
+            entry!(Status, site, errno, args!(s), move || Err(WsaError::FAULT))
+        }
+        set_mask(1 << Site::Bind as u8);
+        let mut errno = 0;
+        let sink = Sink::new(capture);
+        tracing::subscriber::with_default(sink, || {
+            // SAFETY: `errno` is writable for the call.
+            let out = unsafe { Errno::new(&mut errno) };
+            let s = 4 as *const u8;
+            assert_eq!(failing(Site::Bind, out, s), -1);
+            // Not traced (not in the mask).
+            assert_eq!(failing(Site::Listen, out, s), -1);
+        });
+        set_mask(0);
+        assert_eq!(errno, 10014);
+        let lines = LINES.lock().unwrap();
+        assert_eq!(lines.len(), 1, "{:?}", lines);
+        let line = &lines[0];
+        assert!(
+            line.starts_with("wsp: WSPBind(s=0x4) -> -1 WSAEFAULT(10014) in "),
+            "{}",
+            line
+        );
+        assert!(line.ends_with(" us\n"), "{}", line);
+    }
+}
