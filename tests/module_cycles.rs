@@ -1,17 +1,17 @@
-//! No module cycle in `standin/src`, at any level: the top-level modules (`api/`, `loader/`,
-//! `host/`, `catalog.rs`, `session.rs`, `scenarios/`...) depend on each other one way only,
-//! and so do the modules inside each folder.
+//! No module cycle in `runtime/src` or `standin/src`, at any level: the modules inside each
+//! folder (and the top-level modules) depend on each other one way only.
 //!
 //! Every file is read for the paths it uses (`use` trees and paths in code: `crate::...`,
 //! `super::...`, `self::...`, and a `use` of a child module by its name). A path is charged to
-//! the module it names; a name a module re-exports (`crate::Ws2`, `super::Procs`) to the module
-//! it comes from. Inside a folder, a use between two of its modules (or their descendants) is
-//! an edge between those two; uses of the folder's own root (`mod.rs`) do not count. The test
-//! fails on a cycle, naming it, and on a `crate::` name it cannot place.
+//! the module it names (a glob `use x::*` to `x`); a name a module re-exports to the module it
+//! comes from. Inside a folder, a use between two of its modules (or their descendants, inline
+//! test modules included) is an edge between those two; uses of the folder's own root
+//! (`mod.rs`) do not count. The tests fail on a cycle, naming it, and on a `crate::` name they
+//! cannot place.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A module path from the crate root: `[]` is the root, `["host", "registry"]` is
 /// `crate::host::registry`.
@@ -117,7 +117,7 @@ fn use_statements(code: &str) -> Vec<(bool, Vec<Vec<String>>)> {
         let start = from + at;
         from = start + 4;
         let before = code[..start].chars().next_back();
-        if before.map_or(false, is_ident) {
+        if before.is_some_and(is_ident) {
             continue;
         }
         let line_start = code[..start]
@@ -147,15 +147,14 @@ fn code_paths(code: &str) -> Vec<Vec<String>> {
             let start = from + at;
             from = start + prefix.len();
             let before = code[..start].chars().next_back();
-            if before.map_or(false, |c| is_ident(c) || c == '$' || c == ':') {
+            if before.is_some_and(|c| is_ident(c) || c == '$' || c == ':') {
                 continue;
             }
             let mut path = vec![prefix.trim_end_matches("::").to_owned()];
             let mut rest = &code[from..];
             loop {
                 let name: String = rest.chars().take_while(|&c| is_ident(c)).collect();
-                if name.is_empty() || name == "super" && path.last().map_or(false, |p| p != "super")
-                {
+                if name.is_empty() || name == "super" && path.last().is_some_and(|p| p != "super") {
                     break;
                 }
                 rest = &rest[name.len()..];
@@ -249,6 +248,10 @@ fn resolve(
         Some(item) => item,
         None => return Ok(Some(owner)),
     };
+    if item == "*" {
+        // A glob names the module it reads.
+        return Ok(Some(owner));
+    }
     match exports.get(&owner).and_then(|e| e.get(item)) {
         Some(Some(target)) if depth < 8 => {
             let mut next = target.clone();
@@ -407,7 +410,7 @@ fn read_sources(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
     for path in entries {
         if path.is_dir() {
             read_sources(root, &path, out);
-        } else if path.extension().map_or(false, |e| e == "rs") {
+        } else if path.extension().is_some_and(|e| e == "rs") {
             let rel = path.strip_prefix(root).expect("under src");
             let rel: Vec<String> = rel
                 .components()
@@ -428,18 +431,54 @@ fn describe(uses: &Uses) -> String {
     lines.join("\n  ")
 }
 
-#[test]
-fn standin_modules_depend_one_way() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// The uses of crate `dir` (a crate's `src/`, relative to this package), panicking on names
+/// it cannot place.
+fn crate_uses(dir: &str) -> Uses {
+    let src: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files = Vec::new();
     read_sources(&src, &src, &mut files);
-    let uses = match uses_of(&files) {
+    match uses_of(&files) {
         Ok(uses) => uses,
         Err(unplaced) => panic!(
-            "names used through `crate::` that no module of src/ accounts for:\n  {}",
+            "names used through `crate::` that no module of {} accounts for:\n  {}",
+            dir,
             unplaced.join("\n  ")
         ),
-    };
+    }
+}
+
+/// Panics, naming it, on a cycle among the modules of one folder of crate `dir`.
+fn assert_no_cycle(dir: &str, uses: &Uses) {
+    if let Some((parent, cycle)) = find_cycle(uses) {
+        panic!(
+            "module cycle in {} among the modules of `crate{}{}`: {}\n  {}",
+            dir,
+            if parent.is_empty() { "" } else { "::" },
+            parent.join("::"),
+            cycle.join(" -> "),
+            describe(uses)
+        );
+    }
+}
+
+#[test]
+fn runtime_modules_depend_one_way() {
+    let uses = crate_uses("../runtime/src");
+    let ops_uses_sock_io = (
+        vec!["io".to_owned(), "ops".to_owned()],
+        vec!["io".to_owned(), "sock_io".to_owned()],
+    );
+    assert!(
+        uses.edges.contains(&ops_uses_sock_io),
+        "the uses were not read:\n  {}",
+        describe(&uses)
+    );
+    assert_no_cycle("runtime/src", &uses);
+}
+
+#[test]
+fn standin_modules_depend_one_way() {
+    let uses = crate_uses("../standin/src");
     for module in ["api", "loader", "host"] {
         assert!(
             uses.modules.contains(&vec![module.to_owned()]),
@@ -455,15 +494,7 @@ fn standin_modules_depend_one_way() {
         "the uses were not read:\n  {}",
         describe(&uses)
     );
-    if let Some((parent, cycle)) = find_cycle(&uses) {
-        panic!(
-            "module cycle in standin/src among the modules of `crate{}{}`: {}\n  {}",
-            if parent.is_empty() { "" } else { "::" },
-            parent.join("::"),
-            cycle.join(" -> "),
-            describe(&uses)
-        );
-    }
+    assert_no_cycle("standin/src", &uses);
 }
 
 #[test]
