@@ -3,7 +3,7 @@
 use crate::entry::Entry;
 use crate::error::CatalogError;
 use crate::guid::Guid;
-use crate::info::ProtocolInfo;
+use crate::info::{ProtocolInfo, LAYERED_PROTOCOL, PFL_HIDDEN, XP1_IFS_HANDLES};
 
 /// Which of the two protocol catalogs.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
@@ -137,6 +137,47 @@ impl HasInfo for ProtocolInfo {
 }
 
 impl LayerSpec {
+    /// The layer's hidden layered entry (`ChainLen` 0, `PFL_HIDDEN`, named after the layer),
+    /// made from `first`, an entry it goes over; the caller sets its GUID and catalog id.
+    pub(crate) fn layered_entry(&self, first: &ProtocolInfo) -> ProtocolInfo {
+        let mut info = first.clone();
+        info.set_chain(LAYERED_PROTOCOL, &[]);
+        info.set_provider_flags(PFL_HIDDEN);
+        info.set_name(&self.name);
+        self.keep_ifs(&mut info);
+        info
+    }
+
+    /// The chain entry of the layer (layered entry `layer_cid`) over `below` (catalog id
+    /// `below_id`): `ChainEntries` = [layer, `below`'s own chain or id], visible, named
+    /// `"<name> over [<below>]"`; the caller sets its GUID and catalog id.
+    pub(crate) fn chain_entry(
+        &self,
+        layer_cid: u32,
+        below_id: u32,
+        below: &ProtocolInfo,
+    ) -> ProtocolInfo {
+        let mut info = below.clone();
+        let mut chain = vec![layer_cid];
+        if below.chain_len() == 1 {
+            chain.push(below_id);
+        } else {
+            chain.extend_from_slice(below.chain_entries());
+        }
+        info.set_chain(chain.len() as i32, &chain);
+        info.set_provider_flags(below.provider_flags() & !PFL_HIDDEN);
+        info.set_name(&format!("{} over [{}]", self.name, below.name()));
+        self.keep_ifs(&mut info);
+        info
+    }
+
+    /// A non-IFS layer clears `XP1_IFS_HANDLES`; an IFS one keeps the flag of the entry below.
+    fn keep_ifs(&self, info: &mut ProtocolInfo) {
+        if !self.ifs {
+            info.set_service_flags1(info.service_flags1() & !XP1_IFS_HANDLES);
+        }
+    }
+
     /// The entries the layer goes over among `entries` (the `arch` catalog, in order): those
     /// `over` names, in its order, or every visible one (`ChainLen` ≥ 1, not `PFL_HIDDEN`) when
     /// it is empty; `WSAEINVAL` for an id the catalog lacks.

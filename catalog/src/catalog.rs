@@ -9,9 +9,7 @@ use crate::backend::{describe_archs, Arch, Backend, Catalogs, HasInfo, LayerSpec
 use crate::entry::{check_chain, encode_path, Entry};
 use crate::error::CatalogError;
 use crate::guid::Guid;
-use crate::info::{
-    ProtocolInfo, LAYERED_PROTOCOL, MAX_PROTOCOL_CHAIN, PATH_FIELD_LEN, PFL_HIDDEN, XP1_IFS_HANDLES,
-};
+use crate::info::{ProtocolInfo, LAYERED_PROTOCOL, MAX_PROTOCOL_CHAIN, PATH_FIELD_LEN};
 use crate::reg::{Tree, Value, REG_BINARY};
 use crate::store::Store;
 
@@ -446,38 +444,19 @@ impl<S: Store> Backend for StoreCatalog<S> {
             let ids = model.allocate(1 + distinct.len())?;
             let layer_cid = ids[0];
             for (arch, chosen) in targets {
-                let mut dummy = chosen[0].entry.info.clone();
+                let mut dummy = spec.layered_entry(&chosen[0].entry.info);
                 dummy.set_provider_id(spec.layer_id);
                 dummy.set_catalog_entry_id(layer_cid);
-                dummy.set_chain(LAYERED_PROTOCOL, &[]);
-                dummy.set_provider_flags(PFL_HIDDEN);
-                dummy.set_name(&spec.name);
                 let mut chains = Vec::with_capacity(chosen.len());
                 for it in &chosen {
-                    let below = &it.entry.info;
-                    let mut info = below.clone();
+                    let mut info = spec.chain_entry(layer_cid, it.id(), &it.entry.info);
                     info.set_provider_id(spec.chains_id);
                     let pos = distinct.iter().position(|d| *d == it.id()).unwrap_or(0);
                     info.set_catalog_entry_id(ids[1 + pos]);
-                    let mut chain = vec![layer_cid];
-                    if below.chain_len() == 1 {
-                        chain.push(it.id());
-                    } else {
-                        chain.extend_from_slice(below.chain_entries());
-                    }
-                    info.set_chain(chain.len() as i32, &chain);
-                    info.set_provider_flags(below.provider_flags() & !PFL_HIDDEN);
-                    info.set_name(&format!("{} over [{}]", spec.name, below.name()));
-                    if !spec.ifs {
-                        info.set_service_flags1(info.service_flags1() & !XP1_IFS_HANDLES);
-                    }
                     chains.push(Item::new(Entry {
                         path: spec.path.clone(),
                         info,
                     })?);
-                }
-                if !spec.ifs {
-                    dummy.set_service_flags1(dummy.service_flags1() & !XP1_IFS_HANDLES);
                 }
                 let dummy = Item::new(Entry {
                     path: spec.path.clone(),

@@ -6,10 +6,7 @@ use crate::backend::{Arch, Backend, Catalogs, LayerSpec, NamespaceEntry};
 use crate::entry::{encode_path, Entry};
 use crate::error::{CatalogError, WSAEINVAL, WSANO_RECOVERY};
 use crate::guid::Guid;
-use crate::info::{
-    ProtocolInfo, LAYERED_PROTOCOL, MAX_PROTOCOL_CHAIN, PFL_HIDDEN, PROTOCOL_INFO_LEN,
-    XP1_IFS_HANDLES,
-};
+use crate::info::{ProtocolInfo, LAYERED_PROTOCOL, MAX_PROTOCOL_CHAIN, PROTOCOL_INFO_LEN};
 use crate::registry::RegistryStore;
 use crate::store::Store;
 use crate::win::{self, wide};
@@ -276,34 +273,13 @@ impl Backend for Wsc {
                 t.chain_len()
             )));
         }
-        let mut dummy = targets[0].clone();
-        dummy.set_chain(LAYERED_PROTOCOL, &[]);
-        dummy.set_provider_flags(PFL_HIDDEN);
-        dummy.set_name(&spec.name);
-        if !spec.ifs {
-            dummy.set_service_flags1(dummy.service_flags1() & !XP1_IFS_HANDLES);
-        }
+        let dummy = spec.layered_entry(&targets[0]);
         let layer_ids =
             self.install_provider_at(&spec.layer_id, &spec.path, &[dummy], catalogs, None)?;
         let layer_cid = layer_ids[0];
         let chains: Vec<ProtocolInfo> = targets
             .iter()
-            .map(|below| {
-                let mut info = below.clone();
-                let mut chain = vec![layer_cid];
-                if below.chain_len() == 1 {
-                    chain.push(below.catalog_entry_id());
-                } else {
-                    chain.extend_from_slice(below.chain_entries());
-                }
-                info.set_chain(chain.len() as i32, &chain);
-                info.set_provider_flags(below.provider_flags() & !PFL_HIDDEN);
-                info.set_name(&format!("{} over [{}]", spec.name, below.name()));
-                if !spec.ifs {
-                    info.set_service_flags1(info.service_flags1() & !XP1_IFS_HANDLES);
-                }
-                info
-            })
+            .map(|below| spec.chain_entry(layer_cid, below.catalog_entry_id(), below))
             .collect();
         let chain_ids =
             match self.install_provider_at(&spec.chains_id, &spec.path, &chains, catalogs, Some(0))
