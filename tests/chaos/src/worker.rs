@@ -2507,6 +2507,8 @@ impl<'a> Worker<'a> {
     // ---- races ----
 
     /// A helper thread calls on one of this worker's sockets while this thread closes it.
+    /// The helper holds the gate exclusively: the close runs concurrently, but no socket can
+    /// be created (and given the freed value) until the helper is done with the value.
     fn race_close(&mut self) {
         let i = match self.any_sock() {
             Some(i) => i,
@@ -2526,6 +2528,10 @@ impl<'a> Worker<'a> {
                         let mut rng = Rng::new(seed);
                         let thread = sh.ws.current_thread_id();
                         let t = sh.spi.table;
+                        // Held for every call: once the close frees the value, no other
+                        // worker can be handed it, so the value is this worker's
+                        // (non-blocking) socket or no socket, never another's blocking one.
+                        let _g = sh.gate.write().unwrap_or_else(|e| e.into_inner());
                         for _ in 0..24 {
                             let mut buf = [0u8; 64];
                             let wb = WSABUF {
