@@ -1,7 +1,8 @@
 //! The default readiness (`Provider::readiness` = the conditions signalled and not since
 //! refuted by a `WSAEWOULDBLOCK`), observed through `select` as an application sees it: a
 //! would-block refutes a recorded condition, a would-block with nothing recorded changes
-//! nothing, and a signal after a refutation is recorded again.
+//! nothing, and a signal after a refutation is recorded again; and through `WSAEventSelect`,
+//! a receive that fails with `WSAEWOULDBLOCK` re-enables `FD_READ` as a successful one does.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -30,8 +31,11 @@ impl Provider for Echo {
         Ok(Slot::default())
     }
 
-    fn send(&self, sock: &Sock<Self>, bufs: &Bufs<'_>, _: MsgFlags) -> Result<usize, WsaError> {
-        sock.0.store(true, Ordering::SeqCst);
+    /// `MSG_OOB` signals `READ` without making data available (a stale signal).
+    fn send(&self, sock: &Sock<Self>, bufs: &Bufs<'_>, flags: MsgFlags) -> Result<usize, WsaError> {
+        if !flags.contains(MsgFlags::OOB) {
+            sock.0.store(true, Ordering::SeqCst);
+        }
         sock.ready(Ready::READ);
         Ok(bufs.len())
     }
@@ -119,5 +123,42 @@ fn would_block_refutes_what_was_signalled_and_only_that() {
         assert!(!readable(&ws, s), "round {}: a second would-block", round);
     }
     ws.closesocket(s).expect("close");
+    ws.cleanup();
+}
+
+/// "Any call to the reenabling routine, even one that fails, results in reenabling of
+/// recording and signaling" (`WSAEventSelect`): after a stale `FD_READ`, a receive that would
+/// block re-enables the event, so the next data is recorded.
+#[test]
+fn a_would_block_receive_reenables_fd_read() {
+    let ws = Ws2::new();
+    ws.load(entry_points::<Echo>()).expect("load");
+    let s = ws.socket(2, SOCK_DGRAM, IPPROTO_UDP).expect("socket");
+    let ev = ws.create_event().expect("WSACreateEvent");
+    ws.wsa_event_select(s, ev, FD_READ).expect("WSAEventSelect");
+    let recorded = |ws: &Ws2| {
+        ws.wsa_enum_network_events(s, ev)
+            .expect("WSAEnumNetworkEvents")
+            .lNetworkEvents as u32
+            & FD_READ
+    };
+    for round in 0..3 {
+        // A signal with nothing to read: recorded, then the event waits for its re-enabling.
+        assert_eq!(ws.send(s, &[1], MSG_OOB), Ok(1));
+        assert_ne!(recorded(&ws), 0, "round {}: the stale signal", round);
+        assert_eq!(recv(&ws, s), Err(WsaError::WOULDBLOCK));
+        // Data now: the would-block above re-enabled FD_READ.
+        assert_eq!(ws.send(s, &[1], 0), Ok(1));
+        assert_ne!(
+            recorded(&ws),
+            0,
+            "round {}: FD_READ after a would-block receive",
+            round
+        );
+        assert_eq!(recv(&ws, s), Ok(1));
+        assert_eq!(recv(&ws, s), Err(WsaError::WOULDBLOCK));
+    }
+    ws.closesocket(s).expect("close");
+    ws.close_event(ev).expect("WSACloseEvent");
     ws.cleanup();
 }

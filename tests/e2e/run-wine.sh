@@ -623,8 +623,7 @@ for arch in "${ARCHES[@]}"; do
             run_catalog
             catalog_stage
             ;;
-        # x86_64 only so far: the i686 build of the layer has not been run yet.
-        layered) if [[ "$arch" == x86_64 ]]; then run_layered; fi ;;
+        layered) run_layered ;;
         *) die "unknown suite '$suite' in WSP_E2E_SUITES" ;;
         esac
     done

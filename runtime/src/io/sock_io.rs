@@ -219,24 +219,30 @@ pub(crate) fn connect_error<S: Socket>(sock: &S) -> Option<WsaError> {
 
 /// Bookkeeping after a call of the kind that re-enables `bit` (`FD_READ`: receives,
 /// `FD_WRITE`: sends, `FD_ACCEPT`: accepts) returned `result`: `WSAEWOULDBLOCK` refutes the
-/// condition (and arms `FD_WRITE`); otherwise the event is re-enabled and, if the condition
-/// still holds, recorded again.
+/// condition (and arms `FD_WRITE`); whatever the result, the event is re-enabled and, if the
+/// condition holds now, recorded again.
 ///
 /// Use through [`call`], which notes the socket's signal count before the provider runs.
 #[inline(always)]
 fn after_call<S: Socket, T>(sock: &S, seq: u64, bit: u32, result: &Result<T, WsaError>) {
     let would_block = matches!(result, Err(e) if *e == WsaError::WOULDBLOCK);
-    // The common case, a call that did not block on a socket whose event is not selected,
+    // The common case, a call on a socket whose event is not selected that did not block,
     // changes nothing: decide it without the lock (a selection racing with this call may miss
     // its re-enabling, as if the call had come just before the selection).
-    if !would_block && (bit == FD_WRITE || sock.io().selected.load(Ordering::Relaxed) & bit == 0) {
+    let selected = sock.io().selected.load(Ordering::Relaxed) & bit != 0;
+    if !would_block && (bit == FD_WRITE || !selected) {
         return;
     }
-    // A would-block (other than a send's, which arms `FD_WRITE`) only refutes a recorded
-    // condition. If the copy lacks it, either it is not recorded, or a signal recorded it
-    // that this call's signal count did not include (the count is bumped after the copy is
-    // written): a signal racing with the call, which stands. Either way there is nothing to do.
-    if would_block && bit != FD_WRITE && sock.io().level.load(Ordering::Relaxed) & bit == 0 {
+    // On a socket whose event is not selected, a would-block (other than a send's, which arms
+    // `FD_WRITE`) only refutes a recorded condition. If the copy lacks it, either it is not
+    // recorded, or a signal recorded it that this call's signal count did not include (the
+    // count is bumped after the copy is written): a signal racing with the call, which
+    // stands. Either way there is nothing to do.
+    if would_block
+        && bit != FD_WRITE
+        && !selected
+        && sock.io().level.load(Ordering::Relaxed) & bit == 0
+    {
         return;
     }
     after_call_slow(sock, seq, bit, would_block);
@@ -267,14 +273,22 @@ fn after_call_slow<S: Socket>(sock: &S, seq: u64, bit: u32, would_block: bool) {
             st.level = st.level.without(Ready::from_bits(bit));
             sock.io().level.store(st.level.bits(), Ordering::Relaxed);
         }
-        if bit == FD_WRITE {
+        // A failed call re-enables its event as a successful one does ("any call to the
+        // reenabling routine, even one that fails"); a send's arms `FD_WRITE`.
+        let rearmed = if bit == FD_WRITE {
             st.events.send_would_block();
-        }
+            true
+        } else if st.events.mask() & bit != 0 {
+            st.events.reenable(bit);
+            true
+        } else {
+            false
+        };
         drop(st);
-        // A signal that came between the failure and the arming above found `FD_WRITE` not
-        // armed and was not announced: look again now that it is.
-        if bit == FD_WRITE && readiness(sock).bits() & bit != 0 {
-            record(sock, Ready::WRITE, None);
+        // A signal that came between the failure and the re-enabling above found the event
+        // disabled and was not announced: look again now that it is enabled.
+        if rearmed && readiness(sock).bits() & bit != 0 {
+            record(sock, Ready::from_bits(bit), None);
         }
         return;
     }

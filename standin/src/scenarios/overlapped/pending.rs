@@ -313,7 +313,7 @@ pub fn shutdown_with_pending(ws: &Ws2, t: &Target) -> Result<(), String> {
                 evs[0],
                 5000,
                 S,
-                "the pending receive, after the peer sent",
+                &format!("{}: the pending receive, after the peer sent", what),
             )?;
             let (got, _) = wsa_result(ws, a, p[0], false)
                 .at(S, format_args!("{}: WSAGetOverlappedResult", what))?;
