@@ -2507,8 +2507,9 @@ impl<'a> Worker<'a> {
     // ---- races ----
 
     /// A helper thread calls on one of this worker's sockets while this thread closes it.
-    /// The helper holds the gate exclusively: the close runs concurrently, but no socket can
-    /// be created (and given the freed value) until the helper is done with the value.
+    /// The helper takes the gate exclusively before the close starts: the close runs
+    /// concurrently, but no socket can be created (and given the freed value) until the helper
+    /// is done with the value.
     fn race_close(&mut self) {
         let i = match self.any_sock() {
             Some(i) => i,
@@ -2519,6 +2520,8 @@ impl<'a> Worker<'a> {
         let delay = self.rng.below(300) as u64;
         let seed = self.rng.next_u64();
         let name = format!("race helper of worker {}", self.idx);
+        let holding = std::sync::Barrier::new(2);
+        let holding = &holding;
         std::thread::scope(|scope| {
             let helper =
                 std::thread::Builder::new()
@@ -2528,10 +2531,12 @@ impl<'a> Worker<'a> {
                         let mut rng = Rng::new(seed);
                         let thread = sh.ws.current_thread_id();
                         let t = sh.spi.table;
-                        // Held for every call: once the close frees the value, no other
-                        // worker can be handed it, so the value is this worker's
-                        // (non-blocking) socket or no socket, never another's blocking one.
+                        // Held for every call, and taken before the close starts: once the
+                        // close frees the value, no other worker can be handed it, so the
+                        // value is this worker's (non-blocking) socket or no socket, never
+                        // another's blocking one.
                         let _g = sh.gate.write().unwrap_or_else(|e| e.into_inner());
+                        holding.wait();
                         for _ in 0..24 {
                             let mut buf = [0u8; 64];
                             let wb = WSABUF {
@@ -2620,6 +2625,9 @@ impl<'a> Worker<'a> {
                             }
                         }
                     });
+            if helper.is_ok() {
+                holding.wait();
+            }
             std::thread::sleep(Duration::from_micros(delay));
             self.close_at(i);
             if let Ok(h) = helper {
