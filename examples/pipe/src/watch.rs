@@ -127,6 +127,9 @@ struct Shared {
     /// Read and write ends of the wake-up pipe (both non-blocking, close-on-exec).
     wake: [c_int; 2],
     stop: std::sync::atomic::AtomicBool,
+    /// How many times `poll` returned (tests check that an idle socket costs none).
+    #[cfg(test)]
+    rounds: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -188,6 +191,9 @@ impl Shared {
             }
             // SAFETY: poll on a live array of `fds.len()` pollfd structures.
             let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            #[cfg(test)]
+            self.rounds
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if rc <= 0 {
                 continue;
             }
@@ -340,6 +346,8 @@ impl Watcher {
             list: Mutex::new(Vec::new()),
             wake: wake_pipe()?,
             stop: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(test)]
+            rounds: std::sync::atomic::AtomicUsize::new(0),
         });
         let runner = shared.clone();
         let thread = std::thread::Builder::new()
@@ -387,5 +395,69 @@ impl Shared {
 impl Drop for Watcher {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unix::Socket;
+    use crate::Wait;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    fn rounds(w: &Watcher) -> usize {
+        lock(&w.shared)
+            .as_ref()
+            .map_or(0, |(s, _)| s.rounds.load(Ordering::Relaxed))
+    }
+
+    /// Data nobody reads and an end of stream nobody looks at cost the watcher nothing until
+    /// the socket is re-armed; stopping joins the thread.
+    #[test]
+    fn an_idle_socket_costs_no_rounds() {
+        let watcher = Watcher::default();
+        let listener = Socket::new().unwrap();
+        listener.bind(b"").unwrap();
+        listener.listen(4).unwrap();
+        let name = listener.local_name().unwrap();
+        let client = Socket::new().unwrap();
+        client.connect(&name).unwrap();
+        let (server, _) = listener.accept(Wait::Yes).unwrap();
+        server.attach(&watcher, Notifier::detached()).unwrap();
+        client.send(b"unread", Wait::Yes).unwrap();
+        client.shutdown(winsock_provider::Shutdown::Send).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let settled = rounds(&watcher);
+        assert!(settled > 0, "the watcher never polled");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            rounds(&watcher),
+            settled,
+            "the watcher spins on an idle socket"
+        );
+        // A receive that leaves nothing re-arms: the end of the stream is seen once more.
+        let mut buf = [0u8; 16];
+        assert_eq!(server.recv(&mut buf, Wait::No, false).unwrap(), 6);
+        server.rearm_read();
+        std::thread::sleep(Duration::from_millis(50));
+        let after = rounds(&watcher);
+        assert!(
+            after > settled && after <= settled + 3,
+            "{} -> {}",
+            settled,
+            after
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            rounds(&watcher),
+            after,
+            "the watcher spins at the end of the stream"
+        );
+        for s in [&listener, &client, &server] {
+            s.close();
+        }
+        watcher.stop();
+        assert!(lock(&watcher.shared).is_none());
     }
 }
