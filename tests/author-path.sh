@@ -13,16 +13,19 @@
 #   family   `cargo wsp new --family 40 --sockaddr 16..16` (SockAddr::Raw addresses)
 #   stream   `cargo wsp new --stream --family 40 --sockaddr 16..16` (the templates/provider-stream
 #            crate: connections, every notification model, overlapped I/O, AcceptEx)
+#   ifs      `cargo wsp new --ifs` (the templates/provider-ifs crate: sockets that are OS handles,
+#            named pipes under Wine, Unix sockets on Linux; the stream, notification and IFS
+#            file-I/O scenarios)
 # Exits 0 only if every step of every variant passed; prints each step's time.
 #
 # Environment knobs (optional):
-#   AUTHOR_PATH_VARIANTS   which variants to walk (default "default family stream")
+#   AUTHOR_PATH_VARIANTS   which variants to walk (default "default family stream ifs")
 #   AUTHOR_PATH_KEEP=1     keep the temporary folder (its path is printed)
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$script_dir/.." && pwd)"
-VARIANTS="${AUTHOR_PATH_VARIANTS:-default family stream}"
+VARIANTS="${AUTHOR_PATH_VARIANTS:-default family stream ifs}"
 
 t_start=$SECONDS
 step() { printf '==> %s\n' "$*"; }
@@ -72,6 +75,7 @@ for variant in $VARIANTS; do
     default) args=() ;;
     family) args=(--family 40 --sockaddr 16..16) ;;
     stream) args=(--stream --family 40 --sockaddr 16..16) ;;
+    ifs) args=(--ifs) ;;
     *) die "unknown variant '$variant' in AUTHOR_PATH_VARIANTS" ;;
     esac
     name="author-$variant"

@@ -1,6 +1,6 @@
 //! `cargo wsp`: the path of a Winsock provider author, outside the toolkit's repository.
 //!
-//! * `cargo wsp new NAME [--stream] [--family N --sockaddr MIN..MAX] [--toolkit PATH]` writes
+//! * `cargo wsp new NAME [--stream | --ifs] [--family N --sockaddr MIN..MAX] [--toolkit PATH]` writes
 //!   a provider crate from the toolkit's templates that builds and passes its tests at once;
 //! * `cargo wsp build --windows [--release]` builds the crate's provider DLL with the Windows
 //!   toolchain (Debian's Rust 1.63), strips it and checks its exports;
@@ -24,7 +24,7 @@ pub fn default_toolkit() -> PathBuf {
 }
 
 const USAGE: &str = "\
-usage: cargo wsp new NAME [--stream] [--family N --sockaddr MIN..MAX] [--toolkit PATH]
+usage: cargo wsp new NAME [--stream | --ifs] [--family N --sockaddr MIN..MAX] [--toolkit PATH]
        cargo wsp build --windows [--release]
        cargo wsp test --wine [--release]
 
@@ -32,6 +32,9 @@ usage: cargo wsp new NAME [--stream] [--family N --sockaddr MIN..MAX] [--toolkit
           path dependencies on the toolkit, a test through the ws2_32 stand-in):
           datagrams between the sockets of one process, or with --stream connections
             --stream               a stream provider (listen/accept/connect, byte streams)
+            --ifs                  an IFS stream provider: every socket is an OS handle
+                                   (a named pipe on Windows, a Unix socket elsewhere) that
+                                   ReadFile/WriteFile (read/write) work on
             --family N             a provider for address family N (not AF_INET/AF_INET6),
             --sockaddr MIN..MAX    whose addresses are MIN to MAX bytes long (SockAddr::Raw)
             --toolkit PATH         the winsock-provider checkout to depend on
