@@ -486,11 +486,11 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<
 /// What `run` says it made.
 fn describe(req: &Request) -> String {
     let what = match req.kind {
-        Kind::Datagram => "non-IFS datagram",
-        Kind::Stream => "non-IFS stream",
-        Kind::Ifs => "IFS stream (sockets are OS handles)",
+        Kind::Datagram => "non-IFS datagram provider",
+        Kind::Stream => "non-IFS stream provider",
+        Kind::Ifs => "IFS stream provider (sockets are OS handles)",
         Kind::Layered => {
-            return "layered (over the AF_INET TCP entries of the provider installed under it; its tests use the toolkit's templates/provider-stream)".to_owned()
+            return "a layer over the AF_INET TCP entries of the provider installed under it (its tests install the toolkit's templates/provider-stream under it)".to_owned()
         }
     };
     match req.family {
@@ -519,7 +519,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         std::fs::write(&path, text).map_err(|e| format!("{}: {}", path.display(), e))?;
     }
     println!(
-        "created {}: {} provider, GUID {}, toolkit {}",
+        "created {}: {}, GUID {}, toolkit {}",
         dest.display(),
         describe(&req),
         guid,

@@ -353,7 +353,6 @@ impl Provider for Streams {
         let link = st.link.take();
         drop(st);
         // Wake calls blocked in this socket: they see `closed` and fail with WSAEINTR.
-        drop(lock(&s.state));
         s.changed.notify_all();
         if let Some((link, side)) = link {
             link.finish(side, true);
