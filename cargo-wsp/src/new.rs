@@ -17,10 +17,23 @@ pub struct Request {
     pub name: String,
     /// `--family N --sockaddr MIN..MAX`.
     pub family: Option<Family>,
-    /// `--stream`: the stream template instead of the datagram one.
-    pub stream: bool,
+    /// Which template.
+    pub kind: Kind,
     /// The toolkit checkout.
     pub toolkit: PathBuf,
+}
+
+/// The kinds of crate `cargo wsp new` writes, one template each.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Non-IFS datagrams (`templates/provider`), the default.
+    Datagram,
+    /// Non-IFS streams (`templates/provider-stream`), `--stream`.
+    Stream,
+    /// IFS streams: sockets that are OS handles (`templates/provider-ifs`), `--ifs`.
+    Ifs,
+    /// A layer over another provider's entries (`templates/provider-layered`), `--layered`.
+    Layered,
 }
 
 /// A non-INET address family and its address sizes (whole `sockaddr`, family field included).
@@ -55,6 +68,8 @@ fn parse(args: &[String]) -> Result<Request, String> {
     let mut sockaddr = None;
     let mut toolkit = None;
     let mut stream = false;
+    let mut ifs = false;
+    let mut layered = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |what: &str| {
@@ -63,9 +78,8 @@ fn parse(args: &[String]) -> Result<Request, String> {
                 .ok_or_else(|| format!("{} needs a value", what))
         };
         match a.as_str() {
-            "--ifs" => {
-                return Err("--ifs: the toolkit has no IFS template yet; examples/pipe in the toolkit is an IFS provider (named pipes on Windows, Unix sockets elsewhere) to start from".to_owned())
-            }
+            "--ifs" => ifs = true,
+            "--layered" => layered = true,
             "--stream" => stream = true,
             "--family" => {
                 let v = value("--family")?;
@@ -91,6 +105,20 @@ fn parse(args: &[String]) -> Result<Request, String> {
             s if s.starts_with('-') => return Err(format!("unknown option {}", s)),
             s if name.is_none() => name = Some(s.to_owned()),
             s => return Err(format!("unexpected argument {}", s)),
+        }
+    }
+    if layered {
+        let other = [
+            ("--ifs", ifs),
+            ("--stream", stream),
+            ("--family", family.is_some()),
+            ("--sockaddr", sockaddr.is_some()),
+        ];
+        if let Some((option, _)) = other.iter().find(|(_, given)| *given) {
+            return Err(format!(
+                "--layered with {}: a layer has no sockets or addresses of its own; it goes over the entries of the base provider installed under it (its protocol(...) items say which), so drop {}",
+                option, option
+            ));
         }
     }
     let name = name.ok_or("missing NAME (cargo wsp new NAME)")?;
@@ -127,10 +155,17 @@ fn parse(args: &[String]) -> Result<Request, String> {
             ));
         }
     }
+    // The IFS template is a stream provider: `--ifs --stream` says the same twice.
+    let kind = match (ifs, stream) {
+        _ if layered => Kind::Layered,
+        (true, _) => Kind::Ifs,
+        (false, true) => Kind::Stream,
+        (false, false) => Kind::Datagram,
+    };
     Ok(Request {
         name,
         family,
-        stream,
+        kind,
         toolkit,
     })
 }
@@ -224,9 +259,45 @@ const STREAMS: Template = Template {
     address_body: "    SockAddr::Inet(SocketAddr::from(([127, 0, 0, 1], 0)))\n",
 };
 
+const IFS_STREAMS: Template = Template {
+    dir: "provider-ifs",
+    package: "provider-ifs-template",
+    display: "Template IFS streams",
+    guid: "3d7e9a41-5c2b-4e8f-9a16-b0c4d2e6f813",
+    socket_type: "SOCK_STREAM",
+    protocol_const: "pub const PROTOCOL: i32 = 6;",
+    protocol_entry:
+        "    protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP),",
+    tests: &[
+        "tests/streams.rs",
+        "tests/conformance.rs",
+        "tests/closed_handles.rs",
+        "tests/lifecycle.rs",
+    ],
+    address_body: "    SockAddr::Inet(SocketAddr::from(([127, 0, 0, 1], 0)))\n",
+};
+
+const LAYER: Template = Template {
+    dir: "provider-layered",
+    package: "provider-layered-template",
+    display: "Template counting layer",
+    guid: "9c4b2e71-0a3d-4f6e-b852-7d1e3c9a4f60",
+    socket_type: "",
+    protocol_const: "",
+    protocol_entry: "",
+    tests: &[],
+    address_body: "",
+};
+
 /// The template folder (under `templates/`), its package name and the edits for `req`.
 fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
-    let t = if req.stream { &STREAMS } else { &DATAGRAMS };
+    let t = match req.kind {
+        Kind::Datagram => &DATAGRAMS,
+        Kind::Stream => &STREAMS,
+        Kind::Ifs => &IFS_STREAMS,
+        Kind::Layered => &LAYER,
+    };
+    let stream = t.socket_type == "SOCK_STREAM";
     let toolkit = req.toolkit.display().to_string().replace('\\', "/");
     let mut edits = vec![
         edit(
@@ -255,6 +326,26 @@ fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
             format!("    guid = \"{}\",", guid),
         ),
     ];
+    if req.kind == Kind::Ifs {
+        edits.push(edit(
+            "Cargo.toml",
+            "path = \"../../transport\"",
+            format!("path = \"{}/transport\"", toolkit),
+        ));
+    }
+    if req.kind == Kind::Layered {
+        // The base provider the layer's tests install under it: the toolkit's stream template.
+        edits.push(edit(
+            "Cargo.toml",
+            "base = { path = \"../provider-stream\"",
+            format!("base = {{ path = \"{}/templates/provider-stream\"", toolkit),
+        ));
+        edits.push(edit(
+            "tests/chain.rs",
+            "concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../provider-stream\")",
+            format!("\"{}/templates/provider-stream\"", toolkit),
+        ));
+    }
     if let Some(f) = req.family {
         let len = usize::from(f.min) - 2;
         edits.push(edit(
@@ -267,7 +358,7 @@ fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
             t.protocol_const,
             "pub const PROTOCOL: i32 = 0;".to_owned(),
         ));
-        let size = if req.stream {
+        let size = if stream {
             String::new()
         } else {
             ", max_message_size = 65467".to_owned()
@@ -292,7 +383,7 @@ fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
             ),
         ));
         for file in t.tests {
-            if req.stream {
+            if stream {
                 // Every address different: listeners of one family bind many names.
                 edits.push(edit(
                     file,
@@ -392,6 +483,25 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<
     Ok(())
 }
 
+/// What `run` says it made.
+fn describe(req: &Request) -> String {
+    let what = match req.kind {
+        Kind::Datagram => "non-IFS datagram provider",
+        Kind::Stream => "non-IFS stream provider",
+        Kind::Ifs => "IFS stream provider (sockets are OS handles)",
+        Kind::Layered => {
+            return "a layer over the AF_INET TCP entries of the provider installed under it (its tests install the toolkit's templates/provider-stream under it)".to_owned()
+        }
+    };
+    match req.family {
+        Some(f) => format!(
+            "{}, family {}, {}..{}-byte addresses",
+            what, f.number, f.min, f.max
+        ),
+        None => format!("{} (AF_INET)", what),
+    }
+}
+
 /// `cargo wsp new ...`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let req = parse(args)?;
@@ -409,19 +519,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         std::fs::write(&path, text).map_err(|e| format!("{}: {}", path.display(), e))?;
     }
     println!(
-        "created {}: {} provider, GUID {}, toolkit {}",
+        "created {}: {}, GUID {}, toolkit {}",
         dest.display(),
-        match (req.family, req.stream) {
-            (Some(f), stream) => format!(
-                "non-IFS {}, family {}, {}..{}-byte addresses",
-                if stream { "stream" } else { "datagram" },
-                f.number,
-                f.min,
-                f.max
-            ),
-            (None, true) => "non-IFS stream (AF_INET)".to_owned(),
-            (None, false) => "non-IFS datagram (AF_INET)".to_owned(),
-        },
+        describe(&req),
         guid,
         req.toolkit.display()
     );
@@ -502,6 +602,71 @@ mod tests {
             file(&inet, "src/lib.rs").contains("socket_type = SOCK_STREAM, protocol = IPPROTO_TCP")
         );
         assert!(file(&inet, "tests/streams.rs").contains("SocketAddr::from(([127, 0, 0, 1], 0))"));
+    }
+
+    #[test]
+    fn ifs_option_uses_the_ifs_template() {
+        let req = request(&["--ifs"]).unwrap();
+        assert_eq!(req.kind, Kind::Ifs);
+        assert_eq!(request(&["--ifs", "--stream"]).unwrap().kind, Kind::Ifs);
+        let files = render(&req, "11111111-2222-4333-8444-555555555555").unwrap();
+        let lib = file(&files, "src/lib.rs");
+        assert!(lib.contains("    ifs,\n"), "{}", lib);
+        assert!(lib.contains("guid = \"11111111-2222-4333-8444-555555555555\""));
+        assert!(lib.contains("name = \"my-provider\""));
+        let manifest = file(&files, "Cargo.toml");
+        assert!(manifest.contains(&format!("path = \"{}/transport\"", req.toolkit.display())));
+        assert!(!manifest.contains("../../"), "{}", manifest);
+        assert!(file(&files, "src/os/windows.rs").contains("CreateNamedPipeW"));
+        assert!(file(&files, "tests/closed_handles.rs").contains("use my_provider::"));
+
+        let raw = request(&["--ifs", "--family", "40", "--sockaddr", "16..16"]).unwrap();
+        let files = render(&raw, &fresh_guid()).unwrap();
+        assert!(file(&files, "src/lib.rs").contains("protocol(family = 40, socket_type = SOCK_STREAM, protocol = 0, min_sockaddr = 16, max_sockaddr = 16)"));
+        for test in [
+            "tests/conformance.rs",
+            "tests/closed_handles.rs",
+            "tests/streams.rs",
+        ] {
+            let text = file(&files, test);
+            assert!(
+                text.contains("SockAddr::Raw { family: FAMILY, data }"),
+                "{}",
+                test
+            );
+            assert!(!text.contains("SocketAddr"), "{}", test);
+        }
+    }
+
+    #[test]
+    fn layered_option_uses_the_layer_template_over_the_toolkit_base() {
+        let req = request(&["--layered"]).unwrap();
+        assert_eq!(req.kind, Kind::Layered);
+        let files = render(&req, "11111111-2222-4333-8444-555555555555").unwrap();
+        let lib = file(&files, "src/lib.rs");
+        assert!(lib.contains("    layered,\n"), "{}", lib);
+        assert!(lib.contains("guid = \"11111111-2222-4333-8444-555555555555\""));
+        assert!(lib.contains("name = \"my-provider\""));
+        let base = format!("{}/templates/provider-stream", req.toolkit.display());
+        assert!(file(&files, "Cargo.toml").contains(&format!("base = {{ path = \"{}\"", base)));
+        let test = file(&files, "tests/chain.rs");
+        assert!(test.contains(&format!("\"{}\",", base)), "{}", test);
+        assert!(test.contains("use my_provider::SIO_COUNTS;"));
+        assert!(!test.contains("CARGO_MANIFEST_DIR\"), \"/.."), "{}", test);
+    }
+
+    #[test]
+    fn layered_refuses_socket_kinds_and_families() {
+        for extra in [
+            &["--layered", "--ifs"][..],
+            &["--ifs", "--layered"],
+            &["--layered", "--stream"],
+            &["--layered", "--family", "40", "--sockaddr", "16..16"],
+        ] {
+            let e = request(extra).unwrap_err();
+            assert!(e.starts_with("--layered with --"), "{:?}: {}", extra, e);
+            assert!(e.contains("base provider"), "{}", e);
+        }
     }
 
     #[test]

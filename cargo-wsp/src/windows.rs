@@ -49,6 +49,9 @@ struct Crate {
     lib: String,
     /// `[package.metadata.wsp] address`: one address pattern or several.
     addresses: Vec<String>,
+    /// `[package.metadata.wsp] base`: the folder of the base provider a layer's tests install
+    /// under it (set for layers only).
+    base: Option<String>,
     /// The toolkit the crate depends on (the folder of its `winsock-provider` dependency's
     /// parent), where the conformance driver's source is.
     toolkit: Option<PathBuf>,
@@ -113,6 +116,9 @@ pub fn build_command(args: &[String]) -> Result<(), String> {
 pub fn test_command(args: &[String]) -> Result<(), String> {
     let opts = options(args, "--wine")?;
     let krate = find_crate()?;
+    if let Some(base) = &krate.base {
+        return Err(layer_under_wine(&krate.name, base));
+    }
     toolchain()?;
     let driver = driver_crate(&krate)?;
     let home = prepare(&krate, Some(&driver))?;
@@ -157,6 +163,19 @@ pub fn test_command(args: &[String]) -> Result<(), String> {
     } else {
         Err(format!("failed under Wine: {}", failed.join(", ")))
     }
+}
+
+/// Why `cargo wsp test --wine` does not run a layer's tests: what it would need.
+fn layer_under_wine(name: &str, base: &str) -> String {
+    format!(
+        "{} is a layer ([package.metadata.wsp] base = {}): cargo wsp test --wine does not run layers yet. \
+         Its tests need the base provider's DLL built for Windows and both DLLs installed in the Wine prefix's \
+         Winsock catalog (regsvr32 of the base, then of the layer) before they run, and cargo wsp sets up \
+         neither. `cargo test` runs the same tests through a catalog file on Linux, and \
+         `cargo wsp build --windows` builds the layer's DLL; the toolkit's tests/e2e/run-wine.sh \
+         (`layered` stage) shows the steps under Wine",
+        name, base
+    )
 }
 
 fn step(text: &str) {
@@ -289,6 +308,11 @@ fn find_crate() -> Result<Crate, String> {
         .find(|d| d.get("name").str() == Some("winsock-provider"))
         .and_then(|d| d.get("path").str())
         .and_then(|p| Path::new(p).parent().map(Path::to_path_buf));
+    let base = wsp
+        .get("base")
+        .get("path")
+        .str()
+        .map(|p| dir.join(p).display().to_string());
     let root = meta
         .get("workspace_root")
         .str()
@@ -300,6 +324,7 @@ fn find_crate() -> Result<Crate, String> {
         name,
         lib,
         addresses,
+        base,
         toolkit,
     })
 }
@@ -775,6 +800,19 @@ mod tests {
                 .release
         );
         assert!(options(&["--wine".into(), "--x".into()], "--wine").is_err());
+    }
+
+    #[test]
+    fn a_layer_under_wine_is_refused_naming_what_is_missing() {
+        let why = layer_under_wine("my-layer", "/tk/templates/provider-stream");
+        assert!(why.starts_with("my-layer is a layer"), "{}", why);
+        for missing in [
+            "/tk/templates/provider-stream",
+            "base provider's DLL",
+            "regsvr32",
+        ] {
+            assert!(why.contains(missing), "{}", why);
+        }
     }
 
     #[test]
