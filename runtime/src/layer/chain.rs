@@ -34,6 +34,8 @@ pub(crate) struct Start {
     pub(crate) info: WSAPROTOCOL_INFOW,
     /// The layer's own GUID (the attribute's), to find its layered entry.
     pub(crate) own: Guid,
+    /// The layer hands out the handles of the provider below (IFS mode).
+    pub(crate) ifs: bool,
 }
 
 thread_local! {
@@ -60,6 +62,8 @@ pub(crate) struct Below {
     upcalls: WSPUPCALLTABLE,
     own: Guid,
     own_path: Option<String>,
+    /// The layer is IFS: the provider below must hand out IFS handles.
+    pub(crate) ifs: bool,
     pub(crate) watcher: Watcher,
     /// Chain entry id → its route.
     routes: Mutex<HashMap<u32, Arc<Route>>>,
@@ -138,6 +142,7 @@ impl Below {
             upcalls: start.upcalls,
             own: start.own,
             own_path: crate::host::module::own_path().ok(),
+            ifs: start.ifs,
             watcher: Watcher::new(start.upcalls)?,
             routes: Mutex::new(HashMap::new()),
             lowers: Mutex::new(Vec::new()),
@@ -193,6 +198,9 @@ impl Below {
         let next_id = ids[at + 1];
         let next = by_id(next_id)
             .ok_or_else(|| fail(format!("the next entry {} is not in the catalog", next_id)))?;
+        if self.ifs {
+            super::ifs::check_next(next_id, &next.info).map_err(fail)?;
+        }
         let next_len = next.info.ProtocolChain.ChainLen;
         let below = if next_len == 0 {
             chain.info
@@ -298,6 +306,7 @@ pub unsafe extern "system" fn startup<L: LayerBinding>(
                 upcalls,
                 info: given,
                 own: <Layered<L> as Binding>::INFO.guid,
+                ifs: super::ifs::is_ifs::<L>(),
             }))
         });
         // SAFETY: the caller's arguments, as ws2_32 passes them to `WSPStartup`.

@@ -27,6 +27,7 @@
 //! ```
 
 mod chain;
+mod ifs;
 mod lower;
 mod register;
 mod watch;
@@ -774,7 +775,12 @@ impl<L: Layer> Provider for Layered<L> {
         self.layer.ioctl(sock, request)
     }
 
+    /// `AcceptEx`. An IFS layer refuses it (`WSAEOPNOTSUPP`): the application's handle is the
+    /// target's socket below, which the connection accepted below cannot become.
     fn adopt(&self, target: &Sock<Self>, accepted: Self::Socket) -> Result<(), WsaError> {
+        if self.below.ifs {
+            return Err(WsaError::OPNOTSUPP);
+        }
         let state = target.state();
         self.below.watcher.remove(&state.watched);
         state.lower.replace_with(&accepted.lower)?;
