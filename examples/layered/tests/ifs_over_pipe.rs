@@ -10,7 +10,7 @@
 mod common;
 
 use common::{run, Chain, PIPE};
-use ws2_standin::scenarios::{ifs, stream};
+use ws2_standin::scenarios::{churn, duplicate, errors, ifs, stream};
 use ws2_standin::sys::{self, SOCKET};
 use ws2_standin::Ws2;
 
@@ -56,6 +56,30 @@ fn handles_are_os_handles() {
 #[test]
 fn file_io_interleaves_with_send_and_recv() {
     run(Chain::IfsOverPipe, |ws| ifs::file_io_interleave(ws, &PIPE));
+}
+
+#[test]
+fn errors_bad_input() {
+    run(Chain::IfsOverPipe, |ws| errors::bad_input(ws, &PIPE));
+}
+
+#[test]
+fn churn_create_close() {
+    run(Chain::IfsOverPipe, |ws| {
+        churn::create_close(ws, &PIPE, 1_000)
+    });
+}
+
+#[test]
+fn churn_close_races_calls() {
+    run(Chain::IfsOverPipe, |ws| {
+        churn::close_races_calls(ws, &PIPE, 10)
+    });
+}
+
+#[test]
+fn duplicate_same_process() {
+    run(Chain::IfsOverPipe, |ws| duplicate::same_process(ws, &PIPE));
 }
 
 fn err(e: impl ToString) -> String {
