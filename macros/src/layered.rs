@@ -8,8 +8,8 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 /// Expands a valid layered model. The mode is the layer's: `non_ifs` hands out its own handles,
-/// `ifs` the provider below's (the runtime's `LayerSocket` is an `IfsSocket` whose OS handle is
-/// the socket below's, so no bound on the author's types is needed).
+/// `ifs` the provider below's (the runtime's `IfsLayer` mode, which needs no bound on the
+/// author's types).
 pub fn expand(input: TokenStream, m: &Model) -> TokenStream {
     let k = &m.krate;
     let ident = &m.ident;
@@ -22,7 +22,7 @@ pub fn expand(input: TokenStream, m: &Model) -> TokenStream {
     let self_ty = quote_spanned!(ident.span()=> #ident);
     let once = once_per_crate(ident.span());
     let mode_ty = match m.mode {
-        Mode::Ifs(span) => respan(quote!(#k::__private::Ifs), span),
+        Mode::Ifs(span) => respan(quote!(#k::__private::IfsLayer), span),
         Mode::NonIfs(span) => respan(quote!(#k::__private::NonIfs), span),
     };
 
@@ -113,7 +113,7 @@ mod tests {
         .to_string();
         assert!(!out.contains("compile_error"), "{}", out);
         assert!(
-            out.contains("type Mode = :: winsock_provider :: __private :: Ifs ;"),
+            out.contains("type Mode = :: winsock_provider :: __private :: IfsLayer ;"),
             "{}",
             out
         );

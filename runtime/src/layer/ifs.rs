@@ -9,16 +9,43 @@
 //! entry lacks `XP1_IFS_HANDLES` (a non-IFS base, or a chain through a non-IFS layer, whose
 //! entries clear the flag).
 
-use super::{LayerBinding, LayerSocket, Layered};
-use crate::registry::provider::IfsSocket;
+use super::{Layer, LayerBinding, Layered};
+use crate::registry::provider::Sock;
 use crate::registry::state::Mode;
-use crate::sys::{self, SOCKET, WSAPROTOCOL_INFOW};
+use crate::sys::{self, SOCKET, WSAPROTOCOL_INFOW, WSPUPCALLTABLE};
+use crate::types::error::WsaError;
 use crate::types::info::DescriptorMode;
+use std::sync::Arc;
 
-/// A layer socket's handle in IFS mode is the socket below's.
-impl<S> IfsSocket for LayerSocket<S> {
-    fn os_handle(&self) -> SOCKET {
-        self.lower().handle()
+/// The descriptor mode of an IFS layer: a layer socket's handle is the socket below's,
+/// registered with `WPUModifyIFSHandle` under the socket's chain entry. (The runtime's own
+/// [`Ifs`](crate::Ifs) mode asks the socket state for its OS handle through `IfsSocket`; a
+/// layer's is the handle below, which only the layer knows.)
+pub enum IfsLayer {}
+
+impl<L: Layer> Mode<Layered<L>> for IfsLayer {
+    const KIND: DescriptorMode = DescriptorMode::Ifs;
+
+    unsafe fn publish(
+        upcalls: &WSPUPCALLTABLE,
+        sock: &Arc<Sock<Layered<L>>>,
+    ) -> Result<SOCKET, WsaError> {
+        let modify = upcalls
+            .lpWPUModifyIFSHandle
+            .ok_or(WsaError::SYSCALLFAILURE)?;
+        let mut err = 0;
+        // SAFETY: a ws2_32 upcall, given the layer's chain entry and the handle of the socket
+        // below, which that socket owns until the layer closes it.
+        let handle = unsafe { modify(sock.catalog_id(), sock.state().lower().handle(), &mut err) };
+        if handle == sys::INVALID_SOCKET {
+            return Err(WsaError::from_upcall(err));
+        }
+        Ok(handle)
+    }
+
+    /// Nothing to give back: closing the socket below (the layer's close) closes the handle.
+    unsafe fn release(_: &WSPUPCALLTABLE, _: SOCKET) -> Result<(), WsaError> {
+        Ok(())
     }
 }
 

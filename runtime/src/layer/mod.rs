@@ -33,6 +33,7 @@ mod register;
 mod watch;
 
 pub use chain::{entry_points, startup};
+pub use ifs::IfsLayer;
 pub use lower::LowerSocket;
 pub use register::{chains_guid, register_layer, unregister_layer};
 
