@@ -153,7 +153,8 @@ impl Below {
 
     /// The route of chain entry `catalog_id`, found in the catalog and started on first use;
     /// `WSAEPROVIDERFAILEDINIT` for a chain this layer is not in, a chain through itself or
-    /// longer than 7, a next entry the catalog lacks, or a provider below that fails.
+    /// longer than 7, a next entry the catalog lacks (or, for an IFS layer, one without IFS
+    /// handles), or a provider below that fails.
     pub(crate) fn route(&self, catalog_id: u32) -> Result<Arc<Route>, WsaError> {
         if let Some(r) = lock(&self.routes).get(&catalog_id) {
             return Ok(r.clone());
