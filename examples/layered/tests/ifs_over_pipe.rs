@@ -173,3 +173,38 @@ fn protocol_info_is_the_ifs_chain_entry() {
         Ok(())
     });
 }
+
+#[test]
+fn accept_ex_is_refused() {
+    run(Chain::IfsOverPipe, |ws| {
+        // A connection is pending, so the runtime's accept below succeeds; the IFS layer then
+        // refuses to make it the application's accept socket.
+        let (listener, client, server) = connected(ws)?;
+        let second = ws.socket(1, 1, 0).map_err(err)?;
+        let name = ws.getsockname(listener).map_err(err)?;
+        ws.connect(second, &name).map_err(err)?;
+        let target = ws.socket(1, 1, 0).map_err(err)?;
+        let event = ws.create_event().map_err(err)?;
+        let mut ov: Box<sys::OVERLAPPED> = Box::default();
+        ov.hEvent = event as _;
+        let ovp: *mut sys::OVERLAPPED = &mut *ov;
+        let mut out = [0u8; 2 * (128 + 16)];
+        // SAFETY: `out` and `ov` outlive the operation (awaited below when pending).
+        let started = unsafe { ws.accept_ex(listener, target, &mut out, 0, 128 + 16, ovp) };
+        let outcome = match started {
+            Err(e) if e == ws2_standin::WsaError::IO_PENDING => {
+                ws.wait_for_multiple_events(&[event], false, 5_000, false)
+                    .map_err(err)?;
+                // SAFETY: the OVERLAPPED of the operation just started on `listener`.
+                unsafe { ws.wsa_get_overlapped_result(listener, ovp, true) }.map(|(n, _)| n)
+            }
+            other => other,
+        };
+        assert_eq!(outcome, Err(ws2_standin::WsaError::OPNOTSUPP));
+        ws.close_event(event).map_err(err)?;
+        for s in [target, second, client, server, listener] {
+            ws.closesocket(s).map_err(err)?;
+        }
+        Ok(())
+    });
+}
