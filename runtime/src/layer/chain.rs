@@ -13,9 +13,7 @@ use crate::types::error::WsaError;
 use crate::types::info::Guid;
 use core::cell::Cell;
 use core::ffi::c_void;
-use core::num::NonZeroU32;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// `WSAPROTOCOLCHAIN::ChainEntries` holds at most this many ids.
@@ -69,9 +67,6 @@ pub(crate) struct Below {
     routes: Mutex<HashMap<u32, Arc<Route>>>,
     /// Lower providers started so far, by expanded library path.
     lowers: Mutex<Vec<Arc<LowerProvider>>>,
-    /// `WSPDuplicateSocket` structures of the provider below, by the token handed out.
-    duplicates: Mutex<HashMap<u32, WSAPROTOCOL_INFOW>>,
-    next_token: AtomicU32,
 }
 
 /// The ids of a chain entry's chain, checked: 2 to 7 links, none twice, not the chain entry
@@ -146,8 +141,6 @@ impl Below {
             watcher: Watcher::new(start.upcalls)?,
             routes: Mutex::new(HashMap::new()),
             lowers: Mutex::new(Vec::new()),
-            duplicates: Mutex::new(HashMap::new()),
-            next_token: AtomicU32::new(1),
         })
     }
 
@@ -249,29 +242,9 @@ impl Below {
     pub(crate) fn shutdown(&self) {
         self.watcher.stop();
         lock(&self.routes).clear();
-        lock(&self.duplicates).clear();
         for lower in lock(&self.lowers).drain(..) {
             lower.cleanup();
         }
-    }
-
-    /// Keeps the lower provider's duplication structure; the token goes to the target in
-    /// `dwProviderReserved`.
-    pub(crate) fn keep_duplicate(&self, info: WSAPROTOCOL_INFOW) -> NonZeroU32 {
-        let token = loop {
-            if let Some(t) = NonZeroU32::new(self.next_token.fetch_add(1, Ordering::Relaxed)) {
-                break t;
-            }
-        };
-        lock(&self.duplicates).insert(token.get(), info);
-        token
-    }
-
-    /// The structure kept under `token` (once); `WSAEINVAL` for an unknown token.
-    pub(crate) fn take_duplicate(&self, token: NonZeroU32) -> Result<WSAPROTOCOL_INFOW, WsaError> {
-        lock(&self.duplicates)
-            .remove(&token.get())
-            .ok_or(WsaError::INVAL)
     }
 }
 
