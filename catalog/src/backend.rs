@@ -181,6 +181,10 @@ impl LayerSpec {
     /// The entries the layer goes over among `entries` (the `arch` catalog, in order): those
     /// `over` names, in its order, or every visible one (`ChainLen` ≥ 1, not `PFL_HIDDEN`) when
     /// it is empty; `WSAEINVAL` for an id the catalog lacks.
+    ///
+    /// An IFS layer hands out the handles of the provider below, so it can only sit over
+    /// entries with `XP1_IFS_HANDLES`: chosen among every visible entry it skips the others,
+    /// and a non-IFS entry named in `over` is `WSAEINVAL`.
     pub(crate) fn targets<T: HasInfo + Clone>(
         &self,
         entries: &[T],
@@ -190,23 +194,33 @@ impl LayerSpec {
             return Ok(entries
                 .iter()
                 .filter(|e| e.info().chain_len() >= 1 && !e.info().is_hidden())
+                .filter(|e| !self.ifs || e.info().service_flags1() & XP1_IFS_HANDLES != 0)
                 .cloned()
                 .collect());
         }
         self.over
             .iter()
             .map(|cid| {
-                entries
+                let found = entries
                     .iter()
                     .find(|e| e.info().catalog_entry_id() == *cid)
-                    .cloned()
                     .ok_or_else(|| {
                         CatalogError::invalid(format!(
                             "catalog id {} is not in the {}-bit catalog",
                             cid,
                             arch.bits()
                         ))
-                    })
+                    })?;
+                if self.ifs && found.info().service_flags1() & XP1_IFS_HANDLES == 0 {
+                    return Err(CatalogError::invalid(format!(
+                        "an IFS layer can only sit over providers with IFS handles, and entry \
+                         {} ('{}') has none (no XP1_IFS_HANDLES): install a non-IFS layer over \
+                         it instead",
+                        cid,
+                        found.info().name()
+                    )));
+                }
+                Ok(found.clone())
             })
             .collect()
     }

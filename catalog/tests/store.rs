@@ -336,8 +336,9 @@ fn layered_providers_and_their_chains() {
         assert!(!layer.matches(2, 1, 0));
         assert_eq!(e[1].info.chain_entries(), &[1003, 1002]);
     }
-    // A second layer over the first's TCP chain.
-    let spec2 = LayerSpec {
+    // A second layer over the first's TCP chain: not an IFS one (the chain goes through a
+    // non-IFS layer, so it has no IFS handles), a non-IFS one.
+    let mut spec2 = LayerSpec {
         layer_id: guid(20),
         chains_id: guid(21),
         path: "lsp2.dll".to_owned(),
@@ -345,6 +346,13 @@ fn layered_providers_and_their_chains() {
         over: vec![1004],
         ifs: true,
     };
+    refused(
+        &path,
+        WSAEINVAL,
+        "entry 1004 ('Spy over [TCP]') has none",
+        || cat.install_provider_and_chains(&spec2, Catalogs::Only(Arch::X64)),
+    );
+    spec2.ifs = false;
     cat.install_provider_and_chains(&spec2, Catalogs::Only(Arch::X64))
         .unwrap();
     let e = cat.enum_protocols(Arch::X64).unwrap();

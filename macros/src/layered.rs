@@ -3,11 +3,13 @@
 //! export macro.
 
 use crate::expand::{guid_literal, once_per_crate, protocol_spec, respan};
-use crate::valid::Model;
+use crate::valid::{Mode, Model};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
-/// Expands a valid layered model (the mode is `non_ifs`: `valid` refuses IFS layers).
+/// Expands a valid layered model. The mode is the layer's: `non_ifs` hands out its own handles,
+/// `ifs` the provider below's (the runtime's `IfsLayer` mode, which needs no bound on the
+/// author's types).
 pub fn expand(input: TokenStream, m: &Model) -> TokenStream {
     let k = &m.krate;
     let ident = &m.ident;
@@ -19,6 +21,10 @@ pub fn expand(input: TokenStream, m: &Model) -> TokenStream {
     let protocols = m.protocols.iter().map(|p| protocol_spec(k, p));
     let self_ty = quote_spanned!(ident.span()=> #ident);
     let once = once_per_crate(ident.span());
+    let mode_ty = match m.mode {
+        Mode::Ifs(span) => respan(quote!(#k::__private::IfsLayer), span),
+        Mode::NonIfs(span) => respan(quote!(#k::__private::NonIfs), span),
+    };
 
     quote! {
         #input
@@ -29,7 +35,7 @@ pub fn expand(input: TokenStream, m: &Model) -> TokenStream {
             where
                 #layer_bound
             {
-                type Mode = #k::__private::NonIfs;
+                type Mode = #mode_ty;
 
                 const INFO: #k::__private::ProviderInfo = #k::__private::ProviderInfo {
                     name: #name,
@@ -83,6 +89,7 @@ mod tests {
             "static STATE : :: winsock_provider :: __private :: StateSlot < :: \
              winsock_provider :: __private :: Layered < Counter >>",
             ":: winsock_provider :: __private :: export_layer_where ! (Counter where",
+            "type Mode = :: winsock_provider :: __private :: NonIfs ;",
         ] {
             assert!(text.contains(expected), "{}\nnot in\n{}", expected, text);
         }
@@ -90,7 +97,7 @@ mod tests {
     }
 
     #[test]
-    fn ifs_layers_are_refused() {
+    fn ifs_layers_take_the_ifs_mode() {
         let out = crate::expand::winsock_provider(
             quote!(
                 layered,
@@ -104,7 +111,12 @@ mod tests {
             ),
         )
         .to_string();
-        assert!(out.contains("compile_error"), "{}", out);
-        assert!(out.contains("IFS layers"), "{}", out);
+        assert!(!out.contains("compile_error"), "{}", out);
+        assert!(
+            out.contains("type Mode = :: winsock_provider :: __private :: IfsLayer ;"),
+            "{}",
+            out
+        );
+        assert!(!out.contains("NonIfs"), "{}", out);
     }
 }

@@ -436,15 +436,6 @@ fn check_args(args: Args) -> Result<Declared> {
     };
 
     let layered = args.layered.as_ref().map(|w| w.span);
-    if let (Some(_), Mode::Ifs(span)) = (layered, mode) {
-        errors.push(
-            Error::custom(
-                "a layer hands out its own handles: write `non_ifs` (IFS layers are not \
-                 supported yet)",
-            )
-            .with_span(&span),
-        );
-    }
     errors.finish_with(Declared {
         krate,
         mode,

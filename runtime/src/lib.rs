@@ -82,7 +82,7 @@ pub mod __private {
     pub use crate::__export_layer_where as export_layer_where;
     pub use crate::layer::entry_points as layer_entry_points;
     pub use crate::layer::{
-        register_layer, startup as layer_startup, unregister_layer, LayerBinding, Layered,
+        register_layer, startup as layer_startup, unregister_layer, IfsLayer, LayerBinding, Layered,
     };
     pub use crate::registry::provider::{IfsSocket, Provider, ThreadSafeSocket};
     pub use crate::registry::state::{Binding, Ifs, NonIfs, State};

@@ -46,7 +46,9 @@
 #                             DLL and of the counting layer (examples/layered), which chains
 #                             itself over the loopback entries; the loopback suite through the
 #                             catalog, so through the layer; then `regsvr32 /u` of both and the
-#                             same byte-for-byte check of the catalog keys (x86_64 only)
+#                             same byte-for-byte check of the catalog keys; then the same
+#                             with the pipe DLL and the IFS build of the layer
+#                             (examples/layered-ifs) and the pipe suite (x86_64 only)
 #   WSP_ARCH                  x86_64, i686 or both (default both; --arch overrides it)
 set -euo pipefail
 
@@ -90,8 +92,8 @@ CRATES=(runtime table macros standin examples/loopback examples/pipe tests/e2e c
 CRATES+=(transport)
 # The chaos suite (its stage is below) and its panic-injecting provider.
 CRATES+=(examples/panicky tests/chaos)
-# The layered stage's counting layer.
-CRATES+=(examples/layered)
+# The layered stage's counting layer, and its IFS build.
+CRATES+=(examples/layered examples/layered-ifs)
 
 # Anything a surrounding cargo invocation or the user's shell sets must not leak into the
 # Debian cargo build (which must use /usr/bin/rustc and the generated workspace's target dir).
@@ -587,7 +589,7 @@ both_catalogs() {
 # so every socket is the layer's over a loopback socket; `regsvr32 /u` of both leaves the
 # catalog keys as they were.
 run_layered() {
-    step "wine regsvr32 loopback_provider.dll layered_provider.dll; wsp-e2e.exe --catalog loopback; regsvr32 /u ($ARCH_NOW)"
+    step "wine regsvr32 loopback_provider.dll layered_provider.dll, then pipe_provider.dll layered_ifs_provider.dll; wsp-e2e.exe --catalog loopback, pipe; regsvr32 /u ($ARCH_NOW)"
     : >"$LOGS/$ARCH_NOW-catalog.stdout"
     : >"$LOGS/$ARCH_NOW-catalog.stderr"
     [[ -f "$OUT/layered_provider.dll" ]] || { failures+=("$ARCH_NOW layered: layered_provider.dll was not produced"); return 0; }
@@ -603,6 +605,21 @@ run_layered() {
     run_suite "$ARCH_NOW" --catalog loopback layered-loopback
     regsvr /u layered_provider.dll
     regsvr /u loopback_provider.dll
+    # The IFS layer over the IFS pipe provider: the application gets the pipe's own handles,
+    # registered again under the layer's chain entry.
+    if [[ -f "$OUT/layered_ifs_provider.dll" ]]; then
+        if regsvr pipe_provider.dll && regsvr layered_ifs_provider.dll; then
+            chains="$(cd "$OUT" && wine wsp-catalog.exe list 9>&- 2>/dev/null | grep -c 'Counting IFS layer over \[' || true)"
+            if ((chains < 1)); then
+                failures+=("$ARCH_NOW layered: after regsvr32 layered_ifs_provider.dll the catalog lists no chain entry over the pipe entry")
+            fi
+            run_suite "$ARCH_NOW" --catalog pipe layered-ifs-pipe
+            regsvr /u layered_ifs_provider.dll
+            regsvr /u pipe_provider.dll
+        fi
+    else
+        failures+=("$ARCH_NOW layered: layered_ifs_provider.dll was not produced")
+    fi
     catalog_snapshot layered-after.reg
     local counters='^"(Serial_Access_Num|Next_Catalog_Entry_ID)"='
     if ! diff <(iconv -f UTF-16LE -t UTF-8 "$OUT/layered-before.reg" | grep -Ev "$counters") \

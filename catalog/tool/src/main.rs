@@ -8,7 +8,8 @@
 //!   install DLL --layer [--over ID,...] [--name NAME] [--arch 64|32|both] [--guid GUID]
 //!                                   a layered provider: its hidden layered entry and one chain
 //!                                   per entry it goes over (default: every visible entry of a
-//!                                   protocol it declares), at the front of the order
+//!                                   protocol it declares), at the front of the order; an
+//!                                   IFS layer goes over IFS entries only
 //!   remove GUID [--arch 64|32|both]
 //!   order [--arch 64|32] ID...
 //!   verify                          DLLs exist and export WSPStartup, chains resolve, no gaps
@@ -354,6 +355,10 @@ fn install_layer(
     declared: &[winsock_catalog::ProtocolInfo],
 ) -> Result<(), Failure> {
     let which = catalogs(a, cat)?;
+    // An IFS layer (its entries carry XP1_IFS_HANDLES) sits over IFS entries only.
+    let ifs = declared
+        .iter()
+        .any(|d| d.service_flags1() & winsock_catalog::XP1_IFS_HANDLES != 0);
     let over = if a.over.is_empty() {
         let arch = one_arch(a, cat)?;
         let found: Vec<u32> = cat
@@ -367,12 +372,18 @@ fn install_layer(
                         && d.protocol() == e.info.protocol()
                 })
             })
+            .filter(|e| !ifs || e.info.service_flags1() & winsock_catalog::XP1_IFS_HANDLES != 0)
             .map(|e| e.info.catalog_entry_id())
             .collect();
         if found.is_empty() {
             return Err(Failure::Failed(format!(
-                "the catalog has no entry of a protocol {} declares",
-                dll.display()
+                "the catalog has no entry of a protocol {} declares{}",
+                dll.display(),
+                if ifs {
+                    " with IFS handles (an IFS layer can only sit over IFS providers)"
+                } else {
+                    ""
+                }
             )));
         }
         found
@@ -398,7 +409,7 @@ fn install_layer(
         },
         name,
         over,
-        ifs: false,
+        ifs,
     };
     let ids = retry(|| cat.install_provider_and_chains(&spec, which))?;
     println!(

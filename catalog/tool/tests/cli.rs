@@ -15,18 +15,29 @@ fn tool() -> PathBuf {
 
 /// `libloopback_provider.so`, built with the same cargo, profile and target dir as this test.
 fn loopback() -> PathBuf {
-    static BUILT: Mutex<Option<Result<PathBuf, String>>> = Mutex::new(None);
+    example_library("loopback-provider")
+}
+
+/// `libpipe_provider.so` (an IFS provider), built like [`loopback`].
+fn pipe() -> PathBuf {
+    example_library("pipe-provider")
+}
+
+fn example_library(package: &'static str) -> PathBuf {
+    type Built = Vec<(&'static str, Result<PathBuf, String>)>;
+    static BUILT: Mutex<Built> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if built.is_none() {
-        *built = Some(build_loopback());
+    if !built.iter().any(|(p, _)| *p == package) {
+        let result = build_example(package);
+        built.push((package, result));
     }
-    match built.as_ref().unwrap() {
+    match &built.iter().find(|(p, _)| *p == package).unwrap().1 {
         Ok(p) => p.clone(),
         Err(e) => panic!("{}", e),
     }
 }
 
-fn build_loopback() -> Result<PathBuf, String> {
+fn build_example(package: &str) -> Result<PathBuf, String> {
     let profile_dir = tool().parent().unwrap().to_path_buf();
     let profile = profile_dir
         .file_name()
@@ -48,7 +59,7 @@ fn build_loopback() -> Result<PathBuf, String> {
     cmd.arg("build")
         .arg("--manifest-path")
         .arg(&manifest)
-        .args(["-p", "loopback-provider"])
+        .args(["-p", package])
         .arg("--target-dir")
         .arg(&target_dir)
         .arg("--profile")
@@ -71,8 +82,9 @@ fn build_loopback() -> Result<PathBuf, String> {
         ));
     }
     let lib = profile_dir.join(format!(
-        "{}loopback_provider{}",
+        "{}{}{}",
         std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
         std::env::consts::DLL_SUFFIX
     ));
     if lib.exists() {
@@ -487,5 +499,38 @@ fn install_layer_over_chosen_and_declared_entries_and_remove_in_order() {
     let list = ok(&f, &["list", "--arch", "64"]);
     assert!(list.contains("over [Loopback TCP]"), "{}", list);
     assert!(list.contains("over [Loopback UDP]"), "{}", list);
+    ok(&f, &["verify"]);
+}
+
+#[test]
+fn an_ifs_layer_goes_over_ifs_entries_only() {
+    let dir = Dir::new("ifs-layer");
+    let f = init(&dir);
+    let loopback = loopback();
+    let pipe = pipe();
+    let (loopback, pipe) = (loopback.to_str().unwrap(), pipe.to_str().unwrap());
+    ok(&f, &["install", loopback, "--arch", "64"]);
+    ok(&f, &["install", pipe, "--arch", "64"]);
+    // The pipe library (IFS entries) stands in for an IFS layer; the loopback entries
+    // (1001, 1002) are non-IFS.
+    let layer = "5a0e9a4c-5b7d-4e18-a3c6-91d2e4f8b720";
+    fails(
+        &f,
+        &[
+            "install", pipe, "--layer", "--over", "1001", "--guid", layer, "--arch", "64",
+        ],
+        1,
+        "an IFS layer can only sit over providers with IFS handles, and entry 1001",
+    );
+    // Chosen among the entries of its protocols: the IFS pipe entry.
+    ok(
+        &f,
+        &[
+            "install", pipe, "--layer", "--name", "Ifs", "--guid", layer, "--arch", "64",
+        ],
+    );
+    let list = ok(&f, &["list", "--arch", "64"]);
+    assert!(list.contains("Ifs over ["), "{}", list);
+    assert!(!list.contains("Ifs over [Loopback"), "{}", list);
     ok(&f, &["verify"]);
 }

@@ -9,6 +9,11 @@
 //! The counters are read with `WSAIoctl` on any of the layer's sockets:
 //! [`SIO_LAYERED_COUNTS`] answers that socket's `[sent, received]` and [`SIO_LAYERED_TOTALS`]
 //! the whole process's, as two little-endian `u64`s.
+//!
+//! Built by this package, the layer is non-IFS (it hands out its own handles, over any
+//! provider). The package `layered-ifs-provider` (`examples/layered-ifs`) builds this same file
+//! with its feature `ifs`: an IFS layer under another name and GUID, which hands out the
+//! handles of the provider below and can only sit over IFS providers.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,15 +34,31 @@ static TOTAL_SENT: AtomicU64 = AtomicU64::new(0);
 static TOTAL_RECEIVED: AtomicU64 = AtomicU64::new(0);
 
 /// The counting, redirecting layer.
-#[winsock_provider(
-    layered,
-    name = "Counting layer",
-    description = "Counts bytes per socket and redirects connects (winsock-provider example)",
-    guid = "2f0e9a4c-5b7d-4e18-a3c6-91d2e4f8b705",
-    non_ifs,
-    protocol(name = "Counting TCP", family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP),
-    protocol(name = "Counting UDP", family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP),
-    protocol(name = "Counting Unix stream", family = AF_UNIX, socket_type = SOCK_STREAM, protocol = 0)
+#[cfg_attr(
+    not(feature = "ifs"),
+    winsock_provider(
+        layered,
+        name = "Counting layer",
+        description = "Counts bytes per socket and redirects connects (winsock-provider example)",
+        guid = "2f0e9a4c-5b7d-4e18-a3c6-91d2e4f8b705",
+        non_ifs,
+        protocol(name = "Counting TCP", family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP),
+        protocol(name = "Counting UDP", family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP),
+        protocol(name = "Counting Unix stream", family = AF_UNIX, socket_type = SOCK_STREAM, protocol = 0)
+    )
+)]
+#[cfg_attr(
+    feature = "ifs",
+    winsock_provider(
+        layered,
+        name = "Counting IFS layer",
+        description = "Counts bytes per socket and redirects connects, handing out the handles of the provider below (winsock-provider example)",
+        guid = "2f0e9a4c-5b7d-4e18-a3c6-91d2e4f8b707",
+        ifs,
+        protocol(name = "Counting IFS TCP", family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP),
+        protocol(name = "Counting IFS UDP", family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP),
+        protocol(name = "Counting IFS Unix stream", family = AF_UNIX, socket_type = SOCK_STREAM, protocol = 0)
+    )
 )]
 pub struct Counting {
     rules: Vec<(SocketAddr, SocketAddr)>,

@@ -13,9 +13,7 @@ use crate::types::error::WsaError;
 use crate::types::info::Guid;
 use core::cell::Cell;
 use core::ffi::c_void;
-use core::num::NonZeroU32;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// `WSAPROTOCOLCHAIN::ChainEntries` holds at most this many ids.
@@ -34,6 +32,8 @@ pub(crate) struct Start {
     pub(crate) info: WSAPROTOCOL_INFOW,
     /// The layer's own GUID (the attribute's), to find its layered entry.
     pub(crate) own: Guid,
+    /// The layer hands out the handles of the provider below (IFS mode).
+    pub(crate) ifs: bool,
 }
 
 thread_local! {
@@ -60,14 +60,13 @@ pub(crate) struct Below {
     upcalls: WSPUPCALLTABLE,
     own: Guid,
     own_path: Option<String>,
+    /// The layer is IFS: the provider below must hand out IFS handles.
+    pub(crate) ifs: bool,
     pub(crate) watcher: Watcher,
     /// Chain entry id → its route.
     routes: Mutex<HashMap<u32, Arc<Route>>>,
     /// Lower providers started so far, by expanded library path.
     lowers: Mutex<Vec<Arc<LowerProvider>>>,
-    /// `WSPDuplicateSocket` structures of the provider below, by the token handed out.
-    duplicates: Mutex<HashMap<u32, WSAPROTOCOL_INFOW>>,
-    next_token: AtomicU32,
 }
 
 /// The ids of a chain entry's chain, checked: 2 to 7 links, none twice, not the chain entry
@@ -138,17 +137,17 @@ impl Below {
             upcalls: start.upcalls,
             own: start.own,
             own_path: crate::host::module::own_path().ok(),
+            ifs: start.ifs,
             watcher: Watcher::new(start.upcalls)?,
             routes: Mutex::new(HashMap::new()),
             lowers: Mutex::new(Vec::new()),
-            duplicates: Mutex::new(HashMap::new()),
-            next_token: AtomicU32::new(1),
         })
     }
 
     /// The route of chain entry `catalog_id`, found in the catalog and started on first use;
     /// `WSAEPROVIDERFAILEDINIT` for a chain this layer is not in, a chain through itself or
-    /// longer than 7, a next entry the catalog lacks, or a provider below that fails.
+    /// longer than 7, a next entry the catalog lacks (or, for an IFS layer, one without IFS
+    /// handles), or a provider below that fails.
     pub(crate) fn route(&self, catalog_id: u32) -> Result<Arc<Route>, WsaError> {
         if let Some(r) = lock(&self.routes).get(&catalog_id) {
             return Ok(r.clone());
@@ -193,6 +192,9 @@ impl Below {
         let next_id = ids[at + 1];
         let next = by_id(next_id)
             .ok_or_else(|| fail(format!("the next entry {} is not in the catalog", next_id)))?;
+        if self.ifs {
+            super::ifs::check_next(next_id, &next.info).map_err(fail)?;
+        }
         let next_len = next.info.ProtocolChain.ChainLen;
         let below = if next_len == 0 {
             chain.info
@@ -240,29 +242,9 @@ impl Below {
     pub(crate) fn shutdown(&self) {
         self.watcher.stop();
         lock(&self.routes).clear();
-        lock(&self.duplicates).clear();
         for lower in lock(&self.lowers).drain(..) {
             lower.cleanup();
         }
-    }
-
-    /// Keeps the lower provider's duplication structure; the token goes to the target in
-    /// `dwProviderReserved`.
-    pub(crate) fn keep_duplicate(&self, info: WSAPROTOCOL_INFOW) -> NonZeroU32 {
-        let token = loop {
-            if let Some(t) = NonZeroU32::new(self.next_token.fetch_add(1, Ordering::Relaxed)) {
-                break t;
-            }
-        };
-        lock(&self.duplicates).insert(token.get(), info);
-        token
-    }
-
-    /// The structure kept under `token` (once); `WSAEINVAL` for an unknown token.
-    pub(crate) fn take_duplicate(&self, token: NonZeroU32) -> Result<WSAPROTOCOL_INFOW, WsaError> {
-        lock(&self.duplicates)
-            .remove(&token.get())
-            .ok_or(WsaError::INVAL)
     }
 }
 
@@ -298,6 +280,7 @@ pub unsafe extern "system" fn startup<L: LayerBinding>(
                 upcalls,
                 info: given,
                 own: <Layered<L> as Binding>::INFO.guid,
+                ifs: super::ifs::is_ifs::<L>(),
             }))
         });
         // SAFETY: the caller's arguments, as ws2_32 passes them to `WSPStartup`.

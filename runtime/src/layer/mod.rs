@@ -27,11 +27,13 @@
 //! ```
 
 mod chain;
+mod ifs;
 mod lower;
 mod register;
 mod watch;
 
 pub use chain::{entry_points, startup};
+pub use ifs::IfsLayer;
 pub use lower::LowerSocket;
 pub use register::{chains_guid, register_layer, unregister_layer};
 
@@ -609,13 +611,18 @@ impl<L: Layer> Provider for Layered<L> {
         Ok(self.wrap(lower))
     }
 
+    /// The socket below rebuilt from its own duplication structure: the entry it is created
+    /// for (the provider below writes that entry) and its provider's token, which travelled to
+    /// this process in ours ([`Provider::duplicate_socket`]), so sharing works across
+    /// processes as the provider below supports it.
     fn socket_from_duplicate(
         &self,
         request: &SocketRequest,
         reserved: NonZeroU32,
     ) -> Result<Self::Socket, WsaError> {
         let route = self.below.route(request.catalog_id)?;
-        let info = self.below.take_duplicate(reserved)?;
+        let mut info = route.below;
+        info.dwProviderReserved = reserved.get();
         let lower = route.lower.socket(
             sys::FROM_PROTOCOL_INFO,
             sys::FROM_PROTOCOL_INFO,
@@ -774,7 +781,12 @@ impl<L: Layer> Provider for Layered<L> {
         self.layer.ioctl(sock, request)
     }
 
+    /// `AcceptEx`. An IFS layer refuses it (`WSAEOPNOTSUPP`): the application's handle is the
+    /// target's socket below, which the connection accepted below cannot become.
     fn adopt(&self, target: &Sock<Self>, accepted: Self::Socket) -> Result<(), WsaError> {
+        if self.below.ifs {
+            return Err(WsaError::OPNOTSUPP);
+        }
         let state = target.state();
         self.below.watcher.remove(&state.watched);
         state.lower.replace_with(&accepted.lower)?;
@@ -783,8 +795,11 @@ impl<L: Layer> Provider for Layered<L> {
             .add(state.lower.handle(), state.lower.provider(), &state.watched)
     }
 
+    /// The provider below duplicates the socket below; its token (`dwProviderReserved` of its
+    /// structure) is the layer's. A provider below that leaves it 0 cannot be shared through
+    /// the layer: `WSAEOPNOTSUPP`.
     fn duplicate_socket(&self, sock: &Sock<Self>, process_id: u32) -> Result<NonZeroU32, WsaError> {
         let info = sock.state().lower.duplicate(process_id)?;
-        Ok(self.below.keep_duplicate(info))
+        NonZeroU32::new(info.dwProviderReserved).ok_or(WsaError::OPNOTSUPP)
     }
 }

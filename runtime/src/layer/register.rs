@@ -2,8 +2,9 @@
 //! entry over each visible catalog entry of a protocol it declares, at the front of the order;
 //! `regsvr32 /u` removes the chains, then the layered entry.
 
-use crate::registry::state::Binding;
-use winsock_catalog::{Backend, CatalogError, Catalogs, Guid, LayerSpec};
+use crate::registry::state::{Binding, Mode};
+use crate::types::info::DescriptorMode;
+use winsock_catalog::{Backend, CatalogError, Catalogs, Guid, LayerSpec, XP1_IFS_HANDLES};
 
 /// The GUID of a layer's chain entries: the layer's own with its last bit flipped (every chain
 /// entry of one install shares it, as `WSCInstallProviderAndChains` does).
@@ -29,13 +30,15 @@ fn remove(catalog: &dyn Backend, layer: crate::types::info::Guid) -> Result<(), 
 }
 
 /// `DllRegisterServer` of a layer `P`: (re)installs it over every visible entry of the native
-/// catalog whose family, socket type and protocol it declares. Returns an `HRESULT`.
+/// catalog whose family, socket type and protocol it declares (an IFS layer: every such entry
+/// with IFS handles). Returns an `HRESULT`.
 pub fn register_layer<P: Binding>() -> i32 {
     crate::spi::register::run("DllRegisterServer", || {
         let path = crate::host::module::own_path()?;
         let catalog = winsock_catalog::system()?;
         remove(&*catalog, P::INFO.guid)?;
         let arch = winsock_catalog::Arch::native();
+        let ifs = matches!(<P::Mode as Mode<P>>::KIND, DescriptorMode::Ifs);
         let over: Vec<u32> = catalog
             .enum_protocols(arch)?
             .iter()
@@ -47,12 +50,16 @@ pub fn register_layer<P: Binding>() -> i32 {
                         && p.protocol == e.info.protocol()
                 })
             })
+            .filter(|e| !ifs || e.info.service_flags1() & XP1_IFS_HANDLES != 0)
             .map(|e| e.info.catalog_entry_id())
             .collect();
         if over.is_empty() {
-            return Err(CatalogError::invalid(
-                "the catalog has no entry of a protocol this layer declares",
-            ));
+            return Err(CatalogError::invalid(if ifs {
+                "the catalog has no entry with IFS handles of a protocol this IFS layer declares \
+                 (an IFS layer can only sit over IFS providers)"
+            } else {
+                "the catalog has no entry of a protocol this layer declares"
+            }));
         }
         let spec = LayerSpec {
             layer_id: catalog_guid(P::INFO.guid),
@@ -60,7 +67,7 @@ pub fn register_layer<P: Binding>() -> i32 {
             path,
             name: P::INFO.name.to_owned(),
             over,
-            ifs: false,
+            ifs,
         };
         catalog
             .install_provider_and_chains(&spec, Catalogs::Native)

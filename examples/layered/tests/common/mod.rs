@@ -22,6 +22,9 @@ pub enum Chain {
     Stacked,
     /// The layer over the IFS pipe provider (`AF_UNIX` streams).
     OverPipe,
+    /// The IFS build of the layer (`layered-ifs-provider`) over the IFS pipe provider: the
+    /// application gets the pipe provider's handles.
+    IfsOverPipe,
 }
 
 /// `127.0.0.<n + 1>:0`: listeners and receivers use several loopback addresses.
@@ -82,7 +85,14 @@ pub fn loopback_library() -> PathBuf {
         .expect("building the loopback provider")
 }
 
-fn pipe_library() -> PathBuf {
+/// The IFS build of the layer (`examples/layered-ifs`), built if needed.
+pub fn ifs_layer_library() -> PathBuf {
+    ws2_standin::build_library(manifest().join("../layered-ifs"), "layered-ifs-provider")
+        .expect("building the IFS layer")
+}
+
+/// The pipe provider's library, built if needed.
+pub fn pipe_library() -> PathBuf {
     ws2_standin::build_library(manifest().join("../pipe"), "pipe-provider")
         .expect("building the pipe provider")
 }
@@ -145,9 +155,12 @@ pub const REDIRECT: &str = "127.0.0.99:99=127.0.0.1:4242";
 /// of the layer over those chains.
 pub fn install(chain: Chain) {
     SETUP.call_once(|| {
-        let layer = layer_library();
+        let layer = match chain {
+            Chain::IfsOverPipe => ifs_layer_library(),
+            _ => layer_library(),
+        };
         let base = match chain {
-            Chain::OverPipe => pipe_library(),
+            Chain::OverPipe | Chain::IfsOverPipe => pipe_library(),
             _ => loopback_library(),
         };
         std::env::set_var(layered_provider::REDIRECT_ENV, REDIRECT);

@@ -1,0 +1,210 @@
+//! The IFS build of the counting layer (`examples/layered-ifs`) over the IFS pipe provider:
+//! the application gets the pipe provider's own handles (registered again with
+//! `WPUModifyIFSHandle` under the layer's chain entry, so ws2_32 sends the calls on them to
+//! the layer), the stream scenarios pass through the layer, the OS's file I/O works on the
+//! same values (bypassing the layer, as Microsoft documents for IFS layers), the counters match
+//! the bytes moved, and `SIO_BASE_HANDLE` answers the handle itself. (The pipe provider
+//! announces no readiness, so the event-driven scenarios, which fail on it directly too, are
+//! not run over it.)
+
+mod common;
+
+use common::{run, Chain, PIPE};
+use ws2_standin::scenarios::{churn, duplicate, errors, ifs, stream};
+use ws2_standin::sys::{self, SOCKET};
+use ws2_standin::Ws2;
+
+#[test]
+fn stream_echo() {
+    run(Chain::IfsOverPipe, |ws| {
+        stream::echo(ws, &PIPE, 8, 256 << 10)
+    });
+}
+
+#[test]
+fn stream_graceful_shutdown() {
+    run(Chain::IfsOverPipe, |ws| {
+        stream::graceful_shutdown(ws, &PIPE)
+    });
+}
+
+#[test]
+fn stream_refused() {
+    run(Chain::IfsOverPipe, |ws| stream::refused(ws, &PIPE));
+}
+
+#[test]
+fn stream_wrong_state() {
+    run(Chain::IfsOverPipe, |ws| stream::wrong_state(ws, &PIPE));
+}
+
+#[test]
+fn stream_nonblocking() {
+    run(Chain::IfsOverPipe, |ws| stream::nonblocking(ws, &PIPE));
+}
+
+#[test]
+fn stream_options() {
+    run(Chain::IfsOverPipe, |ws| stream::options(ws, &PIPE));
+}
+
+#[test]
+fn handles_are_os_handles() {
+    run(Chain::IfsOverPipe, |ws| ifs::handle_is_os_handle(ws, &PIPE));
+}
+
+#[test]
+fn file_io_interleaves_with_send_and_recv() {
+    run(Chain::IfsOverPipe, |ws| ifs::file_io_interleave(ws, &PIPE));
+}
+
+#[test]
+fn errors_bad_input() {
+    run(Chain::IfsOverPipe, |ws| errors::bad_input(ws, &PIPE));
+}
+
+#[test]
+fn churn_create_close() {
+    run(Chain::IfsOverPipe, |ws| {
+        churn::create_close(ws, &PIPE, 1_000)
+    });
+}
+
+#[test]
+fn churn_close_races_calls() {
+    run(Chain::IfsOverPipe, |ws| {
+        churn::close_races_calls(ws, &PIPE, 10)
+    });
+}
+
+#[test]
+fn duplicate_same_process() {
+    run(Chain::IfsOverPipe, |ws| duplicate::same_process(ws, &PIPE));
+}
+
+fn err(e: impl ToString) -> String {
+    e.to_string()
+}
+
+/// A listener, a connected client and the accepted server socket, through the layer.
+fn connected(ws: &Ws2) -> Result<(SOCKET, SOCKET, SOCKET), String> {
+    let listener = ws.socket(1, 1, 0).map_err(err)?;
+    ws.bind(listener, &(PIPE.addr)(0)).map_err(err)?;
+    ws.listen(listener, 2).map_err(err)?;
+    let name = ws.getsockname(listener).map_err(err)?;
+    let client = ws.socket(1, 1, 0).map_err(err)?;
+    ws.connect(client, &name).map_err(err)?;
+    let (server, _) = ws.accept(listener).map_err(err)?;
+    Ok((listener, client, server))
+}
+
+/// `[sent, received]` of one socket (`SIO_LAYERED_COUNTS`).
+fn counts(ws: &Ws2, s: SOCKET) -> Result<(u64, u64), String> {
+    let mut out = [0u8; 16];
+    ws.wsa_ioctl(s, layered_provider::SIO_LAYERED_COUNTS, &[], &mut out)
+        .map_err(err)?;
+    Ok((
+        u64::from_le_bytes(out[..8].try_into().unwrap()),
+        u64::from_le_bytes(out[8..].try_into().unwrap()),
+    ))
+}
+
+#[test]
+fn counters_match_the_bytes_moved() {
+    run(Chain::IfsOverPipe, |ws| {
+        let (listener, client, server) = connected(ws)?;
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i * 7) as u8).collect();
+        let mut sent = 0;
+        while sent < data.len() {
+            sent += ws.send(client, &data[sent..], 0).map_err(err)?;
+        }
+        let mut got = vec![0u8; data.len()];
+        let mut n = 0;
+        while n < got.len() {
+            n += ws.recv(server, &mut got[n..], 0).map_err(err)?;
+        }
+        assert_eq!(got, data);
+        let reply = [9u8; 1234];
+        assert_eq!(ws.send(server, &reply, 0).map_err(err)?, reply.len());
+        let mut back = [0u8; 1234];
+        let mut n = 0;
+        while n < back.len() {
+            n += ws.recv(client, &mut back[n..], 0).map_err(err)?;
+        }
+        assert_eq!(counts(ws, client)?, (70_000, 1234));
+        assert_eq!(counts(ws, server)?, (1234, 70_000));
+        for s in [client, server, listener] {
+            ws.closesocket(s).map_err(err)?;
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn base_handle_is_the_handle_itself() {
+    run(Chain::IfsOverPipe, |ws| {
+        let (listener, client, server) = connected(ws)?;
+        for s in [listener, client, server] {
+            let mut out = [0u8; core::mem::size_of::<SOCKET>()];
+            let n = ws
+                .wsa_ioctl(s, sys::SIO_BASE_HANDLE, &[], &mut out)
+                .map_err(err)?;
+            assert_eq!(n as usize, out.len());
+            // The pipe provider's handle, which is the value the application holds.
+            assert_eq!(SOCKET::from_ne_bytes(out), s);
+        }
+        for s in [client, server, listener] {
+            ws.closesocket(s).map_err(err)?;
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn protocol_info_is_the_ifs_chain_entry() {
+    run(Chain::IfsOverPipe, |ws| {
+        let s = ws.socket(1, 1, 0).map_err(err)?;
+        let info = common::protocol_info(ws, s);
+        ws.closesocket(s).map_err(err)?;
+        assert_eq!(info.ProtocolChain.ChainLen, 2);
+        assert_ne!(info.dwServiceFlags1 & sys::XP1_IFS_HANDLES, 0);
+        let name = String::from_utf16_lossy(&info.szProtocol);
+        assert!(name.starts_with("Counting IFS layer over ["), "{}", name);
+        Ok(())
+    });
+}
+
+#[test]
+fn accept_ex_is_refused() {
+    run(Chain::IfsOverPipe, |ws| {
+        // A connection is pending, so the runtime's accept below succeeds; the IFS layer then
+        // refuses to make it the application's accept socket.
+        let (listener, client, server) = connected(ws)?;
+        let second = ws.socket(1, 1, 0).map_err(err)?;
+        let name = ws.getsockname(listener).map_err(err)?;
+        ws.connect(second, &name).map_err(err)?;
+        let target = ws.socket(1, 1, 0).map_err(err)?;
+        let event = ws.create_event().map_err(err)?;
+        let mut ov: Box<sys::OVERLAPPED> = Box::default();
+        ov.hEvent = event as _;
+        let ovp: *mut sys::OVERLAPPED = &mut *ov;
+        let mut out = [0u8; 2 * (128 + 16)];
+        // SAFETY: `out` and `ov` outlive the operation (awaited below when pending).
+        let started = unsafe { ws.accept_ex(listener, target, &mut out, 0, 128 + 16, ovp) };
+        let outcome = match started {
+            Err(e) if e == ws2_standin::WsaError::IO_PENDING => {
+                ws.wait_for_multiple_events(&[event], false, 5_000, false)
+                    .map_err(err)?;
+                // SAFETY: the OVERLAPPED of the operation just started on `listener`.
+                unsafe { ws.wsa_get_overlapped_result(listener, ovp, true) }.map(|(n, _)| n)
+            }
+            other => other,
+        };
+        assert_eq!(outcome, Err(ws2_standin::WsaError::OPNOTSUPP));
+        ws.close_event(event).map_err(err)?;
+        for s in [target, second, client, server, listener] {
+            ws.closesocket(s).map_err(err)?;
+        }
+        Ok(())
+    });
+}
