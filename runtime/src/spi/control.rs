@@ -4,6 +4,7 @@ use super::args::{self, need, sock};
 use super::sockets::entry_info;
 use super::trace::{args, Site};
 use super::trampoline::{entry, Errno, Flag, Status};
+use crate::io::completion::Requester;
 use crate::registry::provider::IoctlRequest;
 use crate::registry::provider::Sock;
 use crate::registry::state::{Binding, Pinned};
@@ -236,7 +237,9 @@ pub(crate) unsafe extern "system" fn ioctl<P: Binding>(
             unsafe { args::put(returned, written) };
             if !overlapped.is_null() {
                 // SAFETY: the caller's WSAOVERLAPPED and ws2_32's thread id (SPI contract).
-                let done = unsafe { args::completion(&sock, s, overlapped, routine, thread) }?;
+                let done = unsafe {
+                    args::completion(&sock, s, overlapped, routine, Requester::Given(thread))
+                }?;
                 done.complete(Ok((written, 0)));
             }
             Ok(())

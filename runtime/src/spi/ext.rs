@@ -7,13 +7,13 @@
 //! `SOCKET_ERROR`). Requests that wait return `FALSE` with `WSA_IO_PENDING` (which is
 //! `ERROR_IO_PENDING`) and complete through the `WSAOVERLAPPED` like any overlapped request.
 
-use super::args::{self, host_route, read_addr, sock};
+use super::args::{self, read_addr, sock};
 use super::attempts;
 use super::trace::{args, Site};
 use super::trampoline::{entry, Errno, ExtFlag, ExtStatus};
 use crate::host::{catch, lock};
 use crate::io::bufs::{copy_wsabufs, HeldBufs, Kept, Out};
-use crate::io::completion::Completion;
+use crate::io::completion::{Completion, Requester};
 use crate::io::ops::{self, Submitted};
 use crate::io::queue::{Attempt, Dir, Held};
 use crate::io::sock_io;
@@ -101,9 +101,8 @@ unsafe fn direct_completion<P: Binding>(
             _ => Ok(None),
         };
     }
-    // SAFETY: the application's WSAOVERLAPPED (this function's contract); ws2_32's table.
-    unsafe { Completion::start_direct(ov, routine, s, host_route::<P>(), pinned.shared.upcalls) }
-        .map(Some)
+    // SAFETY: the application's WSAOVERLAPPED (this function's contract), made on this thread.
+    unsafe { args::completion(pinned, s, ov, routine, Requester::Current) }.map(Some)
 }
 
 /// Bytes an `AcceptEx` address area needs for `sock`'s addresses (its length prefix and the
@@ -173,7 +172,8 @@ unsafe extern "system" fn accept_ex<P: Binding>(
                 return Err(WsaError::INVAL);
             }
             // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-            let done = unsafe { args::completion(&listener, listen, ov, None, core::ptr::null()) }?;
+            let done =
+                unsafe { args::completion(&listener, listen, ov, None, Requester::Current) }?;
             let real = Arc::new(Mutex::new(Some(done)));
             let held = real.clone();
             let out = Out(output.cast::<u8>());
@@ -446,7 +446,7 @@ unsafe extern "system" fn disconnect_ex<P: Binding>(
             pinned.shared.provider.send_disconnect(&pinned)?;
             if !ov.is_null() {
                 // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-                let done = unsafe { args::completion(&pinned, s, ov, None, core::ptr::null()) }?;
+                let done = unsafe { args::completion(&pinned, s, ov, None, Requester::Current) }?;
                 done.complete(Ok((0, 0)));
             }
             Ok(())
