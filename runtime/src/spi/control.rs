@@ -28,7 +28,7 @@ pub(crate) unsafe extern "system" fn get_sock_opt<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::GetSockOpt,
+        Site::get_sock_opt,
         errno,
         args!(s, level, name, optval, optlen),
         move || {
@@ -130,7 +130,7 @@ pub(crate) unsafe extern "system" fn set_sock_opt<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::SetSockOpt,
+        Site::set_sock_opt,
         errno,
         args!(s, level, name, optval, optlen),
         move || {
@@ -169,7 +169,7 @@ pub(crate) unsafe extern "system" fn get_qos_by_name<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Flag,
-        Site::GetQosByName,
+        Site::get_qos_by_name,
         errno,
         args!(s, name, qos),
         move || {
@@ -217,7 +217,7 @@ pub(crate) unsafe extern "system" fn ioctl<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::Ioctl,
+        Site::ioctl,
         errno,
         args!(s, code, input, input_len, output, output_len, overlapped),
         move || {

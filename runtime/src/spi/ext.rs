@@ -147,7 +147,7 @@ unsafe extern "system" fn accept_ex<P: Binding>(
 ) -> BOOL {
     entry!(
         ExtFlag,
-        Site::AcceptEx,
+        Site::accept_ex,
         Errno::NONE,
         args!(
             listen,
@@ -355,7 +355,7 @@ unsafe extern "system" fn connect_ex<P: Binding>(
 ) -> BOOL {
     entry!(
         ExtFlag,
-        Site::ConnectEx,
+        Site::connect_ex,
         Errno::NONE,
         args!(s, name, namelen, data, data_len, ov),
         move || {
@@ -435,7 +435,7 @@ unsafe extern "system" fn disconnect_ex<P: Binding>(
 ) -> BOOL {
     entry!(
         ExtFlag,
-        Site::DisconnectEx,
+        Site::disconnect_ex,
         Errno::NONE,
         args!(s, ov, flags, reserved),
         move || {
@@ -466,7 +466,7 @@ unsafe extern "system" fn recv_msg<P: Binding>(
 ) -> i32 {
     entry!(
         ExtStatus,
-        Site::RecvMsg,
+        Site::recv_msg,
         Errno::NONE,
         args!(s, msg, received, ov, routine),
         move || {
@@ -508,7 +508,7 @@ unsafe extern "system" fn send_msg<P: Binding>(
 ) -> i32 {
     entry!(
         ExtStatus,
-        Site::SendMsg,
+        Site::send_msg,
         Errno::NONE,
         args!(s, msg, flags, sent, ov, routine),
         move || {
@@ -560,7 +560,7 @@ unsafe extern "system" fn transmit_file<P: Binding>(
 ) -> BOOL {
     entry!(
         ExtFlag,
-        Site::TransmitFile,
+        Site::transmit_file,
         Errno::NONE,
         args!(s, file, to_write, ov, buffers, flags),
         move || {

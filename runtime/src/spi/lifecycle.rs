@@ -26,7 +26,7 @@ pub unsafe extern "system" fn startup<P: Binding>(
     trace::init();
     entry!(
         Code,
-        Site::Startup,
+        Site::startup,
         Errno::NONE,
         args!(version, data, info, table),
         move || {
@@ -71,7 +71,7 @@ pub unsafe extern "system" fn startup<P: Binding>(
 pub(crate) unsafe extern "system" fn cleanup<P: Binding>(errno: *mut i32) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    entry!(Status, Site::Cleanup, errno, args!(), move || {
+    entry!(Status, Site::cleanup, errno, args!(), move || {
         let counted = P::state().cleanup::<P::Mode>();
         if counted != Err(WsaError::NOTINITIALISED) && P::state().active().is_err() {
             // The last clean-up closed every socket: abort what they still had pending.
@@ -88,7 +88,7 @@ pub(crate) unsafe extern "system" fn cancel_blocking_call<P: Binding>(errno: *mu
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::CancelBlockingCall,
+        Site::cancel_blocking_call,
         errno,
         args!(),
         move || { P::state().active()?.provider.cancel_blocking_call() }
@@ -108,7 +108,7 @@ pub(crate) unsafe extern "system" fn select<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Count,
-        Site::Select,
+        Site::select,
         errno,
         args!(nfds, read, write, except, timeout),
         move || {
@@ -156,7 +156,7 @@ pub(crate) unsafe extern "system" fn address_to_string<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::AddressToString,
+        Site::address_to_string,
         errno,
         args!(address, address_len, out, out_len),
         move || {
@@ -196,7 +196,7 @@ pub(crate) unsafe extern "system" fn string_to_address<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::StringToAddress,
+        Site::string_to_address,
         errno,
         args!(text, family, address, address_len),
         move || {
@@ -246,7 +246,7 @@ pub unsafe extern "system" fn enum_protocols<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Count,
-        Site::EnumProtocols,
+        Site::enum_protocols,
         errno,
         args!(provider_id, buffer, buffer_len),
         move || {
@@ -284,7 +284,7 @@ pub unsafe extern "system" fn enum_protocols<P: Binding>(
 pub unsafe extern "system" fn set_host_hooks<P: Binding>(hooks: *const HostHooks) -> i32 {
     entry!(
         Code,
-        Site::SetHostHooks,
+        Site::set_host_hooks,
         Errno::NONE,
         args!(hooks),
         move || {
