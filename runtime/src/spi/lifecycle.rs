@@ -30,41 +30,56 @@ pub unsafe extern "system" fn startup<P: Binding>(
         Errno::NONE,
         args!(version, data, info, table),
         move || {
-            let (major, minor) = (version & 0xff, version >> 8);
-            if (major, minor) < (2, 2) {
-                return Err(WsaError::VERNOTSUPPORTED);
-            }
-            if data.is_null() || table.is_null() || info.is_null() {
-                return Err(WsaError::FAULT);
-            }
-            let needed = match <P::Mode as Mode<P>>::KIND {
-                DescriptorMode::NonIfs => {
-                    upcalls.lpWPUCreateSocketHandle.is_some()
-                        && upcalls.lpWPUCloseSocketHandle.is_some()
-                }
-                DescriptorMode::Ifs => upcalls.lpWPUModifyIFSHandle.is_some(),
-            };
-            if !needed {
-                return Err(WsaError::INVAL);
-            }
-            // SAFETY: non-null; ws2_32 passes the catalog entry it loads the provider for.
-            let catalog_id = unsafe { (*info).dwCatalogEntryId };
-            let ctx = StartupContext {
-                version: WINSOCK_VERSION_2_2,
-                catalog_id,
-            };
-            P::state().startup(&ctx, upcalls)?;
-            // SAFETY: non-null; ws2_32 passes writable WSPDATA and WSPPROC_TABLE structures.
-            unsafe {
-                let data = &mut *(data as *mut WSPDATA);
-                data.wVersion = WINSOCK_VERSION_2_2;
-                data.wHighVersion = WINSOCK_VERSION_2_2;
-                write_wide(&mut data.szDescription, P::INFO.description);
-                table.write(super::proc_table::<P>());
-            }
-            Ok(())
-        },
+            // SAFETY: the caller's arguments, as the SPI defines them.
+            unsafe { start::<P>(version, data, info, upcalls, table) }
+        }
     )
+}
+
+/// The body of [`startup`], for the entry points that start a provider inside their own
+/// (a layer's `WSPStartup`).
+///
+/// # Safety
+/// The arguments are `WSPStartup`'s, as the SPI defines them.
+pub(crate) unsafe fn start<P: Binding>(
+    version: u16,
+    data: *const WSPDATA,
+    info: *const WSAPROTOCOL_INFOW,
+    upcalls: WSPUPCALLTABLE,
+    table: *mut WSPPROC_TABLE,
+) -> Result<(), WsaError> {
+    let (major, minor) = (version & 0xff, version >> 8);
+    if (major, minor) < (2, 2) {
+        return Err(WsaError::VERNOTSUPPORTED);
+    }
+    if data.is_null() || table.is_null() || info.is_null() {
+        return Err(WsaError::FAULT);
+    }
+    let needed = match <P::Mode as Mode<P>>::KIND {
+        DescriptorMode::NonIfs => {
+            upcalls.lpWPUCreateSocketHandle.is_some() && upcalls.lpWPUCloseSocketHandle.is_some()
+        }
+        DescriptorMode::Ifs => upcalls.lpWPUModifyIFSHandle.is_some(),
+    };
+    if !needed {
+        return Err(WsaError::INVAL);
+    }
+    // SAFETY: non-null; ws2_32 passes the catalog entry it loads the provider for.
+    let catalog_id = unsafe { (*info).dwCatalogEntryId };
+    let ctx = StartupContext {
+        version: WINSOCK_VERSION_2_2,
+        catalog_id,
+    };
+    P::state().startup(&ctx, upcalls)?;
+    // SAFETY: non-null; ws2_32 passes writable WSPDATA and WSPPROC_TABLE structures.
+    unsafe {
+        let data = &mut *(data as *mut WSPDATA);
+        data.wVersion = WINSOCK_VERSION_2_2;
+        data.wHighVersion = WINSOCK_VERSION_2_2;
+        write_wide(&mut data.szDescription, P::INFO.description);
+        table.write(super::proc_table::<P>());
+    }
+    Ok(())
 }
 
 /// `WSPCleanup`.
