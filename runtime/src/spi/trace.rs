@@ -19,7 +19,7 @@ macro_rules! sites {
         /// The exported functions, for the trace filter (one bit each) and the trace lines: the
         /// 30 SPI entries, named as the runtime's functions behind them and in
         /// `WSPPROC_TABLE`'s order, then the provider's other exports and the extension
-        /// functions ([`OTHER_NAMES`]).
+        /// functions.
         #[allow(non_camel_case_types)]
         #[derive(Copy, Clone, Debug, PartialEq, Eq)]
         #[repr(u8)]
