@@ -95,6 +95,40 @@ pub unsafe fn release_handle(s: SOCKET, errno: *mut i32) -> i32 {
     }
 }
 
+/// The provider's entry `$name`: its own where [`Entries`] has one, else this file's function
+/// of that name.
+macro_rules! entry {
+    ($entries:ident, socket) => {
+        $entries.socket
+    };
+    ($entries:ident, close_socket) => {
+        $entries.close_socket
+    };
+    ($entries:ident, recv) => {
+        $entries.recv
+    };
+    ($entries:ident, send) => {
+        $entries.send
+    };
+    ($entries:ident, get_sock_opt) => {
+        $entries.get_sock_opt
+    };
+    ($entries:ident, ioctl) => {
+        $entries.ioctl
+    };
+    ($entries:ident, $name:ident) => {
+        Some($name)
+    };
+}
+
+/// The dispatch table from the SPI's one list of entries (`for_each_wsp_proc!`), each
+/// entry as [`entry!`] picks it.
+macro_rules! table_of {
+    ([$entries:ident] $($field:ident : $type:ty => $name:ident,)*) => {
+        WSPPROC_TABLE { $($field: entry!($entries, $name),)* }
+    };
+}
+
 /// `WSPStartup`: negotiates 2.2 and fills the table with `entries` and the shared functions.
 ///
 /// # Safety
@@ -119,38 +153,7 @@ pub unsafe fn startup(
         let data = data as *mut WSPDATA;
         (*data).wVersion = 0x0202;
         (*data).wHighVersion = 0x0202;
-        *table = WSPPROC_TABLE {
-            lpWSPAccept: Some(accept),
-            lpWSPAddressToString: Some(address_to_string),
-            lpWSPAsyncSelect: Some(async_select),
-            lpWSPBind: Some(bind),
-            lpWSPCancelBlockingCall: Some(cancel_blocking_call),
-            lpWSPCleanup: Some(cleanup),
-            lpWSPCloseSocket: entries.close_socket,
-            lpWSPConnect: Some(connect),
-            lpWSPDuplicateSocket: Some(duplicate_socket),
-            lpWSPEnumNetworkEvents: Some(enum_network_events),
-            lpWSPEventSelect: Some(event_select),
-            lpWSPGetOverlappedResult: Some(get_overlapped_result),
-            lpWSPGetPeerName: Some(get_peer_name),
-            lpWSPGetSockName: Some(get_sock_name),
-            lpWSPGetSockOpt: entries.get_sock_opt,
-            lpWSPGetQOSByName: Some(get_qos_by_name),
-            lpWSPIoctl: entries.ioctl,
-            lpWSPJoinLeaf: Some(join_leaf),
-            lpWSPListen: Some(listen),
-            lpWSPRecv: entries.recv,
-            lpWSPRecvDisconnect: Some(recv_disconnect),
-            lpWSPRecvFrom: Some(recv_from),
-            lpWSPSelect: Some(select),
-            lpWSPSend: entries.send,
-            lpWSPSendDisconnect: Some(send_disconnect),
-            lpWSPSendTo: Some(send_to),
-            lpWSPSetSockOpt: Some(set_sock_opt),
-            lpWSPShutdown: Some(shutdown),
-            lpWSPSocket: entries.socket,
-            lpWSPStringToAddress: Some(string_to_address),
-        };
+        *table = winsock_provider::for_each_wsp_proc!(table_of, entries);
     }
     0
 }

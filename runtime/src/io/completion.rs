@@ -26,6 +26,17 @@ pub fn outstanding_operations() -> usize {
     OUTSTANDING.load(Ordering::SeqCst)
 }
 
+/// Who made a request, so whose thread runs its completion routine.
+#[derive(Copy, Clone)]
+pub(crate) enum Requester {
+    /// ws2_32, on behalf of the application: the SPI's `lpThreadId` (null only without a
+    /// completion routine; otherwise it points to ws2_32's id of the calling thread).
+    Given(*const WSATHREADID),
+    /// The application, directly (an extension function): the runtime opens the calling
+    /// thread with `WPUOpenCurrentThread` and closes it once the routine is queued.
+    Current,
+}
+
 /// How a request completes: the caller's `WSAOVERLAPPED` and route.
 pub(crate) struct Completion {
     ov: *mut OVERLAPPED,
@@ -45,15 +56,16 @@ unsafe impl Send for Completion {}
 
 impl Completion {
     /// Starts a request: `Internal` becomes `WSS_OPERATION_IN_PROGRESS` and the request counts
-    /// as outstanding until [`Completion::complete`] (or [`Completion::cancel`]).
+    /// as outstanding until [`Completion::complete`] (or [`Completion::cancel`]). A completion
+    /// routine runs on `requester`'s thread.
     ///
     /// # Safety
-    /// `ov` is a writable `WSAOVERLAPPED` that stays valid until completion; `thread` is null
-    /// or ws2_32's thread id for the caller; `upcalls` is ws2_32's table.
+    /// `ov` is null (`WSAEFAULT`) or a writable `WSAOVERLAPPED` that stays valid until
+    /// completion; `requester` is as its variant says; `upcalls` is ws2_32's table.
     pub(crate) unsafe fn start(
         ov: *mut OVERLAPPED,
         routine: sys::LPWSAOVERLAPPED_COMPLETION_ROUTINE,
-        thread: *const WSATHREADID,
+        requester: Requester,
         handle: SOCKET,
         host_route: bool,
         upcalls: WSPUPCALLTABLE,
@@ -61,15 +73,28 @@ impl Completion {
         if ov.is_null() {
             return Err(WsaError::FAULT);
         }
-        let thread = if routine.is_some() {
-            if thread.is_null() {
-                return Err(WsaError::FAULT);
+        let mut thread = WSATHREADID::default();
+        let mut own_thread = false;
+        if routine.is_some() {
+            match requester {
+                Requester::Given(given) => {
+                    if given.is_null() {
+                        return Err(WsaError::FAULT);
+                    }
+                    // SAFETY: non-null; ws2_32 passes its thread id for the calling thread.
+                    thread = unsafe { *given };
+                }
+                Requester::Current => {
+                    let open = upcalls.lpWPUOpenCurrentThread.ok_or(WsaError::OPNOTSUPP)?;
+                    let mut errno = 0;
+                    // SAFETY: a ws2_32 upcall filling our WSATHREADID.
+                    if unsafe { open(&mut thread, &mut errno) } != 0 {
+                        return Err(WsaError::from_upcall(errno));
+                    }
+                    own_thread = true;
+                }
             }
-            // SAFETY: non-null; ws2_32 passes its thread id for the calling thread.
-            unsafe { *thread }
-        } else {
-            WSATHREADID::default()
-        };
+        }
         // SAFETY: a writable WSAOVERLAPPED (this function's contract).
         unsafe { internal(ov) }.store(WSS_OPERATION_IN_PROGRESS, Ordering::Release);
         OUTSTANDING.fetch_add(1, Ordering::SeqCst);
@@ -79,38 +104,9 @@ impl Completion {
             thread,
             handle,
             host_route,
-            own_thread: false,
+            own_thread,
             upcalls,
         })
-    }
-
-    /// Like [`Completion::start`], for a request made by the application directly (an
-    /// extension function): a completion routine runs on the calling thread, whose id the
-    /// runtime obtains with `WPUOpenCurrentThread`.
-    ///
-    /// # Safety
-    /// As for [`Completion::start`].
-    pub(crate) unsafe fn start_direct(
-        ov: *mut OVERLAPPED,
-        routine: sys::LPWSAOVERLAPPED_COMPLETION_ROUTINE,
-        handle: SOCKET,
-        host_route: bool,
-        upcalls: WSPUPCALLTABLE,
-    ) -> Result<Completion, WsaError> {
-        let mut thread = WSATHREADID::default();
-        if routine.is_some() {
-            let open = upcalls.lpWPUOpenCurrentThread.ok_or(WsaError::OPNOTSUPP)?;
-            let mut errno = 0;
-            // SAFETY: a ws2_32 upcall filling our WSATHREADID.
-            if unsafe { open(&mut thread, &mut errno) } != 0 {
-                return Err(WsaError::from_upcall(errno));
-            }
-        }
-        // SAFETY: as this function's contract; `thread` is ours, for the call.
-        let mut done =
-            unsafe { Completion::start(ov, routine, &thread, handle, host_route, upcalls) }?;
-        done.own_thread = routine.is_some();
-        Ok(done)
     }
 
     /// A completion that delivers nothing (a stage of a request whose real completion is held
@@ -317,7 +313,7 @@ mod tests {
             Completion::start(
                 &mut ov,
                 None,
-                core::ptr::null(),
+                Requester::Given(core::ptr::null()),
                 4,
                 false,
                 WSPUPCALLTABLE::default(),
@@ -338,7 +334,7 @@ mod tests {
             Completion::start(
                 &mut ov,
                 None,
-                core::ptr::null(),
+                Requester::Given(core::ptr::null()),
                 4,
                 false,
                 WSPUPCALLTABLE::default(),
@@ -349,5 +345,95 @@ mod tests {
         // SAFETY: `ov` is live.
         let aborted = unsafe { result(&ov, false) };
         assert_eq!(aborted, (0, 0, Some(WsaError::OPERATION_ABORTED)));
+    }
+
+    static OPENED: AtomicUsize = AtomicUsize::new(0);
+    static CLOSED: AtomicUsize = AtomicUsize::new(0);
+    static ROUTINE_BYTES: AtomicUsize = AtomicUsize::new(0);
+    const THREAD: usize = 77;
+
+    unsafe extern "system" fn open(id: *mut WSATHREADID, _: *mut i32) -> i32 {
+        OPENED.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: the runtime passes its own WSATHREADID.
+        unsafe { (*id).ThreadHandle = THREAD as sys::HANDLE };
+        0
+    }
+
+    unsafe extern "system" fn close(id: *const WSATHREADID, _: *mut i32) -> i32 {
+        // SAFETY: the runtime passes the id `open` filled.
+        assert_eq!(unsafe { (*id).ThreadHandle } as usize, THREAD);
+        CLOSED.fetch_add(1, Ordering::SeqCst);
+        0
+    }
+
+    /// Runs the APC at once, on the thread `open` named.
+    unsafe extern "system" fn queue(
+        id: *const WSATHREADID,
+        apc: sys::LPWSAUSERAPC,
+        context: usize,
+        _: *mut i32,
+    ) -> i32 {
+        // SAFETY: the runtime passes the id `open` filled.
+        assert_eq!(unsafe { (*id).ThreadHandle } as usize, THREAD);
+        // SAFETY: the runtime's APC with its context, run once.
+        unsafe { apc.unwrap()(context) };
+        0
+    }
+
+    unsafe extern "system" fn routine(error: u32, bytes: u32, _: *mut OVERLAPPED, _: u32) {
+        assert_eq!(error, 0);
+        ROUTINE_BYTES.store(bytes as usize, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn a_direct_request_runs_its_routine_on_the_opened_thread_then_closes_it() {
+        let upcalls = WSPUPCALLTABLE {
+            lpWPUOpenCurrentThread: Some(open),
+            lpWPUCloseThread: Some(close),
+            lpWPUQueueApc: Some(queue),
+            ..WSPUPCALLTABLE::default()
+        };
+        let mut ov = OVERLAPPED::default();
+        // SAFETY: `ov` outlives the request; the upcalls are the fakes above.
+        let c = unsafe {
+            Completion::start(
+                &mut ov,
+                Some(routine),
+                Requester::Current,
+                4,
+                false,
+                upcalls,
+            )
+        }
+        .unwrap();
+        assert_eq!(OPENED.load(Ordering::SeqCst), 1);
+        assert_eq!(CLOSED.load(Ordering::SeqCst), 0);
+        c.complete(Ok((9, 0)));
+        assert_eq!(ROUTINE_BYTES.load(Ordering::SeqCst), 9);
+        assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
+
+        // Without a routine nothing is opened.
+        // SAFETY: as above.
+        let c = unsafe { Completion::start(&mut ov, None, Requester::Current, 4, false, upcalls) }
+            .unwrap();
+        c.complete(Ok((1, 0)));
+        assert_eq!(OPENED.load(Ordering::SeqCst), 1);
+        assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_routine_without_a_thread_id_or_a_null_overlapped_is_a_fault() {
+        let mut ov = OVERLAPPED::default();
+        let upcalls = WSPUPCALLTABLE::default();
+        let given = Requester::Given(core::ptr::null());
+        // SAFETY: `ov` is live; the start fails before keeping it.
+        let no_thread =
+            unsafe { Completion::start(&mut ov, Some(routine), given, 4, false, upcalls) };
+        assert_eq!(no_thread.err(), Some(WsaError::FAULT));
+        assert_eq!(ov.Internal, 0);
+        let null = core::ptr::null_mut();
+        // SAFETY: a null `ov` is refused.
+        let no_ov = unsafe { Completion::start(null, None, given, 4, false, upcalls) };
+        assert_eq!(no_ov.err(), Some(WsaError::FAULT));
     }
 }

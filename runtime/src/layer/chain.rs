@@ -8,6 +8,9 @@ use super::watch::Watcher;
 use super::{LayerBinding, Layered};
 use crate::registry::state::Binding;
 use crate::spi::exports::EntryPoints;
+use crate::spi::trace::{self, args, Site};
+use crate::spi::trampoline::{entry, Code, Errno, Status};
+use crate::spi::{args, control, lifecycle};
 use crate::sys::{self, SOCKET, WSAPROTOCOL_INFOW, WSPDATA, WSPPROC_TABLE, WSPUPCALLTABLE};
 use crate::types::error::WsaError;
 use crate::types::info::Guid;
@@ -269,48 +272,75 @@ pub unsafe extern "system" fn startup<L: LayerBinding>(
     upcalls: WSPUPCALLTABLE,
     table: *mut WSPPROC_TABLE,
 ) -> i32 {
-    let result = crate::host::panic::catch(|| {
-        if info.is_null() {
-            return Err(WsaError::FAULT);
+    trace::init();
+    entry!(
+        Code,
+        Site::startup,
+        Errno::NONE,
+        args!(version, data, info, table),
+        move || {
+            // SAFETY: the caller's arguments, as ws2_32 passes them to `WSPStartup`.
+            unsafe { start_layer::<L>(version, data, info, upcalls, table) }
         }
-        // SAFETY: non-null; ws2_32 passes the chain entry it starts the layer for.
-        let given = unsafe { *info };
-        START.with(|s| {
-            s.set(Some(Start {
-                upcalls,
-                info: given,
-                own: <Layered<L> as Binding>::INFO.guid,
-                ifs: super::ifs::is_ifs::<L>(),
-            }))
-        });
-        // SAFETY: the caller's arguments, as ws2_32 passes them to `WSPStartup`.
-        let started = unsafe {
-            crate::spi::lifecycle::startup::<Layered<L>>(version, data, info, upcalls, table)
-        };
-        START.with(|s| s.take());
-        if started != 0 {
-            return Err(WsaError::from_code(started));
-        }
-        // Later start-ups (other chains) find their route here; the first found it already.
-        if let Err(e) = below_of::<L>().and_then(|b| b.route(given.dwCatalogEntryId)) {
-            if let Some(cleanup) = crate::spi::proc_table::<Layered<L>>().lpWSPCleanup {
-                let mut errno = 0;
-                // SAFETY: balances the runtime's start-up that just succeeded.
-                unsafe { cleanup(&mut errno) };
-            }
-            return Err(e);
-        }
-        // SAFETY: the runtime filled the caller's table (so it is valid and writable); two
-        // entries are replaced.
-        let table = unsafe { &mut *table };
-        table.lpWSPIoctl = Some(ioctl::<L>);
-        table.lpWSPGetSockOpt = Some(get_sock_opt::<L>);
-        Ok(())
-    });
-    match result {
-        Ok(()) => 0,
-        Err(e) => e.code(),
+    )
+}
+
+/// [`START`] for the runtime's start-up on this thread, emptied again when dropped (a start-up
+/// that fails or panics leaves nothing behind).
+struct Starting;
+
+impl Starting {
+    fn set(start: Start) -> Starting {
+        START.with(|s| s.set(Some(start)));
+        Starting
     }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        START.with(|s| s.take());
+    }
+}
+
+/// The body of the layer's [`startup`].
+///
+/// # Safety
+/// The arguments are `WSPStartup`'s, as ws2_32 passes them.
+unsafe fn start_layer<L: LayerBinding>(
+    version: u16,
+    data: *const WSPDATA,
+    info: *const WSAPROTOCOL_INFOW,
+    upcalls: WSPUPCALLTABLE,
+    table: *mut WSPPROC_TABLE,
+) -> Result<(), WsaError> {
+    if info.is_null() {
+        return Err(WsaError::FAULT);
+    }
+    // SAFETY: non-null; ws2_32 passes the chain entry it starts the layer for.
+    let given = unsafe { *info };
+    {
+        let _start = Starting::set(Start {
+            upcalls,
+            info: given,
+            own: <Layered<L> as Binding>::INFO.guid,
+            ifs: super::ifs::is_ifs::<L>(),
+        });
+        // SAFETY: the caller's arguments (this function's contract).
+        unsafe { lifecycle::start::<Layered<L>>(version, data, info, upcalls, table) }?;
+    }
+    // Later start-ups (other chains) find their route here; the first found it already.
+    if let Err(e) = below_of::<L>().and_then(|b| b.route(given.dwCatalogEntryId)) {
+        let mut errno = 0;
+        // SAFETY: balances the runtime's start-up that just succeeded.
+        unsafe { lifecycle::cleanup::<Layered<L>>(&mut errno) };
+        return Err(e);
+    }
+    // SAFETY: the runtime filled the caller's table (so it is valid and writable); two
+    // entries are replaced.
+    let table = unsafe { &mut *table };
+    table.lpWSPIoctl = Some(ioctl::<L>);
+    table.lpWSPGetSockOpt = Some(get_sock_opt::<L>);
+    Ok(())
 }
 
 /// The entry points of layer `L` (the functions its DLL exports), for loading a layer linked
@@ -322,25 +352,17 @@ pub fn entry_points<L: LayerBinding>() -> EntryPoints {
     }
 }
 
-/// Stores `e` in `*errno` and returns `SOCKET_ERROR`.
-unsafe fn fail(errno: *mut i32, e: WsaError) -> i32 {
-    if !errno.is_null() {
-        // SAFETY: the caller's errno slot (SPI contract); checked non-null.
-        unsafe { *errno = e.code() };
-    }
-    sys::SOCKET_ERROR
-}
-
 /// The lower handle and route of layer socket `s`.
 fn lookup<L: LayerBinding>(s: SOCKET) -> Result<(SOCKET, Arc<Route>), WsaError> {
-    let sock = <Layered<L> as Binding>::state().lookup(s)?;
+    let sock = args::sock::<Layered<L>>(s)?;
     let route = sock.shared.provider.below.route(sock.catalog_id())?;
     Ok((sock.state().lower().handle(), route))
 }
 
 /// `WSPIoctl` of a layer: `SIO_BASE_HANDLE` and `SIO_BSP_HANDLE*` are asked of the provider
 /// below for the socket below (so applications polling the base handle see the base
-/// provider's); everything else is the runtime's.
+/// provider's); everything else is the runtime's, and so are overlapped requests (their
+/// completion belongs to the layer's handle).
 #[allow(clippy::too_many_arguments)]
 unsafe extern "system" fn ioctl<L: LayerBinding>(
     s: SOCKET,
@@ -355,66 +377,56 @@ unsafe extern "system" fn ioctl<L: LayerBinding>(
     thread: *const sys::WSATHREADID,
     errno: *mut i32,
 ) -> i32 {
-    let own = crate::spi::proc_table::<Layered<L>>().lpWSPIoctl;
-    let forwarded = code == sys::SIO_BASE_HANDLE || SIO_BSP_HANDLES.contains(&code);
-    let own = match own {
-        Some(f) if !forwarded => {
-            // SAFETY: the runtime's own entry, given the caller's arguments unchanged.
-            return unsafe {
-                f(
-                    s, code, input, input_len, output, output_len, returned, overlapped, routine,
-                    thread, errno,
-                )
-            };
-        }
-        Some(f) => f,
-        // SAFETY: the caller's errno slot.
-        None => return unsafe { fail(errno, WsaError::NETDOWN) },
-    };
-    let found = crate::host::panic::catch(|| lookup::<L>(s));
-    let (lower, route) = match found {
-        Ok(found) => found,
-        // SAFETY: the caller's errno slot.
-        Err(e) => return unsafe { fail(errno, e) },
-    };
-    if !overlapped.is_null() {
-        // Completion routes belong to the layer's handle: let the runtime deliver them.
+    let handle_code = code == sys::SIO_BASE_HANDLE || SIO_BSP_HANDLES.contains(&code);
+    if !handle_code || !overlapped.is_null() {
         // SAFETY: the runtime's own entry, given the caller's arguments unchanged.
         return unsafe {
-            own(
+            control::ioctl::<Layered<L>>(
                 s, code, input, input_len, output, output_len, returned, overlapped, routine,
                 thread, errno,
             )
         };
     }
-    let down = match route.lower_ioctl() {
-        Some(f) => f,
-        // SAFETY: the caller's errno slot.
-        None => return unsafe { fail(errno, WsaError::NETDOWN) },
-    };
-    // SAFETY: the provider below's WSPIoctl on its own socket, with the caller's buffers (valid
-    // for their lengths by the caller's contract) and no overlapped structure.
-    unsafe {
-        down(
-            lower,
-            code,
-            input,
-            input_len,
-            output,
-            output_len,
-            returned,
-            core::ptr::null_mut(),
-            None,
-            core::ptr::null(),
-            errno,
-        )
-    }
-}
-
-impl Route {
-    fn lower_ioctl(&self) -> sys::LPWSPIOCTL {
-        self.lower.table().lpWSPIoctl
-    }
+    // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
+    let errno = unsafe { Errno::new(errno) };
+    entry!(
+        Status,
+        Site::ioctl,
+        errno,
+        args!(s, code, input, input_len, output, output_len, returned),
+        move || {
+            let (lower, route) = lookup::<L>(s)?;
+            // Every handle code answers one SOCKET.
+            args::need(output, output_len, core::mem::size_of::<SOCKET>() as u32)?;
+            if returned.is_null() {
+                return Err(WsaError::FAULT);
+            }
+            let down = route.lower.table().lpWSPIoctl.ok_or(WsaError::NETDOWN)?;
+            let mut below = 0;
+            // SAFETY: the provider below's WSPIoctl on its own socket, with the caller's
+            // buffers (checked above, valid for their lengths by the caller's contract) and no
+            // overlapped structure.
+            let r = unsafe {
+                down(
+                    lower,
+                    code,
+                    input,
+                    input_len,
+                    output,
+                    output_len,
+                    returned,
+                    core::ptr::null_mut(),
+                    None,
+                    core::ptr::null(),
+                    &mut below,
+                )
+            };
+            match r {
+                0 => Ok(()),
+                _ => Err(WsaError::from_upcall(below)),
+            }
+        }
+    )
 }
 
 /// `WSPGetSockOpt` of a layer: `SO_PROTOCOL_INFOW` answers the chain entry the socket was made
@@ -427,39 +439,35 @@ unsafe extern "system" fn get_sock_opt<L: LayerBinding>(
     len: *mut i32,
     errno: *mut i32,
 ) -> i32 {
-    let own = match crate::spi::proc_table::<Layered<L>>().lpWSPGetSockOpt {
-        Some(f) => f,
-        // SAFETY: the caller's errno slot.
-        None => return unsafe { fail(errno, WsaError::NETDOWN) },
-    };
     if (level, name) != (sys::SOL_SOCKET, sys::SO_PROTOCOL_INFOW) {
         // SAFETY: the runtime's own entry, given the caller's arguments unchanged.
-        return unsafe { own(s, level, name, value, len, errno) };
+        return unsafe { control::get_sock_opt::<Layered<L>>(s, level, name, value, len, errno) };
     }
-    let result = crate::host::panic::catch(|| {
-        let (_, route) = lookup::<L>(s)?;
-        let needed = core::mem::size_of::<WSAPROTOCOL_INFOW>();
-        if value.is_null() || len.is_null() {
-            return Err(WsaError::FAULT);
+    // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
+    let errno = unsafe { Errno::new(errno) };
+    entry!(
+        Status,
+        Site::get_sock_opt,
+        errno,
+        args!(s, level, name, value, len),
+        move || {
+            let (_, route) = lookup::<L>(s)?;
+            if len.is_null() {
+                return Err(WsaError::FAULT);
+            }
+            // SAFETY: non-null; the caller's length slot (SPI contract).
+            let room = unsafe { *len };
+            let needed = core::mem::size_of::<WSAPROTOCOL_INFOW>();
+            args::need(value as *const c_void, room.max(0) as u32, needed as u32)?;
+            // SAFETY: checked: room for a WSAPROTOCOL_INFOW (unaligned callers are allowed),
+            // and `len` is the caller's writable length slot.
+            unsafe {
+                core::ptr::write_unaligned(value.cast::<WSAPROTOCOL_INFOW>(), route.chain);
+                *len = needed as i32;
+            }
+            Ok(())
         }
-        // SAFETY: non-null; the caller's length slot (SPI contract).
-        let room = unsafe { *len };
-        if room < 0 || (room as usize) < needed {
-            return Err(WsaError::FAULT);
-        }
-        // SAFETY: checked: room for a WSAPROTOCOL_INFOW (unaligned callers are allowed), and
-        // `len` is the caller's writable length slot.
-        unsafe {
-            core::ptr::write_unaligned(value.cast::<WSAPROTOCOL_INFOW>(), route.chain);
-            *len = needed as i32;
-        }
-        Ok(())
-    });
-    match result {
-        Ok(()) => 0,
-        // SAFETY: the caller's errno slot.
-        Err(e) => unsafe { fail(errno, e) },
-    }
+    )
 }
 
 #[cfg(test)]

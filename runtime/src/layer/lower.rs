@@ -224,8 +224,9 @@ fn wsabufs<'a>(parts: impl Iterator<Item = (*mut u8, usize)> + 'a) -> Vec<WSABUF
         .collect()
 }
 
-/// A socket of the provider below, owned by one layer socket: closed by
-/// [`LowerSocket::close`] or, if never closed, when dropped.
+/// A socket of the provider below, owned by one layer socket: closed when the layer socket is
+/// (`WSPCloseSocket`, after [`Layer::close`](super::Layer::close)) or, if never closed, when
+/// dropped.
 pub struct LowerSocket {
     provider: Arc<LowerProvider>,
     /// The lower handle; 0 once closed or moved out. Calls hold the read lock while they use

@@ -2,13 +2,11 @@
 //! functions: the socket a handle names, addresses, sized buffers, and the start of an
 //! overlapped request.
 
-use crate::io::completion::Completion;
+use crate::io::completion::{Completion, Requester};
 use crate::io::ops;
 use crate::registry::provider::Sock;
 use crate::registry::state::{keep, Binding, Mode, Pinned};
-use crate::sys::{
-    LPWSAOVERLAPPED_COMPLETION_ROUTINE, OVERLAPPED, SOCKADDR, SOCKET, WSABUF, WSATHREADID,
-};
+use crate::sys::{LPWSAOVERLAPPED_COMPLETION_ROUTINE, OVERLAPPED, SOCKADDR, SOCKET, WSABUF};
 use crate::types::addr::SockAddr;
 use crate::types::error::WsaError;
 use crate::types::info::DescriptorMode;
@@ -88,30 +86,30 @@ pub(crate) unsafe fn no_disconnect_data(data: *const WSABUF) -> Result<(), WsaEr
 
 /// Whether completions of `P`'s sockets go through `WPUCompleteOverlappedRequest` (non-IFS
 /// handles, which ws2_32 made).
-pub(crate) fn host_route<P: Binding>() -> bool {
+fn host_route<P: Binding>() -> bool {
     matches!(<P::Mode as Mode<P>>::KIND, DescriptorMode::NonIfs)
 }
 
-/// Starts the completion of an overlapped request on `sock` (handle `s`): the one place the
-/// entry points and the extension functions start one. `thread` may be null without a
-/// completion routine.
+/// Starts the completion of an overlapped request on `sock` (handle `s`): the one path from
+/// the entry points and the extension functions to the completion machinery. A completion
+/// routine runs on `requester`'s thread.
 ///
 /// # Safety
-/// `ov` is null (`WSAEFAULT`) or a writable `WSAOVERLAPPED` valid until completion; `thread`
-/// is null or ws2_32's thread id for the caller.
+/// `ov` is null (`WSAEFAULT`) or a writable `WSAOVERLAPPED` valid until completion;
+/// `requester` is as its variant says.
 pub(crate) unsafe fn completion<P: Binding>(
     sock: &Sock<P>,
     s: SOCKET,
     ov: *mut OVERLAPPED,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
-    thread: *const WSATHREADID,
+    requester: Requester,
 ) -> Result<Completion, WsaError> {
     // SAFETY: as this function's contract; the upcall table is ws2_32's.
     unsafe {
         Completion::start(
             ov,
             routine,
-            thread,
+            requester,
             s,
             host_route::<P>(),
             sock.shared.upcalls,

@@ -3,6 +3,7 @@
 
 use super::args;
 use crate::io::bufs::{HeldBufs, Out};
+use crate::io::completion::Requester;
 use crate::io::ops::{self, Submitted};
 use crate::io::queue::{Attempt, Dir};
 use crate::registry::provider::Sock;
@@ -36,7 +37,15 @@ pub(crate) unsafe fn submit<P: Binding>(
     attempt: Attempt<Sock<P>>,
 ) -> Result<(u32, u32), WsaError> {
     // SAFETY: as this function's contract.
-    let done = unsafe { args::completion(sock, s, call.ov, call.routine, call.thread) }?;
+    let done = unsafe {
+        args::completion(
+            sock,
+            s,
+            call.ov,
+            call.routine,
+            Requester::Given(call.thread),
+        )
+    }?;
     match ops::submit(&keep(sock), dir, bit, attempt, done)? {
         Submitted::Done(bytes, flags) => Ok((bytes, flags)),
         Submitted::Pending => Err(WsaError::IO_PENDING),

@@ -4,6 +4,7 @@ use super::args::{self, need, sock};
 use super::sockets::entry_info;
 use super::trace::{args, Site};
 use super::trampoline::{entry, Errno, Flag, Status};
+use crate::io::completion::Requester;
 use crate::registry::provider::IoctlRequest;
 use crate::registry::provider::Sock;
 use crate::registry::state::{Binding, Pinned};
@@ -27,7 +28,7 @@ pub(crate) unsafe extern "system" fn get_sock_opt<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::GetSockOpt,
+        Site::get_sock_opt,
         errno,
         args!(s, level, name, optval, optlen),
         move || {
@@ -129,7 +130,7 @@ pub(crate) unsafe extern "system" fn set_sock_opt<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::SetSockOpt,
+        Site::set_sock_opt,
         errno,
         args!(s, level, name, optval, optlen),
         move || {
@@ -168,7 +169,7 @@ pub(crate) unsafe extern "system" fn get_qos_by_name<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Flag,
-        Site::GetQosByName,
+        Site::get_qos_by_name,
         errno,
         args!(s, name, qos),
         move || {
@@ -216,7 +217,7 @@ pub(crate) unsafe extern "system" fn ioctl<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::Ioctl,
+        Site::ioctl,
         errno,
         args!(s, code, input, input_len, output, output_len, overlapped),
         move || {
@@ -236,7 +237,9 @@ pub(crate) unsafe extern "system" fn ioctl<P: Binding>(
             unsafe { args::put(returned, written) };
             if !overlapped.is_null() {
                 // SAFETY: the caller's WSAOVERLAPPED and ws2_32's thread id (SPI contract).
-                let done = unsafe { args::completion(&sock, s, overlapped, routine, thread) }?;
+                let done = unsafe {
+                    args::completion(&sock, s, overlapped, routine, Requester::Given(thread))
+                }?;
                 done.complete(Ok((written, 0)));
             }
             Ok(())

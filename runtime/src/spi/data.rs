@@ -36,7 +36,7 @@ pub(crate) unsafe extern "system" fn recv<P: Binding>(
     let errno = unsafe { Errno::new(errno as *mut i32) };
     entry!(
         Status,
-        Site::Recv,
+        Site::recv,
         errno,
         args!(s, buffers, count, flags, overlapped),
         move || {
@@ -91,7 +91,7 @@ pub(crate) unsafe extern "system" fn recv_from<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::RecvFrom,
+        Site::recv_from,
         errno,
         args!(s, buffers, count, flags, from, fromlen, overlapped),
         move || {
@@ -235,7 +235,7 @@ pub(crate) unsafe extern "system" fn send<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::Send,
+        Site::send,
         errno,
         args!(s, buffers, count, flags, overlapped),
         move || {
@@ -272,7 +272,7 @@ pub(crate) unsafe extern "system" fn send_to<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::SendTo,
+        Site::send_to,
         errno,
         args!(s, buffers, count, flags, to, tolen, overlapped),
         move || {
@@ -311,7 +311,7 @@ pub(crate) unsafe extern "system" fn recv_disconnect<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::RecvDisconnect,
+        Site::recv_disconnect,
         errno,
         args!(s, data),
         move || {
@@ -333,7 +333,7 @@ pub(crate) unsafe extern "system" fn send_disconnect<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::SendDisconnect,
+        Site::send_disconnect,
         errno,
         args!(s, data),
         move || {

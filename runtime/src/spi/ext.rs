@@ -7,13 +7,13 @@
 //! `SOCKET_ERROR`). Requests that wait return `FALSE` with `WSA_IO_PENDING` (which is
 //! `ERROR_IO_PENDING`) and complete through the `WSAOVERLAPPED` like any overlapped request.
 
-use super::args::{self, host_route, read_addr, sock};
+use super::args::{self, read_addr, sock};
 use super::attempts;
 use super::trace::{args, Site};
 use super::trampoline::{entry, Errno, ExtFlag, ExtStatus};
 use crate::host::{catch, lock};
 use crate::io::bufs::{copy_wsabufs, HeldBufs, Kept, Out};
-use crate::io::completion::Completion;
+use crate::io::completion::{Completion, Requester};
 use crate::io::ops::{self, Submitted};
 use crate::io::queue::{Attempt, Dir, Held};
 use crate::io::sock_io;
@@ -101,9 +101,8 @@ unsafe fn direct_completion<P: Binding>(
             _ => Ok(None),
         };
     }
-    // SAFETY: the application's WSAOVERLAPPED (this function's contract); ws2_32's table.
-    unsafe { Completion::start_direct(ov, routine, s, host_route::<P>(), pinned.shared.upcalls) }
-        .map(Some)
+    // SAFETY: the application's WSAOVERLAPPED (this function's contract), made on this thread.
+    unsafe { args::completion(pinned, s, ov, routine, Requester::Current) }.map(Some)
 }
 
 /// Bytes an `AcceptEx` address area needs for `sock`'s addresses (its length prefix and the
@@ -148,7 +147,7 @@ unsafe extern "system" fn accept_ex<P: Binding>(
 ) -> BOOL {
     entry!(
         ExtFlag,
-        Site::AcceptEx,
+        Site::accept_ex,
         Errno::NONE,
         args!(
             listen,
@@ -173,7 +172,8 @@ unsafe extern "system" fn accept_ex<P: Binding>(
                 return Err(WsaError::INVAL);
             }
             // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-            let done = unsafe { args::completion(&listener, listen, ov, None, core::ptr::null()) }?;
+            let done =
+                unsafe { args::completion(&listener, listen, ov, None, Requester::Current) }?;
             let real = Arc::new(Mutex::new(Some(done)));
             let held = real.clone();
             let out = Out(output.cast::<u8>());
@@ -355,7 +355,7 @@ unsafe extern "system" fn connect_ex<P: Binding>(
 ) -> BOOL {
     entry!(
         ExtFlag,
-        Site::ConnectEx,
+        Site::connect_ex,
         Errno::NONE,
         args!(s, name, namelen, data, data_len, ov),
         move || {
@@ -435,7 +435,7 @@ unsafe extern "system" fn disconnect_ex<P: Binding>(
 ) -> BOOL {
     entry!(
         ExtFlag,
-        Site::DisconnectEx,
+        Site::disconnect_ex,
         Errno::NONE,
         args!(s, ov, flags, reserved),
         move || {
@@ -446,7 +446,7 @@ unsafe extern "system" fn disconnect_ex<P: Binding>(
             pinned.shared.provider.send_disconnect(&pinned)?;
             if !ov.is_null() {
                 // SAFETY: the application's WSAOVERLAPPED, valid until completion.
-                let done = unsafe { args::completion(&pinned, s, ov, None, core::ptr::null()) }?;
+                let done = unsafe { args::completion(&pinned, s, ov, None, Requester::Current) }?;
                 done.complete(Ok((0, 0)));
             }
             Ok(())
@@ -466,7 +466,7 @@ unsafe extern "system" fn recv_msg<P: Binding>(
 ) -> i32 {
     entry!(
         ExtStatus,
-        Site::RecvMsg,
+        Site::recv_msg,
         Errno::NONE,
         args!(s, msg, received, ov, routine),
         move || {
@@ -508,7 +508,7 @@ unsafe extern "system" fn send_msg<P: Binding>(
 ) -> i32 {
     entry!(
         ExtStatus,
-        Site::SendMsg,
+        Site::send_msg,
         Errno::NONE,
         args!(s, msg, flags, sent, ov, routine),
         move || {
@@ -560,7 +560,7 @@ unsafe extern "system" fn transmit_file<P: Binding>(
 ) -> BOOL {
     entry!(
         ExtFlag,
-        Site::TransmitFile,
+        Site::transmit_file,
         Errno::NONE,
         args!(s, file, to_write, ov, buffers, flags),
         move || {

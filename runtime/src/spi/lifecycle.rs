@@ -26,52 +26,67 @@ pub unsafe extern "system" fn startup<P: Binding>(
     trace::init();
     entry!(
         Code,
-        Site::Startup,
+        Site::startup,
         Errno::NONE,
         args!(version, data, info, table),
         move || {
-            let (major, minor) = (version & 0xff, version >> 8);
-            if (major, minor) < (2, 2) {
-                return Err(WsaError::VERNOTSUPPORTED);
-            }
-            if data.is_null() || table.is_null() || info.is_null() {
-                return Err(WsaError::FAULT);
-            }
-            let needed = match <P::Mode as Mode<P>>::KIND {
-                DescriptorMode::NonIfs => {
-                    upcalls.lpWPUCreateSocketHandle.is_some()
-                        && upcalls.lpWPUCloseSocketHandle.is_some()
-                }
-                DescriptorMode::Ifs => upcalls.lpWPUModifyIFSHandle.is_some(),
-            };
-            if !needed {
-                return Err(WsaError::INVAL);
-            }
-            // SAFETY: non-null; ws2_32 passes the catalog entry it loads the provider for.
-            let catalog_id = unsafe { (*info).dwCatalogEntryId };
-            let ctx = StartupContext {
-                version: WINSOCK_VERSION_2_2,
-                catalog_id,
-            };
-            P::state().startup(&ctx, upcalls)?;
-            // SAFETY: non-null; ws2_32 passes writable WSPDATA and WSPPROC_TABLE structures.
-            unsafe {
-                let data = &mut *(data as *mut WSPDATA);
-                data.wVersion = WINSOCK_VERSION_2_2;
-                data.wHighVersion = WINSOCK_VERSION_2_2;
-                write_wide(&mut data.szDescription, P::INFO.description);
-                table.write(super::proc_table::<P>());
-            }
-            Ok(())
-        },
+            // SAFETY: the caller's arguments, as the SPI defines them.
+            unsafe { start::<P>(version, data, info, upcalls, table) }
+        }
     )
+}
+
+/// The body of [`startup`], for the entry points that start a provider inside their own
+/// (a layer's `WSPStartup`).
+///
+/// # Safety
+/// The arguments are `WSPStartup`'s, as the SPI defines them.
+pub(crate) unsafe fn start<P: Binding>(
+    version: u16,
+    data: *const WSPDATA,
+    info: *const WSAPROTOCOL_INFOW,
+    upcalls: WSPUPCALLTABLE,
+    table: *mut WSPPROC_TABLE,
+) -> Result<(), WsaError> {
+    let (major, minor) = (version & 0xff, version >> 8);
+    if (major, minor) < (2, 2) {
+        return Err(WsaError::VERNOTSUPPORTED);
+    }
+    if data.is_null() || table.is_null() || info.is_null() {
+        return Err(WsaError::FAULT);
+    }
+    let needed = match <P::Mode as Mode<P>>::KIND {
+        DescriptorMode::NonIfs => {
+            upcalls.lpWPUCreateSocketHandle.is_some() && upcalls.lpWPUCloseSocketHandle.is_some()
+        }
+        DescriptorMode::Ifs => upcalls.lpWPUModifyIFSHandle.is_some(),
+    };
+    if !needed {
+        return Err(WsaError::INVAL);
+    }
+    // SAFETY: non-null; ws2_32 passes the catalog entry it loads the provider for.
+    let catalog_id = unsafe { (*info).dwCatalogEntryId };
+    let ctx = StartupContext {
+        version: WINSOCK_VERSION_2_2,
+        catalog_id,
+    };
+    P::state().startup(&ctx, upcalls)?;
+    // SAFETY: non-null; ws2_32 passes writable WSPDATA and WSPPROC_TABLE structures.
+    unsafe {
+        let data = &mut *(data as *mut WSPDATA);
+        data.wVersion = WINSOCK_VERSION_2_2;
+        data.wHighVersion = WINSOCK_VERSION_2_2;
+        write_wide(&mut data.szDescription, P::INFO.description);
+        table.write(super::proc_table::<P>());
+    }
+    Ok(())
 }
 
 /// `WSPCleanup`.
 pub(crate) unsafe extern "system" fn cleanup<P: Binding>(errno: *mut i32) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    entry!(Status, Site::Cleanup, errno, args!(), move || {
+    entry!(Status, Site::cleanup, errno, args!(), move || {
         let counted = P::state().cleanup::<P::Mode>();
         if counted != Err(WsaError::NOTINITIALISED) && P::state().active().is_err() {
             // The last clean-up closed every socket: abort what they still had pending.
@@ -88,7 +103,7 @@ pub(crate) unsafe extern "system" fn cancel_blocking_call<P: Binding>(errno: *mu
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::CancelBlockingCall,
+        Site::cancel_blocking_call,
         errno,
         args!(),
         move || { P::state().active()?.provider.cancel_blocking_call() }
@@ -108,7 +123,7 @@ pub(crate) unsafe extern "system" fn select<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Count,
-        Site::Select,
+        Site::select,
         errno,
         args!(nfds, read, write, except, timeout),
         move || {
@@ -156,7 +171,7 @@ pub(crate) unsafe extern "system" fn address_to_string<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::AddressToString,
+        Site::address_to_string,
         errno,
         args!(address, address_len, out, out_len),
         move || {
@@ -196,7 +211,7 @@ pub(crate) unsafe extern "system" fn string_to_address<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::StringToAddress,
+        Site::string_to_address,
         errno,
         args!(text, family, address, address_len),
         move || {
@@ -246,7 +261,7 @@ pub unsafe extern "system" fn enum_protocols<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Count,
-        Site::EnumProtocols,
+        Site::enum_protocols,
         errno,
         args!(provider_id, buffer, buffer_len),
         move || {
@@ -284,7 +299,7 @@ pub unsafe extern "system" fn enum_protocols<P: Binding>(
 pub unsafe extern "system" fn set_host_hooks<P: Binding>(hooks: *const HostHooks) -> i32 {
     entry!(
         Code,
-        Site::SetHostHooks,
+        Site::set_host_hooks,
         Errno::NONE,
         args!(hooks),
         move || {

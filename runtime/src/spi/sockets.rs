@@ -37,7 +37,7 @@ pub(crate) unsafe extern "system" fn socket<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Handle,
-        Site::Socket,
+        Site::socket,
         errno,
         args!(af, ty, protocol, info, group, flags),
         move || {
@@ -98,7 +98,7 @@ pub(crate) unsafe extern "system" fn accept<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Handle,
-        Site::Accept,
+        Site::accept,
         errno,
         args!(s, addr, addrlen, condition),
         move || {
@@ -208,7 +208,7 @@ pub(crate) unsafe extern "system" fn bind<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::Bind,
+        Site::bind,
         errno,
         args!(s, name, namelen),
         move || {
@@ -229,7 +229,7 @@ pub(crate) unsafe extern "system" fn listen<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    entry!(Status, Site::Listen, errno, args!(s, backlog), move || {
+    entry!(Status, Site::listen, errno, args!(s, backlog), move || {
         let sock = sock::<P>(s)?;
         sock.shared.provider.listen(&sock, backlog.max(1))
     })
@@ -250,7 +250,7 @@ pub(crate) unsafe extern "system" fn connect<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::Connect,
+        Site::connect,
         errno,
         args!(s, name, namelen),
         move || {
@@ -285,7 +285,7 @@ pub(crate) unsafe extern "system" fn join_leaf<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Handle,
-        Site::JoinLeaf,
+        Site::join_leaf,
         errno,
         args!(s, name, namelen, flags),
         move || {
@@ -304,7 +304,7 @@ pub(crate) unsafe extern "system" fn join_leaf<P: Binding>(
 pub(crate) unsafe extern "system" fn close_socket<P: Binding>(s: SOCKET, errno: *mut i32) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    entry!(Status, Site::CloseSocket, errno, args!(s), move || {
+    entry!(Status, Site::close_socket, errno, args!(s), move || {
         if let Ok(sock) = P::state().lookup(s) {
             // Before the handle is released: completions still name it.
             sock_io::forget_selection(&*sock);
@@ -322,7 +322,7 @@ pub(crate) unsafe extern "system" fn shutdown<P: Binding>(
 ) -> i32 {
     // SAFETY: the caller's lpErrno, writable for the call (SPI contract).
     let errno = unsafe { Errno::new(errno) };
-    entry!(Status, Site::Shutdown, errno, args!(s, how), move || {
+    entry!(Status, Site::shutdown, errno, args!(s, how), move || {
         let sock = sock::<P>(s)?;
         let how = crate::types::flags::Shutdown::from_raw(how).ok_or(WsaError::INVAL)?;
         sock.shared.provider.shutdown(&sock, how)
@@ -340,7 +340,7 @@ pub(crate) unsafe extern "system" fn duplicate_socket<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::DuplicateSocket,
+        Site::duplicate_socket,
         errno,
         args!(s, process_id, info),
         move || {
@@ -369,7 +369,7 @@ pub(crate) unsafe extern "system" fn get_peer_name<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::GetPeerName,
+        Site::get_peer_name,
         errno,
         args!(s, name, namelen),
         move || {
@@ -398,7 +398,7 @@ pub(crate) unsafe extern "system" fn get_sock_name<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::GetSockName,
+        Site::get_sock_name,
         errno,
         args!(s, name, namelen),
         move || {
@@ -428,7 +428,7 @@ pub(crate) unsafe extern "system" fn async_select<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::AsyncSelect,
+        Site::async_select,
         errno,
         args!(s, hwnd, msg, events),
         move || {
@@ -453,7 +453,7 @@ pub(crate) unsafe extern "system" fn event_select<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::EventSelect,
+        Site::event_select,
         errno,
         args!(s, event, events),
         move || {
@@ -478,7 +478,7 @@ pub(crate) unsafe extern "system" fn enum_network_events<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Status,
-        Site::EnumNetworkEvents,
+        Site::enum_network_events,
         errno,
         args!(s, event, events),
         move || {
@@ -507,7 +507,7 @@ pub(crate) unsafe extern "system" fn get_overlapped_result<P: Binding>(
     let errno = unsafe { Errno::new(errno) };
     entry!(
         Flag,
-        Site::GetOverlappedResult,
+        Site::get_overlapped_result,
         errno,
         args!(s, overlapped, wait),
         move || {

@@ -12,50 +12,50 @@
 //!
 //! Unset, a call costs one relaxed load and a branch; without the feature, nothing.
 
-/// The exported functions, for the trace filter (one bit each) and the trace lines.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum Site {
-    Accept,
-    AddressToString,
-    AsyncSelect,
-    Bind,
-    CancelBlockingCall,
-    Cleanup,
-    CloseSocket,
-    Connect,
-    DuplicateSocket,
-    EnumNetworkEvents,
-    EventSelect,
-    GetOverlappedResult,
-    GetPeerName,
-    GetSockName,
-    GetSockOpt,
-    GetQosByName,
-    Ioctl,
-    JoinLeaf,
-    Listen,
-    Recv,
-    RecvDisconnect,
-    RecvFrom,
-    Select,
-    Send,
-    SendDisconnect,
-    SendTo,
-    SetSockOpt,
-    Shutdown,
-    Socket,
-    StringToAddress,
-    Startup,
-    EnumProtocols,
-    SetHostHooks,
-    AcceptEx,
-    ConnectEx,
-    DisconnectEx,
-    RecvMsg,
-    SendMsg,
-    TransmitFile,
+/// Declares [`Site`] from the SPI's one list of entries (`for_each_wsp_proc!`), and the
+/// entries' names for the trace lines.
+macro_rules! sites {
+    ([] $($field:ident : $entry:ty => $name:ident,)*) => {
+        /// The exported functions, for the trace filter (one bit each) and the trace lines: the
+        /// 30 SPI entries, named as the runtime's functions behind them and in
+        /// `WSPPROC_TABLE`'s order, then the provider's other exports and the extension
+        /// functions.
+        #[allow(non_camel_case_types)]
+        #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub(crate) enum Site {
+            $($name,)*
+            startup,
+            enum_protocols,
+            set_host_hooks,
+            accept_ex,
+            connect_ex,
+            disconnect_ex,
+            recv_msg,
+            send_msg,
+            transmit_file,
+        }
+
+        /// The SPI entries' `WSPPROC_TABLE` fields (`lpWSPRecv`), in [`Site`]'s order.
+        #[cfg(feature = "trace")]
+        const TABLE_FIELDS: &[&str] = &[$(stringify!($field)),*];
+    };
 }
+crate::for_each_wsp_proc!(sites);
+
+/// The names of the exported functions after the SPI entries, in [`Site`]'s order.
+#[cfg(feature = "trace")]
+const OTHER_NAMES: [&str; 9] = [
+    "WSPStartup",
+    "WspEnumProviderProtocols",
+    "WspSetHostHooks",
+    "AcceptEx",
+    "ConnectEx",
+    "DisconnectEx",
+    "WSARecvMsg",
+    "WSASendMsg",
+    "TransmitFile",
+];
 
 #[cfg(feature = "trace")]
 pub(crate) use on::*;
@@ -161,53 +161,24 @@ mod on {
     use tracing::subscriber::Interest;
     use tracing::{Event, Metadata};
 
-    /// The names as the trace shows them, in [`Site`]'s order.
-    const NAMES: [&str; 39] = [
-        "WSPAccept",
-        "WSPAddressToString",
-        "WSPAsyncSelect",
-        "WSPBind",
-        "WSPCancelBlockingCall",
-        "WSPCleanup",
-        "WSPCloseSocket",
-        "WSPConnect",
-        "WSPDuplicateSocket",
-        "WSPEnumNetworkEvents",
-        "WSPEventSelect",
-        "WSPGetOverlappedResult",
-        "WSPGetPeerName",
-        "WSPGetSockName",
-        "WSPGetSockOpt",
-        "WSPGetQOSByName",
-        "WSPIoctl",
-        "WSPJoinLeaf",
-        "WSPListen",
-        "WSPRecv",
-        "WSPRecvDisconnect",
-        "WSPRecvFrom",
-        "WSPSelect",
-        "WSPSend",
-        "WSPSendDisconnect",
-        "WSPSendTo",
-        "WSPSetSockOpt",
-        "WSPShutdown",
-        "WSPSocket",
-        "WSPStringToAddress",
-        "WSPStartup",
-        "WspEnumProviderProtocols",
-        "WspSetHostHooks",
-        "AcceptEx",
-        "ConnectEx",
-        "DisconnectEx",
-        "WSARecvMsg",
-        "WSASendMsg",
-        "TransmitFile",
-    ];
+    use super::{OTHER_NAMES, TABLE_FIELDS};
+
+    /// How many functions there are ([`Site`]'s variants).
+    const SITES: usize = TABLE_FIELDS.len() + OTHER_NAMES.len();
+
+    /// The name of function `i` (`Site as usize`) as the trace shows it: an SPI entry's table
+    /// field less its `lp` (`WSPRecv`), or the export's or extension function's own name.
+    fn name_of(i: usize) -> &'static str {
+        match TABLE_FIELDS.get(i) {
+            Some(field) => field.trim_start_matches("lp"),
+            None => OTHER_NAMES[i - TABLE_FIELDS.len()],
+        }
+    }
 
     impl Site {
         /// The function's name.
         pub(crate) fn name(self) -> &'static str {
-            NAMES[self as usize]
+            name_of(self as usize)
         }
     }
 
@@ -237,11 +208,11 @@ mod on {
     pub(crate) fn parse(filter: &str) -> u64 {
         let filter = filter.trim();
         if filter == "1" || filter == "*" || filter.eq_ignore_ascii_case("all") {
-            return (1u64 << NAMES.len()) - 1;
+            return (1u64 << SITES) - 1;
         }
         let mut mask = 0;
         for word in filter.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-            for (i, name) in NAMES.iter().enumerate() {
+            for (i, name) in (0..SITES).map(|i| (i, name_of(i))) {
                 let short = name
                     .get(3..)
                     .filter(|_| name.starts_with("WSP") || name.starts_with("Wsp"));
@@ -402,7 +373,19 @@ mod tests {
         assert_eq!(parse("1").count_ones(), 39);
         assert_eq!(parse("all"), parse("*"));
         let two = parse("WSPRecv, send");
-        assert_eq!(two, (1 << Site::Recv as u8) | (1 << Site::Send as u8));
-        assert_eq!(parse("acceptex"), 1 << Site::AcceptEx as u8);
+        assert_eq!(two, (1 << Site::recv as u8) | (1 << Site::send as u8));
+        assert_eq!(parse("acceptex"), 1 << Site::accept_ex as u8);
+        assert_eq!(parse("WSPGetQOSByName"), 1 << Site::get_qos_by_name as u8);
+        assert_eq!(parse("startup"), 1 << Site::startup as u8);
+    }
+
+    #[test]
+    fn names_follow_the_table_then_the_other_exports() {
+        assert_eq!(Site::accept.name(), "WSPAccept");
+        assert_eq!(Site::get_qos_by_name.name(), "WSPGetQOSByName");
+        assert_eq!(Site::string_to_address.name(), "WSPStringToAddress");
+        assert_eq!(Site::startup.name(), "WSPStartup");
+        assert_eq!(Site::enum_protocols.name(), "WspEnumProviderProtocols");
+        assert_eq!(Site::transmit_file.name(), "TransmitFile");
     }
 }

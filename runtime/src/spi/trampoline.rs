@@ -181,7 +181,7 @@ impl Convention for ExtStatus {
 }
 
 /// The body of an exported function run through the trampoline:
-/// `entry!(Convention, Site::X, errno, args!(arguments...), move || { body })`.
+/// `entry!(Convention, Site::recv, errno, args!(arguments...), move || { body })`.
 ///
 /// An untraced call runs in [`run`]; a traced one (feature `trace`, `WSP_TRACE`) in
 /// [`traced`]. The body's closure is written out in each branch, so the untraced path builds
@@ -251,16 +251,16 @@ mod tests {
         fn failing(site: Site, errno: Errno, s: *const u8) -> i32 {
             entry!(Status, site, errno, args!(s), move || Err(WsaError::FAULT))
         }
-        set_mask(1 << Site::Bind as u8);
+        set_mask(1 << Site::bind as u8);
         let mut errno = 0;
         let sink = Sink::new(capture);
         tracing::subscriber::with_default(sink, || {
             // SAFETY: `errno` is writable for the call.
             let out = unsafe { Errno::new(&mut errno) };
             let s = 4 as *const u8;
-            assert_eq!(failing(Site::Bind, out, s), -1);
+            assert_eq!(failing(Site::bind, out, s), -1);
             // Not traced (not in the mask).
-            assert_eq!(failing(Site::Listen, out, s), -1);
+            assert_eq!(failing(Site::listen, out, s), -1);
         });
         set_mask(0);
         assert_eq!(errno, 10014);

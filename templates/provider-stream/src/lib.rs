@@ -5,9 +5,9 @@
 //! the socket is non-blocking. Replace the in-process [`Registry`] and [`Pipe`] with your
 //! transport.
 //!
-//! Every change of state is signalled to the runtime ([`Slot::signal`]), which serves
-//! `select`, `WSAEventSelect`, `WSAAsyncSelect` and overlapped I/O (with completion ports and
-//! `AcceptEx`) from those signals alone.
+//! Every change of state is signalled to the runtime (through each socket's [`Slot`]), which
+//! serves `select`, `WSAEventSelect`, `WSAAsyncSelect` and overlapped I/O (with completion ports
+//! and `AcceptEx`) from those signals alone.
 //!
 //! `cargo wsp new --stream` copies this crate, replacing its name, GUID and protocol entry.
 //!

@@ -175,38 +175,16 @@ pub struct Outcome {
     pub entries: Vec<(String, u64)>,
 }
 
-/// The 30 dispatch entries and the extension functions every long run must reach.
-const ENTRIES: [&str; 36] = [
-    "WSPAccept",
-    "WSPAddressToString",
-    "WSPAsyncSelect",
-    "WSPBind",
-    "WSPCancelBlockingCall",
-    "WSPCleanup",
-    "WSPCloseSocket",
-    "WSPConnect",
-    "WSPDuplicateSocket",
-    "WSPEnumNetworkEvents",
-    "WSPEventSelect",
-    "WSPGetOverlappedResult",
-    "WSPGetPeerName",
-    "WSPGetSockName",
-    "WSPGetSockOpt",
-    "WSPGetQOSByName",
-    "WSPIoctl",
-    "WSPJoinLeaf",
-    "WSPListen",
-    "WSPRecv",
-    "WSPRecvDisconnect",
-    "WSPRecvFrom",
-    "WSPSelect",
-    "WSPSend",
-    "WSPSendDisconnect",
-    "WSPSendTo",
-    "WSPSetSockOpt",
-    "WSPShutdown",
-    "WSPSocket",
-    "WSPStringToAddress",
+/// The table fields of the 30 dispatch entries (`lpWSPRecv`), from the SPI's one list.
+macro_rules! table_fields {
+    ([] $($field:ident : $entry:ty => $name:ident,)*) => {
+        [$(stringify!($field)),*]
+    };
+}
+const TABLE_FIELDS: [&str; 30] = winsock_provider::for_each_wsp_proc!(table_fields);
+
+/// The extension functions every long run must reach.
+const EXTENSIONS: [&str; 6] = [
     "AcceptEx",
     "ConnectEx",
     "DisconnectEx",
@@ -215,7 +193,15 @@ const ENTRIES: [&str; 36] = [
     "WSASendMsg",
 ];
 
-/// Runs at least this long must reach every entry in [`ENTRIES`].
+/// The 30 dispatch entries (`WSPRecv`) and the extension functions every long run must reach.
+fn entries_to_reach() -> impl Iterator<Item = &'static str> {
+    let spi = TABLE_FIELDS
+        .iter()
+        .map(|field| field.trim_start_matches("lp"));
+    spi.chain(EXTENSIONS.iter().copied())
+}
+
+/// Runs at least this long must reach every entry [`entries_to_reach`] names.
 const COVERAGE_RUN: u64 = 100_000;
 
 /// Violations kept in full (the rest are only counted).
@@ -522,9 +508,7 @@ pub fn run(source: &Source, cfg: &'static Config, seed: u64, opts: &Options) -> 
     let mut entries: Vec<(String, u64)> = lock(&sh.counts).drain().collect();
     entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     if opts.calls >= COVERAGE_RUN {
-        let missed: Vec<&str> = ENTRIES
-            .iter()
-            .copied()
+        let missed: Vec<&str> = entries_to_reach()
             .filter(|e| !entries.iter().any(|(n, _)| n == e))
             .collect();
         if !missed.is_empty() {
