@@ -64,7 +64,7 @@ pub fn parse_categories(text: &str) -> Result<u32, CatalogError> {
         return Ok(n);
     }
     let mut out = 0;
-    for part in text.split(|c| c == ',' || c == '|') {
+    for part in text.split([',', '|']) {
         let part = part.trim();
         let upper = part.to_ascii_uppercase();
         let full = if upper.starts_with("LSP_") {

@@ -38,7 +38,7 @@ fn summary(entries: &[Entry]) -> Vec<(u32, String, Vec<u32>, Guid)> {
         .collect()
 }
 
-fn entry<'a>(entries: &'a [Entry], id: u32) -> &'a Entry {
+fn entry(entries: &[Entry], id: u32) -> &Entry {
     entries
         .iter()
         .find(|e| e.info.catalog_entry_id() == id)
