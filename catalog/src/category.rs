@@ -2,6 +2,8 @@
 //! (`WSCSetProviderInfo(ProviderInfoLspCategories)`) and what an application permits
 //! (`WSCSetApplicationCategory`), and the rule by which ws2_32 matches the two.
 
+use crate::backend::{Arch, Backend};
+use crate::entry::Entry;
 use crate::error::CatalogError;
 
 /// The layer inspects the traffic without changing it.
@@ -116,4 +118,35 @@ pub fn lsp_permitted(app: Option<u32>, layer: u32) -> bool {
         Some(a) => a,
     };
     layer & app != 0 && layer & !app == 0 && (app & LSP_SYSTEM == 0 || layer & LSP_SYSTEM != 0)
+}
+
+/// The entries of catalog `arch` as ws2_32 offers them to application `path` (with
+/// command-line `args`): every entry when the application is not categorized; otherwise
+/// without the chain entries that go through a layer [`lsp_permitted`] refuses for it, so its
+/// `socket()` finds the next entry of that protocol (the base entry, or a chain of permitted
+/// layers). A layer's categories are those of its hidden layered entry.
+pub fn entries_for_application(
+    backend: &dyn Backend,
+    arch: Arch,
+    path: &str,
+    args: &str,
+) -> Result<Vec<Entry>, CatalogError> {
+    let entries = backend.enum_protocols(arch)?;
+    let app = match backend.application_category(path, args)? {
+        None => return Ok(entries),
+        Some(a) => a,
+    };
+    let mut refused: Vec<u32> = Vec::new();
+    for e in entries.iter().filter(|e| e.info.is_layered()) {
+        let categories = backend.provider_categories(&e.info.provider_id(), arch)?;
+        if !lsp_permitted(Some(app), categories) {
+            refused.push(e.info.catalog_entry_id());
+        }
+    }
+    Ok(entries
+        .into_iter()
+        .filter(|e| {
+            e.info.chain_len() < 2 || !e.info.chain_entries().iter().any(|c| refused.contains(c))
+        })
+        .collect())
 }

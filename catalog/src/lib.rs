@@ -44,9 +44,9 @@ mod wsc;
 pub use backend::{Arch, Backend, Catalogs, LayerSpec, NamespaceEntry};
 pub use catalog::StoreCatalog;
 pub use category::{
-    describe_categories, lsp_permitted, parse_categories, LSP_CRYPTO_COMPRESS, LSP_FIREWALL,
-    LSP_INBOUND_MODIFY, LSP_INSPECTOR, LSP_LOCAL_CACHE, LSP_OUTBOUND_MODIFY, LSP_PROXY,
-    LSP_REDIRECTOR, LSP_SYSTEM,
+    describe_categories, entries_for_application, lsp_permitted, parse_categories,
+    LSP_CRYPTO_COMPRESS, LSP_FIREWALL, LSP_INBOUND_MODIFY, LSP_INSPECTOR, LSP_LOCAL_CACHE,
+    LSP_OUTBOUND_MODIFY, LSP_PROXY, LSP_REDIRECTOR, LSP_SYSTEM,
 };
 pub use entry::Entry;
 pub use env::{expand_env, is_wine, system, CATALOG_ENV};

@@ -343,3 +343,41 @@ fn a_rewritten_chain_that_duplicates_another_goes_and_failures_change_nothing() 
     assert_eq!(s[0].1, "L20 over [TCP]");
     assert_eq!(s[0].2, vec![1004, 1001]);
 }
+
+#[test]
+fn a_categorized_application_gets_the_base_entry_where_a_layer_is_not_permitted() {
+    let dir = TempDir::new("app-view");
+    let (_, cat) = catalog(&dir, true);
+    cat.install_provider(&guid(1), PATH, &[base(2, 1, 6, "TCP")], Catalogs::Both)
+        .unwrap();
+    // L10 a proxy (chain 1003), L20 uncategorized over L10's chain (1005).
+    let mut proxy = layer(10, Vec::new());
+    proxy.categories = LSP_PROXY;
+    cat.install_provider_and_chains(&proxy, Catalogs::Both)
+        .unwrap();
+    cat.install_provider_and_chains(&layer(20, vec![1003]), Catalogs::Both)
+        .unwrap();
+    let names = |app: &str| -> Vec<String> {
+        winsock_catalog::entries_for_application(&cat, Arch::X64, app, "")
+            .unwrap()
+            .iter()
+            .filter(|e| e.info.chain_len() >= 1)
+            .map(|e| e.info.name())
+            .collect()
+    };
+    let all = vec!["L20 over [L10 over [TCP]]", "L10 over [TCP]", "TCP"];
+    // Not categorized: every chain.
+    assert_eq!(names("C:\\plain.exe"), all);
+    // Permits proxies: L10's chain, not the one through the uncategorized L20.
+    cat.set_application_category("C:\\browser.exe", "", LSP_PROXY)
+        .unwrap();
+    assert_eq!(names("C:\\browser.exe"), vec!["L10 over [TCP]", "TCP"]);
+    // A system application (wsl.exe): no layer without LSP_SYSTEM, so the base entry.
+    cat.set_application_category("C:\\wsl.exe", "", LSP_SYSTEM | LSP_PROXY)
+        .unwrap();
+    assert_eq!(names("C:\\wsl.exe"), vec!["TCP"]);
+    // Once L10 declares LSP_SYSTEM too, wsl.exe gets its chain.
+    cat.set_provider_categories(&guid(10), Arch::X64, LSP_SYSTEM | LSP_PROXY)
+        .unwrap();
+    assert_eq!(names("C:\\wsl.exe"), vec!["L10 over [TCP]", "TCP"]);
+}
