@@ -109,9 +109,9 @@ pub(crate) fn describe_archs(archs: &[Arch]) -> String {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct LayerSpec {
     /// GUID of the hidden layered ("dummy") entry, `ChainLen` 0: the layer's own identity.
+    /// Each chain entry gets its own GUID derived from it and the entry below
+    /// ([`LayerSpec::chain_guid`]), so installing again gives the same GUIDs.
     pub layer_id: Guid,
-    /// GUID shared by every chain entry the install creates (removing it removes the chains).
-    pub chains_id: Guid,
     /// The layer's DLL (unexpanded path), used for the dummy and every chain entry.
     pub path: String,
     /// The layer's name: the dummy's `szProtocol`; chain entries are named
@@ -122,6 +122,10 @@ pub struct LayerSpec {
     pub over: Vec<u32>,
     /// An IFS layer keeps `XP1_IFS_HANDLES` of the entries below; a non-IFS layer clears it.
     pub ifs: bool,
+    /// The layer's LSP categories (`LSP_*`, [`crate::parse_categories`]), set on the layered
+    /// entry and every chain entry as `WSCSetProviderInfo(ProviderInfoLspCategories)` does; 0
+    /// leaves the layer uncategorized.
+    pub categories: u32,
 }
 
 /// Something that carries a protocol entry: what [`LayerSpec::targets`] chooses among.
@@ -137,6 +141,14 @@ impl HasInfo for ProtocolInfo {
 }
 
 impl LayerSpec {
+    /// The GUID of the chain entry of layer `layer` over `below` (a base entry or another
+    /// chain): a name-based GUID (version 8, RFC 4122 variant) from a 128-bit FNV-1a hash of
+    /// the layer's GUID, `below`'s provider GUID, address family, socket type and protocol.
+    /// Deterministic, so a re-registration gives the same GUIDs and `regsvr32 /u` finds them.
+    pub fn chain_guid(layer: &Guid, below: &ProtocolInfo) -> Guid {
+        chain_guid_nth(layer, below, 0)
+    }
+
     /// The layer's hidden layered entry (`ChainLen` 0, `PFL_HIDDEN`, named after the layer),
     /// made from `first`, an entry it goes over; the caller sets its GUID and catalog id.
     pub(crate) fn layered_entry(&self, first: &ProtocolInfo) -> ProtocolInfo {
@@ -226,6 +238,60 @@ impl LayerSpec {
     }
 }
 
+/// [`LayerSpec::chain_guid`] for the `nth` (from 0, by catalog id) entry of `below`'s provider
+/// with `below`'s family, type and protocol (more than one is rare; `nth` 0 hashes nothing
+/// more).
+pub(crate) fn chain_guid_nth(layer: &Guid, below: &ProtocolInfo, nth: u32) -> Guid {
+    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+    let mut bytes = Vec::with_capacity(48);
+    bytes.extend_from_slice(&layer.0);
+    bytes.extend_from_slice(&below.provider_id().0);
+    for v in [
+        below.address_family(),
+        below.socket_type(),
+        below.protocol(),
+    ] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    if nth > 0 {
+        bytes.extend_from_slice(&nth.to_le_bytes());
+    }
+    let mut h = OFFSET;
+    for b in bytes {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(PRIME);
+    }
+    let mut g = h.to_le_bytes();
+    // Version 8 (the high nibble of data3, little-endian in memory) and variant 10.
+    g[7] = (g[7] & 0x0F) | 0x80;
+    g[8] = (g[8] & 0x3F) | 0x80;
+    Guid(g)
+}
+
+/// The GUID of the chain entry over each of `targets`, chosen among `all` (the catalog), by
+/// [`chain_guid_nth`].
+pub(crate) fn chain_guids<T: HasInfo>(layer: &Guid, targets: &[T], all: &[T]) -> Vec<Guid> {
+    targets
+        .iter()
+        .map(|t| {
+            let b = t.info();
+            let nth = all
+                .iter()
+                .filter(|e| {
+                    let i = e.info();
+                    i.provider_id() == b.provider_id()
+                        && i.address_family() == b.address_family()
+                        && i.socket_type() == b.socket_type()
+                        && i.protocol() == b.protocol()
+                        && i.catalog_entry_id() < b.catalog_entry_id()
+                })
+                .count();
+            chain_guid_nth(layer, b, nth as u32)
+        })
+        .collect()
+}
+
 /// One namespace provider entry (`NameSpace_Catalog5\Catalog_Entries[64]\%012u`).
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct NamespaceEntry {
@@ -289,8 +355,9 @@ pub trait Backend {
 
     /// `WSCInstallProviderAndChains[64_32]`: one hidden layered entry (`ChainLen` 0,
     /// `PFL_HIDDEN`, GUID `spec.layer_id`, at the end) and one chain entry per entry in
-    /// `spec.over` (GUID `spec.chains_id`, `ChainEntries` = [layer, the entry's own chain or
-    /// id], put at the front of the catalog). Returns the new ids: the layer's, then the chains'.
+    /// `spec.over` (its own GUID, [`LayerSpec::chain_guid`]; `ChainEntries` = [layer, the
+    /// entry's own chain or id], put at the front of the catalog), all with `spec.categories`
+    /// when not 0. Returns the new ids: the layer's, then the chains'.
     fn install_provider_and_chains(
         &self,
         spec: &LayerSpec,
@@ -299,8 +366,18 @@ pub trait Backend {
 
     /// `WSCDeinstallProvider[32]`: removes every entry of provider `id` from the chosen catalogs
     /// (with [`Catalogs::Both`], from each that has it). Refused (`WSAEINVAL`, naming them) while
-    /// entries of another provider have a chain through one of them: remove the layers first.
+    /// entries of another provider have a chain through one of them: remove the layers first
+    /// ([`Backend::deinstall_layer`]).
     fn deinstall_provider(&self, id: &Guid, catalogs: Catalogs) -> Result<(), CatalogError>;
+
+    /// Removes layer `layer_id` (the GUID of its hidden layered entry) from the chosen catalogs
+    /// (with [`Catalogs::Both`], from each that has it), as instlsp does: its chain entries (every
+    /// entry whose chain starts at the layered entry, whatever its GUID) and the layered entry
+    /// go, and the chains of other layers that pass through it are rewritten to skip it (the
+    /// chain one shorter, the name following the new chain when it followed the old one; a
+    /// rewritten chain that another entry already has goes instead when its GUID has no other
+    /// entry). `WSAEINVAL` when `layer_id` is not a layered entry or not installed.
+    fn deinstall_layer(&self, layer_id: &Guid, catalogs: Catalogs) -> Result<(), CatalogError>;
 
     /// `WSCWriteProviderOrder[32]`: reorders catalog `arch`; `ids` must name every entry
     /// exactly once.
@@ -327,6 +404,23 @@ pub trait Backend {
         args: &str,
         categories: u32,
     ) -> Result<(), CatalogError>;
+
+    /// `WSCGetApplicationCategory`: the LSP categories application `path` (with `args`)
+    /// permits; `None` when it was never categorized (it then loads every layer).
+    fn application_category(&self, path: &str, args: &str) -> Result<Option<u32>, CatalogError>;
+
+    /// `WSCSetProviderInfo[32]` with `ProviderInfoLspCategories`: the LSP categories of every
+    /// entry of provider `id` in catalog `arch`.
+    fn set_provider_categories(
+        &self,
+        id: &Guid,
+        arch: Arch,
+        categories: u32,
+    ) -> Result<(), CatalogError>;
+
+    /// `WSCGetProviderInfo[32]` with `ProviderInfoLspCategories`: the LSP categories of
+    /// provider `id` in catalog `arch` (0 when it has none).
+    fn provider_categories(&self, id: &Guid, arch: Arch) -> Result<u32, CatalogError>;
 
     /// The namespace providers of catalog `arch`, in order.
     fn enum_namespaces(&self, arch: Arch) -> Result<Vec<NamespaceEntry>, CatalogError>;

@@ -5,11 +5,14 @@
 //! new tree to [`Store::commit`], which writes only if nobody else wrote in between. Any error
 //! before the commit leaves the store untouched.
 
-use crate::backend::{describe_archs, Arch, Backend, Catalogs, HasInfo, LayerSpec, NamespaceEntry};
+use crate::backend::{
+    chain_guids, describe_archs, Arch, Backend, Catalogs, HasInfo, LayerSpec, NamespaceEntry,
+};
 use crate::entry::{check_chain, encode_path, Entry};
 use crate::error::CatalogError;
 use crate::guid::Guid;
 use crate::info::{ProtocolInfo, LAYERED_PROTOCOL, MAX_PROTOCOL_CHAIN, PATH_FIELD_LEN};
+use crate::layers::{dependents_error, plan_removal};
 use crate::reg::{Tree, Value, REG_BINARY};
 use crate::store::Store;
 
@@ -22,6 +25,9 @@ const APP_IDS: &str = "AppId_Catalog";
 /// The first catalog id Windows hands out.
 const FIRST_ID: u32 = 1001;
 const ITEM_VALUE: &str = "PackedCatalogItem";
+/// The REG_DWORD in an entry's key holding its LSP categories (`WSCSetProviderInfo`); absent
+/// means 0.
+const CATEGORIES_VALUE: &str = "LspCategories";
 
 /// Our implementation of the WSC* functions over the registry layout in a [`Store`]: the
 /// stand-in's, Wine's (over the registry store), and every test's.
@@ -58,6 +64,39 @@ impl Item {
 
     fn id(&self) -> u32 {
         self.entry.info.catalog_entry_id()
+    }
+
+    /// Replaces the entry, keeping the key's other values (a `ProtocolName` follows the new
+    /// name).
+    fn replace(&mut self, entry: Entry) -> Result<(), CatalogError> {
+        let bytes = entry.encode()?;
+        for (name, value) in self.values.iter_mut() {
+            if name.eq_ignore_ascii_case(ITEM_VALUE) {
+                *value = Value::binary(&bytes);
+            } else if name.eq_ignore_ascii_case("ProtocolName") {
+                *value = Value::string(&entry.info.name());
+            }
+        }
+        self.entry = entry;
+        Ok(())
+    }
+
+    fn categories(&self) -> u32 {
+        self.values
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(CATEGORIES_VALUE))
+            .and_then(|(_, v)| v.as_dword())
+            .unwrap_or(0)
+    }
+
+    /// Sets the LSP categories (0 removes the value).
+    fn set_categories(&mut self, categories: u32) {
+        self.values
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(CATEGORIES_VALUE));
+        if categories != 0 {
+            self.values
+                .push((CATEGORIES_VALUE.to_owned(), Value::dword(categories)));
+        }
     }
 
     fn provider(&self) -> Guid {
@@ -276,6 +315,23 @@ fn check_new_path(path: &str) -> Result<(), CatalogError> {
     encode_path(path).map(|_| ())
 }
 
+/// The `AppId_Catalog` key of application `path` with `args` (compared without regard to
+/// case), if it has one.
+fn app_key(tree: &Tree, path: &str, args: &str) -> Option<String> {
+    tree.subkeys(APP_IDS)
+        .into_iter()
+        .map(|k| format!("{}\\{}", APP_IDS, k))
+        .find(|key| {
+            let same = |name: &str, want: &str| {
+                tree.value(key, name)
+                    .and_then(|v| v.as_string())
+                    .map(|s| s.eq_ignore_ascii_case(want))
+                    .unwrap_or(want.is_empty())
+            };
+            same("AppFullPath", path) && same("AppArgs", args)
+        })
+}
+
 fn fnv1a(data: impl Iterator<Item = u16>) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for u in data {
@@ -384,26 +440,19 @@ impl<S: Store> Backend for StoreCatalog<S> {
     ) -> Result<Vec<u32>, CatalogError> {
         self.modify(|model| {
             let archs = catalogs.resolve(&model.archs())?;
-            if spec.layer_id == Guid::NIL || spec.chains_id == Guid::NIL {
-                return Err(CatalogError::invalid("a layer or chain GUID is all zeros"));
-            }
-            if spec.layer_id == spec.chains_id {
-                return Err(CatalogError::invalid(
-                    "the layer and its chains need two different GUIDs",
-                ));
+            if spec.layer_id == Guid::NIL {
+                return Err(CatalogError::invalid("the layer GUID is all zeros"));
             }
             check_new_path(&spec.path)?;
-            for g in [spec.layer_id, spec.chains_id] {
-                if let Some(a) = model.has_provider(&g) {
-                    return Err(CatalogError::invalid(format!(
-                        "provider {} is already installed in the {}-bit catalog",
-                        g,
-                        a.bits()
-                    )));
-                }
+            if let Some(a) = model.has_provider(&spec.layer_id) {
+                return Err(CatalogError::invalid(format!(
+                    "provider {} is already installed in the {}-bit catalog",
+                    spec.layer_id,
+                    a.bits()
+                )));
             }
-            // The entries to layer over, per catalog.
-            let mut targets: Vec<(Arch, Vec<Item>)> = Vec::new();
+            // The entries to layer over and their chains' GUIDs, per catalog.
+            let mut targets: Vec<(Arch, Vec<(Item, Guid)>)> = Vec::new();
             for &arch in &archs {
                 let items = model.cat(arch)?;
                 let chosen = spec.targets(items, arch)?;
@@ -430,38 +479,64 @@ impl<S: Store> Backend for StoreCatalog<S> {
                         )));
                     }
                 }
-                targets.push((arch, chosen));
+                let guids = chain_guids(&spec.layer_id, &chosen, items);
+                for (i, g) in guids.iter().enumerate() {
+                    if guids[..i].contains(g) {
+                        return Err(CatalogError::invalid(format!(
+                            "entry {} is named twice",
+                            chosen[i].describe()
+                        )));
+                    }
+                    if *g == spec.layer_id {
+                        return Err(CatalogError::invalid(format!(
+                            "the chain over entry {} would have the layer's own GUID",
+                            chosen[i].describe()
+                        )));
+                    }
+                    if let Some(a) = model.has_provider(g) {
+                        return Err(CatalogError::invalid(format!(
+                            "the chain entry {} over {} is already installed in the {}-bit catalog",
+                            g,
+                            chosen[i].describe(),
+                            a.bits()
+                        )));
+                    }
+                }
+                targets.push((arch, chosen.into_iter().zip(guids).collect()));
             }
-            // One id for the layer, one per distinct entry layered over (shared by catalogs).
-            let mut distinct: Vec<u32> = Vec::new();
+            // One id for the layer, one per distinct chain GUID (the same id in both catalogs).
+            let mut distinct: Vec<Guid> = Vec::new();
             for (_, chosen) in &targets {
-                for it in chosen {
-                    if !distinct.contains(&it.id()) {
-                        distinct.push(it.id());
+                for (_, g) in chosen {
+                    if !distinct.contains(g) {
+                        distinct.push(*g);
                     }
                 }
             }
             let ids = model.allocate(1 + distinct.len())?;
             let layer_cid = ids[0];
             for (arch, chosen) in targets {
-                let mut dummy = spec.layered_entry(&chosen[0].entry.info);
+                let mut dummy = spec.layered_entry(&chosen[0].0.entry.info);
                 dummy.set_provider_id(spec.layer_id);
                 dummy.set_catalog_entry_id(layer_cid);
                 let mut chains = Vec::with_capacity(chosen.len());
-                for it in &chosen {
+                for (it, g) in &chosen {
                     let mut info = spec.chain_entry(layer_cid, it.id(), &it.entry.info);
-                    info.set_provider_id(spec.chains_id);
-                    let pos = distinct.iter().position(|d| *d == it.id()).unwrap_or(0);
+                    info.set_provider_id(*g);
+                    let pos = distinct.iter().position(|d| d == g).unwrap_or(0);
                     info.set_catalog_entry_id(ids[1 + pos]);
-                    chains.push(Item::new(Entry {
+                    let mut item = Item::new(Entry {
                         path: spec.path.clone(),
                         info,
-                    })?);
+                    })?;
+                    item.set_categories(spec.categories);
+                    chains.push(item);
                 }
-                let dummy = Item::new(Entry {
+                let mut dummy = Item::new(Entry {
                     path: spec.path.clone(),
                     info: dummy,
                 })?;
+                dummy.set_categories(spec.categories);
                 let items = model.cat_mut(arch)?;
                 items.splice(0..0, chains);
                 items.push(dummy);
@@ -485,28 +560,55 @@ impl<S: Store> Backend for StoreCatalog<S> {
                     continue;
                 }
                 found = true;
-                let dependents: Vec<String> = items
-                    .iter()
-                    .filter(|it| it.provider() != *id && it.entry.info.chain_len() >= 2)
-                    .filter(|it| it.entry.info.chain_entries().iter().any(|c| removed.contains(c)))
-                    .map(|it| it.describe())
-                    .collect();
-                if !dependents.is_empty() {
-                    return Err(CatalogError::invalid(format!(
-                        "cannot remove provider {} from the {}-bit catalog: protocol chains of other providers go through it ({}); remove those providers first",
-                        id,
-                        arch.bits(),
-                        dependents.join("; ")
-                    )));
+                let infos: Vec<ProtocolInfo> =
+                    items.iter().map(|it| it.entry.info.clone()).collect();
+                if let Some(e) = dependents_error(&infos, id, &removed, arch) {
+                    return Err(e);
                 }
                 model.cat_mut(arch)?.retain(|it| it.provider() != *id);
             }
             if !found {
-                let names: Vec<String> = archs.iter().map(|a| format!("{}-bit", a.bits())).collect();
+                let names: Vec<String> =
+                    archs.iter().map(|a| format!("{}-bit", a.bits())).collect();
                 return Err(CatalogError::invalid(format!(
                     "provider {} is not installed in the {} catalog",
                     id,
                     names.join(" or ")
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn deinstall_layer(&self, layer_id: &Guid, catalogs: Catalogs) -> Result<(), CatalogError> {
+        self.modify(|model| {
+            let archs = catalogs.resolve(&model.archs())?;
+            let mut found = false;
+            for &arch in &archs {
+                let infos: Vec<ProtocolInfo> = model
+                    .cat(arch)?
+                    .iter()
+                    .map(|it| it.entry.info.clone())
+                    .collect();
+                let plan = match plan_removal(&infos, layer_id, arch)? {
+                    Some(p) => p,
+                    None => continue,
+                };
+                found = true;
+                let items = model.cat_mut(arch)?;
+                for (id, info) in plan.rewrite {
+                    if let Some(it) = items.iter_mut().find(|it| it.id() == id) {
+                        let path = it.entry.path.clone();
+                        it.replace(Entry { path, info })?;
+                    }
+                }
+                items.retain(|it| !plan.remove.contains(&it.id()));
+            }
+            if !found {
+                return Err(CatalogError::invalid(format!(
+                    "layer {} is not installed in the {} catalog",
+                    layer_id,
+                    describe_archs(&archs).replace(", ", " or ")
                 )));
             }
             Ok(())
@@ -584,20 +686,10 @@ impl<S: Store> Backend for StoreCatalog<S> {
                 info.set_provider_id(*id);
                 info.set_catalog_entry_id(snapshot[pos].id());
                 check_chain_targets(&info, &snapshot, arch)?;
-                let entry = Entry {
+                items[pos].replace(Entry {
                     path: path.to_owned(),
                     info,
-                };
-                let bytes = entry.encode()?;
-                let item = &mut items[pos];
-                for (name, value) in item.values.iter_mut() {
-                    if name.eq_ignore_ascii_case(ITEM_VALUE) {
-                        *value = Value::binary(&bytes);
-                    } else if name.eq_ignore_ascii_case("ProtocolName") {
-                        *value = Value::string(&entry.info.name());
-                    }
-                }
-                item.entry = entry;
+                })?;
             }
             Ok(())
         })
@@ -636,18 +728,9 @@ impl<S: Store> Backend for StoreCatalog<S> {
         // Validate the protocol catalogs too: a corrupted catalog is reported, never rewritten.
         Model::load(&old, &self.store.catalogs(&old))?;
         let mut new = old.clone();
-        let existing = new.subkeys(APP_IDS).into_iter().find(|k| {
-            let key = format!("{}\\{}", APP_IDS, k);
-            let same = |name: &str, want: &str| {
-                new.value(&key, name)
-                    .and_then(|v| v.as_string())
-                    .map(|s| s.eq_ignore_ascii_case(want))
-                    .unwrap_or(want.is_empty())
-            };
-            same("AppFullPath", path) && same("AppArgs", args)
-        });
+        let existing = app_key(&new, path, args);
         let key = match existing {
-            Some(k) => format!("{}\\{}", APP_IDS, k),
+            Some(k) => k,
             None => {
                 let upper = path.to_uppercase();
                 let hash = fnv1a(
@@ -667,6 +750,54 @@ impl<S: Store> Backend for StoreCatalog<S> {
         new.set_value(&key, "AppArgs", Value::string(args));
         new.set_value(&key, "PermittedLspCategories", Value::dword(categories));
         self.store.commit(&old, &new)
+    }
+
+    fn application_category(&self, path: &str, args: &str) -> Result<Option<u32>, CatalogError> {
+        let (tree, _) = self.read()?;
+        Ok(app_key(&tree, path, args)
+            .and_then(|k| tree.value(&k, "PermittedLspCategories"))
+            .and_then(|v| v.as_dword()))
+    }
+
+    fn set_provider_categories(
+        &self,
+        id: &Guid,
+        arch: Arch,
+        categories: u32,
+    ) -> Result<(), CatalogError> {
+        self.modify(|model| {
+            let mut found = false;
+            for it in model.cat_mut(arch)?.iter_mut() {
+                if it.provider() == *id {
+                    it.set_categories(categories);
+                    found = true;
+                }
+            }
+            if !found {
+                return Err(CatalogError::invalid(format!(
+                    "provider {} is not installed in the {}-bit catalog",
+                    id,
+                    arch.bits()
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn provider_categories(&self, id: &Guid, arch: Arch) -> Result<u32, CatalogError> {
+        let (_, model) = self.read()?;
+        model
+            .cat(arch)?
+            .iter()
+            .find(|it| it.provider() == *id)
+            .map(|it| it.categories())
+            .ok_or_else(|| {
+                CatalogError::invalid(format!(
+                    "provider {} is not installed in the {}-bit catalog",
+                    id,
+                    arch.bits()
+                ))
+            })
     }
 
     fn enum_namespaces(&self, arch: Arch) -> Result<Vec<NamespaceEntry>, CatalogError> {

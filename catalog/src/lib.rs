@@ -22,12 +22,14 @@
 
 mod backend;
 mod catalog;
+mod category;
 mod entry;
 mod env;
 mod error;
 mod file;
 mod guid;
 mod info;
+mod layers;
 mod reconcile;
 mod reg;
 mod store;
@@ -41,6 +43,11 @@ mod wsc;
 
 pub use backend::{Arch, Backend, Catalogs, LayerSpec, NamespaceEntry};
 pub use catalog::StoreCatalog;
+pub use category::{
+    describe_categories, entries_for_application, lsp_permitted, parse_categories,
+    LSP_CRYPTO_COMPRESS, LSP_FIREWALL, LSP_INBOUND_MODIFY, LSP_INSPECTOR, LSP_LOCAL_CACHE,
+    LSP_OUTBOUND_MODIFY, LSP_PROXY, LSP_REDIRECTOR, LSP_SYSTEM,
+};
 pub use entry::Entry;
 pub use env::{expand_env, is_wine, system, CATALOG_ENV};
 pub use error::{

@@ -2,11 +2,12 @@
 
 use std::ffi::c_void;
 
-use crate::backend::{Arch, Backend, Catalogs, LayerSpec, NamespaceEntry};
+use crate::backend::{chain_guids, Arch, Backend, Catalogs, LayerSpec, NamespaceEntry};
 use crate::entry::{encode_path, Entry};
 use crate::error::{CatalogError, WSAEINVAL, WSANO_RECOVERY};
 use crate::guid::Guid;
 use crate::info::{ProtocolInfo, LAYERED_PROTOCOL, MAX_PROTOCOL_CHAIN, PROTOCOL_INFO_LEN};
+use crate::layers::{dependents_error, plan_removal};
 use crate::registry::RegistryStore;
 use crate::store::Store;
 use crate::win::{self, wide};
@@ -23,17 +24,32 @@ type OrderFn = unsafe extern "system" fn(*mut u32, u32) -> i32;
 type PathFn = unsafe extern "system" fn(*const Guid, *mut u16, *mut i32, *mut i32) -> i32;
 type CategoryFn =
     unsafe extern "system" fn(*const u16, u32, *const u16, u32, u32, *mut u32, *mut i32) -> i32;
+type GetCategoryFn =
+    unsafe extern "system" fn(*const u16, u32, *const u16, u32, *mut u32, *mut i32) -> i32;
+type SetInfoFn =
+    unsafe extern "system" fn(*const Guid, i32, *const u8, usize, u32, *mut i32) -> i32;
+type GetInfoFn =
+    unsafe extern "system" fn(*const Guid, i32, *mut u8, *mut usize, u32, *mut i32) -> i32;
+
+/// `WSC_PROVIDER_INFO_TYPE::ProviderInfoLspCategories`.
+const PROVIDER_INFO_LSP_CATEGORIES: i32 = 0;
 
 /// The catalog through ws2_32's own `WSCInstallProvider[64_32]`, `WSCDeinstallProvider[32]`,
 /// `WSCWriteProviderOrder[32]`, `WSCEnumProtocols[32]`, `WSCUpdateProvider[32]`,
-/// `WSCGetProviderPath[32]` and `WSCSetApplicationCategory`, each looked up with
+/// `WSCGetProviderPath[32]`, `WSCSetProviderInfo[32]`, `WSCGetProviderInfo[32]`,
+/// `WSCSetApplicationCategory` and `WSCGetApplicationCategory`, each looked up with
 /// `GetProcAddress` (one that is missing fails with `WSANO_RECOVERY` naming it). The `...32`
 /// functions serve the 32-bit catalog from a 64-bit process; a 32-bit process reaches only the
 /// 32-bit catalog.
 ///
-/// Layered installs, positioned installs and the dependents check of a removal are made of
-/// several WSC* calls (as instlsp does), so unlike [`StoreCatalog`](crate::StoreCatalog) they
-/// are not atomic. Reading the namespace catalog and [`Backend::backup`] read the registry;
+/// Wine's ws2_32 has no `WSCSetProviderInfo` (Wine's catalog goes through the registry store
+/// instead, see [`system`](crate::system)); here a layer install with categories then fails
+/// and is undone.
+///
+/// Layered installs and removals, positioned installs and the dependents check of a removal
+/// are made of several WSC* calls (as instlsp does), so unlike
+/// [`StoreCatalog`](crate::StoreCatalog) they are not atomic (a failed layer install undoes
+/// what it installed; a layer removal rewrites the chains above before removing anything). Reading the namespace catalog and [`Backend::backup`] read the registry;
 /// nothing here writes it: [`Backend::restore`] is [`restore_by_operations`](crate::restore_by_operations).
 #[derive(Clone, Debug, Default)]
 pub struct Wsc {
@@ -273,24 +289,52 @@ impl Backend for Wsc {
                 t.chain_len()
             )));
         }
+        let guids = chain_guids(&spec.layer_id, &targets, &first);
+        for (i, g) in guids.iter().enumerate() {
+            if guids[..i].contains(g) || *g == spec.layer_id {
+                return Err(CatalogError::invalid(format!(
+                    "entry '{}' is named twice",
+                    targets[i].name()
+                )));
+            }
+        }
         let dummy = spec.layered_entry(&targets[0]);
-        let layer_ids =
+        let mut ids =
             self.install_provider_at(&spec.layer_id, &spec.path, &[dummy], catalogs, None)?;
-        let layer_cid = layer_ids[0];
-        let chains: Vec<ProtocolInfo> = targets
-            .iter()
-            .map(|below| spec.chain_entry(layer_cid, below.catalog_entry_id(), below))
-            .collect();
-        let chain_ids =
-            match self.install_provider_at(&spec.chains_id, &spec.path, &chains, catalogs, Some(0))
-            {
-                Ok(ids) => ids,
-                Err(e) => {
-                    let _ = self.deinstall_provider(&spec.layer_id, catalogs);
-                    return Err(e);
+        let layer_cid = ids[0];
+        // Each chain at the front, the last first, so that they end up in the order of `over`.
+        let mut chain_ids = Vec::with_capacity(targets.len());
+        let mut installed: Vec<Guid> = Vec::new();
+        let mut result = Ok(());
+        for (below, g) in targets.iter().zip(&guids).rev() {
+            let chain = spec.chain_entry(layer_cid, below.catalog_entry_id(), below);
+            match self.install_provider_at(g, &spec.path, &[chain], catalogs, Some(0)) {
+                Ok(new) => {
+                    installed.push(*g);
+                    chain_ids.splice(0..0, new);
                 }
-            };
-        let mut ids = layer_ids;
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if result.is_ok() && spec.categories != 0 {
+            for &arch in &archs {
+                for g in installed.iter().chain(Some(&spec.layer_id)) {
+                    if let Err(e) = self.set_provider_categories(g, arch, spec.categories) {
+                        result = Err(e);
+                    }
+                }
+            }
+        }
+        if let Err(e) = result {
+            for g in &installed {
+                let _ = self.deinstall_provider(g, catalogs);
+            }
+            let _ = self.deinstall_provider(&spec.layer_id, catalogs);
+            return Err(e);
+        }
         ids.extend(chain_ids);
         Ok(ids)
     }
@@ -308,26 +352,8 @@ impl Backend for Wsc {
             if removed.is_empty() {
                 continue;
             }
-            let dependents: Vec<String> = all
-                .iter()
-                .filter(|i| i.provider_id() != *id && i.chain_len() >= 2)
-                .filter(|i| i.chain_entries().iter().any(|c| removed.contains(c)))
-                .map(|i| {
-                    format!(
-                        "{} \"{}\" {}",
-                        i.catalog_entry_id(),
-                        i.name(),
-                        i.provider_id()
-                    )
-                })
-                .collect();
-            if !dependents.is_empty() {
-                return Err(CatalogError::invalid(format!(
-                    "cannot remove provider {} from the {}-bit catalog: protocol chains of other providers go through it ({}); remove those providers first",
-                    id,
-                    arch.bits(),
-                    dependents.join("; ")
-                )));
+            if let Some(e) = dependents_error(&all, id, &removed, arch) {
+                return Err(e);
             }
             present.push(arch);
         }
@@ -344,6 +370,71 @@ impl Backend for Wsc {
             // SAFETY: `id` is a valid GUID; `errno` a valid out pointer.
             if unsafe { f(id, &mut errno) } == SOCKET_ERROR {
                 return Err(wsa(&name, errno));
+            }
+        }
+        Ok(())
+    }
+
+    fn deinstall_layer(&self, layer_id: &Guid, catalogs: Catalogs) -> Result<(), CatalogError> {
+        let archs = catalogs.resolve(&self.catalogs()?)?;
+        let mut plans = Vec::new();
+        for &arch in &archs {
+            let infos = self.raw_enum(arch)?;
+            if let Some(plan) = plan_removal(&infos, layer_id, arch)? {
+                plans.push((arch, infos, plan));
+            }
+        }
+        if plans.is_empty() {
+            return Err(CatalogError::invalid(format!(
+                "layer {} is not installed",
+                layer_id
+            )));
+        }
+        for (arch, infos, plan) in plans {
+            // Rewrite the chains above first, so that no chain ever names a missing entry.
+            let mut updated: Vec<Guid> = Vec::new();
+            for (id, _) in &plan.rewrite {
+                let g = match infos.iter().find(|i| i.catalog_entry_id() == *id) {
+                    Some(i) => i.provider_id(),
+                    None => continue,
+                };
+                if updated.contains(&g) {
+                    continue;
+                }
+                updated.push(g);
+                let all: Vec<ProtocolInfo> = infos
+                    .iter()
+                    .filter(|i| i.provider_id() == g)
+                    .map(|i| {
+                        plan.rewrite
+                            .iter()
+                            .find(|(rid, _)| *rid == i.catalog_entry_id())
+                            .map(|(_, new)| new.clone())
+                            .unwrap_or_else(|| i.clone())
+                    })
+                    .collect();
+                let path = self.path_of(&g, arch)?;
+                self.update_provider(&g, &path, &all, arch)?;
+            }
+            let mut gone: Vec<Guid> = Vec::new();
+            for i in &infos {
+                let g = i.provider_id();
+                if plan.remove.contains(&i.catalog_entry_id())
+                    && g != *layer_id
+                    && !gone.contains(&g)
+                {
+                    gone.push(g);
+                }
+            }
+            gone.push(*layer_id);
+            let name = variant("WSCDeinstallProvider", arch)?;
+            let f = lookup!(DeinstallFn, &name);
+            for g in gone {
+                let mut errno = 0;
+                // SAFETY: `g` is a valid GUID; `errno` a valid out pointer.
+                if unsafe { f(&g, &mut errno) } == SOCKET_ERROR {
+                    return Err(wsa(&name, errno));
+                }
             }
         }
         Ok(())
@@ -409,6 +500,84 @@ impl Backend for Wsc {
             return Err(wsa("WSCSetApplicationCategory", errno));
         }
         Ok(())
+    }
+
+    fn application_category(&self, path: &str, args: &str) -> Result<Option<u32>, CatalogError> {
+        let f = lookup!(GetCategoryFn, "WSCGetApplicationCategory");
+        let p: Vec<u16> = path.encode_utf16().collect();
+        let a: Vec<u16> = args.encode_utf16().collect();
+        let mut categories = 0u32;
+        let mut errno = 0;
+        // SAFETY: the pointers and lengths (in characters) describe `p` and `a`; the out
+        // pointers are valid.
+        let r = unsafe {
+            f(
+                p.as_ptr(),
+                p.len() as u32,
+                if a.is_empty() {
+                    std::ptr::null()
+                } else {
+                    a.as_ptr()
+                },
+                a.len() as u32,
+                &mut categories,
+                &mut errno,
+            )
+        };
+        if r == SOCKET_ERROR {
+            return Err(wsa("WSCGetApplicationCategory", errno));
+        }
+        Ok(Some(categories))
+    }
+
+    fn set_provider_categories(
+        &self,
+        id: &Guid,
+        arch: Arch,
+        categories: u32,
+    ) -> Result<(), CatalogError> {
+        let name = variant("WSCSetProviderInfo", arch)?;
+        let f = lookup!(SetInfoFn, &name);
+        let value = categories.to_le_bytes();
+        let mut errno = 0;
+        // SAFETY: `id` is a valid GUID; `value` holds the 4-byte DWORD the info class takes.
+        let r = unsafe {
+            f(
+                id,
+                PROVIDER_INFO_LSP_CATEGORIES,
+                value.as_ptr(),
+                value.len(),
+                0,
+                &mut errno,
+            )
+        };
+        if r == SOCKET_ERROR {
+            return Err(wsa(&name, errno));
+        }
+        Ok(())
+    }
+
+    fn provider_categories(&self, id: &Guid, arch: Arch) -> Result<u32, CatalogError> {
+        let name = variant("WSCGetProviderInfo", arch)?;
+        let f = lookup!(GetInfoFn, &name);
+        let mut value = [0u8; 4];
+        let mut len = value.len();
+        let mut errno = 0;
+        // SAFETY: `id` is a valid GUID; `value` holds `len` writable bytes.
+        let r = unsafe {
+            f(
+                id,
+                PROVIDER_INFO_LSP_CATEGORIES,
+                value.as_mut_ptr(),
+                &mut len,
+                0,
+                &mut errno,
+            )
+        };
+        if r == SOCKET_ERROR {
+            return Err(wsa(&name, errno));
+        }
+        Ok(u32::from_le_bytes(value))
     }
 
     fn enum_namespaces(&self, arch: Arch) -> Result<Vec<NamespaceEntry>, CatalogError> {

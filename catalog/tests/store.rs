@@ -308,11 +308,11 @@ fn layered_providers_and_their_chains() {
         .unwrap();
     let spec = LayerSpec {
         layer_id: guid(10),
-        chains_id: guid(11),
         path: "%SystemRoot%\\lsp.dll".to_owned(),
         name: "Spy".to_owned(),
         over: Vec::new(),
         ifs: false,
+        categories: 0,
     };
     let new = cat
         .install_provider_and_chains(&spec, Catalogs::Both)
@@ -329,22 +329,32 @@ fn layered_providers_and_their_chains() {
         let chain = &e[0].info;
         assert_eq!(chain.chain_len(), 2);
         assert_eq!(chain.chain_entries(), &[1003, 1001]);
-        assert_eq!(chain.provider_id(), guid(11));
+        let bases = cat.enum_protocols(arch).unwrap();
+        let tcp = &bases
+            .iter()
+            .find(|b| b.info.catalog_entry_id() == 1001)
+            .unwrap()
+            .info;
+        assert_eq!(chain.provider_id(), LayerSpec::chain_guid(&guid(10), tcp));
         assert_eq!(chain.name(), "Spy over [TCP]");
         assert_eq!(chain.service_flags1() & XP1_IFS_HANDLES, 0);
         assert!(chain.matches(2, 1, 0));
         assert!(!layer.matches(2, 1, 0));
         assert_eq!(e[1].info.chain_entries(), &[1003, 1002]);
+        // Each chain entry has its own GUID, neither the layer's nor the base's.
+        let g: Vec<_> = e.iter().map(|x| x.info.provider_id()).collect();
+        assert_ne!(g[0], g[1]);
+        assert!(!g[..2].contains(&guid(10)) && !g[..2].contains(&guid(1)));
     }
     // A second layer over the first's TCP chain: not an IFS one (the chain goes through a
     // non-IFS layer, so it has no IFS handles), a non-IFS one.
     let mut spec2 = LayerSpec {
         layer_id: guid(20),
-        chains_id: guid(21),
         path: "lsp2.dll".to_owned(),
         name: "Outer".to_owned(),
         over: vec![1004],
         ifs: true,
+        categories: 0,
     };
     refused(
         &path,
@@ -365,7 +375,6 @@ fn layered_providers_and_their_chains() {
     });
     let mut over_layer = spec.clone();
     over_layer.layer_id = guid(30);
-    over_layer.chains_id = guid(31);
     over_layer.over = vec![1003];
     refused(&path, WSAEINVAL, "layered entry", || {
         cat.install_provider_and_chains(&over_layer, Catalogs::Both)
@@ -374,8 +383,8 @@ fn layered_providers_and_their_chains() {
     refused(&path, WSAEINVAL, "999", || {
         cat.install_provider_and_chains(&over_layer, Catalogs::Both)
     });
-    over_layer.chains_id = guid(30);
-    refused(&path, WSAEINVAL, "two different GUIDs", || {
+    over_layer.over = vec![1001, 1001];
+    refused(&path, WSAEINVAL, "named twice", || {
         cat.install_provider_and_chains(&over_layer, Catalogs::Both)
     });
 
@@ -390,9 +399,19 @@ fn layered_providers_and_their_chains() {
     refused(&path, WSAEINVAL, "remove those providers first", || {
         cat.deinstall_provider(&guid(10), Catalogs::Both)
     });
-    for g in [21, 20, 11, 10, 1] {
-        cat.deinstall_provider(&guid(g), Catalogs::Both).unwrap();
+    refused(&path, WSAEINVAL, "remove --layer", || {
+        cat.deinstall_provider(&guid(10), Catalogs::Both)
+    });
+    refused(&path, WSAEINVAL, "not a layered provider", || {
+        cat.deinstall_layer(&guid(1), Catalogs::Both)
+    });
+    refused(&path, WSAEINVAL, "not installed", || {
+        cat.deinstall_layer(&guid(99), Catalogs::Both)
+    });
+    for g in [20, 10] {
+        cat.deinstall_layer(&guid(g), Catalogs::Both).unwrap();
     }
+    cat.deinstall_provider(&guid(1), Catalogs::Both).unwrap();
     assert!(cat.enum_protocols(Arch::X64).unwrap().is_empty());
 }
 

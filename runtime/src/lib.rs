@@ -50,9 +50,7 @@ pub use host::panic::PANIC_ERROR;
 pub use io::completion::outstanding_operations;
 pub use io::notifier::Notifier;
 pub use io::ready::Ready;
-pub use layer::{
-    chains_guid, Layer, LayerContext, LayerSock, LayerSocket, Layered, LowerSocket, Next,
-};
+pub use layer::{Layer, LayerContext, LayerSock, LayerSocket, Layered, LowerSocket, Next};
 pub use registry::provider::{
     IfsSocket, IoctlRequest, Provider, Sock, SocketRequest, StartupContext,
 };

@@ -60,11 +60,20 @@ impl Ws2 {
     }
 
     /// A session over the catalog `backend` holds for this process's architecture (the 64-bit
-    /// catalog in a 64-bit process, the 32-bit one in a 32-bit process).
+    /// catalog in a 64-bit process, the 32-bit one in a 32-bit process), as ws2_32 offers it to
+    /// this executable: when the catalog categorizes it (`WSCSetApplicationCategory`), without
+    /// the chains through layers its LSP categories do not permit
+    /// (`winsock_catalog::entries_for_application`).
     pub fn from_catalog(backend: &dyn Backend) -> Result<Ws2, LoadError> {
-        let entries = backend
-            .enum_protocols(Arch::native())
-            .map_err(|e| LoadError::Catalog(e.to_string()))?;
+        let exe = std::env::current_exe()
+            .map_err(|e| LoadError::Catalog(format!("this executable's path: {}", e)))?;
+        let entries = winsock_catalog::entries_for_application(
+            backend,
+            Arch::native(),
+            &exe.to_string_lossy(),
+            "",
+        )
+        .map_err(|e| LoadError::Catalog(e.to_string()))?;
         Ok(Ws2::with_catalog(
             entries.iter().map(CatalogEntry::from_catalog).collect(),
         ))

@@ -464,7 +464,8 @@ run_catalog() {
 # --------------------------------------------------------------------------------------------
 # The catalog tool (issue 11). Wine's WSC* functions are stubs, so under Wine wsp-catalog.exe
 # goes through the registry back end: list, verify, backup, install loopback_provider.dll, see
-# it listed and verified, remove it, restore the backup; then `reg export` of the Parameters key
+# it listed and verified, layers over it (categories, a second layer, removal that rewrites its
+# chains, an application's categories), remove it, restore the backup; then `reg export` of the Parameters key
 # and a fresh backup must be byte-identical to what they were before.
 catalog_stage() {
     local dir="$WINE_DIR/catalog-$ARCH_NOW" key='HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters'
@@ -490,6 +491,36 @@ catalog_stage() {
     wcat wine wsp-catalog.exe verify >/dev/null || failures+=("$ARCH_NOW catalog: 'verify' with loopback_provider.dll installed failed (log: $LOGS/$ARCH_NOW-catalog.log)")
     wcat wine reg query 'HKLM\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\Protocol_Catalog9\Catalog_Entries64\000000000001' /v PackedCatalogItem >/dev/null ||
         failures+=("$ARCH_NOW catalog: the install did not write Catalog_Entries64\\000000000001\\PackedCatalogItem into Wine's registry")
+    # Layers (issue 13), loopback_provider.dll standing in for a layer (the catalog only records
+    # what it declares): one over both loopback entries with LSP categories, each chain with its
+    # own GUID; a second over the first's chains; removing the first rewrites the second's chains
+    # to skip it. Then an application's permitted categories.
+    local l1='{5a0e9a4c-5b7d-4e18-a3c6-91d2e4f8b710}' l2='{5a0e9a4c-5b7d-4e18-a3c6-91d2e4f8b720}' ids
+    out="$(wcat wine wsp-catalog.exe install loopback_provider.dll --layer --guid "$l1" --name Inner --category LSP_PROXY,LSP_SYSTEM)" ||
+        { failures+=("$ARCH_NOW catalog: 'install --layer --category' failed: $out"); return; }
+    ids="$(grep -o 'chains [^;]*' <<<"$out" | grep -o '[0-9]* {' | tr -d ' {' | paste -sd,)"
+    [[ "$(grep -o 'chains [^;]*' <<<"$out" | grep -o '{[0-9a-f-]*}' | sort -u | wc -l)" == 2 && "$ids" == *,* ]] ||
+        failures+=("$ARCH_NOW catalog: 'install --layer' should name two chains with two GUIDs: $out")
+    out="$(wcat wine wsp-catalog.exe list)" || failures+=("$ARCH_NOW catalog: 'list' after install --layer failed")
+    [[ "$(grep -c 'Inner over \[Loopback' <<<"$out")" == 2 && "$(grep -c 'LSP Categories: *LSP_SYSTEM|LSP_PROXY$' <<<"$out")" == 3 ]] ||
+        failures+=("$ARCH_NOW catalog: 'list' should show two 'Inner over [Loopback ...]' chains and three entries with LSP_SYSTEM|LSP_PROXY (log: $LOGS/$ARCH_NOW-catalog.log)")
+    wcat wine wsp-catalog.exe install loopback_provider.dll --layer --guid "$l2" --name Outer --over "$ids" >/dev/null ||
+        failures+=("$ARCH_NOW catalog: 'install --layer --over $ids' (a second layer) failed (log: $LOGS/$ARCH_NOW-catalog.log)")
+    wcat wine wsp-catalog.exe remove --layer "$l1" >/dev/null ||
+        failures+=("$ARCH_NOW catalog: 'remove --layer' of the lower layer failed (log: $LOGS/$ARCH_NOW-catalog.log)")
+    out="$(wcat wine wsp-catalog.exe list)" || failures+=("$ARCH_NOW catalog: 'list' after remove --layer failed")
+    [[ "$(grep -c 'Outer over \[Loopback' <<<"$out")" == 2 ]] && ! grep -q Inner <<<"$out" ||
+        failures+=("$ARCH_NOW catalog: after removing the lower layer the upper one's chains should read 'Outer over [Loopback ...]' (log: $LOGS/$ARCH_NOW-catalog.log)")
+    wcat wine wsp-catalog.exe verify >/dev/null || failures+=("$ARCH_NOW catalog: 'verify' after the chains were rewritten failed (log: $LOGS/$ARCH_NOW-catalog.log)")
+    wcat wine wsp-catalog.exe category 'C:\windows\system32\wsl.exe' LSP_SYSTEM >/dev/null ||
+        failures+=("$ARCH_NOW catalog: 'category APP LSP_SYSTEM' failed (log: $LOGS/$ARCH_NOW-catalog.log)")
+    out="$(wcat wine reg query "$key\\AppId_Catalog" /s)"
+    grep -qi 'PermittedLspCategories.*0x80000000' <<<"$out" ||
+        failures+=("$ARCH_NOW catalog: 'category' did not write PermittedLspCategories under AppId_Catalog: $out")
+    wcat wine wsp-catalog.exe remove --layer "$l2" >/dev/null ||
+        failures+=("$ARCH_NOW catalog: 'remove --layer' of the upper layer failed (log: $LOGS/$ARCH_NOW-catalog.log)")
+    out="$(wcat wine wsp-catalog.exe list)" || failures+=("$ARCH_NOW catalog: 'list' after removing both layers failed")
+    grep -q ': 2 entries$' <<<"$out" || failures+=("$ARCH_NOW catalog: after removing both layers the 64-bit catalog should have 2 entries: $(grep 'protocol catalog' <<<"$out")")
     # Refused operations leave the registry exactly as it was.
     wcat wine reg export "$key" installed.reg /y >/dev/null || failures+=("$ARCH_NOW catalog: wine reg export after install failed")
     printf 'not a catalog\r\n' >"$dir/junk.reg"

@@ -5,12 +5,17 @@
 //! wsp-catalog [--file PATH] COMMAND ...
 //!   list [--arch 64|32]             the catalog, like `netsh winsock show catalog`
 //!   install DLL [--name NAME] [--arch 64|32|both] [--position N] [--guid GUID] [--path STORED]
-//!   install DLL --layer [--over ID,...] [--name NAME] [--arch 64|32|both] [--guid GUID]
-//!                                   a layered provider: its hidden layered entry and one chain
+//!   install DLL --layer [--over ID,...] [--category CATS] [--name NAME] [--arch 64|32|both]
+//!               [--guid GUID]       a layered provider: its hidden layered entry and one chain
 //!                                   per entry it goes over (default: every visible entry of a
-//!                                   protocol it declares), at the front of the order; an
-//!                                   IFS layer goes over IFS entries only
+//!                                   protocol it declares; an IFS layer goes over IFS entries
+//!                                   only), each with its own GUID, at the front of the order,
+//!                                   with LSP categories CATS (LSP_PROXY,...)
 //!   remove GUID [--arch 64|32|both]
+//!   remove --layer GUID [--arch 64|32|both]   a layer: its chains and layered entry; chains of
+//!                                   layers stacked on it are rewritten to skip it
+//!   category APP [CATS] [--args ARGS]   the LSP categories application APP permits: show, or
+//!                                   set (`none` for 0)
 //!   order [--arch 64|32] ID...
 //!   verify                          DLLs exist and export WSPStartup, chains resolve, no gaps
 //!   backup FILE | restore FILE [--by-operations]   the whole catalog, as .reg text
@@ -27,16 +32,17 @@ use std::path::{Path, PathBuf};
 use std::process::exit;
 
 use winsock_catalog::{
-    expand_env, Arch, Backend, CatalogError, Catalogs, Entry, FileStore, Guid, StoreCatalog, Tree,
-    WSATRY_AGAIN,
+    describe_categories, expand_env, parse_categories, Arch, Backend, CatalogError, Catalogs,
+    Entry, FileStore, Guid, StoreCatalog, Tree, WSATRY_AGAIN,
 };
 
 const USAGE: &str = "usage: wsp-catalog [--file PATH] COMMAND
 commands:
   list [--arch 64|32]
   install DLL [--name NAME] [--arch 64|32|both] [--position N] [--guid GUID] [--path STORED_PATH]
-  install DLL --layer [--over ID,...] [--name NAME] [--arch 64|32|both] [--guid GUID] [--path STORED_PATH]
-  remove GUID [--arch 64|32|both]
+  install DLL --layer [--over ID,...] [--category CATS] [--name NAME] [--arch 64|32|both] [--guid GUID] [--path STORED_PATH]
+  remove [--layer] GUID [--arch 64|32|both]
+  category APP [CATS] [--args ARGS]   (CATS: LSP_SYSTEM,LSP_PROXY,... or none)
   order [--arch 64|32] ID...
   verify
   backup FILE
@@ -84,6 +90,8 @@ struct Args {
     by_operations: bool,
     layer: bool,
     over: Vec<u32>,
+    categories: Option<u32>,
+    app_args: String,
     positional: Vec<String>,
 }
 
@@ -99,6 +107,8 @@ fn parse(args: Vec<String>) -> Result<Args, Failure> {
         by_operations: false,
         layer: false,
         over: Vec::new(),
+        categories: None,
+        app_args: String::new(),
         positional: Vec::new(),
     };
     let mut it = args.into_iter();
@@ -133,6 +143,12 @@ fn parse(args: Vec<String>) -> Result<Args, Failure> {
                     })?);
                 }
             }
+            "--category" => {
+                let v = value("--category")?;
+                a.categories =
+                    Some(parse_categories(&v).map_err(|e| Failure::Usage(e.message().to_owned()))?)
+            }
+            "--args" => a.app_args = value("--args")?,
             "--32" => a.thirty_two = true,
             "--by-operations" => a.by_operations = true,
             "-h" | "--help" => {
@@ -253,8 +269,38 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
                 .parse()
                 .map_err(|e: CatalogError| Failure::Usage(e.to_string()))?;
             let which = catalogs(&a, &*cat)?;
-            retry(|| cat.deinstall_provider(&id, which))?;
-            println!("removed provider {} ({})", id, cat.describe());
+            if a.layer {
+                retry(|| cat.deinstall_layer(&id, which))?;
+                println!("removed layer {} ({})", id, cat.describe());
+            } else {
+                retry(|| cat.deinstall_provider(&id, which))?;
+                println!("removed provider {} ({})", id, cat.describe());
+            }
+            Ok(())
+        }
+        "category" => {
+            if pos.is_empty() || pos.len() > 2 {
+                return Err(Failure::Usage(format!(
+                    "'category' takes APP and optionally CATS, got {} argument(s)",
+                    pos.len()
+                )));
+            }
+            let cat = backend(&a)?;
+            if let Some(text) = pos.get(1) {
+                let wanted =
+                    parse_categories(text).map_err(|e| Failure::Usage(e.message().to_owned()))?;
+                retry(|| cat.set_application_category(&pos[0], &a.app_args, wanted))?;
+                println!(
+                    "{} now permits the LSP categories {}",
+                    pos[0],
+                    describe_categories(wanted)
+                );
+            } else {
+                match cat.application_category(&pos[0], &a.app_args)? {
+                    Some(c) => println!("{}: {}", pos[0], describe_categories(c)),
+                    None => println!("{}: not categorized (loads every layer)", pos[0]),
+                }
+            }
             Ok(())
         }
         "order" => {
@@ -316,6 +362,11 @@ fn install(a: &Args, cat: &dyn Backend, dll: &Path) -> Result<(), Failure> {
     if a.layer {
         return install_layer(a, cat, dll, id, &infos);
     }
+    if a.categories.is_some() {
+        return Err(Failure::Usage(
+            "--category is for layers (install --layer)".to_owned(),
+        ));
+    }
     if let Some(name) = &a.name {
         let single = infos.len() == 1;
         for info in &mut infos {
@@ -344,9 +395,10 @@ fn install(a: &Args, cat: &dyn Backend, dll: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `install --layer`: the layer's hidden entry (GUID `id`) and its chains (GUID `id` with the
-/// last bit flipped, as the layer's own `DllRegisterServer` installs them) over `--over`, or
-/// over every visible entry whose family, type and protocol one of `declared` has.
+/// `install --layer`: the layer's hidden entry (GUID `id`) and its chains (each with its own
+/// GUID derived from `id` and the entry below, as the layer's own `DllRegisterServer` installs
+/// them) over `--over`, or over every visible entry whose family, type and protocol one of
+/// `declared` has; with `--category`, the layer's LSP categories.
 fn install_layer(
     a: &Args,
     cat: &dyn Backend,
@@ -390,9 +442,6 @@ fn install_layer(
     } else {
         a.over.clone()
     };
-    let mut data4 = id.data4();
-    data4[7] ^= 1;
-    let chains = Guid::from_fields(id.data1(), id.data2(), id.data3(), data4);
     let name = match &a.name {
         Some(n) => n.clone(),
         None => dll
@@ -402,7 +451,6 @@ fn install_layer(
     };
     let spec = winsock_catalog::LayerSpec {
         layer_id: id,
-        chains_id: chains,
         path: match &a.stored_path {
             Some(p) => p.clone(),
             None => absolute(dll),
@@ -410,13 +458,21 @@ fn install_layer(
         name,
         over,
         ifs,
+        categories: a.categories.unwrap_or(0),
     };
     let ids = retry(|| cat.install_provider_and_chains(&spec, which))?;
+    let entries = cat.enum_protocols(which.resolve(&cat.catalogs()?)?[0])?;
+    let chains: Vec<String> = entries
+        .iter()
+        .filter(|e| ids[1..].contains(&e.info.catalog_entry_id()))
+        .map(|e| format!("{} {}", e.info.catalog_entry_id(), e.info.provider_id()))
+        .collect();
     println!(
-        "installed layer {} (chains {}; ids {:?}) from {} into {}",
+        "installed layer {} (id {}; chains {}; categories {}) from {} into {}",
         id,
-        chains,
-        ids,
+        ids[0],
+        chains.join(", "),
+        describe_categories(spec.categories),
         spec.path,
         cat.describe()
     );
@@ -492,6 +548,14 @@ fn list(cat: &dyn Backend, arch: Arch) -> Result<(), Failure> {
             i.provider_flags()
         );
         println!("Hidden:                             {}", i.is_hidden());
+        if !i.is_base() {
+            if let Ok(c) = cat.provider_categories(&i.provider_id(), arch) {
+                println!(
+                    "LSP Categories:                     {}",
+                    describe_categories(c)
+                );
+            }
+        }
         println!("Protocol Chain Length:              {}", i.chain_len());
         if i.chain_len() >= 2 {
             let chain: Vec<String> = i

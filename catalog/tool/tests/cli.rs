@@ -474,31 +474,74 @@ fn install_layer_over_chosen_and_declared_entries_and_remove_in_order() {
     ok(&f, &["install", lib, "--arch", "64"]);
     // The loopback library stands in for a layer: the catalog only records what it declares.
     let layer = "5a0e9a4c-5b7d-4e18-a3c6-91d2e4f8b710";
-    let chains = "5a0e9a4c-5b7d-4e18-a3c6-91d2e4f8b711";
     let out = ok(
         &f,
         &[
-            "install", lib, "--layer", "--over", "1001", "--name", "Counter", "--guid", layer,
-            "--arch", "64",
+            "install",
+            lib,
+            "--layer",
+            "--over",
+            "1001",
+            "--name",
+            "Counter",
+            "--guid",
+            layer,
+            "--arch",
+            "64",
+            "--category",
+            "LSP_PROXY,LSP_SYSTEM",
         ],
     );
-    assert!(out.contains(chains), "{}", out);
+    assert!(out.contains("LSP_SYSTEM|LSP_PROXY"), "{}", out);
+    // The chain's own GUID, derived from the layer's and the entry below.
+    let cat = StoreCatalog::new(FileStore::open(&f));
+    let entries = cat.enum_protocols(Arch::X64).unwrap();
+    let layer_guid: winsock_catalog::Guid = layer.parse().unwrap();
+    let below = entries
+        .iter()
+        .find(|e| e.info.catalog_entry_id() == 1001)
+        .unwrap();
+    let chain = winsock_catalog::LayerSpec::chain_guid(&layer_guid, &below.info).to_string();
+    assert!(out.contains(&chain), "{}", out);
     let list = ok(&f, &["list", "--arch", "64"]);
     assert!(list.contains("Counter over [Loopback TCP]"), "{}", list);
     assert!(!list.contains("Counter over [Loopback UDP]"), "{}", list);
-    // The layered entry cannot go while its chain goes through it.
-    fails(&f, &["remove", layer, "--arch", "64"], 1, "");
-    ok(&f, &["remove", chains, "--arch", "64"]);
-    ok(&f, &["remove", layer, "--arch", "64"]);
+    assert!(
+        list.contains("LSP Categories:                     LSP_SYSTEM|LSP_PROXY"),
+        "{}",
+        list
+    );
+    // The layered entry cannot go as a provider while its chain goes through it; as a layer
+    // it goes with its chain.
+    fails(&f, &["remove", layer, "--arch", "64"], 1, "remove --layer");
+    ok(&f, &["remove", "--layer", layer, "--arch", "64"]);
+    fails(
+        &f,
+        &["remove", "--layer", layer, "--arch", "64"],
+        1,
+        "not installed",
+    );
+    fails(
+        &f,
+        &["install", lib, "--layer", "--category", "LSP_BOGUS"],
+        2,
+        "LSP_BOGUS",
+    );
     // Without --over: every entry of a declared protocol (both loopback entries).
-    let out = ok(
+    ok(
         &f,
         &["install", lib, "--layer", "--guid", layer, "--arch", "64"],
     );
-    assert!(out.contains(chains), "{}", out);
     let list = ok(&f, &["list", "--arch", "64"]);
     assert!(list.contains("over [Loopback TCP]"), "{}", list);
     assert!(list.contains("over [Loopback UDP]"), "{}", list);
+    // Applications' permitted categories.
+    let out = ok(&f, &["category", "C:\\app.exe"]);
+    assert!(out.contains("not categorized"), "{}", out);
+    ok(&f, &["category", "C:\\app.exe", "proxy", "--args", "-x"]);
+    let out = ok(&f, &["category", "C:\\app.exe", "--args", "-x"]);
+    assert!(out.contains("LSP_PROXY"), "{}", out);
+    fails(&f, &["category", "C:\\app.exe", "nonsense"], 2, "nonsense");
     ok(&f, &["verify"]);
 }
 

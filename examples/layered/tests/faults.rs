@@ -83,11 +83,16 @@ fn setup() {
 /// catalog, so `socket()` takes it).
 fn session_over(base: u128) -> Ws2 {
     setup();
-    let chains = guid((base + LAYER_OFFSET) ^ 1);
     let entries = common::catalog().enum_protocols(Arch::native()).unwrap();
+    let layer = entries
+        .iter()
+        .find(|e| e.info.provider_id() == guid(base + LAYER_OFFSET))
+        .expect("the layer copy's layered entry")
+        .info
+        .catalog_entry_id();
     let kept: Vec<CatalogEntry> = entries
         .iter()
-        .filter(|e| e.info.chain_len() != 2 || e.info.provider_id() == chains)
+        .filter(|e| e.info.chain_len() != 2 || e.info.chain_entries()[0] == layer)
         .map(CatalogEntry::from_catalog)
         .collect();
     Ws2::with_catalog(kept)

@@ -127,10 +127,19 @@ fn protocol_info_is_the_chain_entry() {
     let s = ws.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP).unwrap();
     let info = common::protocol_info(&ws, s);
     assert_eq!(info.ProtocolChain.ChainLen, 2);
-    let layer = ws2_standin::Guid(0x2f0e9a4c_5b7d_4e18_a3c6_91d2e4f8b705);
-    assert_eq!(
-        ws2_standin::Guid::from_sys(&info.ProviderId),
-        winsock_provider::chains_guid(layer)
-    );
+    // The chain entry's own GUID, derived from the layer's and the base entry's.
+    let layer = common::guid(0x2f0e9a4c_5b7d_4e18_a3c6_91d2e4f8b705);
+    let entries = common::catalog()
+        .enum_protocols(winsock_catalog::Arch::native())
+        .unwrap();
+    let base = entries
+        .iter()
+        .find(|e| e.info.catalog_entry_id() == info.ProtocolChain.ChainEntries[1])
+        .expect("the chain's base entry");
+    let expected = winsock_catalog::LayerSpec::chain_guid(&layer, &base.info);
+    let g = &info.ProviderId;
+    let got = winsock_catalog::Guid::from_fields(g.data1, g.data2, g.data3, g.data4);
+    assert_eq!(got, expected);
+    assert_ne!(got, layer);
     ws.closesocket(s).unwrap();
 }

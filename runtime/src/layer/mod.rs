@@ -35,7 +35,7 @@ mod watch;
 pub use chain::{entry_points, startup};
 pub use ifs::IfsLayer;
 pub use lower::LowerSocket;
-pub use register::{chains_guid, register_layer, unregister_layer};
+pub use register::{register_layer, unregister_layer};
 
 use crate::io::ready::Ready;
 use crate::registry::provider::Sock;

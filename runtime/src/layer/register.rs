@@ -1,16 +1,14 @@
 //! Self-registration of a layer (`regsvr32 layer.dll`): its hidden layered entry plus one chain
-//! entry over each visible catalog entry of a protocol it declares, at the front of the order;
-//! `regsvr32 /u` removes the chains, then the layered entry.
+//! entry over each visible catalog entry of a protocol it declares, at the front of the order,
+//! each chain with its own GUID (`winsock_catalog::LayerSpec::chain_guid`); running it again
+//! updates the library path of those entries in place (ids, order and layers stacked on it
+//! unchanged); `regsvr32 /u`
+//! removes the layer (`Backend::deinstall_layer`: its chains and layered entry, with the chains
+//! of layers stacked on it rewritten to skip it).
 
 use crate::registry::state::{Binding, Mode};
 use crate::types::info::DescriptorMode;
 use winsock_catalog::{Backend, CatalogError, Catalogs, Guid, LayerSpec, XP1_IFS_HANDLES};
-
-/// The GUID of a layer's chain entries: the layer's own with its last bit flipped (every chain
-/// entry of one install shares it, as `WSCInstallProviderAndChains` does).
-pub fn chains_guid(layer: crate::types::info::Guid) -> crate::types::info::Guid {
-    crate::types::info::Guid(layer.0 ^ 1)
-}
 
 fn catalog_guid(g: crate::types::info::Guid) -> Guid {
     let g = g.to_sys();
@@ -19,24 +17,54 @@ fn catalog_guid(g: crate::types::info::Guid) -> Guid {
 
 /// Removes what an earlier registration of the layer installed; no error when nothing was.
 fn remove(catalog: &dyn Backend, layer: crate::types::info::Guid) -> Result<(), CatalogError> {
-    let arch = winsock_catalog::Arch::native();
-    for id in [chains_guid(layer), layer] {
-        let id = catalog_guid(id);
-        if catalog.get_provider_path(&id, arch).is_ok() {
-            catalog.deinstall_provider(&id, Catalogs::Native)?;
-        }
+    let id = catalog_guid(layer);
+    if catalog
+        .get_provider_path(&id, winsock_catalog::Arch::native())
+        .is_ok()
+    {
+        catalog.deinstall_layer(&id, Catalogs::Native)?;
     }
     Ok(())
 }
 
-/// `DllRegisterServer` of a layer `P`: (re)installs it over every visible entry of the native
+/// Points the entries of an installed layer (its layered entry and every chain starting at it)
+/// at `path`; `false` when the layer is not installed.
+fn update(catalog: &dyn Backend, layer: Guid, path: &str) -> Result<bool, CatalogError> {
+    let arch = winsock_catalog::Arch::native();
+    let entries = catalog.enum_protocols(arch)?;
+    let lid = match entries.iter().find(|e| e.info.provider_id() == layer) {
+        Some(e) => e.info.catalog_entry_id(),
+        None => return Ok(false),
+    };
+    let mut ids = vec![layer];
+    for e in &entries {
+        let g = e.info.provider_id();
+        if e.info.chain_len() >= 2 && e.info.chain_entries()[0] == lid && !ids.contains(&g) {
+            ids.push(g);
+        }
+    }
+    for g in ids {
+        let infos: Vec<_> = entries
+            .iter()
+            .filter(|e| e.info.provider_id() == g)
+            .map(|e| e.info.clone())
+            .collect();
+        catalog.update_provider(&g, path, &infos, arch)?;
+    }
+    Ok(true)
+}
+
+/// `DllRegisterServer` of a layer `P`: installs it over every visible entry of the native
 /// catalog whose family, socket type and protocol it declares (an IFS layer: every such entry
-/// with IFS handles). Returns an `HRESULT`.
+/// with IFS handles), or, when it is installed already, updates its entries' library path.
+/// Returns an `HRESULT`.
 pub fn register_layer<P: Binding>() -> i32 {
     crate::spi::register::run("DllRegisterServer", || {
         let path = crate::host::module::own_path()?;
         let catalog = winsock_catalog::system()?;
-        remove(&*catalog, P::INFO.guid)?;
+        if update(&*catalog, catalog_guid(P::INFO.guid), &path)? {
+            return Ok(());
+        }
         let arch = winsock_catalog::Arch::native();
         let ifs = matches!(<P::Mode as Mode<P>>::KIND, DescriptorMode::Ifs);
         let over: Vec<u32> = catalog
@@ -63,11 +91,11 @@ pub fn register_layer<P: Binding>() -> i32 {
         }
         let spec = LayerSpec {
             layer_id: catalog_guid(P::INFO.guid),
-            chains_id: catalog_guid(chains_guid(P::INFO.guid)),
             path,
             name: P::INFO.name.to_owned(),
             over,
             ifs,
+            categories: 0,
         };
         catalog
             .install_provider_and_chains(&spec, Catalogs::Native)

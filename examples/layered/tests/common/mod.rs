@@ -123,7 +123,7 @@ pub fn catalog() -> Box<dyn Backend> {
     winsock_catalog::system().expect("the catalog")
 }
 
-fn guid(v: u128) -> Guid {
+pub fn guid(v: u128) -> Guid {
     let g = ws2_standin::Guid(v).to_sys();
     Guid::from_fields(g.data1, g.data2, g.data3, g.data4)
 }
@@ -132,11 +132,11 @@ fn guid(v: u128) -> Guid {
 pub fn install_layer_copy(path: &Path, id: u128, name: &str, over: Vec<u32>) {
     let spec = LayerSpec {
         layer_id: guid(id),
-        chains_id: guid(id ^ 1),
         path: path.to_string_lossy().into_owned(),
         name: name.to_owned(),
         over,
         ifs: false,
+        categories: 0,
     };
     catalog()
         .install_provider_and_chains(&spec, Catalogs::Native)
