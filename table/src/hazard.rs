@@ -18,6 +18,8 @@
 #[cfg(wsp_thread_pointer)]
 use super::sync::AtomicUsize;
 use super::sync::{thread_local, AtomicBool, AtomicPtr};
+#[cfg(not(loom))]
+use core::cell::Cell;
 use core::ptr;
 use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
@@ -154,7 +156,7 @@ struct Local {
 impl Drop for Local {
     fn drop(&mut self) {
         #[cfg(not(loom))]
-        CACHED.with(|c| c.set(ptr::null()));
+        THREAD.with(|t| t.record.set(ptr::null()));
         // A thread exits with no pins held (guards borrow nothing across thread exit), so its
         // slots are null; clear them anyway so a stray value can never hold an entry forever.
         for slot in &self.record.slots {
@@ -172,12 +174,26 @@ thread_local! {
     static LOCAL: Local = Local { record: domain().acquire() };
 }
 
-// The fast path reads the record from a constant-initialised thread-local without a destructor
-// (one TLS load, no lazy-initialisation state); `LOCAL` above owns the record and clears this
-// cache when the thread exits.
+/// The calling thread's one constant-initialised thread-local without a destructor (one TLS
+/// access, no lazy-initialisation state): its record, and the word the embedding runtime keeps
+/// per thread ([`crate::with_thread_word`]), so a call that pins a record and keeps state of
+/// its own reaches thread-local storage once (inlined into one function, both are one address
+/// computation). `LOCAL` above owns the record and clears `record` when the thread exits; the
+/// word stays usable until the thread's storage is gone.
+#[cfg(not(loom))]
+pub(crate) struct Thread {
+    record: Cell<*const Record>,
+    pub(crate) word: Cell<usize>,
+}
+
 #[cfg(not(loom))]
 std::thread_local! {
-    static CACHED: core::cell::Cell<*const Record> = const { core::cell::Cell::new(ptr::null()) };
+    pub(crate) static THREAD: Thread = const {
+        Thread {
+            record: Cell::new(ptr::null()),
+            word: Cell::new(0),
+        }
+    };
 }
 
 /// The calling thread's record, or `None` while the thread is being torn down.
@@ -209,7 +225,7 @@ pub(crate) fn record() -> Option<&'static Record> {
 #[cfg(not(loom))]
 #[inline(always)]
 fn thread_local_record() -> Option<&'static Record> {
-    let cached = CACHED.with(|c| c.get());
+    let cached = THREAD.with(|t| t.record.get());
     if cached.is_null() {
         return first_record();
     }
@@ -223,7 +239,7 @@ fn thread_local_record() -> Option<&'static Record> {
 #[inline(never)]
 fn first_record() -> Option<&'static Record> {
     let record = LOCAL.try_with(|l| l.record).ok()?;
-    CACHED.with(|c| c.set(record));
+    THREAD.with(|t| t.record.set(record));
     #[cfg(wsp_thread_pointer)]
     direct::claim(record);
     Some(record)

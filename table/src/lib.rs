@@ -297,6 +297,17 @@ impl<T: Keyed, const SHIFT: u32> Table<T, SHIFT> {
     }
 }
 
+/// Runs `f` with the calling thread's word: a `usize` (0 in a new thread) that the code
+/// embedding the table keeps per thread, stored next to the thread's hazard record in one
+/// thread-local so that an entry point that marks the thread and then looks a handle up
+/// reaches thread-local storage once. The word stays usable while the thread's destructors
+/// run; its address is distinct among live threads.
+#[cfg(not(loom))]
+#[inline(always)]
+pub fn with_thread_word<R>(f: impl FnOnce(&core::cell::Cell<usize>) -> R) -> R {
+    hazard::THREAD.with(|t| f(&t.word))
+}
+
 /// Reclaims after a pin withdrew an announcement of a record that was unpublished meanwhile.
 #[cold]
 #[inline(never)]
