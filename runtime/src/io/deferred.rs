@@ -38,7 +38,8 @@ fn with_state<R>(f: impl FnOnce(&Cell<usize>) -> R) -> R {
     wsp_handle_table::with_thread_word(f)
 }
 
-/// In the thread's state ([`with_state`]): this thread scheduled sockets that its outermost entry point drives on exit.
+/// In the thread's state ([`with_state`]): this thread scheduled sockets that its outermost
+/// entry point drives on exit.
 const MINE: usize = 1;
 /// In the thread's state: one level of entry point.
 const LEVEL: usize = 2;
@@ -90,8 +91,8 @@ fn same(a: &Weak<dyn Driver>, b: &Weak<dyn Driver>) -> bool {
 
 /// Marks the thread as inside a runtime entry point until the guard drops; the outermost one
 /// then drives the sockets this thread scheduled.
-/// (It holds the address of the thread's state, so leaving reaches no thread-local storage again; the
-/// raw pointer keeps the guard on its thread.)
+/// (It holds the address of the thread's state, so leaving reaches no thread-local storage
+/// again; the raw pointer keeps the guard on its thread.)
 pub(crate) struct Entry(*const Cell<usize>);
 
 impl Entry {
