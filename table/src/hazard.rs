@@ -18,6 +18,8 @@
 #[cfg(wsp_thread_pointer)]
 use super::sync::AtomicUsize;
 use super::sync::{thread_local, AtomicBool, AtomicPtr};
+#[cfg(not(loom))]
+use core::cell::Cell;
 use core::ptr;
 use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
@@ -32,7 +34,7 @@ pub(crate) const SLOTS: usize = 4;
 /// it), or threads pinning distinct sockets slow each other down.
 #[repr(align(128))]
 pub(crate) struct Record {
-    slots: [AtomicPtr<()>; SLOTS],
+    slots: [Hazard; SLOTS],
     in_use: AtomicBool,
     /// The thread pointer of the thread that owns the record and found it through [`DIRECT`]
     /// (0: none). Written by that thread only, cleared before it gives the record back.
@@ -41,14 +43,24 @@ pub(crate) struct Record {
     next: *const Record,
 }
 
+/// One hazard slot: the record a pin announces, and the table slot it was found in (so that a
+/// guard is two words: the record and its hazard).
+pub(crate) struct Hazard {
+    /// The announced record (null: free). Written by the owning thread, read by reclaimers.
+    pub(crate) announced: AtomicPtr<()>,
+    /// The table slot `announced` was found in, for the guard's "unpublished meanwhile?" check.
+    /// Written and read by the owning thread only.
+    pub(crate) found_in: AtomicPtr<()>,
+}
+
 impl Record {
     /// A free slot of this thread's record, if any. Only the owning thread calls this, and only
     /// it stores non-null values, so a null seen here stays null until this thread stores.
     #[inline(always)]
-    pub(crate) fn free_slot(&'static self) -> Option<&'static AtomicPtr<()>> {
+    pub(crate) fn free_slot(&'static self) -> Option<&'static Hazard> {
         // A dispatched call that does not nest takes the first.
         let first = &self.slots[0];
-        if first.load(Relaxed).is_null() {
+        if first.announced.load(Relaxed).is_null() {
             return Some(first);
         }
         self.nested_free_slot()
@@ -56,8 +68,19 @@ impl Record {
 
     #[cold]
     #[inline(never)]
-    fn nested_free_slot(&'static self) -> Option<&'static AtomicPtr<()>> {
-        self.slots[1..].iter().find(|s| s.load(Relaxed).is_null())
+    fn nested_free_slot(&'static self) -> Option<&'static Hazard> {
+        self.slots[1..]
+            .iter()
+            .find(|s| s.announced.load(Relaxed).is_null())
+    }
+}
+
+impl Hazard {
+    fn free() -> Hazard {
+        Hazard {
+            announced: AtomicPtr::new(ptr::null_mut()),
+            found_in: AtomicPtr::new(ptr::null_mut()),
+        }
     }
 }
 
@@ -110,7 +133,7 @@ impl Domain {
             cur = rec.next as *mut Record;
         }
         let rec = Box::leak(Box::new(Record {
-            slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            slots: core::array::from_fn(|_| Hazard::free()),
             in_use: AtomicBool::new(true),
             #[cfg(wsp_thread_pointer)]
             owner: AtomicUsize::new(0),
@@ -136,7 +159,7 @@ impl Domain {
             // SAFETY: records are leaked and never freed.
             let rec = unsafe { &*cur };
             for slot in &rec.slots {
-                let p = slot.load(Acquire);
+                let p = slot.announced.load(Acquire);
                 if !p.is_null() {
                     f(p as *const ());
                 }
@@ -154,11 +177,11 @@ struct Local {
 impl Drop for Local {
     fn drop(&mut self) {
         #[cfg(not(loom))]
-        CACHED.with(|c| c.set(ptr::null()));
+        THREAD.with(|t| t.record.set(ptr::null()));
         // A thread exits with no pins held (guards borrow nothing across thread exit), so its
         // slots are null; clear them anyway so a stray value can never hold an entry forever.
         for slot in &self.record.slots {
-            slot.store(ptr::null_mut(), Release);
+            slot.announced.store(ptr::null_mut(), Release);
         }
         // The next thread with this thread pointer (the OS reuses them) must not take the
         // record for its own.
@@ -172,12 +195,26 @@ thread_local! {
     static LOCAL: Local = Local { record: domain().acquire() };
 }
 
-// The fast path reads the record from a constant-initialised thread-local without a destructor
-// (one TLS load, no lazy-initialisation state); `LOCAL` above owns the record and clears this
-// cache when the thread exits.
+/// The calling thread's one constant-initialised thread-local without a destructor (one TLS
+/// access, no lazy-initialisation state): its record, and the word the embedding runtime keeps
+/// per thread ([`crate::with_thread_word`]), so a call that pins a record and keeps state of
+/// its own reaches thread-local storage once (inlined into one function, both are one address
+/// computation). `LOCAL` above owns the record and clears `record` when the thread exits; the
+/// word stays usable until the thread's storage is gone.
+#[cfg(not(loom))]
+pub(crate) struct Thread {
+    record: Cell<*const Record>,
+    pub(crate) word: Cell<usize>,
+}
+
 #[cfg(not(loom))]
 std::thread_local! {
-    static CACHED: core::cell::Cell<*const Record> = const { core::cell::Cell::new(ptr::null()) };
+    pub(crate) static THREAD: Thread = const {
+        Thread {
+            record: Cell::new(ptr::null()),
+            word: Cell::new(0),
+        }
+    };
 }
 
 /// The calling thread's record, or `None` while the thread is being torn down.
@@ -209,7 +246,7 @@ pub(crate) fn record() -> Option<&'static Record> {
 #[cfg(not(loom))]
 #[inline(always)]
 fn thread_local_record() -> Option<&'static Record> {
-    let cached = CACHED.with(|c| c.get());
+    let cached = THREAD.with(|t| t.record.get());
     if cached.is_null() {
         return first_record();
     }
@@ -223,7 +260,7 @@ fn thread_local_record() -> Option<&'static Record> {
 #[inline(never)]
 fn first_record() -> Option<&'static Record> {
     let record = LOCAL.try_with(|l| l.record).ok()?;
-    CACHED.with(|c| c.set(record));
+    THREAD.with(|t| t.record.set(record));
     #[cfg(wsp_thread_pointer)]
     direct::claim(record);
     Some(record)
@@ -294,11 +331,11 @@ pub(crate) fn record() -> Option<&'static Record> {
 
 /// Runs `f` with a hazard slot of a record borrowed for the call (for a thread whose own slots
 /// are all in use, or that is being torn down), withdrawing its announcement afterwards.
-pub(crate) fn with_spare<R>(f: impl FnOnce(&'static AtomicPtr<()>) -> R) -> R {
+pub(crate) fn with_spare<R>(f: impl FnOnce(&'static Hazard) -> R) -> R {
     let record = domain().acquire();
     let slot = &record.slots[0];
     let result = f(slot);
-    slot.store(ptr::null_mut(), Release);
+    slot.announced.store(ptr::null_mut(), Release);
     record.in_use.store(false, Release);
     result
 }

@@ -38,8 +38,9 @@ mod hazard;
 mod retire;
 mod sync;
 
+use core::marker::PhantomData;
 use core::ops::Deref;
-use core::ptr;
+use core::ptr::{self, NonNull};
 use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use retire::Retired;
 use std::sync::Arc;
@@ -172,17 +173,26 @@ impl<T: Keyed, const SHIFT: u32> Table<T, SHIFT> {
     #[inline(always)]
     pub fn get(&self, handle: usize) -> Option<Guard<'_, T>> {
         let slot = self.slot(handle)?;
+        self.pin(slot, handle)
+    }
+
+    /// Pins the record `slot` holds if it is published under `handle`.
+    #[inline(always)]
+    fn pin<'t>(&'t self, slot: &'t AtomicPtr<T>, handle: usize) -> Option<Guard<'t, T>> {
         let hazard = match hazard::record().and_then(|r| r.free_slot()) {
             Some(h) => h,
             None => return self.get_counted(slot, handle),
         };
         let p = self.announce(slot, hazard)?;
+        hazard
+            .found_in
+            .store(slot as *const AtomicPtr<T> as *mut (), Relaxed);
         // `p` is announced in our hazard slot and was still published after the announcement,
         // so no reclaim can free it before the guard withdraws the announcement.
         let guard = Guard {
-            slot,
             ptr: p,
-            hazard: Some(hazard),
+            pin: hazard as *const hazard::Hazard as usize,
+            _table: PhantomData,
         };
         // A guard is `!Send` (raw pointer): it clears the hazard slot of the thread that set it.
         if guard.key() != handle {
@@ -195,7 +205,8 @@ impl<T: Keyed, const SHIFT: u32> Table<T, SHIFT> {
     /// announcement (retrying while the slot changes): from then on no reclaim frees it until
     /// the announcement is withdrawn. `None` (announcement withdrawn) when the slot is empty.
     #[inline(always)]
-    fn announce(&self, slot: &AtomicPtr<T>, hazard: &AtomicPtr<()>) -> Option<*mut T> {
+    fn announce(&self, slot: &AtomicPtr<T>, hazard: &hazard::Hazard) -> Option<NonNull<T>> {
+        let hazard = &hazard.announced;
         let mut p = slot.load(Acquire);
         #[cfg(all(test, not(loom)))]
         tests::jitter();
@@ -223,7 +234,8 @@ impl<T: Keyed, const SHIFT: u32> Table<T, SHIFT> {
         if raced {
             after_race();
         }
-        Some(p)
+        // SAFETY: the loop leaves with a non-null `p` only.
+        Some(unsafe { NonNull::new_unchecked(p) })
     }
 
     /// The slow path of [`Table::get`] when the thread has no free hazard slot (deep nesting,
@@ -236,15 +248,15 @@ impl<T: Keyed, const SHIFT: u32> Table<T, SHIFT> {
             let p = self.announce(slot, hazard)?;
             // SAFETY: announced and still published after the announcement: alive until the
             // announcement is withdrawn (by `with_spare`), and its key is immutable.
-            if unsafe { (*p).key() } != handle {
+            if unsafe { p.as_ref() }.key() != handle {
                 return None;
             }
             // SAFETY: as above, `p` is a live `Arc<T>` the table owns a count of.
-            unsafe { Arc::increment_strong_count(p) };
+            unsafe { Arc::increment_strong_count(p.as_ptr()) };
             Some(Guard {
-                slot,
                 ptr: p,
-                hazard: None,
+                pin: slot as *const AtomicPtr<T> as usize | COUNTED,
+                _table: PhantomData,
             })
         })
     }
@@ -253,10 +265,10 @@ impl<T: Keyed, const SHIFT: u32> Table<T, SHIFT> {
     /// pinned. When the returned pin is dropped, the record is retired, the closer reclaims if
     /// due (see [`retire`]), and the record is freed once no pin on it is left.
     pub fn remove(&self, handle: usize, reclaim: Reclaim) -> Option<Removed<'_, T>> {
-        let guard = self.get(handle)?;
-        let p = guard.ptr as *mut T;
-        if guard
-            .slot
+        let slot = self.slot(handle)?;
+        let guard = self.pin(slot, handle)?;
+        let p = guard.ptr.as_ptr();
+        if slot
             .compare_exchange(p, ptr::null_mut(), Relaxed, Relaxed)
             .is_err()
         {
@@ -297,6 +309,17 @@ impl<T: Keyed, const SHIFT: u32> Table<T, SHIFT> {
     }
 }
 
+/// Runs `f` with the calling thread's word: a `usize` (0 in a new thread) that the code
+/// embedding the table keeps per thread, stored next to the thread's hazard record in one
+/// thread-local so that an entry point that marks the thread and then looks a handle up
+/// reaches thread-local storage once. The word stays usable while the thread's destructors
+/// run; its address is distinct among live threads.
+#[cfg(not(loom))]
+#[inline(always)]
+pub fn with_thread_word<R>(f: impl FnOnce(&core::cell::Cell<usize>) -> R) -> R {
+    hazard::THREAD.with(|t| f(&t.word))
+}
+
 /// Reclaims after a pin withdrew an announcement of a record that was unpublished meanwhile.
 #[cold]
 #[inline(never)]
@@ -327,12 +350,40 @@ impl<T: Keyed, const SHIFT: u32> Drop for Table<T, SHIFT> {
 /// A pinned record: usable until dropped, even if its handle is closed meanwhile.
 ///
 /// `!Send` (it holds a raw pointer): it withdraws the announcement of the thread that made it.
+/// Two words, so that moving it around a call costs two registers.
 pub struct Guard<'t, T: Keyed> {
-    slot: &'t AtomicPtr<T>,
-    ptr: *const T,
-    /// The hazard slot announcing `ptr`, or `None` when the guard owns one count of the
-    /// record's `Arc` instead.
-    hazard: Option<&'static AtomicPtr<()>>,
+    ptr: NonNull<T>,
+    /// How `ptr` is pinned ([`Guard::pin`]): the address of the hazard slot announcing it
+    /// (which also names the table slot it was found in), or the address of that table slot
+    /// tagged with [`COUNTED`] when the guard owns one count of the record's `Arc` instead.
+    pin: usize,
+    _table: PhantomData<&'t AtomicPtr<T>>,
+}
+
+/// In [`Guard::pin`]: the guard holds a reference count, not a hazard (slots are aligned, so
+/// the low bit of their address is free).
+const COUNTED: usize = 1;
+
+/// How a guard pins its record.
+enum Pin<'t, T> {
+    /// Announced in this thread's hazard slot.
+    Hazard(&'static hazard::Hazard),
+    /// One count of the record's `Arc`, found in this table slot.
+    Counted(&'t AtomicPtr<T>),
+}
+
+impl<'t, T: Keyed> Guard<'t, T> {
+    #[inline(always)]
+    fn pin(&self) -> Pin<'t, T> {
+        if self.pin & COUNTED == 0 {
+            // SAFETY: `pin` was made from a `&'static Hazard` (`Table::pin`).
+            Pin::Hazard(unsafe { &*(self.pin as *const hazard::Hazard) })
+        } else {
+            // SAFETY: `pin` was made from a `&'t AtomicPtr<T>` tagged with `COUNTED`
+            // (`Table::get_counted`).
+            Pin::Counted(unsafe { &*((self.pin & !COUNTED) as *const AtomicPtr<T>) })
+        }
+    }
 }
 
 impl<T: Keyed> Guard<'_, T> {
@@ -341,8 +392,8 @@ impl<T: Keyed> Guard<'_, T> {
     pub fn to_arc(&self) -> Arc<T> {
         // SAFETY: the record is pinned, hence alive; `ptr` came from `Arc::into_raw`.
         unsafe {
-            Arc::increment_strong_count(self.ptr);
-            Arc::from_raw(self.ptr)
+            Arc::increment_strong_count(self.ptr.as_ptr());
+            Arc::from_raw(self.ptr.as_ptr())
         }
     }
 }
@@ -393,14 +444,14 @@ impl<T: Keyed> Drop for Removed<'_, T> {
                 core::mem::ManuallyDrop::take(&mut self.owned),
             )
         };
-        match guard.hazard {
+        match guard.pin() {
             // The record stays alive through `owned` until it is retired and reclaimed, so
             // this pin can simply be withdrawn.
-            Some(hazard) => {
-                hazard.store(ptr::null_mut(), Release);
+            Pin::Hazard(hazard) => {
+                hazard.announced.store(ptr::null_mut(), Release);
                 core::mem::forget(guard);
             }
-            None => drop(guard),
+            Pin::Counted(_) => drop(guard),
         }
         retire::retire(Retired::new(owned), self.reclaim == Reclaim::Now);
     }
@@ -412,27 +463,35 @@ impl<T: Keyed> Deref for Guard<'_, T> {
     #[inline(always)]
     fn deref(&self) -> &T {
         // SAFETY: pinned: no reclaim frees the record while the guard lives.
-        unsafe { &*self.ptr }
+        unsafe { self.ptr.as_ref() }
     }
 }
 
 impl<T: Keyed> Drop for Guard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        match self.hazard {
-            Some(hazard) => {
-                hazard.store(ptr::null_mut(), Release);
+        let slot = match self.pin() {
+            Pin::Hazard(hazard) => {
+                let found_in = hazard.found_in.load(Relaxed) as *const AtomicPtr<T>;
+                hazard.announced.store(ptr::null_mut(), Release);
                 #[cfg(all(test, not(loom)))]
                 tests::jitter();
                 barrier::light();
+                // SAFETY: the table slot this guard's record was found in (`Table::pin`,
+                // stored before the guard was made and not since: the hazard was in use);
+                // pages live as long as the table, which the guard borrows.
+                unsafe { &*found_in }
             }
-            // SAFETY: a counted guard owns one count of the record's `Arc` (`get_counted`);
-            // below, `ptr` is only compared, never read.
-            None => drop(unsafe { Arc::from_raw(self.ptr) }),
-        }
+            Pin::Counted(slot) => {
+                // SAFETY: a counted guard owns one count of the record's `Arc`
+                // (`get_counted`); below, `ptr` is only compared, never read.
+                drop(unsafe { Arc::from_raw(self.ptr.as_ptr()) });
+                slot
+            }
+        };
         // Unpublished meanwhile: its closer may have seen our hazard and left it retired;
         // free it now rather than at some later close.
-        if !ptr::eq(self.slot.load(Relaxed), self.ptr) {
+        if !ptr::eq(slot.load(Relaxed), self.ptr.as_ptr()) {
             after_race();
         }
     }

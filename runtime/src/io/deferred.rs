@@ -29,16 +29,19 @@ pub(crate) const GRACE: Duration = Duration::from_millis(2);
 /// How long the driver thread waits for work before it ends.
 pub(crate) const IDLE: Duration = Duration::from_secs(1);
 
-thread_local! {
-    /// How many runtime entry points this thread is inside (nested: an application callback
-    /// that calls back in), times 2, plus [`MINE`]: one word, so an entry point reaches
-    /// thread-local storage once.
-    static STATE: Cell<usize> = const { Cell::new(0) };
+/// Runs `f` with the thread's state: how many runtime entry points this thread is inside
+/// (nested: an application callback that calls back in), times 2, plus [`MINE`]. One word,
+/// kept by the handle table next to the thread's hazard record, so an entry point that looks a
+/// socket up reaches thread-local storage once for both.
+#[inline(always)]
+fn with_state<R>(f: impl FnOnce(&Cell<usize>) -> R) -> R {
+    wsp_handle_table::with_thread_word(f)
 }
 
-/// In [`STATE`]: this thread scheduled sockets that its outermost entry point drives on exit.
+/// In the thread's state ([`with_state`]): this thread scheduled sockets that its outermost
+/// entry point drives on exit.
 const MINE: usize = 1;
-/// In [`STATE`]: one level of entry point.
+/// In the thread's state: one level of entry point.
 const LEVEL: usize = 2;
 
 /// A scheduled socket.
@@ -77,9 +80,9 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue {
 });
 static WAKE: Condvar = Condvar::new();
 
-/// This thread's token: the address of its `STATE` slot, distinct among live threads (never 0).
+/// This thread's token: the address of its state, distinct among live threads (never 0).
 pub(crate) fn token() -> usize {
-    STATE.with(|d| d as *const Cell<usize> as usize)
+    with_state(|d| d as *const Cell<usize> as usize)
 }
 
 fn same(a: &Weak<dyn Driver>, b: &Weak<dyn Driver>) -> bool {
@@ -88,15 +91,15 @@ fn same(a: &Weak<dyn Driver>, b: &Weak<dyn Driver>) -> bool {
 
 /// Marks the thread as inside a runtime entry point until the guard drops; the outermost one
 /// then drives the sockets this thread scheduled.
-/// (It holds the thread's `STATE` slot, so leaving reaches no thread-local storage again; the
-/// raw pointer keeps the guard on its thread.)
+/// (It holds the address of the thread's state, so leaving reaches no thread-local storage
+/// again; the raw pointer keeps the guard on its thread.)
 pub(crate) struct Entry(*const Cell<usize>);
 
 impl Entry {
     /// Entering an entry point.
     #[inline(always)]
     pub(crate) fn enter() -> Entry {
-        Entry(STATE.with(|state| {
+        Entry(with_state(|state| {
             state.set(state.get() + LEVEL);
             state as *const Cell<usize>
         }))
@@ -106,7 +109,7 @@ impl Entry {
 impl Drop for Entry {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: the slot of this thread's `STATE`, taken by `enter` on this thread (the guard
+        // SAFETY: the address of this thread's state, taken by `enter` on this thread (the guard
         // is not `Send`); it outlives every entry point the thread is in.
         let state = unsafe { &*self.0 };
         if state.get() == LEVEL | MINE {
@@ -123,7 +126,7 @@ impl Drop for Entry {
 fn drive_mine() {
     let me = token();
     loop {
-        STATE.with(|state| state.set(state.get() & !MINE));
+        with_state(|state| state.set(state.get() & !MINE));
         let mine: Vec<Weak<dyn Driver>> = {
             let mut q = lock(&QUEUE);
             let mut mine = Vec::new();
@@ -159,7 +162,7 @@ fn run(socks: Vec<Weak<dyn Driver>>) {
 
 /// Schedules `sock`'s pending requests after a signal (see the module's rule).
 pub(crate) fn schedule(sock: Weak<dyn Driver>) {
-    let inside = STATE.with(|state| {
+    let inside = with_state(|state| {
         let inside = state.get() >= LEVEL;
         if inside {
             state.set(state.get() | MINE);
@@ -290,13 +293,13 @@ mod tests {
 
     #[test]
     fn entries_nest_and_restore_the_depth() {
-        assert_eq!(STATE.with(Cell::get), 0);
+        assert_eq!(with_state(Cell::get), 0);
         {
             let _outer = Entry::enter();
             let _inner = Entry::enter();
-            assert_eq!(STATE.with(Cell::get), 2 * LEVEL);
+            assert_eq!(with_state(Cell::get), 2 * LEVEL);
         }
-        assert_eq!(STATE.with(Cell::get), 0);
+        assert_eq!(with_state(Cell::get), 0);
         assert_ne!(token(), 0);
     }
 }

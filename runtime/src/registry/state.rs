@@ -206,7 +206,10 @@ impl<P: Provider> State<P> {
 
     /// Finds an open socket: `WSAENOTSOCK` for unknown or closed handles, or
     /// `WSANOTINITIALISED` after the last clean-up.
-    #[inline]
+    ///
+    /// Inlined into every entry point, so that the hazard record's thread-local and the entry
+    /// guard's are one access.
+    #[inline(always)]
     pub(crate) fn lookup(&'static self, handle: SOCKET) -> Result<Pinned<P>, WsaError> {
         match self.table.get(handle) {
             Some(sock) => Ok(sock),

@@ -19,10 +19,19 @@ pub(crate) unsafe fn wsabufs<'a>(ptr: *const WSABUF, count: u32) -> Result<&'a [
     }
     // SAFETY: non-null, and the caller guarantees `count` WSABUFs valid for 'a.
     let bufs = unsafe { core::slice::from_raw_parts(ptr, count as usize) };
-    if bufs.iter().any(|b| b.buf.is_null() && b.len != 0) {
-        return Err(WsaError::FAULT);
+    // Written as a loop that tests at the bottom (there is at least one buffer): the common
+    // single buffer costs two compares.
+    let mut i = 0;
+    loop {
+        let b = &bufs[i];
+        if b.buf.is_null() && b.len != 0 {
+            return Err(WsaError::FAULT);
+        }
+        i += 1;
+        if i == bufs.len() {
+            return Ok(bufs);
+        }
     }
-    Ok(bufs)
 }
 
 /// The data of a send: the caller's `WSABUF`s, in order.
@@ -176,6 +185,25 @@ mod tests {
         // SAFETY: the array is live; its null entry is rejected before use.
         let bad = unsafe { BufsMut::from_raw(bad.as_ptr(), 1) };
         assert!(matches!(bad, Err(WsaError::FAULT)));
+        // A bad entry after good ones, and an empty null entry (allowed) before it.
+        let mut room = [0u8; 4];
+        let later = [
+            wsabuf(&mut room),
+            WSABUF {
+                len: 0,
+                buf: core::ptr::null_mut(),
+            },
+            WSABUF {
+                len: 1,
+                buf: core::ptr::null_mut(),
+            },
+        ];
+        // SAFETY: the array is live; its null entries are rejected or never read.
+        let first_two = unsafe { BufsMut::from_raw(later.as_ptr(), 2) };
+        assert_eq!(first_two.unwrap().capacity(), 4);
+        // SAFETY: as above.
+        let all = unsafe { BufsMut::from_raw(later.as_ptr(), 3) };
+        assert!(matches!(all, Err(WsaError::FAULT)));
         // SAFETY: zero buffers are never read.
         let empty = unsafe { Bufs::from_raw(core::ptr::null(), 0) };
         assert!(empty.unwrap().is_empty());
