@@ -15,15 +15,15 @@
 //!   compare-exchange from null puts it in its slot; the handle reaches the application only
 //!   after that.
 //! - **lookup**: load the slot, announce the pointer in a hazard slot of the calling thread
-//!   ([`hazard`]), re-load the slot; if it still holds the pointer, the record cannot be freed
+//!   (`hazard`), re-load the slot; if it still holds the pointer, the record cannot be freed
 //!   until the announcement is withdrawn. Only thread-local memory is written, no locked
-//!   instruction runs ([`barrier::light`] is a compiler fence where the OS offers asymmetric
+//!   instruction runs (`barrier::light` is a compiler fence where the OS offers asymmetric
 //!   barriers).
 //! - **close**: pin the record (as a lookup), then compare-exchange the slot from it to null:
 //!   exactly one closer wins; later lookups miss at once, even if the value is published again
 //!   for a new socket. The winner retires the record.
 //! - **reclaim**: retired records are freed (their `Arc` released) once no hazard names them,
-//!   after a [`barrier::heavy`]. Reclaim runs after every retire and when a guard whose record
+//!   after a `barrier::heavy`. Reclaim runs after every retire and when a guard whose record
 //!   was unpublished meanwhile is dropped, so a call that was blocked in a socket being closed
 //!   frees it as it returns, and one long pin never holds back other sockets.
 //! - **long pins**: [`Guard::to_arc`] turns a pin into a reference count, for operations that
@@ -263,7 +263,7 @@ impl<T: Keyed, const SHIFT: u32> Table<T, SHIFT> {
 
     /// Unpublishes the record under `handle` (exactly one of racing callers wins) and returns it
     /// pinned. When the returned pin is dropped, the record is retired, the closer reclaims if
-    /// due (see [`retire`]), and the record is freed once no pin on it is left.
+    /// due (see `retire`), and the record is freed once no pin on it is left.
     pub fn remove(&self, handle: usize, reclaim: Reclaim) -> Option<Removed<'_, T>> {
         let slot = self.slot(handle)?;
         let guard = self.pin(slot, handle)?;
@@ -412,7 +412,7 @@ pub struct Removed<'t, T: Keyed> {
 pub enum Reclaim {
     /// Before the close returns, unless a call still uses it (then when that call returns).
     Now,
-    /// By the batching rule of [`retire`]: at once when closes are sparse, in batches under a
+    /// By the batching rule of `retire`: at once when closes are sparse, in batches under a
     /// burst.
     Batched,
 }

@@ -45,11 +45,11 @@ fn loopback_tcp_id() -> u32 {
 fn spec(id: u128, over: Vec<u32>, ifs: bool) -> LayerSpec {
     LayerSpec {
         layer_id: guid(id),
-        chains_id: guid(id ^ 1),
         path: common::ifs_layer_library().to_string_lossy().into_owned(),
         name: "Forced IFS layer".to_owned(),
         over,
         ifs,
+        categories: 0,
     }
 }
 
