@@ -115,15 +115,31 @@ fn the_catalog_refuses_an_ifs_layer_over_a_non_ifs_entry() {
     assert_eq!(cat.enum_protocols(Arch::native()).unwrap().len(), before);
 }
 
-/// A session whose only chains are those with chain GUID `chains`.
-fn session_with(chains: Guid) -> Ws2 {
+/// A session whose only chains are those of layer `layer` (the chains that start at its
+/// layered entry), and those chains' GUIDs.
+fn session_with(layer: Guid) -> (Ws2, Vec<Guid>) {
     let entries = common::catalog().enum_protocols(Arch::native()).unwrap();
+    let layer_id = entries
+        .iter()
+        .find(|e| e.info.chain_len() == 0 && e.info.provider_id() == layer)
+        .expect("the layer's layered entry")
+        .info
+        .catalog_entry_id();
+    let ours = |e: &&_| {
+        let e: &winsock_catalog::Entry = e;
+        e.info.chain_len() >= 2 && e.info.chain_entries()[0] == layer_id
+    };
+    let chains: Vec<Guid> = entries
+        .iter()
+        .filter(ours)
+        .map(|e| e.info.provider_id())
+        .collect();
     let kept: Vec<CatalogEntry> = entries
         .iter()
-        .filter(|e| e.info.chain_len() < 2 || e.info.provider_id() == chains)
+        .filter(|e| e.info.chain_len() < 2 || ours(e))
         .map(CatalogEntry::from_catalog)
         .collect();
-    Ws2::with_catalog(kept)
+    (Ws2::with_catalog(kept), chains)
 }
 
 #[test]
@@ -139,14 +155,13 @@ fn start_up_over_a_non_ifs_provider_fails() {
             )
             .expect("installing the forced chain");
     });
-    let ws = session_with(guid(FORCED ^ 1));
+    let (ws, _) = session_with(guid(FORCED));
     assert_eq!(ws.socket(2, 1, 6), Err(WsaError::PROVIDERFAILEDINIT));
     // And again: the failure is not cached as a success.
     assert_eq!(ws.socket(2, 1, 6), Err(WsaError::PROVIDERFAILEDINIT));
     drop(ws);
     // The layer's own chain over the pipe provider works in the same catalog.
-    let chains = ifs_layer_chains();
-    let ws = session_with(chains);
+    let (ws, chains) = session_with(guid(IFS_LAYER));
     let s = ws
         .socket(1, 1, 0)
         .expect("a socket through the IFS layer over pipe");
@@ -158,13 +173,8 @@ fn start_up_over_a_non_ifs_provider_fails() {
             info.ProviderId.data3,
             info.ProviderId.data4,
         ),
-        chains
+        chains[0]
     );
     ws.closesocket(s).unwrap();
     ws.cleanup();
-}
-
-/// The GUID `regsvr32` gave the IFS layer's chains (its own with the last bit flipped).
-fn ifs_layer_chains() -> Guid {
-    guid(IFS_LAYER ^ 1)
 }
