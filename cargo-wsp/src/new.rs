@@ -335,15 +335,24 @@ fn plan(req: &Request, guid: &str) -> (&'static str, &'static str, Vec<Edit>) {
     }
     if req.kind == Kind::Layered {
         // The base provider the layer's tests install under it: the toolkit's stream template.
+        // (In the toolkit's workspace the template's tests use the loopback example: building
+        // a workspace member with doctests from a test would replace the library its doctests
+        // link.)
         edits.push(edit(
             "Cargo.toml",
-            "base = { path = \"../provider-stream\"",
-            format!("base = {{ path = \"{}/templates/provider-stream\"", toolkit),
+            "base = { path = \"../../examples/loopback\", package = \"loopback-provider\" }",
+            format!(
+                "base = {{ path = \"{}/templates/provider-stream\", package = \"provider-stream-template\" }}",
+                toolkit
+            ),
         ));
         edits.push(edit(
             "tests/chain.rs",
-            "concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../provider-stream\")",
-            format!("\"{}/templates/provider-stream\"", toolkit),
+            "concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../../examples/loopback\"),\n    \"loopback-provider\",",
+            format!(
+                "\"{}/templates/provider-stream\",\n    \"provider-stream-template\",",
+                toolkit
+            ),
         ));
     }
     if let Some(f) = req.family {

@@ -14,8 +14,8 @@ use ws2_standin::{Session, Ws2};
 
 /// The base provider's crate folder and package (`[package.metadata.wsp] base` in Cargo.toml).
 const BASE: (&str, &str) = (
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../provider-stream"),
-    "provider-stream-template",
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/loopback"),
+    "loopback-provider",
 );
 
 /// A bindable address (port 0: the provider picks a free one).
