@@ -125,8 +125,7 @@ fn session_with(layer: Guid) -> (Ws2, Vec<Guid>) {
         .expect("the layer's layered entry")
         .info
         .catalog_entry_id();
-    let ours = |e: &&_| {
-        let e: &winsock_catalog::Entry = e;
+    let ours = |e: &&winsock_catalog::Entry| {
         e.info.chain_len() >= 2 && e.info.chain_entries()[0] == layer_id
     };
     let chains: Vec<Guid> = entries
