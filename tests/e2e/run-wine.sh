@@ -18,6 +18,7 @@
 # 5. checks that both provider DLLs export `WSPStartup`, `WspEnumProviderProtocols` and
 #    `WspSetHostHooks` (on i686: undecorated, and every export the x86_64 DLL has);
 # 6. runs `wsp-e2e.exe loopback_provider.dll loopback` and `wsp-e2e.exe pipe_provider.dll pipe`
+#    (the pipe suite includes the notification scenarios: event-select, select, async-select)
 #    under Wine for each architecture (a 32-bit process for i686, through WoW64; the driver plays
 #    ws2_32's part: Wine's ws2_32 never loads third-party providers), then the catalog stages per
 #    architecture and, with both, one install into both catalogs that the 64-bit and the 32-bit

@@ -3,14 +3,14 @@
 //! `WPUModifyIFSHandle` under the layer's chain entry, so ws2_32 sends the calls on them to
 //! the layer), the stream scenarios pass through the layer, the OS's file I/O works on the
 //! same values (bypassing the layer, as Microsoft documents for IFS layers), the counters match
-//! the bytes moved, and `SIO_BASE_HANDLE` answers the handle itself. (The pipe provider
-//! announces no readiness, so the event-driven scenarios, which fail on it directly too, are
-//! not run over it.)
+//! the bytes moved, and `SIO_BASE_HANDLE` answers the handle itself. Readiness comes from the
+//! pipe provider's own signals through the layer, so every notification model (event-select,
+//! select, async-select) passes through it too.
 
 mod common;
 
 use common::{run, Chain, PIPE};
-use ws2_standin::scenarios::{churn, duplicate, errors, ifs, stream};
+use ws2_standin::scenarios::{churn, duplicate, errors, ifs, notify, stream};
 use ws2_standin::sys::{self, SOCKET};
 use ws2_standin::Ws2;
 
@@ -206,5 +206,26 @@ fn accept_ex_is_refused() {
             ws.closesocket(s).map_err(err)?;
         }
         Ok(())
+    });
+}
+
+#[test]
+fn notify_event_select_echo() {
+    run(Chain::IfsOverPipe, |ws| {
+        notify::event_select_echo(ws, &PIPE, 8, 128 << 10)
+    });
+}
+
+#[test]
+fn notify_select_echo() {
+    run(Chain::IfsOverPipe, |ws| {
+        notify::select_echo(ws, &PIPE, 8, 128 << 10)
+    });
+}
+
+#[test]
+fn notify_async_select_order() {
+    run(Chain::IfsOverPipe, |ws| {
+        notify::async_select_order(ws, &PIPE)
     });
 }

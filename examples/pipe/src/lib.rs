@@ -98,6 +98,8 @@ mod name;
 mod unix;
 #[cfg(unix)]
 use unix as backend;
+#[cfg(unix)]
+mod watch;
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
@@ -109,8 +111,8 @@ use core::num::NonZeroU32;
 use std::sync::atomic::{AtomicI32, Ordering};
 use winsock_provider::sys::{self, SOCKET};
 use winsock_provider::{
-    winsock_provider, Bufs, BufsMut, IfsSocket, MsgFlags, OptInput, OptValue, Provider, Shutdown,
-    Sock, SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
+    winsock_provider, Bufs, BufsMut, IfsSocket, MsgFlags, OptInput, OptValue, Provider, Ready,
+    Shutdown, Sock, SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
 };
 
 /// Whether a call may wait.
@@ -137,7 +139,10 @@ impl Wait {
     ifs,
     protocol(name = "Pipe stream", family = AF_UNIX, socket_type = SOCK_STREAM, protocol = 0),
 )]
-pub struct Pipe;
+pub struct Pipe {
+    /// Watches the sockets' OS handles and signals their readiness.
+    watcher: backend::Watcher,
+}
 
 /// A socket of the provider: the OS handle it owns (a Unix-domain socket descriptor, or a
 /// named-pipe handle on Windows), closed when the socket is dropped.
@@ -220,7 +225,9 @@ impl Provider for Pipe {
     type Socket = PipeSocket;
 
     fn startup(_: &StartupContext) -> Result<Self, WsaError> {
-        Ok(Pipe)
+        Ok(Pipe {
+            watcher: backend::Watcher::default(),
+        })
     }
 
     fn socket(&self, _: &SocketRequest) -> Result<PipeSocket, WsaError> {
@@ -237,11 +244,14 @@ impl Provider for Pipe {
     }
 
     fn listen(&self, sock: &Sock<Self>, backlog: i32) -> Result<(), WsaError> {
-        sock.os.listen(backlog)
+        sock.os.listen(backlog)?;
+        sock.os.start_watching(&self.watcher)
     }
 
     fn accept(&self, sock: &Sock<Self>) -> Result<(PipeSocket, SockAddr), WsaError> {
-        let (new, peer) = sock.os.accept(Wait::unless(sock.nonblocking()))?;
+        let result = sock.os.accept(Wait::unless(sock.nonblocking()));
+        sock.os.rearm_read();
+        let (new, peer) = result?;
         Ok((PipeSocket::new(new), name::to_sockaddr(&peer)))
     }
 
@@ -250,7 +260,8 @@ impl Provider for Pipe {
         if name.is_empty() {
             return Err(WsaError::ADDRNOTAVAIL);
         }
-        sock.os.connect(name)
+        sock.os.connect(name)?;
+        sock.os.start_watching(&self.watcher)
     }
 
     fn send(&self, sock: &Sock<Self>, bufs: &Bufs<'_>, flags: MsgFlags) -> Result<usize, WsaError> {
@@ -262,6 +273,7 @@ impl Provider for Pipe {
         }
         let wait = Wait::unless(sock.nonblocking());
         let mut total = 0;
+        let mut result = Ok(());
         for part in bufs.iter() {
             if part.is_empty() {
                 continue;
@@ -274,10 +286,14 @@ impl Provider for Pipe {
                     }
                 }
                 Err(_) if total > 0 => break,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             }
         }
-        Ok(total)
+        sock.os.rearm_write();
+        result.map(|()| total)
     }
 
     fn recv(
@@ -295,8 +311,9 @@ impl Provider for Pipe {
         if bufs.capacity() == 0 {
             return Ok((0, MsgFlags::NONE));
         }
-        let n = Pipe::recv_into(sock, bufs, flags, Wait::unless(sock.nonblocking()))?;
-        Ok((n, MsgFlags::NONE))
+        let result = Pipe::recv_into(sock, bufs, flags, Wait::unless(sock.nonblocking()));
+        sock.os.rearm_read();
+        Ok((result?, MsgFlags::NONE))
     }
 
     fn shutdown(&self, sock: &Sock<Self>, how: Shutdown) -> Result<(), WsaError> {
@@ -375,7 +392,18 @@ impl Provider for Pipe {
         backend::Socket::from_duplicate(reserved).map(PipeSocket::new)
     }
 
+    fn attached(&self, sock: &Sock<Self>) {
+        // A socket whose watch cannot start (no thread, no descriptors left) still works;
+        // its readiness is then only what `readiness` finds when asked.
+        let _ = sock.os.attach(&self.watcher, sock.notifier());
+    }
+
+    fn readiness(&self, sock: &Sock<Self>) -> Ready {
+        sock.os.readiness()
+    }
+
     fn cleanup(&self) {
+        self.watcher.stop();
         backend::withdraw_duplicates();
     }
 }

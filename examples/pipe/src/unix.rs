@@ -7,13 +7,15 @@
 //! when the socket that bound them is closed.
 
 use crate::name::MAX_NAME_LEN;
+pub(crate) use crate::watch::Watcher;
+use crate::watch::{self, Kind, Peek, Watch};
 use crate::Wait;
 use core::num::NonZeroU32;
 use libc::{c_int, c_void, sockaddr, sockaddr_un, socklen_t};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
-use winsock_provider::{sys::SOCKET, Shutdown, WsaError};
+use std::sync::{Arc, Mutex};
+use winsock_provider::{sys::SOCKET, Notifier, Ready, Shutdown, WsaError};
 
 /// `send` flags: no `SIGPIPE` when the peer is gone (Apple systems use `SO_NOSIGPIPE`).
 #[cfg(not(any(
@@ -309,6 +311,8 @@ pub(crate) struct Socket {
     /// for good: otherwise a `connect` racing with `listen` could restore blocking mode on
     /// the listener, and an accept that must not wait would then block in the kernel.
     mode: Mutex<()>,
+    /// What the readiness watcher knows of the socket.
+    watch: Arc<Watch>,
 }
 
 impl Socket {
@@ -333,7 +337,106 @@ impl Socket {
             file: Mutex::new(None),
             shared: AtomicBool::new(false),
             mode: Mutex::new(()),
+            watch: Watch::new(fd),
         }
+    }
+
+    /// What the watcher should watch the socket as: a listener, a connection, or nothing
+    /// yet.
+    fn kind(&self) -> Kind {
+        if self.is_listening() {
+            Kind::Listening
+        } else if self.watch.kind() == Kind::Connected || self.peer_name().is_ok() {
+            Kind::Connected
+        } else {
+            Kind::Idle
+        }
+    }
+
+    /// `Provider::attached`: keeps the socket's notifier, and watches it if it is connected
+    /// or listening already (accepted sockets, duplicates).
+    pub(crate) fn attach(&self, watcher: &Watcher, notifier: Notifier) -> Result<(), WsaError> {
+        self.watch.set_notifier(notifier);
+        self.start_watching(watcher)
+    }
+
+    /// Watches the socket for data and connections, once it is connected or listening.
+    pub(crate) fn start_watching(&self, watcher: &Watcher) -> Result<(), WsaError> {
+        match self.kind() {
+            Kind::Idle => Ok(()),
+            kind => watcher.watch(&self.watch, kind, watch::IN),
+        }
+    }
+
+    /// After a receive or an accept: the next data, connection or end of the stream is
+    /// signalled, unless data is still waiting (the runtime re-announces that itself).
+    pub(crate) fn rearm_read(&self) {
+        if self.readable().map_or(true, |n| n == 0) {
+            self.watch.arm(watch::IN);
+        }
+    }
+
+    /// After a send: room to send is signalled when it comes, if there is none now.
+    pub(crate) fn rearm_write(&self) {
+        if !self
+            .poll_now(libc::POLLOUT)
+            .map_or(false, |r| r & libc::POLLOUT != 0)
+        {
+            self.watch.arm(watch::OUT);
+        }
+    }
+
+    /// `poll` of the descriptor for `events`, without waiting: the events reported.
+    fn poll_now(&self, events: libc::c_short) -> Result<libc::c_short, WsaError> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events,
+            revents: 0,
+        };
+        loop {
+            // SAFETY: poll on one live pollfd, without waiting.
+            let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+            if rc >= 0 {
+                return Ok(pfd.revents);
+            }
+            if errno() != libc::EINTR {
+                return Err(last_error());
+            }
+        }
+    }
+
+    /// The socket's readiness now, from the kernel: `ACCEPT` for a listener with a
+    /// connection pending; for a connection `READ` with data waiting, `CLOSE` at the end of
+    /// the stream (or after a reset), `WRITE` with room to send. Nothing for a socket that is
+    /// neither.
+    pub(crate) fn readiness(&self) -> Ready {
+        let kind = self.kind();
+        if kind == Kind::Idle || self.closed.load(Ordering::Relaxed) {
+            return Ready::NONE;
+        }
+        let revents = match self.poll_now(libc::POLLIN | libc::POLLOUT) {
+            Ok(r) => r,
+            Err(_) => return Ready::NONE,
+        };
+        let mut ready = Ready::NONE;
+        let readable = revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
+        if kind == Kind::Listening {
+            if revents & libc::POLLIN != 0 {
+                ready |= Ready::ACCEPT;
+            }
+            return ready;
+        }
+        if readable {
+            match watch::peek(self.fd) {
+                Peek::Data => ready |= Ready::READ,
+                Peek::End | Peek::Reset(_) => ready |= Ready::CLOSE,
+                Peek::Nothing => {}
+            }
+        }
+        if revents & libc::POLLOUT != 0 {
+            ready |= Ready::WRITE;
+        }
+        ready
     }
 
     /// The file descriptor, as a `SOCKET` value.
@@ -764,6 +867,7 @@ impl Socket {
     /// [`WAIT_POLL_MS`].
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
+        self.watch.close();
         if self.shared.load(Ordering::Relaxed) {
             if let Ok(placeholder) = new_fd() {
                 // SAFETY: both descriptors are open; dup2 atomically makes `self.fd` refer to
@@ -792,6 +896,7 @@ pub(crate) fn withdraw_duplicates() {
 
 impl Drop for Socket {
     fn drop(&mut self) {
+        self.watch.close();
         // SAFETY: the descriptor is owned by this socket and closed exactly once, here.
         unsafe { libc::close(self.fd) };
         if let Some(file) = self

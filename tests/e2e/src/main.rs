@@ -10,7 +10,9 @@
 //! * `loopback` — AF_INET streams (TCP) and datagrams (UDP) on 127.0.0.1 (examples/loopback),
 //!   including overlapped I/O (an IOCP echo server, completion routes, close with operations
 //!   pending) and network event notification (event-select, select and async-select);
-//! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe);
+//! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe), including
+//!   network event notification (event-select, select and async-select) driven by the
+//!   readiness the provider reads from its OS handles;
 //! * `conformance` — any provider: the scenarios for each protocol entry the library reports
 //!   through `WspEnumProviderProtocols`, chosen by socket type, with addresses from
 //!   `--address PATTERN` (`inet:IP:PORT`, or `raw:FAMILY:HEX` where each `xx` byte pair is
@@ -264,6 +266,15 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
             }),
             scenario("duplicate::same_process", move |ws| {
                 duplicate::same_process(ws, &pipe())
+            }),
+            scenario("notify::event_select_echo(8 clients, 2 MB)", move |ws| {
+                notify::event_select_echo(ws, &pipe(), 8, 256 << 10)
+            }),
+            scenario("notify::select_echo(8 clients, 2 MB)", move |ws| {
+                notify::select_echo(ws, &pipe(), 8, 256 << 10)
+            }),
+            scenario("notify::async_select_order", move |ws| {
+                notify::async_select_order(ws, &pipe())
             }),
             {
                 let lib = library.to_owned();
