@@ -352,11 +352,10 @@ pub fn entry_points<L: LayerBinding>() -> EntryPoints {
     }
 }
 
-/// The lower handle and route of layer socket `s`.
-fn lookup<L: LayerBinding>(s: SOCKET) -> Result<(SOCKET, Arc<Route>), WsaError> {
+/// The route of layer socket `s`.
+fn route_of<L: LayerBinding>(s: SOCKET) -> Result<Arc<Route>, WsaError> {
     let sock = args::sock::<Layered<L>>(s)?;
-    let route = sock.shared.provider.below.route(sock.catalog_id())?;
-    Ok((sock.state().lower().handle(), route))
+    sock.shared.provider.below.route(sock.catalog_id())
 }
 
 /// `WSPIoctl` of a layer: `SIO_BASE_HANDLE` and `SIO_BSP_HANDLE*` are asked of the provider
@@ -395,36 +394,40 @@ unsafe extern "system" fn ioctl<L: LayerBinding>(
         errno,
         args!(s, code, input, input_len, output, output_len, returned),
         move || {
-            let (lower, route) = lookup::<L>(s)?;
+            let sock = args::sock::<Layered<L>>(s)?;
             // Every handle code answers one SOCKET.
             args::need(output, output_len, core::mem::size_of::<SOCKET>() as u32)?;
             if returned.is_null() {
                 return Err(WsaError::FAULT);
             }
-            let down = route.lower.table().lpWSPIoctl.ok_or(WsaError::NETDOWN)?;
-            let mut below = 0;
-            // SAFETY: the provider below's WSPIoctl on its own socket, with the caller's
-            // buffers (checked above, valid for their lengths by the caller's contract) and no
-            // overlapped structure.
-            let r = unsafe {
-                down(
-                    lower,
-                    code,
-                    input,
-                    input_len,
-                    output,
-                    output_len,
-                    returned,
-                    core::ptr::null_mut(),
-                    None,
-                    core::ptr::null(),
-                    &mut below,
-                )
-            };
-            match r {
-                0 => Ok(()),
-                _ => Err(WsaError::from_upcall(below)),
-            }
+            // Under the socket below's read lock, as every call below is: a concurrent close
+            // cannot hand the provider below a handle it has closed (or reissued) meanwhile.
+            sock.state().lower().with(|table, lower| {
+                let down = table.lpWSPIoctl.ok_or(WsaError::NETDOWN)?;
+                let mut below = 0;
+                // SAFETY: the provider below's WSPIoctl on its own open socket, with the
+                // caller's buffers (checked above, valid for their lengths by the caller's
+                // contract) and no overlapped structure.
+                let r = unsafe {
+                    down(
+                        lower,
+                        code,
+                        input,
+                        input_len,
+                        output,
+                        output_len,
+                        returned,
+                        core::ptr::null_mut(),
+                        None,
+                        core::ptr::null(),
+                        &mut below,
+                    )
+                };
+                match r {
+                    0 => Ok(()),
+                    _ => Err(WsaError::from_upcall(below)),
+                }
+            })
         }
     )
 }
@@ -451,7 +454,7 @@ unsafe extern "system" fn get_sock_opt<L: LayerBinding>(
         errno,
         args!(s, level, name, value, len),
         move || {
-            let (_, route) = lookup::<L>(s)?;
+            let route = route_of::<L>(s)?;
             if len.is_null() {
                 return Err(WsaError::FAULT);
             }

@@ -96,11 +96,6 @@ impl LowerProvider {
         Ok(Arc::new(lower))
     }
 
-    /// Its dispatch table.
-    pub(crate) fn table(&self) -> &WSPPROC_TABLE {
-        &self.table
-    }
-
     /// Balances the start-up (once).
     pub(crate) fn cleanup(&self) {
         if self.cleaned.swap(true, Ordering::AcqRel) {
@@ -251,8 +246,9 @@ impl LowerSocket {
         *self.handle.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` on the open handle; `WSAENOTSOCK` once closed.
-    fn with<T>(
+    /// Runs `f` on the open handle, under the read lock (so a close waits for it);
+    /// `WSAENOTSOCK` once closed.
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&WSPPROC_TABLE, SOCKET) -> Result<T, WsaError>,
     ) -> Result<T, WsaError> {
