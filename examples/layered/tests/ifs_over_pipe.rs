@@ -5,14 +5,16 @@
 //! same values (bypassing the layer, as Microsoft documents for IFS layers), the counters match
 //! the bytes moved, and `SIO_BASE_HANDLE` answers the handle itself. Readiness comes from the
 //! pipe provider's own signals through the layer, so every notification model (event-select,
-//! select, async-select) passes through it too.
+//! select, async-select) passes through it too, and so does overlapped I/O by event and by
+//! completion routine (completion ports of IFS sockets get no packets, as documented;
+//! `AcceptEx` is refused).
 
 mod common;
 
 use common::{run, Chain, PIPE};
 use ws2_standin::scenarios::{churn, duplicate, errors, ifs, notify, stream};
-use ws2_standin::sys::{self, SOCKET};
-use ws2_standin::Ws2;
+use ws2_standin::sys::{self, LPWSAOVERLAPPED_COMPLETION_ROUTINE, OVERLAPPED, SOCKET, WSABUF};
+use ws2_standin::{Ws2, WsaError, WSA_WAIT_EVENT_0, WSA_WAIT_TIMEOUT};
 
 #[test]
 fn stream_echo() {
@@ -227,5 +229,272 @@ fn notify_select_echo() {
 fn notify_async_select_order() {
     run(Chain::IfsOverPipe, |ws| {
         notify::async_select_order(ws, &PIPE)
+    });
+}
+
+// Overlapped I/O through the IFS layer: the runtime completes the layer's requests by event or
+// completion routine, as the pipe provider completes its own (`examples/pipe/tests/
+// overlapped.rs` runs the same checks directly). The stand-in's shared overlapped scenarios
+// (`overlapped::routes`, `close_with_pending`, `shutdown_with_pending`, `iocp_echo`) need a
+// completion port to receive packets for the socket and the stand-in to see event
+// completions, which only `WPUCompleteOverlappedRequest` (non-IFS handles) gives: the pipe
+// provider fails them directly too, so they are not run here; the port's silence is checked
+// below instead.
+
+fn wsabuf(buf: &mut [u8]) -> WSABUF {
+    WSABUF {
+        len: buf.len() as u32,
+        buf: buf.as_mut_ptr(),
+    }
+}
+
+/// Completion routine calls: (OVERLAPPED address, error, bytes).
+static CALLS: std::sync::Mutex<Vec<(usize, u32, u32)>> = std::sync::Mutex::new(Vec::new());
+
+unsafe extern "system" fn record(error: u32, bytes: u32, ov: *mut OVERLAPPED, _: u32) {
+    CALLS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((ov as usize, error, bytes));
+}
+
+const ROUTINE: LPWSAOVERLAPPED_COMPLETION_ROUTINE = Some(record);
+
+fn calls_for(ov: *const OVERLAPPED) -> Vec<(u32, u32)> {
+    CALLS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|c| c.0 == ov as usize)
+        .map(|c| (c.1, c.2))
+        .collect()
+}
+
+fn expect_pending(r: Result<u32, WsaError>, what: &str) -> Result<(), String> {
+    match r {
+        Err(e) if e == WsaError::IO_PENDING => Ok(()),
+        other => Err(format!(
+            "{}: expected WSA_IO_PENDING, got {:?}",
+            what, other
+        )),
+    }
+}
+
+#[test]
+fn overlapped_receive_completes_by_event() {
+    run(Chain::IfsOverPipe, |ws| {
+        let (listener, client, server) = connected(ws)?;
+        // Counted over the entries the session has loaded, so once it has sockets.
+        let before = ws.outstanding_overlapped();
+        let ev = ws.create_event().map_err(err)?;
+        let mut buf = Box::new([0u8; 32]);
+        let mut ov = Box::new(OVERLAPPED::default());
+        ov.hEvent = ev as _;
+        let ovp: *mut OVERLAPPED = &mut *ov;
+        let bufs = [wsabuf(&mut buf[..])];
+        // SAFETY: `buf` and `ov` outlive the operation (it completes below).
+        let r = unsafe { ws.wsa_recv(server, &bufs, 0, ovp, None) };
+        expect_pending(r.map(|(n, _)| n), "WSARecv with nothing sent")?;
+        assert_eq!(
+            ws.wait_for_multiple_events(&[ev], false, 100, false),
+            Ok(WSA_WAIT_TIMEOUT),
+            "completed with nothing sent"
+        );
+        // SAFETY: the OVERLAPPED of the pending operation above.
+        let r = unsafe { ws.wsa_get_overlapped_result(server, ovp, false) };
+        assert_eq!(r, Err(WsaError::IO_INCOMPLETE));
+        ws.send(client, b"through the layer", 0).map_err(err)?;
+        assert_eq!(
+            ws.wait_for_multiple_events(&[ev], false, 5000, false),
+            Ok(WSA_WAIT_EVENT_0),
+            "the receive did not complete when data arrived"
+        );
+        // SAFETY: as above, now complete.
+        let (n, _) = unsafe { ws.wsa_get_overlapped_result(server, ovp, false) }.map_err(err)?;
+        assert_eq!(&buf[..n as usize], b"through the layer");
+        // The layer saw the completed receive.
+        assert_eq!(counts(ws, server)?, (0, 17));
+        assert_eq!(counts(ws, client)?, (17, 0));
+        ws.close_event(ev).map_err(err)?;
+        for s in [client, server, listener] {
+            ws.closesocket(s).map_err(err)?;
+        }
+        assert_eq!(ws.outstanding_overlapped(), before);
+        Ok(())
+    });
+}
+
+#[test]
+fn overlapped_receive_completes_by_routine() {
+    run(Chain::IfsOverPipe, |ws| {
+        let (listener, client, server) = connected(ws)?;
+        // Counted over the entries the session has loaded, so once it has sockets.
+        let before = ws.outstanding_overlapped();
+        let mut buf = Box::new([0u8; 32]);
+        let mut ov = Box::new(OVERLAPPED::default());
+        let ovp: *mut OVERLAPPED = &mut *ov;
+        let bufs = [wsabuf(&mut buf[..])];
+        // SAFETY: `buf` and `ov` outlive the operation (it completes below).
+        let r = unsafe { ws.wsa_recv(server, &bufs, 0, ovp, ROUTINE) };
+        expect_pending(r.map(|(n, _)| n), "WSARecv with a routine")?;
+        ws.sleep_ex(50, true);
+        assert!(calls_for(ovp).is_empty(), "completed with nothing sent");
+        let sender = {
+            let ws = ws.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                ws.send(client, b"routine", 0).map(drop)
+            })
+        };
+        let start = std::time::Instant::now();
+        while calls_for(ovp).is_empty() && start.elapsed().as_secs() < 5 {
+            ws.sleep_ex(100, true);
+        }
+        sender
+            .join()
+            .map_err(|_| "the sender panicked".to_owned())?
+            .map_err(err)?;
+        assert_eq!(calls_for(ovp), vec![(0, 7)]);
+        assert_eq!(&buf[..7], b"routine");
+        assert_eq!(counts(ws, server)?, (0, 7));
+        for s in [client, server, listener] {
+            ws.closesocket(s).map_err(err)?;
+        }
+        assert_eq!(ws.outstanding_overlapped(), before);
+        Ok(())
+    });
+}
+
+#[test]
+fn overlapped_send_completes_when_the_peer_reads() {
+    run(Chain::IfsOverPipe, |ws| {
+        let (listener, client, server) = connected(ws)?;
+        // Counted over the entries the session has loaded, so once it has sockets.
+        let before = ws.outstanding_overlapped();
+        let ev = ws.create_event().map_err(err)?;
+        // More than the OS socket buffers hold: the send stays pending until the peer reads.
+        let mut data: Vec<u8> = (0..4u32 << 20).map(|i| (i % 253) as u8).collect();
+        let mut ov = Box::new(OVERLAPPED::default());
+        ov.hEvent = ev as _;
+        let ovp: *mut OVERLAPPED = &mut *ov;
+        let bufs = [wsabuf(&mut data)];
+        // SAFETY: `data` and `ov` outlive the operation (it completes below).
+        let r = unsafe { ws.wsa_send(client, &bufs, 0, ovp, None) };
+        expect_pending(r, "WSASend of 4 MiB")?;
+        let mut got = Vec::with_capacity(data.len());
+        let mut buf = vec![0u8; 64 << 10];
+        while got.len() < data.len() {
+            let n = ws.recv(server, &mut buf, 0).map_err(err)?;
+            assert!(n > 0, "end of stream after {} bytes", got.len());
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(
+            ws.wait_for_multiple_events(&[ev], false, 5000, false),
+            Ok(WSA_WAIT_EVENT_0)
+        );
+        // SAFETY: the OVERLAPPED of the completed send.
+        let (n, _) = unsafe { ws.wsa_get_overlapped_result(client, ovp, false) }.map_err(err)?;
+        assert_eq!(n as usize, data.len());
+        assert!(got == data, "the bytes received differ from those sent");
+        let moved = data.len() as u64;
+        assert_eq!(counts(ws, client)?, (moved, 0));
+        assert_eq!(counts(ws, server)?, (0, moved));
+        ws.close_event(ev).map_err(err)?;
+        for s in [client, server, listener] {
+            ws.closesocket(s).map_err(err)?;
+        }
+        assert_eq!(ws.outstanding_overlapped(), before);
+        Ok(())
+    });
+}
+
+#[test]
+fn overlapped_close_aborts_pending_requests() {
+    run(Chain::IfsOverPipe, |ws| {
+        let aborted = WsaError::OPERATION_ABORTED.code() as u32;
+        let (listener, client, server) = connected(ws)?;
+        let ev = ws.create_event().map_err(err)?;
+        let mut bufs = vec![vec![0u8; 32]; 2];
+        let mut ovs: Vec<Box<OVERLAPPED>> = (0..2).map(|_| Box::default()).collect();
+        ovs[0].hEvent = ev as _;
+        let p: Vec<*mut OVERLAPPED> = ovs.iter_mut().map(|o| &mut **o as *mut _).collect();
+        let wb: Vec<WSABUF> = bufs.iter_mut().map(|b| wsabuf(b)).collect();
+        // SAFETY: buffers and OVERLAPPEDs outlive the operations (both complete below).
+        unsafe {
+            expect_pending(
+                ws.wsa_recv(server, &wb[0..1], 0, p[0], None)
+                    .map(|(n, _)| n),
+                "WSARecv (event)",
+            )?;
+            expect_pending(
+                ws.wsa_recv(server, &wb[1..2], 0, p[1], ROUTINE)
+                    .map(|(n, _)| n),
+                "WSARecv (routine)",
+            )?;
+        }
+        ws.closesocket(server).map_err(err)?;
+        assert_eq!(
+            ws.wait_for_multiple_events(&[ev], false, 5000, false),
+            Ok(WSA_WAIT_EVENT_0),
+            "closing did not complete the event receive"
+        );
+        assert_eq!(ovs[0].Internal, aborted as usize);
+        let start = std::time::Instant::now();
+        while calls_for(p[1]).is_empty() && start.elapsed().as_secs() < 5 {
+            ws.sleep_ex(100, true);
+        }
+        ws.sleep_ex(50, true);
+        // Exactly once, aborted.
+        assert_eq!(calls_for(p[1]), vec![(aborted, 0)]);
+        ws.close_event(ev).map_err(err)?;
+        for s in [client, listener] {
+            ws.closesocket(s).map_err(err)?;
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn completion_port_of_an_ifs_socket_gets_no_packets() {
+    // docs/overlapped.md: completion ports of IFS sockets are the OS's business (file I/O on
+    // the handle); the runtime completes the layer's requests by event and posts nothing.
+    run(Chain::IfsOverPipe, |ws| {
+        let (listener, client, server) = connected(ws)?;
+        // Counted over the entries the session has loaded, so once it has sockets.
+        let before = ws.outstanding_overlapped();
+        let port = ws
+            .create_io_completion_port(None, Some(server), 7)
+            .map_err(err)?;
+        let ev = ws.create_event().map_err(err)?;
+        let mut buf = Box::new([0u8; 16]);
+        let mut ov = Box::new(OVERLAPPED::default());
+        ov.hEvent = ev as _;
+        let ovp: *mut OVERLAPPED = &mut *ov;
+        let bufs = [wsabuf(&mut buf[..])];
+        // SAFETY: `buf` and `ov` outlive the operation (it completes below).
+        let r = unsafe { ws.wsa_recv(server, &bufs, 0, ovp, None) };
+        expect_pending(r.map(|(n, _)| n), "WSARecv on a port-associated socket")?;
+        ws.send(client, b"port", 0).map_err(err)?;
+        assert_eq!(
+            ws.wait_for_multiple_events(&[ev], false, 5000, false),
+            Ok(WSA_WAIT_EVENT_0),
+            "the receive did not complete by its event"
+        );
+        assert!(
+            ws.get_queued_completion_status(port, 200)
+                .map_err(err)?
+                .is_none(),
+            "a packet was posted for an IFS socket's request"
+        );
+        // SAFETY: the OVERLAPPED of the completed receive.
+        let (n, _) = unsafe { ws.wsa_get_overlapped_result(server, ovp, false) }.map_err(err)?;
+        assert_eq!(&buf[..n as usize], b"port");
+        ws.close_event(ev).map_err(err)?;
+        for s in [client, server, listener] {
+            ws.closesocket(s).map_err(err)?;
+        }
+        ws.close_completion_port(port).map_err(err)?;
+        assert_eq!(ws.outstanding_overlapped(), before);
+        Ok(())
     });
 }
