@@ -197,3 +197,28 @@ fn counters_match_the_bytes_moved_and_base_handle() {
         Ok(())
     });
 }
+
+/// The pipe provider's `ifs::*` scenarios (its handles are OS handles) have no counterpart
+/// through the non-IFS layer: its chain entry clears `XP1_IFS_HANDLES` and the application
+/// holds the layer's own handles.
+#[test]
+fn protocol_info_is_a_non_ifs_chain_entry() {
+    run(Chain::OverPipe, |ws| {
+        let s = ws.socket(1, 1, 0).map_err(|e| e.to_string())?;
+        let info = common::protocol_info(ws, s);
+        let mut base = [0u8; core::mem::size_of::<SOCKET>()];
+        let r = ws.wsa_ioctl(s, ws2_standin::sys::SIO_BASE_HANDLE, &[], &mut base);
+        ws.closesocket(s).map_err(|e| e.to_string())?;
+        r.map_err(|e| e.to_string())?;
+        assert_eq!(info.ProtocolChain.ChainLen, 2);
+        assert_eq!(info.dwServiceFlags1 & ws2_standin::sys::XP1_IFS_HANDLES, 0);
+        let name = String::from_utf16_lossy(&info.szProtocol);
+        assert!(name.starts_with("Counting layer over ["), "{}", name);
+        assert_ne!(
+            SOCKET::from_ne_bytes(base),
+            s,
+            "the layer's handle is its own"
+        );
+        Ok(())
+    });
+}
