@@ -46,9 +46,12 @@
 #                             DLL and of the counting layer (examples/layered), which chains
 #                             itself over the loopback entries; the loopback suite through the
 #                             catalog, so through the layer; then `regsvr32 /u` of both and the
-#                             same byte-for-byte check of the catalog keys; then the same
-#                             with the pipe DLL and the IFS build of the layer
-#                             (examples/layered-ifs) and the pipe suite (x86_64 only)
+#                             same byte-for-byte check of the catalog keys; in between, a
+#                             copy of the layer DLL installed by wsp-catalog.exe over the
+#                             first's chains and the loopback suite through both (two
+#                             stacked layers); then the pipe DLL under the layer (the pipe
+#                             suite without its ifs:: scenarios: `pipe-non-ifs`) and under
+#                             the IFS build of the layer (examples/layered-ifs; the pipe suite)
 #   WSP_ARCH                  x86_64, i686 or both (default both; --arch overrides it)
 set -euo pipefail
 
@@ -620,7 +623,7 @@ both_catalogs() {
 # so every socket is the layer's over a loopback socket; `regsvr32 /u` of both leaves the
 # catalog keys as they were.
 run_layered() {
-    step "wine regsvr32 loopback_provider.dll layered_provider.dll, then pipe_provider.dll layered_ifs_provider.dll; wsp-e2e.exe --catalog loopback, pipe; regsvr32 /u ($ARCH_NOW)"
+    step "wine regsvr32 loopback_provider.dll layered_provider.dll (+ a second layer by wsp-catalog.exe), then pipe_provider.dll under layered_provider.dll, then under layered_ifs_provider.dll; wsp-e2e.exe --catalog loopback, pipe; regsvr32 /u ($ARCH_NOW)"
     : >"$LOGS/$ARCH_NOW-catalog.stdout"
     : >"$LOGS/$ARCH_NOW-catalog.stderr"
     [[ -f "$OUT/layered_provider.dll" ]] || { failures+=("$ARCH_NOW layered: layered_provider.dll was not produced"); return 0; }
@@ -634,8 +637,38 @@ run_layered() {
         failures+=("$ARCH_NOW layered: after regsvr32 layered_provider.dll the catalog lists $chains chain entries over the loopback entries, not 2")
     fi
     run_suite "$ARCH_NOW" --catalog loopback layered-loopback
+    # Two stacked layers: a copy of the layer (a library of its own, as a second LSP is)
+    # installed by the catalog tool under its own GUID over the first layer's chains.
+    local second='{2f0e9a4c-5b7d-4e18-a3c6-91d2e4f8b7a6}' ids
+    ids="$(cd "$OUT" && wine wsp-catalog.exe list 9>&- 2>/dev/null | tr -d '\r' |
+        awk '/^Description: *Counting layer over \[/ { want = 1 } want && /^Catalog Entry ID:/ { print $NF; want = 0 }' | paste -sd,)"
+    cp "$OUT/layered_provider.dll" "$OUT/layered_provider_second.dll"
+    if [[ "$ids" == *,* ]] && (cd "$OUT" && wine wsp-catalog.exe install layered_provider_second.dll --layer \
+        --guid "$second" --name "Second counting layer" --over "$ids" >>"$LOGS/$ARCH_NOW-catalog.stdout" 2>>"$LOGS/$ARCH_NOW-catalog.stderr" 9>&-); then
+        chains="$(cd "$OUT" && wine wsp-catalog.exe list 9>&- 2>/dev/null | grep -c 'Second counting layer over \[Counting layer over \[' || true)"
+        if ((chains != 2)); then
+            failures+=("$ARCH_NOW layered: after installing the second layer over chains $ids the catalog lists $chains three-link chains, not 2")
+        fi
+        run_suite "$ARCH_NOW" --catalog loopback layered-stacked-loopback
+        (cd "$OUT" && wine wsp-catalog.exe remove --layer "$second" >>"$LOGS/$ARCH_NOW-catalog.stdout" 2>>"$LOGS/$ARCH_NOW-catalog.stderr" 9>&-) ||
+            failures+=("$ARCH_NOW layered: wsp-catalog.exe remove --layer of the second layer failed (log: $LOGS/$ARCH_NOW-catalog.stderr)")
+    else
+        failures+=("$ARCH_NOW layered: wsp-catalog.exe install of a second layer over the chains '$ids' failed (log: $LOGS/$ARCH_NOW-catalog.stderr)")
+    fi
+    rm -f "$OUT/layered_provider_second.dll"
     regsvr /u layered_provider.dll
     regsvr /u loopback_provider.dll
+    # The non-IFS layer over the IFS pipe provider: the application gets the layer's own
+    # handles, so the pipe suite runs without its ifs:: scenarios.
+    if regsvr pipe_provider.dll && regsvr layered_provider.dll; then
+        chains="$(cd "$OUT" && wine wsp-catalog.exe list 9>&- 2>/dev/null | grep -c 'Counting layer over \[' || true)"
+        if ((chains < 1)); then
+            failures+=("$ARCH_NOW layered: after regsvr32 layered_provider.dll the catalog lists no chain entry over the pipe entry")
+        fi
+        run_suite "$ARCH_NOW" --catalog pipe-non-ifs layered-pipe
+        regsvr /u layered_provider.dll
+        regsvr /u pipe_provider.dll
+    fi
     # The IFS layer over the IFS pipe provider: the application gets the pipe's own handles,
     # registered again under the layer's chain entry.
     if [[ -f "$OUT/layered_ifs_provider.dll" ]]; then

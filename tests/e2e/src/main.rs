@@ -13,6 +13,9 @@
 //! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe), including
 //!   network event notification (event-select, select and async-select) driven by the
 //!   readiness the provider reads from its OS handles;
+//! * `pipe-non-ifs` — the `pipe` suite without its `ifs::` scenarios, for the pipe provider
+//!   reached through a non-IFS layer (the application then holds the layer's handles, which
+//!   are not OS handles);
 //! * `conformance` — any provider: the scenarios for each protocol entry the library reports
 //!   through `WspEnumProviderProtocols`, chosen by socket type, with addresses from
 //!   `--address PATTERN` (`inet:IP:PORT`, or `raw:FAMILY:HEX` where each `xx` byte pair is
@@ -134,6 +137,15 @@ fn pipe_name(n: u32) -> SockAddr {
 /// The scenarios of suite `name`, run in this order against one `Ws2` that loaded `library`
 /// (then its clean-up is checked, then the scenarios that need the provider's last clean-up).
 fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
+    if name == "pipe-non-ifs" {
+        let steps = suite("pipe", library)?;
+        return Some(
+            steps
+                .into_iter()
+                .filter(|s| !matches!(s, Step::Session(n, _) if n.starts_with("ifs::")))
+                .collect(),
+        );
+    }
     let lib = library.to_owned();
     let main_target = if name == "pipe" {
         pipe_stream()
@@ -291,7 +303,7 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
     }
 }
 
-const SUITES: &[&str] = &["loopback", "pipe", "conformance"];
+const SUITES: &[&str] = &["loopback", "pipe", "pipe-non-ifs", "conformance"];
 
 thread_local! {
     /// Set on scenario threads: their panics are reported as FAIL lines, not on stderr.
