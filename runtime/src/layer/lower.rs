@@ -168,6 +168,32 @@ impl LowerProvider {
         Ok((has(&read), has(&write), has(&except)))
     }
 
+    /// `FIONREAD` on lower socket `s`: the bytes it holds to receive.
+    pub(crate) fn bytes_readable(&self, s: SOCKET) -> Result<usize, WsaError> {
+        let f = entry(self.table.lpWSPIoctl)?;
+        let mut out = 0u32;
+        let mut returned = 0u32;
+        let mut errno = 0;
+        // SAFETY: the lower provider's own socket, a 4-byte output it writes the count to, no
+        // overlapped structure (the call completes at once).
+        let r = unsafe {
+            f(
+                s,
+                sys::FIONREAD as u32,
+                core::ptr::null(),
+                0,
+                (&mut out as *mut u32).cast(),
+                4,
+                &mut returned,
+                core::ptr::null_mut(),
+                None,
+                core::ptr::null(),
+                &mut errno,
+            )
+        };
+        check(r, errno).map(|()| out as usize)
+    }
+
     /// `WSPEnumNetworkEvents(s, event)`: the events recorded since the last call (which it
     /// resets, with the event).
     pub(crate) fn enum_network_events(

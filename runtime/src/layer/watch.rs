@@ -2,15 +2,20 @@
 //! an event from the `WPUCreateEvent` upcall; watcher threads, one per 63 sockets, wait on those
 //! events (`WaitForMultipleObjectsEx`, or the host's wait hook off Windows), read what happened
 //! with `WSPEnumNetworkEvents` and pass it on to the layer socket: as readiness to the runtime
-//! (its [`Notifier`]) and as a wake-up to calls blocked in the layer.
+//! (its [`Notifier`]) and as a wake-up to calls blocked in the layer. Every [`SWEEP_MS`] each
+//! watcher also asks every socket below what it is ready for now and passes that on, so a
+//! wake-up lost below (an event never recorded, or recorded and not announced) delays the
+//! layer socket's pending requests by at most that long instead of stalling them.
 
 use super::lower::LowerProvider;
 use crate::io::notifier::Notifier;
 use crate::io::ready::Ready;
 use crate::sys::{self, SOCKET, WSAEVENT, WSPUPCALLTABLE};
 use crate::types::error::WsaError;
+use core::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// `FD_READ | FD_WRITE | FD_OOB | FD_ACCEPT | FD_CONNECT | FD_CLOSE`.
 const ALL_EVENTS: u32 =
@@ -19,8 +24,9 @@ const ALL_EVENTS: u32 =
 const PER_THREAD: usize = 63;
 const WAIT_OBJECT_0: u32 = 0;
 const WAIT_TIMEOUT: u32 = 0x102;
-/// How long a watcher waits before reading every socket's events anyway (a safety net: a
-/// wake-up lost between the provider below and the host's events costs at most this).
+/// How often a watcher passes on what every socket below is ready for now, recorded events or
+/// not (a safety net: a wake-up lost below or between the provider below and the host's
+/// events costs at most this).
 const SWEEP_MS: u32 = 500;
 /// How long a blocked call waits for an event below before asking the provider below again.
 const RECHECK: std::time::Duration = std::time::Duration::from_millis(10);
@@ -54,6 +60,8 @@ pub(crate) struct Watched {
     /// calls that consume a condition (receive, accept) around their call below: a condition
     /// is announced only if no such call consumed it in between.
     gate: Mutex<()>,
+    /// The layer socket listens: readable below means a connection is waiting.
+    listening: AtomicBool,
 }
 
 impl Watched {
@@ -61,6 +69,11 @@ impl Watched {
     pub(crate) fn consuming<T>(&self, call: impl FnOnce() -> T) -> T {
         let _gate = lock(&self.gate);
         call()
+    }
+
+    /// The layer socket listens from now on.
+    pub(crate) fn set_listening(&self) {
+        self.listening.store(true, Ordering::Relaxed);
     }
 
     pub(crate) fn set_notifier(&self, notifier: Notifier) {
@@ -211,6 +224,44 @@ impl Watched {
         }
         if bits & sys::FD_OOB != 0 {
             signal(&notifier, sys::FD_READ, None);
+        }
+    }
+}
+
+impl Watched {
+    /// Passes on what the socket below is ready for now (the sweep): `now` as
+    /// [`Watched::deliver`] takes it, `readable_bytes` what it holds to receive. Data, a
+    /// waiting connection and room to send are signalled as they would be when they arrive,
+    /// which the runtime announces only where its event rules allow (`FD_WRITE` after a
+    /// would-block send, `FD_READ` once re-enabled); the end of the stream is not (the events
+    /// below carry it, with its error).
+    fn sweep(&self, now: (bool, bool), readable_bytes: usize) {
+        let (readable, writable) = now;
+        let mut bits = 0;
+        if readable && self.listening.load(Ordering::Relaxed) {
+            bits |= sys::FD_ACCEPT;
+        } else if readable && readable_bytes > 0 {
+            bits |= sys::FD_READ;
+        }
+        {
+            let mut seen = lock(&self.seen);
+            if seen.connecting && !seen.pending {
+                // Announced by the runtime when the connect call returns.
+                bits &= !sys::FD_WRITE;
+            } else if writable {
+                bits |= sys::FD_WRITE;
+            }
+            if bits == 0 {
+                return;
+            }
+            seen.seq = seen.seq.wrapping_add(1);
+        }
+        self.changed.notify_all();
+        let notifier = lock(&self.notifier).clone();
+        for bit in [sys::FD_READ, sys::FD_WRITE, sys::FD_ACCEPT] {
+            if bits & bit != 0 {
+                signal(&notifier, bit, None);
+            }
         }
     }
 }
@@ -461,6 +512,8 @@ impl Watcher {
 
 /// The watcher thread of `group`.
 fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
+    let every = Duration::from_millis(u64::from(SWEEP_MS));
+    let mut swept = Instant::now();
     loop {
         let handles: Vec<WSAEVENT> = {
             let mut state = lock(&group.state);
@@ -487,19 +540,41 @@ fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
             std::thread::sleep(std::time::Duration::from_millis(u64::from(SWEEP_MS)));
             continue;
         }
+        // Sweep on a timeout, and at least every SWEEP_MS while other sockets keep the
+        // thread busy.
+        let sweep = r == WAIT_TIMEOUT || swept.elapsed() >= every;
+        if sweep {
+            swept = Instant::now();
+        }
         let state = lock(&group.state);
         for entry in &state.entries {
-            if let Ok(events) = entry.provider.enum_network_events(entry.lower, entry.event) {
-                if events.lNetworkEvents == 0 {
-                    continue;
+            // The entries hold open sockets below: a close removes its entry first, which
+            // waits for this scan (it holds the group's lock).
+            let events = entry
+                .provider
+                .enum_network_events(entry.lower, entry.event)
+                .ok()
+                .filter(|e| e.lNetworkEvents != 0);
+            if events.is_none() && !sweep {
+                continue;
+            }
+            let _gate = lock(&entry.watched.gate);
+            let now = entry
+                .provider
+                .poll(entry.lower)
+                .ok()
+                .map(|(r, w, _)| (r, w));
+            match (events, now) {
+                (Some(events), now) => entry.watched.deliver(&events, now),
+                (None, Some(now)) => {
+                    let bytes = if now.0 {
+                        entry.provider.bytes_readable(entry.lower).unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    entry.watched.sweep(now, bytes)
                 }
-                let _gate = lock(&entry.watched.gate);
-                let now = entry
-                    .provider
-                    .poll(entry.lower)
-                    .ok()
-                    .map(|(r, w, _)| (r, w));
-                entry.watched.deliver(&events, now);
+                (None, None) => {}
             }
         }
     }

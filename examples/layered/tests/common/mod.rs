@@ -293,6 +293,11 @@ macro_rules! ip_suite {
         }
 
         #[test]
+        fn overlapped_shutdown_with_pending() {
+            run($chain, |ws| overlapped::shutdown_with_pending(ws, &TCP));
+        }
+
+        #[test]
         fn overlapped_extensions() {
             run($chain, |ws| overlapped::extensions(ws, &TCP, &UDP));
         }
