@@ -16,6 +16,10 @@
 //! * `pipe-non-ifs` — the `pipe` suite without its `ifs::` scenarios, for the pipe provider
 //!   reached through a non-IFS layer (the application then holds the layer's handles, which
 //!   are not OS handles);
+//! * `loopback-stacked` — the `loopback` suite without `lifecycle::cleanup_closes_everything`,
+//!   for the loopback provider reached through two stacked non-IFS layers: that scenario
+//!   expects one live handle per open socket, and the lower layer's handles for the same
+//!   sockets are live too (both are released by the clean-up);
 //! * `conformance` — any provider: the scenarios for each protocol entry the library reports
 //!   through `WspEnumProviderProtocols`, chosen by socket type, with addresses from
 //!   `--address PATTERN` (`inet:IP:PORT`, or `raw:FAMILY:HEX` where each `xx` byte pair is
@@ -137,12 +141,22 @@ fn pipe_name(n: u32) -> SockAddr {
 /// The scenarios of suite `name`, run in this order against one `Ws2` that loaded `library`
 /// (then its clean-up is checked, then the scenarios that need the provider's last clean-up).
 fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
-    if name == "pipe-non-ifs" {
-        let steps = suite("pipe", library)?;
+    // Suites through layers: the base provider's suite without the scenarios whose premise
+    // the layers change (see the module's list of suites).
+    let (base, left_out) = match name {
+        "pipe-non-ifs" => ("pipe", "ifs::"),
+        "loopback-stacked" => ("loopback", "lifecycle::"),
+        _ => ("", ""),
+    };
+    if !base.is_empty() {
+        let steps = suite(base, library)?;
         return Some(
             steps
                 .into_iter()
-                .filter(|s| !matches!(s, Step::Session(n, _) if n.starts_with("ifs::")))
+                .filter(|s| match s {
+                    Step::Session(n, _) | Step::Alone(n, _) => !n.starts_with(left_out),
+                    Step::Cleanup => true,
+                })
                 .collect(),
         );
     }
@@ -303,7 +317,13 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
     }
 }
 
-const SUITES: &[&str] = &["loopback", "pipe", "pipe-non-ifs", "conformance"];
+const SUITES: &[&str] = &[
+    "loopback",
+    "pipe",
+    "pipe-non-ifs",
+    "loopback-stacked",
+    "conformance",
+];
 
 thread_local! {
     /// Set on scenario threads: their panics are reported as FAIL lines, not on stderr.
