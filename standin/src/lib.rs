@@ -43,7 +43,7 @@ pub mod scenarios;
 mod session;
 
 pub use api::{ext, AddrBuf, CompletionPort, Ws2, FD_SETSIZE};
-pub use build::build_library;
+pub use build::{build_library, LIBRARY_DIR_ENV};
 pub use catalog::CatalogEntry;
 pub use host::kernel::{
     Completion, ERROR_ABANDONED_WAIT_0, WSA_INFINITE, WSA_MAXIMUM_WAIT_EVENTS, WSA_WAIT_EVENT_0,

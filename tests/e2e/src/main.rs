@@ -11,11 +11,16 @@
 //!   including overlapped I/O (an IOCP echo server, completion routes, close with operations
 //!   pending) and network event notification (event-select, select and async-select);
 //! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe);
+//! * `startup` — any provider loaded by path: `WSPStartup`'s version checks and the clean-up
+//!   only (`cargo wsp test --wine` runs it with `WSP_TRACE` set against a DLL built with the
+//!   `trace` feature, to see the trace lines reach Wine's debug output);
 //! * `conformance` — any provider: the scenarios for each protocol entry the library reports
 //!   through `WspEnumProviderProtocols`, chosen by socket type, with addresses from
 //!   `--address PATTERN` (`inet:IP:PORT`, or `raw:FAMILY:HEX` where each `xx` byte pair is
 //!   filled with a number unique in the run; see `conformance.rs`). `cargo wsp test --wine`
-//!   runs this suite against an author's DLL.
+//!   runs this suite against an author's DLL. `wsp-e2e --catalog conformance --entries LIB`
+//!   tests the entries of `LIB` through the catalog: with a layer installed over `LIB`'s
+//!   entries, every socket goes through the layer (`cargo wsp test --wine` in a layer's crate).
 //!
 //! Every suite starts with `layout::bindings`: the ws2spi bindings' sizes and offsets against the
 //! Windows SDK's for this build's pointer width (so the 32-bit build checks them in a 32-bit
@@ -276,11 +281,17 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
                 lifecycle::cleanup_closes_everything(&session, &pipe())
             }),
         ]),
+        "startup" => Some(vec![
+            scenario("errors::startup_version", move |_| {
+                errors::startup_version(&entry()?)
+            }),
+            Step::Cleanup,
+        ]),
         _ => None,
     }
 }
 
-const SUITES: &[&str] = &["loopback", "pipe", "conformance"];
+const SUITES: &[&str] = &["loopback", "pipe", "conformance", "startup"];
 
 thread_local! {
     /// Set on scenario threads: their panics are reported as FAIL lines, not on stderr.
@@ -442,6 +453,7 @@ fn open_session(library: &str) -> Result<Ws2, String> {
 fn usage() -> ! {
     eprintln!("usage: wsp-e2e <provider-library-path | --catalog> <suite>...");
     eprintln!("       wsp-e2e <provider-library-path> conformance [--address PATTERN]...");
+    eprintln!("       wsp-e2e --catalog conformance --entries <provider-library-path> [--address PATTERN]...");
     eprintln!("       wsp-e2e --register|--unregister <provider-library-path>");
     eprintln!("suites: {}", SUITES.join(", "));
     std::process::exit(2);
@@ -469,9 +481,17 @@ fn main() {
     let mut patterns = Vec::new();
     let mut names = Vec::new();
     let mut rest = args[1..].iter();
+    let mut entries_from = None;
     while let Some(a) = rest.next() {
-        if a != "--address" {
+        if a != "--address" && a != "--entries" {
             names.push(a.clone());
+            continue;
+        }
+        if a == "--entries" {
+            match rest.next() {
+                Some(lib) => entries_from = Some(lib.clone()),
+                None => usage(),
+            }
             continue;
         }
         match rest.next().map(|p| conformance::Pattern::parse(p)) {
@@ -486,13 +506,20 @@ fn main() {
     let mut suites = Vec::new();
     for name in &names {
         if name == "conformance" {
-            if library == FROM_CATALOG {
-                eprintln!(
-                    "wsp-e2e: the conformance suite reads the entries of a library given by path"
-                );
-                usage();
-            }
-            suites.push((name.clone(), conformance::suite(&library, &patterns)));
+            let entries = match (&entries_from, library == FROM_CATALOG) {
+                (Some(lib), true) => lib.clone(),
+                (None, false) => library.clone(),
+                _ => {
+                    eprintln!(
+                        "wsp-e2e: the conformance suite reads the entries of a library given by path, or with --catalog of the one given by --entries"
+                    );
+                    usage();
+                }
+            };
+            suites.push((
+                name.clone(),
+                conformance::suite(&library, &entries, &patterns),
+            ));
             continue;
         }
         match suite(name, &library) {
