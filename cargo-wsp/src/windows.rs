@@ -224,7 +224,8 @@ fn trace_check(
         .wsp()
         .join("dll")
         .join(format!("{}-trace", profile(opts)));
-    let dll = build_dll(krate, home, opts, &dir, &["winsock-provider/trace"])?;
+    let copy = trace_copy(krate)?;
+    let dll = build_dll(&copy, home, opts, &dir, &["winsock-provider/trace"])?;
     step(&format!(
         "WSP_TRACE=1 WINEDEBUG=+debugstr wine wsp-e2e.exe {} startup (the trace lines reach Wine's debug output)",
         dll.display()
@@ -255,6 +256,30 @@ fn trace_check(
     let lines = output.lines().filter(|l| l.contains("wsp: ")).count();
     println!("    {} trace lines in Wine's debug output", lines);
     Ok(())
+}
+
+/// The crate as a standalone copy in `target/wsp/trace/<folder>` (as [`base_crate`] makes
+/// one), where the build with the runtime's `trace` feature may add the `tracing` crate to a
+/// lockfile: the crate's own lockfile does not hold it (features of a dependency are locked
+/// only when asked for) and stays as it is.
+fn trace_copy(krate: &Crate) -> Result<Crate, String> {
+    let manifest = krate.dir.join("Cargo.toml");
+    let text =
+        std::fs::read_to_string(&manifest).map_err(|e| format!("{}: {}", manifest.display(), e))?;
+    let copy = krate.wsp().join("trace").join(file_name(&krate.dir));
+    copy_tree(&krate.dir, &copy)?;
+    write_if_changed(
+        &copy.join("Cargo.toml"),
+        &standalone_manifest(&text, &krate.dir),
+    )?;
+    let lock = krate.root.join("Cargo.lock");
+    if !copy.join("Cargo.lock").is_file() {
+        std::fs::copy(&lock, copy.join("Cargo.lock"))
+            .map_err(|e| format!("{}: {}", lock.display(), e))?;
+    }
+    let mut crate_ = read_crate(copy)?;
+    crate_.root = krate.root.clone();
+    Ok(crate_)
 }
 
 /// Which of [`TRACE_LINES`] Wine's debug output `output` lacks (Wine prints each
@@ -564,7 +589,9 @@ fn toolchain() -> Result<(), String> {
 }
 
 /// The conformance driver: a package under `target/wsp/driver` whose binary is the toolkit's
-/// `wsp-e2e` (built from its source), depending on the same toolkit as the crate.
+/// `wsp-e2e` (built from its source), depending on the same toolkit as the crate. It asks for
+/// the runtime's `trace` feature, so that its lockfile, and so the vendored sources, hold the
+/// `tracing` crate the trace check's build of the DLL needs.
 fn driver_crate(krate: &Crate) -> Result<PathBuf, String> {
     let toolkit = krate.toolkit.clone().ok_or_else(|| {
         format!(
@@ -587,7 +614,7 @@ fn driver_crate(krate: &Crate) -> Result<PathBuf, String> {
          [package]\nname = \"wsp-conformance\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
          rust-version = \"1.63\"\npublish = false\n\n\
          [[bin]]\nname = \"wsp-e2e\"\npath = \"{main}\"\n\n\
-         [dependencies]\nwinsock-provider = {{ path = \"{tk}/runtime\" }}\n\
+         [dependencies]\nwinsock-provider = {{ path = \"{tk}/runtime\", features = [\"trace\"] }}\n\
          ws2-standin = {{ path = \"{tk}/standin\" }}\n\n[workspace]\n",
         main = slash(&main),
         tk = slash(&toolkit)
@@ -854,7 +881,9 @@ fn dll_dir(krate: &Crate, opts: &Options) -> PathBuf {
 }
 
 /// Builds, strips and checks the provider DLL, with the cargo `features` given (`pkg/feat`
-/// for a dependency's); returns the stripped DLL's path, in `out_dir`.
+/// for a dependency's; the lockfile may then gain what they add, from the vendored sources:
+/// give a copy of the crate, see [`trace_copy`]); returns the stripped DLL's path, in
+/// `out_dir`.
 fn build_dll(
     krate: &Crate,
     home: &Path,
@@ -880,13 +909,15 @@ fn build_dll(
     cmd.args([
         "build",
         "--offline",
-        "--locked",
         "--lib",
         "--target",
         TRIPLE,
         "-p",
         &krate.name,
     ]);
+    if features.is_empty() {
+        cmd.arg("--locked");
+    }
     if opts.release {
         cmd.arg("--release");
     }
