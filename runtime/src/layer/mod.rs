@@ -217,6 +217,11 @@ pub trait LayerBinding: Layer {
     type Mode: Mode<Layered<Self>>;
     /// What the attribute declared: the layer's GUID, name and the protocols it serves.
     const INFO: ProviderInfo;
+    /// The layer's LSP categories (`LSP_*` bits, the attribute's `categories = [...]`), which
+    /// `DllRegisterServer` gives its layered entry and chain entries
+    /// (`WSCSetProviderInfo(ProviderInfoLspCategories)`); 0, the default, leaves it
+    /// uncategorized.
+    const LSP_CATEGORIES: u32 = 0;
     /// The layer's process-wide runtime state (a `static` the attribute emits).
     fn state() -> &'static State<Layered<Self>>;
 }
@@ -303,7 +308,7 @@ macro_rules! __export_layer_where {
         where
             $($bound)*
         {
-            $crate::__private::register_layer::<$crate::Layered<$ty>>()
+            $crate::__private::register_layer::<$ty>()
         }
 
         /// Removes the layer's chains and layered entry (`regsvr32 /u`).
