@@ -9,10 +9,19 @@
 //! blocking; its readiness comes back through the lower provider's `WSPEventSelect` (see
 //! `watch.rs`).
 //!
-//! ```ignore
-//! #[winsock_provider(layered, name = "Counter", guid = "...", non_ifs,
-//!     protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP))]
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+//! use winsock_provider::{winsock_provider, Bufs, Layer, LayerContext, LayerSock, MsgFlags, WsaError};
+//!
+//! #[winsock_provider(layered, name = "Counter", guid = "5d0c8f3e-2a61-4b7d-9e04-c1f3a86b2d70",
+//!     non_ifs, protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP))]
 //! pub struct Counter;
+//!
+//! /// Each socket's own state.
+//! #[derive(Default)]
+//! pub struct Counts {
+//!     sent: AtomicUsize,
+//! }
 //!
 //! impl Layer for Counter {
 //!     type Socket = Counts;
