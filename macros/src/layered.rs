@@ -30,7 +30,9 @@ pub fn expand(input: TokenStream, m: &Model) -> TokenStream {
             let span = syn::spanned::Spanned::span(path);
             quote_spanned!(span=> | (#path) as u32)
         });
+        // The author's constant may be a `u32` already: the cast is for other integer types.
         quote! {
+            #[allow(clippy::unnecessary_cast)]
             const LSP_CATEGORIES: u32 = #bits #(#paths)*;
         }
     });

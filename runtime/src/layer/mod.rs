@@ -81,8 +81,47 @@ pub type LayerSock<L> = Sock<Layered<L>>;
 ///
 /// Put `#[winsock_provider(layered, ...)]` on the struct; the crate's DLL then exports
 /// `WSPStartup` as a layer (finding the next provider through the catalog) and a
-/// `DllRegisterServer` that installs it over the catalog's entries. A panic in any method is
-/// caught and reported to the caller as `WSAENETDOWN`.
+/// `DllRegisterServer` that installs it over the catalog's entries (with the attribute's
+/// `categories`, if any). A panic in any method is caught and reported to the caller as
+/// `WSAENETDOWN`.
+///
+/// Each method gets the layer socket; `sock.next()` ([`Next`]) is the socket below, with
+/// methods of the same names and arguments, and `*sock` derefs to your [`Layer::Socket`]. To
+/// change a call, override its method and call `next()` with what you want the provider below
+/// to see. A layer that redirects connects (what a proxifier does):
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use winsock_provider::{winsock_provider, Layer, LayerContext, LayerSock, SockAddr, WsaError};
+///
+/// #[winsock_provider(layered, name = "Redirector", guid = "9c41e7d2-06b3-4a85-bf19-2d7e5a0c8b63",
+///     non_ifs, categories = [LSP_REDIRECTOR],
+///     protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP))]
+/// pub struct Redirector;
+///
+/// impl Layer for Redirector {
+///     type Socket = ();
+///     fn startup(_: &LayerContext) -> Result<Self, WsaError> { Ok(Redirector) }
+///     // Covers `connect`, `WSAConnect` and `ConnectEx`.
+///     fn connect(&self, sock: &LayerSock<Self>, addr: &SockAddr) -> Result<(), WsaError> {
+///         let from: SocketAddr = "127.0.0.99:99".parse().unwrap();
+///         match addr {
+///             SockAddr::Inet(a) if *a == from => {
+///                 sock.next().connect(&SockAddr::Inet("127.0.0.1:4242".parse().unwrap()))
+///             }
+///             _ => sock.next().connect(addr),
+///         }
+///     }
+/// }
+/// ```
+///
+/// `getpeername` then answers the address connected to below; override [`Layer::peer_name`]
+/// to show the application the one it asked for.
+///
+/// The layer runs in the library ws2_32 (or the stand-in) loads from the catalog. A test that
+/// links the layer's crate and also installs its library has two copies: statics the test sets
+/// are not the ones the loaded layer reads, so configure a layer through what both see (the
+/// environment, a file, the registry).
 pub trait Layer: Sized + Send + Sync + 'static {
     /// The layer's own per-socket state (counters, rules...), created with `Default` for
     /// every socket, accepted ones included, and reached through the socket's `Deref`.
