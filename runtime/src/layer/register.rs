@@ -3,8 +3,8 @@
 //! each chain with its own GUID (`winsock_catalog::LayerSpec::chain_guid`), all with the layer's
 //! LSP categories; running it again updates the library path (and the categories, when the
 //! layer declares some) of those entries in place (ids, order and layers stacked on it
-//! unchanged); `regsvr32 /u` removes the layer (`Backend::deinstall_layer`: its chains and layered entry, with the chains
-//! of layers stacked on it rewritten to skip it).
+//! unchanged); `regsvr32 /u` removes the layer (`Backend::deinstall_layer`: its chains and
+//! layered entry, with the chains of layers stacked on it rewritten to skip it).
 
 use super::{LayerBinding, Layered};
 use crate::registry::state::{Binding, Mode};
