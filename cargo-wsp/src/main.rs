@@ -49,8 +49,10 @@ usage: cargo wsp new NAME [--stream | --ifs] [--family N --sockaddr MIN..MAX] [-
   build   (in a provider crate) builds its Windows DLL with Debian's rustc 1.63, strips it,
           checks its exports and prints its path
   test    (in a provider crate) builds the DLL and the crate's tests for Windows, runs the
-          tests under Wine, then the toolkit's conformance scenarios against the DLL
-          (not for layers yet: it says what a layer's tests would need under Wine)
+          tests under Wine, then the toolkit's conformance scenarios against the DLL; for a
+          layer, also builds its base provider's DLL, installs the base then the layer in
+          the Wine prefix's catalog (regsvr32) for the tests and the scenarios, which go
+          through the layer's chain entries, and removes both after (regsvr32 /u)
 
 See docs/author-guide.md in the toolkit.";
 

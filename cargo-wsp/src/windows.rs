@@ -51,7 +51,7 @@ struct Crate {
     addresses: Vec<String>,
     /// `[package.metadata.wsp] base`: the folder of the base provider a layer's tests install
     /// under it (set for layers only).
-    base: Option<String>,
+    base: Option<PathBuf>,
     /// The toolkit the crate depends on (the folder of its `winsock-provider` dependency's
     /// parent), where the conformance driver's source is.
     toolkit: Option<PathBuf>,
@@ -106,42 +106,77 @@ pub fn build_command(args: &[String]) -> Result<(), String> {
     // The conformance driver is resolved and vendored with the crate even here, so that
     // `build` and `test` share one vendored tree (and one set of build artifacts).
     let driver = driver_crate(&krate).ok();
-    let home = prepare(&krate, driver.as_deref())?;
-    let dll = build_dll(&krate, &home, &opts)?;
+    let extra: Vec<&Path> = driver.iter().map(PathBuf::as_path).collect();
+    let home = prepare(&krate, &extra)?;
+    let dll = build_dll(&krate, &home, &opts, &dll_dir(&krate, &opts), &[])?;
     println!("{}", dll.display());
     Ok(())
 }
 
 /// `cargo wsp test --wine [--release]`.
+///
+/// For a layer (`[package.metadata.wsp] base`), the base provider is built too (a standalone
+/// copy, [`base_crate`]), both DLLs are installed in the prefix's catalog (`regsvr32` of the
+/// base, then of the layer) for the tests and the conformance scenarios, which then run
+/// through the layer's chain entries, and removed after (`regsvr32 /u`).
 pub fn test_command(args: &[String]) -> Result<(), String> {
     let opts = options(args, "--wine")?;
     let krate = find_crate()?;
-    if let Some(base) = &krate.base {
-        return Err(layer_under_wine(&krate.name, base));
-    }
     toolchain()?;
     let driver = driver_crate(&krate)?;
-    let home = prepare(&krate, Some(&driver))?;
-    let dll = build_dll(&krate, &home, &opts)?;
+    let base = match &krate.base {
+        Some(dir) => Some(base_crate(&krate, dir)?),
+        None => None,
+    };
+    let mut extra = vec![driver.as_path()];
+    extra.extend(base.iter().map(|b| b.dir.as_path()));
+    let home = prepare(&krate, &extra)?;
+    let dlls = dll_dir(&krate, &opts);
+    let dll = build_dll(&krate, &home, &opts, &dlls, &[])?;
+    let base_dll = match &base {
+        Some(b) => Some(build_dll(b, &home, &opts, &dlls, &[])?),
+        None => None,
+    };
     let tests = build_tests(&krate, &home, &opts)?;
     let exe = build_driver(&krate, &driver, &home, &opts)?;
     let prefix = wine_prefix(&krate)?;
+    if let Some(b) = &base_dll {
+        install_layer(&prefix, b, &dll)?;
+    }
     let mut failed = Vec::new();
     for t in &tests {
         step(&format!("wine {}", t.display()));
-        let status = wine(&prefix, t, &krate.dir)?;
-        if !status {
+        let mut cmd = wine_command(&prefix);
+        cmd.arg(t)
+            .current_dir(&krate.dir)
+            .env(LIBRARY_DIR_ENV, windows_path(&dlls));
+        if !cmd.status().map_err(|e| format!("wine: {}", e))?.success() {
             failed.push(format!("test binary {}", file_name(t)));
         }
     }
-    let mut args = vec![dll.display().to_string(), "conformance".to_owned()];
-    for a in &krate.addresses {
+    let mut args = match &base_dll {
+        // Through the catalog: `socket()` finds the layer's chain over each base entry.
+        Some(b) => vec![
+            "--catalog".to_owned(),
+            "conformance".to_owned(),
+            "--entries".to_owned(),
+            windows_path(b),
+        ],
+        None => vec![dll.display().to_string(), "conformance".to_owned()],
+    };
+    let addresses = base.as_ref().map_or(&krate.addresses, |b| &b.addresses);
+    for a in addresses {
         args.push("--address".to_owned());
         args.push(a.clone());
     }
     step(&format!(
-        "wine wsp-e2e.exe {} (the toolkit's scenarios for the DLL's protocol entries)",
-        args.join(" ")
+        "wine wsp-e2e.exe {} (the toolkit's scenarios for the {}'s protocol entries)",
+        args.join(" "),
+        if base.is_some() {
+            "layer over the base provider"
+        } else {
+            "DLL"
+        }
     ));
     let log = krate.wsp().join("conformance.stderr");
     let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {}", log.display(), e))?;
@@ -157,6 +192,11 @@ pub fn test_command(args: &[String]) -> Result<(), String> {
             log.display()
         ));
     }
+    if let Some(b) = &base_dll {
+        failed.extend(uninstall_layer(&prefix, b, &dll));
+    } else if let Err(why) = trace_check(&krate, &home, &opts, &exe, &prefix) {
+        failed.push(why);
+    }
     if failed.is_empty() {
         println!("cargo wsp: all tests and conformance scenarios passed under Wine");
         Ok(())
@@ -165,17 +205,159 @@ pub fn test_command(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// Why `cargo wsp test --wine` does not run a layer's tests: what it would need.
-fn layer_under_wine(name: &str, base: &str) -> String {
-    format!(
-        "{} is a layer ([package.metadata.wsp] base = {}): cargo wsp test --wine does not run layers yet. \
-         Its tests need the base provider's DLL built for Windows and both DLLs installed in the Wine prefix's \
-         Winsock catalog (regsvr32 of the base, then of the layer) before they run, and cargo wsp sets up \
-         neither. `cargo test` runs the same tests through a catalog file on Linux, and \
-         `cargo wsp build --windows` builds the layer's DLL; the toolkit's tests/e2e/run-wine.sh \
-         (`layered` stage) shows the steps under Wine",
-        name, base
-    )
+/// The lines a DLL built with the runtime's `trace` feature writes under `WSP_TRACE=1` for
+/// the `startup` suite: the start-up and the clean-up.
+const TRACE_LINES: &[&str] = &["wsp: WSPStartup(", "wsp: WSPCleanup("];
+
+/// Tracing under Wine: builds the DLL again with the runtime's `trace` feature (beside the
+/// other, in `target/wsp/dll/<profile>-trace`), runs `wsp-e2e.exe <dll> startup` with
+/// `WSP_TRACE=1` and `WINEDEBUG=+debugstr`, and checks that Wine's debug output (its stderr,
+/// kept in `target/wsp/trace.stderr`) has the provider's trace lines.
+fn trace_check(
+    krate: &Crate,
+    home: &Path,
+    opts: &Options,
+    exe: &Path,
+    prefix: &Path,
+) -> Result<(), String> {
+    let dir = krate
+        .wsp()
+        .join("dll")
+        .join(format!("{}-trace", profile(opts)));
+    let copy = trace_copy(krate)?;
+    let dll = build_dll(&copy, home, opts, &dir, &["winsock-provider/trace"])?;
+    step(&format!(
+        "WSP_TRACE=1 WINEDEBUG=+debugstr wine wsp-e2e.exe {} startup (the trace lines reach Wine's debug output)",
+        dll.display()
+    ));
+    let log = krate.wsp().join("trace.stderr");
+    let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {}", log.display(), e))?;
+    let mut cmd = wine_command(prefix);
+    cmd.env("WSP_TRACE", "1")
+        .env("WINEDEBUG", "+debugstr")
+        .arg(exe)
+        .arg(windows_path(&dll))
+        .arg("startup")
+        .current_dir(exe.parent().unwrap_or(&krate.dir))
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    let status = cmd.status().map_err(|e| format!("wine: {}", e))?;
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let missing = missing_trace_lines(&output);
+    if !status.success() || !missing.is_empty() {
+        return Err(format!(
+            "tracing under Wine: wsp-e2e.exe startup with the trace build {} ({}), and Wine's debug output has no line with {} (it is in {})",
+            if status.success() { "passed" } else { "failed" },
+            status,
+            missing.join(", "),
+            log.display()
+        ));
+    }
+    let lines = output.lines().filter(|l| l.contains("wsp: ")).count();
+    println!("    {} trace lines in Wine's debug output", lines);
+    Ok(())
+}
+
+/// The crate as a standalone copy in `target/wsp/trace/<folder>` (as [`base_crate`] makes
+/// one), where the build with the runtime's `trace` feature may add the `tracing` crate to a
+/// lockfile: the crate's own lockfile does not hold it (features of a dependency are locked
+/// only when asked for) and stays as it is.
+fn trace_copy(krate: &Crate) -> Result<Crate, String> {
+    let manifest = krate.dir.join("Cargo.toml");
+    let text =
+        std::fs::read_to_string(&manifest).map_err(|e| format!("{}: {}", manifest.display(), e))?;
+    let copy = krate.wsp().join("trace").join(file_name(&krate.dir));
+    copy_tree(&krate.dir, &copy)?;
+    write_if_changed(
+        &copy.join("Cargo.toml"),
+        &standalone_manifest(&text, &krate.dir),
+    )?;
+    let lock = krate.root.join("Cargo.lock");
+    if !copy.join("Cargo.lock").is_file() {
+        std::fs::copy(&lock, copy.join("Cargo.lock"))
+            .map_err(|e| format!("{}: {}", lock.display(), e))?;
+    }
+    let mut crate_ = read_crate(copy)?;
+    crate_.root = krate.root.clone();
+    Ok(crate_)
+}
+
+/// Which of [`TRACE_LINES`] Wine's debug output `output` lacks (Wine prints each
+/// `OutputDebugStringA` call as `warn:debugstr:OutputDebugStringA "<text>"`).
+fn missing_trace_lines(output: &str) -> Vec<&'static str> {
+    TRACE_LINES
+        .iter()
+        .copied()
+        .filter(|want| {
+            !output
+                .lines()
+                .any(|l| l.contains("debugstr") && l.contains(want))
+        })
+        .collect()
+}
+
+/// The environment variable naming the folder of prebuilt provider libraries that
+/// `ws2_standin::build_library` returns instead of running cargo (see its documentation).
+const LIBRARY_DIR_ENV: &str = "WSP_LIBRARY_DIR";
+
+/// `path` as a Windows program under Wine names it (drive `Z:` is the Unix root).
+fn windows_path(path: &Path) -> String {
+    format!("Z:{}", path.display()).replace('/', "\\")
+}
+
+/// `wine regsvr32 /s [/u] <dll>` in the prefix, run in the DLL's folder; whether it
+/// succeeded.
+fn regsvr32(prefix: &Path, dll: &Path, install: bool) -> Result<bool, String> {
+    let mut cmd = wine_command(prefix);
+    cmd.arg("regsvr32").arg("/s");
+    if !install {
+        cmd.arg("/u");
+    }
+    cmd.arg(file_name(dll))
+        .current_dir(dll.parent().unwrap_or(Path::new(".")))
+        .stdout(Stdio::null());
+    let status = cmd.status().map_err(|e| format!("wine regsvr32: {}", e))?;
+    Ok(status.success())
+}
+
+/// Installs a layer's base provider, then the layer (which chains itself over the base's
+/// entries), in the prefix's catalog, after removing what an interrupted run may have left.
+fn install_layer(prefix: &Path, base: &Path, layer: &Path) -> Result<(), String> {
+    step(&format!(
+        "wine regsvr32 {} {} (the base provider, then the layer over it, in the prefix's catalog)",
+        file_name(base),
+        file_name(layer)
+    ));
+    for dll in [layer, base] {
+        regsvr32(prefix, dll, false)?;
+    }
+    for dll in [base, layer] {
+        if !regsvr32(prefix, dll, true)? {
+            uninstall_layer(prefix, base, layer);
+            return Err(format!(
+                "wine regsvr32 {} failed: its DllRegisterServer could not install it in the Wine prefix's catalog ({})",
+                file_name(dll),
+                prefix.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Removes the layer, then its base provider, from the prefix's catalog; what failed.
+fn uninstall_layer(prefix: &Path, base: &Path, layer: &Path) -> Vec<String> {
+    step(&format!(
+        "wine regsvr32 /u {} {}",
+        file_name(layer),
+        file_name(base)
+    ));
+    let mut failed = Vec::new();
+    for dll in [layer, base] {
+        if !regsvr32(prefix, dll, false).unwrap_or(false) {
+            failed.push(format!("wine regsvr32 /u {}", file_name(dll)));
+        }
+    }
+    failed
 }
 
 fn step(text: &str) {
@@ -238,7 +420,11 @@ fn run(mut cmd: Command, what: &str) -> Result<String, String> {
 }
 
 fn find_crate() -> Result<Crate, String> {
-    let dir = std::env::current_dir().map_err(|e| e.to_string())?;
+    read_crate(std::env::current_dir().map_err(|e| e.to_string())?)
+}
+
+/// The provider crate whose `Cargo.toml` is in `dir`.
+fn read_crate(dir: PathBuf) -> Result<Crate, String> {
     if !dir.join("Cargo.toml").is_file() {
         return Err(format!(
             "no Cargo.toml in {}: run cargo wsp in the provider crate's folder",
@@ -308,11 +494,7 @@ fn find_crate() -> Result<Crate, String> {
         .find(|d| d.get("name").str() == Some("winsock-provider"))
         .and_then(|d| d.get("path").str())
         .and_then(|p| Path::new(p).parent().map(Path::to_path_buf));
-    let base = wsp
-        .get("base")
-        .get("path")
-        .str()
-        .map(|p| dir.join(p).display().to_string());
+    let base = wsp.get("base").get("path").str().map(|p| dir.join(p));
     let root = meta
         .get("workspace_root")
         .str()
@@ -407,7 +589,9 @@ fn toolchain() -> Result<(), String> {
 }
 
 /// The conformance driver: a package under `target/wsp/driver` whose binary is the toolkit's
-/// `wsp-e2e` (built from its source), depending on the same toolkit as the crate.
+/// `wsp-e2e` (built from its source), depending on the same toolkit as the crate. It asks for
+/// the runtime's `trace` feature, so that its lockfile, and so the vendored sources, hold the
+/// `tracing` crate the trace check's build of the DLL needs.
 fn driver_crate(krate: &Crate) -> Result<PathBuf, String> {
     let toolkit = krate.toolkit.clone().ok_or_else(|| {
         format!(
@@ -430,13 +614,98 @@ fn driver_crate(krate: &Crate) -> Result<PathBuf, String> {
          [package]\nname = \"wsp-conformance\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
          rust-version = \"1.63\"\npublish = false\n\n\
          [[bin]]\nname = \"wsp-e2e\"\npath = \"{main}\"\n\n\
-         [dependencies]\nwinsock-provider = {{ path = \"{tk}/runtime\" }}\n\
+         [dependencies]\nwinsock-provider = {{ path = \"{tk}/runtime\", features = [\"trace\"] }}\n\
          ws2-standin = {{ path = \"{tk}/standin\" }}\n\n[workspace]\n",
         main = slash(&main),
         tk = slash(&toolkit)
     );
     write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
     Ok(dir)
+}
+
+/// A layer's base provider (`[package.metadata.wsp] base`, at `base`) as a standalone package
+/// in the layer's `target/wsp/base/<folder>`: its files but `target/` and hidden ones copied
+/// (a file only when it changed, so builds stay fresh), the path dependencies that leave its
+/// folder made absolute, and a `[workspace]` of its own, so that Debian's cargo builds it
+/// without reading the workspace around it (the toolkit's, for the templates).
+fn base_crate(krate: &Crate, base: &Path) -> Result<Crate, String> {
+    let manifest = base.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).map_err(|e| {
+        format!(
+            "the base provider of {} ([package.metadata.wsp] base): {}: {}",
+            krate.name,
+            manifest.display(),
+            e
+        )
+    })?;
+    let folder = base
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "base".to_owned());
+    let copy = krate.wsp().join("base").join(folder);
+    copy_tree(base, &copy)?;
+    write_if_changed(&copy.join("Cargo.toml"), &standalone_manifest(&text, base))?;
+    let mut crate_ = read_crate(copy)?;
+    // Built in the layer's Windows target folder, beside the layer, sharing its artifacts.
+    crate_.root = krate.root.clone();
+    Ok(crate_)
+}
+
+/// Copies the files of `from` into `to`, but `target/` and hidden files and folders, writing
+/// only the files whose bytes differ.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {}", to.display(), e))?;
+    let entries = std::fs::read_dir(from).map_err(|e| format!("{}: {}", from.display(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {}", from.display(), e))?;
+        let name = entry.file_name();
+        let skip = name.to_string_lossy().starts_with('.') || name == "target";
+        let path = entry.path();
+        if skip {
+            continue;
+        }
+        if path.is_dir() {
+            copy_tree(&path, &to.join(&name))?;
+        } else {
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {}", path.display(), e))?;
+            let dest = to.join(&name);
+            if std::fs::read(&dest).ok().as_deref() != Some(&bytes[..]) {
+                std::fs::write(&dest, &bytes).map_err(|e| format!("{}: {}", dest.display(), e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `manifest` (a package's `Cargo.toml`, in folder `dir`) for a copy elsewhere: every
+/// `path = "../..."` made absolute (paths inside the package stay as they are), and a
+/// `[workspace]` table if it has none.
+fn standalone_manifest(manifest: &str, dir: &Path) -> String {
+    let mut out = String::with_capacity(manifest.len() + 64);
+    let mut rest = manifest;
+    while let Some(at) = rest.find("path = \"") {
+        let start = at + "path = \"".len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        let value = &rest[..end];
+        if value == ".." || value.starts_with("../") || value.starts_with("..\\") {
+            let absolute = dir.join(value);
+            let absolute = absolute.canonicalize().unwrap_or(absolute);
+            out.push_str(&absolute.display().to_string().replace('\\', "/"));
+        } else {
+            out.push_str(value);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    if !manifest.lines().any(|l| l.trim() == "[workspace]") {
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str("\n# Added by cargo wsp: a standalone copy of the layer's base provider.\n[workspace]\n");
+    }
+    out
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
@@ -446,10 +715,11 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Resolves the crate (and the driver, if any) with the fallback rule, checks the lockfiles
-/// are version 3 with nothing newer than Rust 1.63, and vendors; returns the `CARGO_HOME` that
-/// points Debian's cargo at the vendored sources.
-fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
+/// Resolves the crate and the standalone packages in `extra` (the conformance driver, a
+/// layer's base provider) with the fallback rule, checks the lockfiles are version 3 with
+/// nothing newer than Rust 1.63, and vendors them all into one tree; returns the `CARGO_HOME`
+/// that points Debian's cargo at the vendored sources.
+fn prepare(krate: &Crate, extra: &[&Path]) -> Result<PathBuf, String> {
     step("resolving dependencies (rust-version 1.63 fallback, lockfile v3)");
     let config = krate.dir.join(".cargo/config.toml");
     let fallback =
@@ -461,8 +731,8 @@ fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
         );
     }
     let mut dirs = vec![krate.root.clone()];
-    if let Some(d) = driver {
-        // Start from the crate's lockfile so the driver uses the same versions.
+    for d in extra {
+        // Start from the crate's lockfile so the others use the same versions.
         let lock = krate.root.join("Cargo.lock");
         if lock.is_file() && !d.join("Cargo.lock").is_file() {
             std::fs::copy(&lock, d.join("Cargo.lock")).map_err(|e| e.to_string())?;
@@ -518,7 +788,7 @@ fn prepare(krate: &Crate, driver: Option<&Path>) -> Result<PathBuf, String> {
     std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
     let mut cmd = modern_cargo();
     cmd.current_dir(&krate.root).args(["vendor", "--locked"]);
-    if let Some(d) = driver {
+    for d in extra {
         cmd.arg("-s").arg(d.join("Cargo.toml"));
     }
     cmd.arg(&vendor);
@@ -604,13 +874,34 @@ fn cargo_json(mut cmd: Command, what: &str) -> Result<Vec<Json>, String> {
     Ok(messages)
 }
 
-/// Builds, strips and checks the provider DLL; returns the stripped DLL's path.
-fn build_dll(krate: &Crate, home: &Path, opts: &Options) -> Result<PathBuf, String> {
+/// Where the stripped DLLs go: the crate's `target/wsp/dll/<profile>` (a layer's base
+/// provider's DLL goes there too).
+fn dll_dir(krate: &Crate, opts: &Options) -> PathBuf {
+    krate.wsp().join("dll").join(profile(opts))
+}
+
+/// Builds, strips and checks the provider DLL, with the cargo `features` given (`pkg/feat`
+/// for a dependency's; the lockfile may then gain what they add, from the vendored sources:
+/// give a copy of the crate, see [`trace_copy`]); returns the stripped DLL's path, in
+/// `out_dir`.
+fn build_dll(
+    krate: &Crate,
+    home: &Path,
+    opts: &Options,
+    out_dir: &Path,
+    features: &[&str],
+) -> Result<PathBuf, String> {
     step(&format!(
-        "building {} for {} with Debian's cargo 1.65 / rustc 1.63 ({})",
+        "building {} for {} with Debian's cargo 1.65 / rustc 1.63 ({}{}{})",
         krate.name,
         TRIPLE,
-        profile(opts)
+        profile(opts),
+        if features.is_empty() {
+            ""
+        } else {
+            ", features "
+        },
+        features.join(",")
     ));
     let start = Instant::now();
     let target_dir = windows_target_dir(krate);
@@ -618,15 +909,20 @@ fn build_dll(krate: &Crate, home: &Path, opts: &Options) -> Result<PathBuf, Stri
     cmd.args([
         "build",
         "--offline",
-        "--locked",
         "--lib",
         "--target",
         TRIPLE,
         "-p",
         &krate.name,
     ]);
+    if features.is_empty() {
+        cmd.arg("--locked");
+    }
     if opts.release {
         cmd.arg("--release");
+    }
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
     }
     let messages = cargo_json(cmd, "the Windows build")?;
     let dll = messages
@@ -639,8 +935,7 @@ fn build_dll(krate: &Crate, home: &Path, opts: &Options) -> Result<PathBuf, Stri
         .ok_or_else(|| format!("the build produced no {}.dll", krate.lib))?;
     println!("    built in {:.1} s", start.elapsed().as_secs_f64());
 
-    let out_dir = krate.wsp().join("dll").join(profile(opts));
-    std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
     let stripped = out_dir.join(format!("{}.dll", krate.lib));
     let mut strip = Command::new("x86_64-w64-mingw32-strip");
     strip.arg("-o").arg(&stripped).arg(&dll);
@@ -776,14 +1071,6 @@ fn wine_command(prefix: &Path) -> Command {
     cmd
 }
 
-/// Runs `exe` under Wine in `dir`; whether it exited 0.
-fn wine(prefix: &Path, exe: &Path, dir: &Path) -> Result<bool, String> {
-    let mut cmd = wine_command(prefix);
-    cmd.arg(exe).current_dir(dir);
-    let status = cmd.status().map_err(|e| format!("wine: {}", e))?;
-    Ok(status.success())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -803,16 +1090,41 @@ mod tests {
     }
 
     #[test]
-    fn a_layer_under_wine_is_refused_naming_what_is_missing() {
-        let why = layer_under_wine("my-layer", "/tk/templates/provider-stream");
-        assert!(why.starts_with("my-layer is a layer"), "{}", why);
-        for missing in [
-            "/tk/templates/provider-stream",
-            "base provider's DLL",
-            "regsvr32",
-        ] {
-            assert!(why.contains(missing), "{}", why);
-        }
+    fn a_base_manifest_becomes_standalone() {
+        let manifest = "[package]\nname = \"b\"\n\n[lib]\npath = \"src/lib.rs\"\n\n\
+                        [dependencies]\nwinsock-provider = { path = \"../../runtime\", version = \"0.1.0\" }\n";
+        let out = standalone_manifest(manifest, Path::new("/nowhere/tk/templates/base"));
+        assert!(
+            out.contains(
+                "winsock-provider = { path = \"/nowhere/tk/templates/base/../../runtime\", version"
+            ),
+            "{}",
+            out
+        );
+        assert!(out.contains("path = \"src/lib.rs\""), "{}", out);
+        assert!(out.ends_with("[workspace]\n"), "{}", out);
+        let again = standalone_manifest(&out, Path::new("/elsewhere"));
+        assert_eq!(again.matches("[workspace]").count(), 1, "{}", again);
+    }
+
+    #[test]
+    fn trace_lines_are_looked_for_in_wines_debug_output() {
+        let seen = "0124:warn:debugstr:OutputDebugStringA \"wsp: WSPStartup(version=514) -> 0 in 3.0 us\\n\"\n\
+                    0124:warn:debugstr:OutputDebugStringA \"wsp: WSPCleanup() -> 0 in 1.0 us\\n\"\n";
+        assert!(missing_trace_lines(seen).is_empty());
+        assert_eq!(
+            missing_trace_lines("wsp: WSPStartup(version=514) -> 0\n"),
+            TRACE_LINES.to_vec()
+        );
+        assert_eq!(
+            missing_trace_lines(seen.lines().next().unwrap()),
+            vec!["wsp: WSPCleanup("]
+        );
+    }
+
+    #[test]
+    fn wine_paths_are_on_drive_z() {
+        assert_eq!(windows_path(Path::new("/tmp/a/b.dll")), "Z:\\tmp\\a\\b.dll");
     }
 
     #[test]

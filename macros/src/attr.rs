@@ -22,6 +22,8 @@ pub struct Args {
     pub non_ifs: Option<Word>,
     /// `layered`: the struct is a layer (`winsock_provider::Layer`).
     pub layered: Option<Word>,
+    /// `categories = [LSP_...]`: a layer's LSP categories.
+    pub categories: Option<Categories>,
     /// Each `protocol(...)`, in order.
     #[darling(multiple, rename = "protocol")]
     pub protocols: Vec<ProtocolArg>,
@@ -768,6 +770,178 @@ impl FromMeta for ProviderFlags {
     }
 }
 
+/// `LSP_*`, the categories `WSCSetProviderInfo(ProviderInfoLspCategories)` takes.
+pub const LSP_CATEGORIES: &[(&str, u32)] = &[
+    ("LSP_INSPECTOR", 0x0000_0001),
+    ("LSP_REDIRECTOR", 0x0000_0002),
+    ("LSP_PROXY", 0x0000_0004),
+    ("LSP_FIREWALL", 0x0000_0008),
+    ("LSP_INBOUND_MODIFY", 0x0000_0010),
+    ("LSP_OUTBOUND_MODIFY", 0x0000_0020),
+    ("LSP_CRYPTO_COMPRESS", 0x0000_0040),
+    ("LSP_LOCAL_CACHE", 0x0000_0080),
+    ("LSP_SYSTEM", 0x8000_0000),
+];
+
+/// Every bit an LSP category has.
+const LSP_ALL: u32 = 0x8000_00FF;
+
+/// What to write for `categories`, in messages.
+const CATEGORIES_EXAMPLE: &str = "categories = [LSP_PROXY, LSP_SYSTEM]";
+
+/// `categories = ...`: a layer's LSP categories, or-ed together.
+pub struct Categories {
+    /// The option's name, where errors about the option as a whole point.
+    pub key_span: Span,
+    /// The bits given by name or literal.
+    pub bits: u32,
+    /// The author's constants, or-ed in where the generated code is compiled.
+    pub paths: Vec<syn::Path>,
+}
+
+impl FromMeta for Categories {
+    fn from_meta(item: &Meta) -> Result<Self> {
+        let key_span = item.path().span();
+        let expr = match item {
+            Meta::List(_) => {
+                return Err(Error::custom(format!(
+                    "`categories` takes a value: write `{}`",
+                    CATEGORIES_EXAMPLE
+                ))
+                .with_span(item))
+            }
+            _ => value(item, CATEGORIES_EXAMPLE)?,
+        };
+        let elements: Vec<&Expr> = match expr {
+            Expr::Array(array) => array.elems.iter().collect(),
+            single => vec![single],
+        };
+        let mut errors = Error::accumulator();
+        let mut out = Categories {
+            key_span,
+            bits: 0,
+            paths: Vec::new(),
+        };
+        for element in elements {
+            let mut element = element;
+            while let Expr::Group(group) = element {
+                element = &group.expr;
+            }
+            match category(element) {
+                Ok(Category::Bits(bits, span)) if out.bits & bits != 0 => errors.push(
+                    Error::custom("this category is listed twice: remove one").with_span(&span),
+                ),
+                Ok(Category::Bits(bits, _)) => out.bits |= bits,
+                Ok(Category::Path(path)) => out.paths.push(path),
+                Err(e) => errors.push(e),
+            }
+        }
+        errors.finish_with(out)
+    }
+}
+
+/// One element of `categories`.
+enum Category {
+    /// A name or a literal, and where it was written.
+    Bits(u32, Span),
+    /// The author's constant.
+    Path(syn::Path),
+}
+
+fn category(expr: &Expr) -> Result<Category> {
+    let names = || {
+        let names: Vec<String> = LSP_CATEGORIES
+            .iter()
+            .map(|e| format!("`{}`", e.0))
+            .collect();
+        names.join(", ")
+    };
+    match expr {
+        Expr::Path(p) if p.qself.is_none() => {
+            let last = match p.path.segments.last() {
+                Some(segment) => segment.ident.to_string(),
+                None => return Err(Error::custom("expected a category").with_span(p)),
+            };
+            let known = LSP_CATEGORIES.iter().find(|e| e.0 == last);
+            if p.path.get_ident().is_none() {
+                // A path of several segments is the author's constant, unless it spells out
+                // a Winsock name the attribute knows bare.
+                return match known {
+                    Some(entry) => {
+                        Err(Error::custom(format!("write the bare name: `{}`", entry.0))
+                            .with_span(&p.path))
+                    }
+                    None => Ok(Category::Path(p.path.clone())),
+                };
+            }
+            if let Some(entry) = known {
+                return Ok(Category::Bits(entry.1, p.span()));
+            }
+            // A name meant as a category (`PROXY`, `lsp_proxy`, `LSP_PROXI`) gets a
+            // suggestion; any other name is the author's constant.
+            let upper = last.to_ascii_uppercase();
+            let prefixed = format!("LSP_{}", upper);
+            let close = LSP_CATEGORIES
+                .iter()
+                .find(|e| e.0 == prefixed || e.0 == upper)
+                .map(|e| e.0)
+                .or_else(|| {
+                    if upper.starts_with("LSP_") {
+                        did_you_mean(&last, LSP_CATEGORIES.iter().map(|e| e.0))
+                    } else {
+                        None
+                    }
+                });
+            match close {
+                Some(close) => Err(Error::custom(format!(
+                    "unknown LSP category `{}`; did you mean `{}`?",
+                    last, close
+                ))
+                .with_span(&p.path)),
+                None => Ok(Category::Path(p.path.clone())),
+            }
+        }
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(int), ..
+        }) => match int.base10_parse::<u32>() {
+            Ok(bits) if bits & !LSP_ALL == 0 => Ok(Category::Bits(bits, int.span())),
+            Ok(bits) => Err(Error::custom(format!(
+                "{:#x} has bits no LSP category has ({:#x}): list the categories by name, \
+                 like `{}` (they are {})",
+                bits,
+                bits & !LSP_ALL,
+                CATEGORIES_EXAMPLE,
+                names()
+            ))
+            .with_span(int)),
+            Err(_) => Err(Error::custom(format!(
+                "{} does not fit the 32-bit LSP categories",
+                int.base10_digits()
+            ))
+            .with_span(int)),
+        },
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => {
+            let text = s.value();
+            let message = match LSP_CATEGORIES.iter().find(|e| e.0 == text) {
+                Some(entry) => format!("write `{}` without quotes", entry.0),
+                None => format!(
+                    "`categories` lists {}, integer literals or constants of yours, not strings",
+                    names()
+                ),
+            };
+            Err(Error::custom(message).with_span(s))
+        }
+        other => Err(Error::custom(format!(
+            "`categories` lists {}, integer literals or constants of yours: write `{}`",
+            names(),
+            CATEGORIES_EXAMPLE
+        ))
+        .with_span(other)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -828,6 +1002,49 @@ mod tests {
         );
         let err = flag_bit(&PROVIDER_FLAGS, "zzz").unwrap_err();
         assert!(err.contains("matches_protocol_zero"), "{}", err);
+    }
+
+    fn categories(text: &str) -> Result<Categories> {
+        let meta: Meta = syn::parse_str(&format!("categories = {}", text)).unwrap();
+        Categories::from_meta(&meta)
+    }
+
+    #[test]
+    fn categories_take_names_literals_and_constants() {
+        let c = categories("[LSP_PROXY, LSP_SYSTEM]").unwrap();
+        assert_eq!((c.bits, c.paths.len()), (0x8000_0004, 0));
+        let c = categories("LSP_INSPECTOR").unwrap();
+        assert_eq!(c.bits, 1);
+        let c = categories("[0x80000000, my::CATEGORIES, REDIRECTS]").unwrap();
+        assert_eq!((c.bits, c.paths.len()), (0x8000_0000, 2));
+        assert_eq!(categories("[]").unwrap().bits, 0);
+    }
+
+    #[test]
+    fn category_mistakes_say_what_to_write() {
+        let message = |text: &str| categories(text).err().expect(text).to_string();
+        assert!(message("[lsp_proxy]").ends_with("did you mean `LSP_PROXY`?"));
+        assert!(message("[PROXY]").ends_with("did you mean `LSP_PROXY`?"));
+        assert!(message("[LSP_FIREWAL]").ends_with("did you mean `LSP_FIREWALL`?"));
+        assert!(message("[LSP_PROXY, LSP_PROXY]").contains("listed twice"));
+        assert!(message("[\"LSP_PROXY\"]").contains("without quotes"));
+        assert!(message("[winsock::LSP_PROXY]").contains("bare name"));
+        assert!(message("0x100").contains("bits no LSP category has (0x100)"));
+        assert!(message("[-1]").contains("`categories` lists"));
+        let list: Meta = syn::parse_str("categories(LSP_PROXY)").unwrap();
+        let err = Categories::from_meta(&list).err().unwrap().to_string();
+        assert!(
+            err.contains("categories = [LSP_PROXY, LSP_SYSTEM]"),
+            "{}",
+            err
+        );
+    }
+
+    #[test]
+    fn the_category_names_are_the_catalogs() {
+        assert_eq!(LSP_CATEGORIES.len(), 9);
+        let all = LSP_CATEGORIES.iter().fold(0, |a, e| a | e.1);
+        assert_eq!(all, LSP_ALL);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What to emit when the attribute is wrong: the item as written, a stand-in `Binding` impl
-//! so code naming the provider does not fail a second time, and the errors.
+//! (`LayerBinding` for a layer) so code naming the provider does not fail a second time, and
+//! the errors.
 
 use darling::ast::NestedMeta;
 use darling::Error;
@@ -15,6 +16,13 @@ pub fn expand(
     errors: Error,
 ) -> TokenStream {
     let stub = match (item, krate(args)) {
+        (Some(Item::Struct(s)), Some(k)) if is_layered(args) => {
+            if s.generics.params.is_empty() {
+                layer_stub(&s.ident, &k)
+            } else {
+                TokenStream::new()
+            }
+        }
         (Some(item), Some(k)) => stub(item, &k),
         _ => TokenStream::new(),
     };
@@ -54,6 +62,40 @@ fn krate(args: &TokenStream) -> Option<syn::Path> {
         }
     }
     Some(syn::parse_quote!(::winsock_provider))
+}
+
+/// Whether the arguments declare a layer (a bare `layered` among them).
+fn is_layered(args: &TokenStream) -> bool {
+    let items = NestedMeta::parse_meta_list(args.clone()).unwrap_or_default();
+    items
+        .iter()
+        .any(|item| matches!(item, NestedMeta::Meta(Meta::Path(p)) if p.is_ident("layered")))
+}
+
+/// A `LayerBinding` impl with no protocols, bounded on the `Layer` impl the author writes (a
+/// struct that has one then gets no second error). A generic layer struct (an error of its
+/// own) gets none.
+fn layer_stub(ident: &syn::Ident, k: &syn::Path) -> TokenStream {
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #k::__private::LayerBinding for #ident
+            where
+                #ident: #k::Layer,
+            {
+                type Mode = #k::__private::NonIfs;
+                const INFO: #k::__private::ProviderInfo = #k::__private::ProviderInfo {
+                    name: "",
+                    description: "",
+                    guid: #k::__private::Guid(0),
+                    protocols: &[],
+                };
+                fn state() -> &'static #k::__private::State<#k::__private::Layered<Self>> {
+                    ::core::unreachable!("#[winsock_provider] failed to expand")
+                }
+            }
+        };
+    }
 }
 
 /// A `Binding` impl with no protocols, for the types a provider can be.

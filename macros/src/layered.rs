@@ -21,6 +21,21 @@ pub fn expand(input: TokenStream, m: &Model) -> TokenStream {
     let protocols = m.protocols.iter().map(|p| protocol_spec(k, p));
     let self_ty = quote_spanned!(ident.span()=> #ident);
     let once = once_per_crate(ident.span());
+    let categories = m.categories.as_ref().map(|c| {
+        let bits = syn::LitInt::new(
+            &format!("0x{:x}u32", c.bits),
+            proc_macro2::Span::call_site(),
+        );
+        let paths = c.paths.iter().map(|path| {
+            let span = syn::spanned::Spanned::span(path);
+            quote_spanned!(span=> | (#path) as u32)
+        });
+        // The author's constant may be a `u32` already: the cast is for other integer types.
+        quote! {
+            #[allow(clippy::unnecessary_cast)]
+            const LSP_CATEGORIES: u32 = #bits #(#paths)*;
+        }
+    });
     let mode_ty = match m.mode {
         Mode::Ifs(span) => respan(quote!(#k::__private::IfsLayer), span),
         Mode::NonIfs(span) => respan(quote!(#k::__private::NonIfs), span),
@@ -36,6 +51,8 @@ pub fn expand(input: TokenStream, m: &Model) -> TokenStream {
                 #layer_bound
             {
                 type Mode = #mode_ty;
+
+                #categories
 
                 const INFO: #k::__private::ProviderInfo = #k::__private::ProviderInfo {
                     name: #name,
@@ -94,6 +111,36 @@ mod tests {
             assert!(text.contains(expected), "{}\nnot in\n{}", expected, text);
         }
         assert!(!text.contains("compile_error"));
+    }
+
+    #[test]
+    fn categories_become_the_bindings_constant() {
+        let layer = |categories: TokenStream| {
+            crate::expand::winsock_provider(
+                quote!(
+                    layered,
+                    name = "L",
+                    guid = "6f1c2a3e-8d4b-4c5a-9e7f-0a1b2c3d4e60",
+                    non_ifs,
+                    #categories
+                    protocol(family = AF_INET, socket_type = SOCK_STREAM)
+                ),
+                quote!(
+                    pub struct L;
+                ),
+            )
+            .to_string()
+        };
+        let out = layer(quote!(categories = [LSP_PROXY, crate::MINE, LSP_SYSTEM],));
+        assert!(!out.contains("compile_error"), "{}", out);
+        assert!(
+            out.contains("const LSP_CATEGORIES : u32 = 0x80000004u32 | (crate :: MINE) as u32 ;"),
+            "{}",
+            out
+        );
+        // Without `categories`, the trait's default (0) stands.
+        let out = layer(TokenStream::new());
+        assert!(!out.contains("LSP_CATEGORIES"), "{}", out);
     }
 
     #[test]

@@ -32,7 +32,8 @@ use proc_macro::TokenStream;
 /// crate's DLL exports `WSPStartup` (and `WspEnumProviderProtocols`) serving the declared
 /// protocol entries.
 ///
-/// ```ignore
+/// ```
+/// # use winsock_provider::{winsock_provider, Provider, SocketRequest, StartupContext, WsaError};
 /// #[winsock_provider(
 ///     name = "Loopback",                      // required
 ///     description = "In-process TCP/UDP",     // optional; defaults to `name`
@@ -48,13 +49,20 @@ use proc_macro::TokenStream;
 ///                                             // of yours; default 0
 ///         service_flags(guaranteed_delivery, guaranteed_order, graceful_close),
 ///         provider_flags(matches_protocol_zero),
-///         max_message_size = 65467,           // not on SOCK_STREAM entries
 ///         min_sockaddr = 16, max_sockaddr = 16,
 ///     ),
-///     protocol(family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP),
+///     protocol(
+///         family = AF_INET, socket_type = SOCK_DGRAM, protocol = IPPROTO_UDP,
+///         max_message_size = 65467,           // not on SOCK_STREAM entries
+///     ),
 ///     crate = "winsock_provider",             // optional; the path of the runtime crate
 /// )]
 /// pub struct Loopback { /* any fields */ }
+/// # impl Provider for Loopback {
+/// #     type Socket = ();
+/// #     fn startup(_: &StartupContext) -> Result<Self, WsaError> { Ok(Loopback {}) }
+/// #     fn socket(&self, _: &SocketRequest) -> Result<(), WsaError> { Ok(()) }
+/// # }
 /// ```
 ///
 /// * `non_ifs`: socket handles come from ws2_32 (`WPUCreateSocketHandle`). `ifs`: each socket
@@ -101,6 +109,46 @@ use proc_macro::TokenStream;
 /// A `non_ifs` provider whose `Socket` type also implements `IfsSocket` is allowed: such a
 /// provider may wrap OS handles internally (a layered transport, say) without making them the
 /// socket handles; `non_ifs` decides, and `os_handle` is never called.
+///
+/// # Layers
+///
+/// `layered` makes the struct a layered service provider: it implements
+/// `winsock_provider::Layer` instead of `Provider` (every method forwards to the next provider
+/// unless overridden), and the DLL also exports `DllRegisterServer`/`DllUnregisterServer`, so
+/// `regsvr32 layer.dll` installs it over the catalog's entries of the protocols it declares.
+/// `ifs`/`non_ifs` say whose handles the application gets: `non_ifs` the layer's own, `ifs` the
+/// provider below's. `categories` gives the layer its LSP categories, which `regsvr32` writes
+/// on its layered entry and every chain entry (`WSCSetProviderInfo(ProviderInfoLspCategories)`);
+/// applications that ws2_32 categorizes (`WSCSetApplicationCategory`) load the layer only when
+/// the categories permit it. Without `categories` the layer is installed uncategorized.
+///
+/// ```
+/// # use winsock_provider::{winsock_provider, Layer, LayerContext, WsaError};
+/// /// A category of this crate's own, named by its path.
+/// const CACHES: u32 = 0x80; // LSP_LOCAL_CACHE
+///
+/// #[winsock_provider(
+///     layered,
+///     name = "Proxifier",
+///     guid = "0e4b6d2a-93c1-4f57-8a2e-5d71c9b3f046",
+///     non_ifs,
+///     categories = [LSP_PROXY, LSP_REDIRECTOR, CACHES],
+///     protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP),
+/// )]
+/// pub struct Proxifier;
+///
+/// impl Layer for Proxifier {
+///     type Socket = ();
+///     fn startup(_: &LayerContext) -> Result<Self, WsaError> { Ok(Proxifier) }
+/// }
+/// ```
+///
+/// * `categories = [...]` lists the `LSP_*` names `LSP_INSPECTOR LSP_REDIRECTOR LSP_PROXY
+///   LSP_FIREWALL LSP_INBOUND_MODIFY LSP_OUTBOUND_MODIFY LSP_CRYPTO_COMPRESS LSP_LOCAL_CACHE
+///   LSP_SYSTEM`, integer literals of those bits, or paths of integer constants of yours
+///   (or-ed together, each cast to `u32`); a single value needs no brackets
+///   (`categories = LSP_SYSTEM`). `LSP_SYSTEM` is what lets system services load the layer.
+///   Only on a `layered` struct.
 #[proc_macro_attribute]
 pub fn winsock_provider(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::winsock_provider(args.into(), input.into()).into()

@@ -29,6 +29,16 @@ pub struct Model {
     pub protocols: Vec<Entry>,
     /// `layered`, where it was written: the struct is a layer.
     pub layered: Option<Span>,
+    /// A layer's LSP categories (`categories = ...`; only with `layered`).
+    pub categories: Option<LspCategories>,
+}
+
+/// `categories = ...`, checked: the bits known at expansion time and the author's constants.
+pub struct LspCategories {
+    /// The `LSP_*` names and literals, or-ed together.
+    pub bits: u32,
+    /// The author's constants.
+    pub paths: Vec<syn::Path>,
 }
 
 /// The descriptor mode and where it was written.
@@ -189,6 +199,7 @@ pub fn check(args: TokenStream, item: &Item) -> Result<Model> {
             guid: declared.guid,
             protocols: declared.protocols,
             layered: declared.layered,
+            categories: declared.categories,
         }),
         _ => None,
     };
@@ -255,6 +266,7 @@ struct Declared {
     guid: u128,
     protocols: Vec<Entry>,
     layered: Option<Span>,
+    categories: Option<LspCategories>,
 }
 
 /// The options every provider needs, found by name among the raw arguments, so they are
@@ -329,6 +341,7 @@ const OPTIONS: &[&str] = &[
     "ifs",
     "non_ifs",
     "layered",
+    "categories",
     "protocol",
     "crate",
 ];
@@ -436,6 +449,21 @@ fn check_args(args: Args) -> Result<Declared> {
     };
 
     let layered = args.layered.as_ref().map(|w| w.span);
+    let categories = args.categories.map(|c| {
+        if layered.is_none() {
+            errors.push(
+                Error::custom(
+                    "`categories` are LSP categories, which only a layered provider has: add \
+                     `layered` to make this struct a layer, or remove `categories`",
+                )
+                .with_span(&c.key_span),
+            );
+        }
+        LspCategories {
+            bits: c.bits,
+            paths: c.paths,
+        }
+    });
     errors.finish_with(Declared {
         krate,
         mode,
@@ -444,6 +472,7 @@ fn check_args(args: Args) -> Result<Declared> {
         guid,
         protocols,
         layered,
+        categories,
     })
 }
 
@@ -802,8 +831,12 @@ mod tests {
     fn the_option_list_matches_args() {
         for option in OPTIONS {
             let item: NestedMeta = syn::parse_str(&format!("{} = 0", option)).unwrap();
-            let err = Args::from_list(&[item]).err().expect("0 is no valid value");
-            assert!(!err.to_string().contains("Unknown field"), "{}", err);
+            // `categories = 0` is valid (no category); every other option refuses 0.
+            if let Err(err) = Args::from_list(&[item]) {
+                assert!(!err.to_string().contains("Unknown field"), "{}", err);
+            } else {
+                assert_eq!(*option, "categories");
+            }
         }
     }
 
@@ -840,7 +873,7 @@ mod tests {
             text,
             [
                 "unknown option `colour`: the options are `name`, `description`, `guid`, \
-                 `ifs`, `non_ifs`, `layered`, `protocol`, `crate`",
+                 `ifs`, `non_ifs`, `layered`, `categories`, `protocol`, `crate`",
                 "unknown `protocol(...)` option `famly`; did you mean `family`?",
             ],
         );

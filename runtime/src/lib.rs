@@ -1,6 +1,6 @@
 //! Write a Winsock 2 transport service provider as a plain Rust trait implementation.
 //!
-//! ```ignore
+//! ```
 //! use winsock_provider::{winsock_provider, Provider, SocketRequest, StartupContext, WsaError};
 //!
 //! #[winsock_provider(
@@ -16,6 +16,10 @@
 //!     fn startup(_: &StartupContext) -> Result<Self, WsaError> { Ok(Null) }
 //!     fn socket(&self, _: &SocketRequest) -> Result<(), WsaError> { Ok(()) }
 //! }
+//!
+//! // What ws2_32 (or the `ws2-standin` crate, in tests) loads:
+//! let entry = winsock_provider::entry_points::<Null>();
+//! # let _ = entry;
 //! ```
 //!
 //! The attribute exports `WSPStartup` (and `WspEnumProviderProtocols`, the provider's protocol

@@ -2,15 +2,29 @@
 //! ws2_32's side of the SPI and offers a Winsock-shaped API, so that a provider's `cargo test`
 //! reads like application code.
 //!
-//! ```ignore
+//! ```
 //! use ws2_standin::{sys::*, SockAddr, Ws2};
+//! # use winsock_provider::{winsock_provider, Provider, Sock, SocketRequest, StartupContext};
+//! # use winsock_provider::WsaError;
+//! # #[winsock_provider(name = "Mine", guid = "2b7f0c94-5e1a-4d36-8c92-a0e6f3d1b457", non_ifs,
+//! #     protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP))]
+//! # pub struct MyProvider;
+//! # impl Provider for MyProvider {
+//! #     type Socket = ();
+//! #     fn startup(_: &StartupContext) -> Result<Self, WsaError> { Ok(MyProvider) }
+//! #     fn socket(&self, _: &SocketRequest) -> Result<(), WsaError> { Ok(()) }
+//! #     fn bind(&self, _: &Sock<Self>, _: &SockAddr) -> Result<(), WsaError> { Ok(()) }
+//! # }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!
 //! let ws = Ws2::new();
-//! ws.load(winsock_provider::entry_points::<my_provider::MyProvider>())?;  // or load_library(path)
+//! ws.load(winsock_provider::entry_points::<MyProvider>())?;  // or load_library(path)
 //! let s = ws.socket(AF_INET as i32, SOCK_STREAM, IPPROTO_TCP)?;
 //! ws.bind(s, &SockAddr::Inet("127.0.0.1:0".parse().unwrap()))?;
 //! ws.closesocket(s)?;
 //! ws.cleanup();
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! Beyond blocking calls it plays ws2_32's part in overlapped I/O and notification (events,
@@ -43,7 +57,7 @@ pub mod scenarios;
 mod session;
 
 pub use api::{ext, AddrBuf, CompletionPort, Ws2, FD_SETSIZE};
-pub use build::build_library;
+pub use build::{build_library, LIBRARY_DIR_ENV};
 pub use catalog::CatalogEntry;
 pub use host::kernel::{
     Completion, ERROR_ABANDONED_WAIT_0, WSA_INFINITE, WSA_MAXIMUM_WAIT_EVENTS, WSA_WAIT_EVENT_0,

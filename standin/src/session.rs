@@ -11,12 +11,25 @@ use winsock_provider::EntryPoints;
 
 /// A stand-in session with its provider loaded, for one test.
 ///
-/// ```ignore
+/// ```
+/// # use winsock_provider::{winsock_provider, Provider, SocketRequest, StartupContext, WsaError};
+/// # use ws2_standin::sys::{AF_INET, IPPROTO_TCP, SOCK_STREAM};
+/// # #[winsock_provider(name = "Mine", guid = "2b7f0c94-5e1a-4d36-8c92-a0e6f3d1b458", non_ifs,
+/// #     protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP))]
+/// # pub struct MyProvider;
+/// # impl Provider for MyProvider {
+/// #     type Socket = ();
+/// #     fn startup(_: &StartupContext) -> Result<Self, WsaError> { Ok(MyProvider) }
+/// #     fn socket(&self, _: &SocketRequest) -> Result<(), WsaError> { Ok(()) }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let ws = ws2_standin::Session::load(winsock_provider::entry_points::<MyProvider>())?;
-/// let s = ws.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)?;   // any `Ws2` call
+/// let s = ws.socket(AF_INET as i32, SOCK_STREAM, IPPROTO_TCP)?;   // any `Ws2` call
 /// ws.closesocket(s)?;
 /// // dropped: fails the test if a socket this session opened is still open, then runs
 /// // WSPCleanup and, at the provider's last clean-up in the process, its leak check
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// Each session hands out its non-IFS handle values from a range of its own (on Windows, where

@@ -110,9 +110,11 @@ pub use name::{name_of, sockaddr, MAX_NAME_LEN, MAX_SOCKADDR_LEN, SUN_PATH_LEN};
 use core::num::NonZeroU32;
 use std::sync::atomic::{AtomicI32, Ordering};
 use winsock_provider::sys::{self, SOCKET};
+#[cfg(unix)]
+use winsock_provider::Ready;
 use winsock_provider::{
-    winsock_provider, Bufs, BufsMut, IfsSocket, MsgFlags, OptInput, OptValue, Provider, Ready,
-    Shutdown, Sock, SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
+    winsock_provider, Bufs, BufsMut, IfsSocket, MsgFlags, OptInput, OptValue, Provider, Shutdown,
+    Sock, SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
 };
 
 /// Whether a call may wait.
@@ -140,7 +142,8 @@ impl Wait {
     protocol(name = "Pipe stream", family = AF_UNIX, socket_type = SOCK_STREAM, protocol = 0),
 )]
 pub struct Pipe {
-    /// Watches the sockets' OS handles and signals their readiness.
+    /// Watches the sockets' OS handles and signals their readiness (Unix; nothing to watch on
+    /// Windows, whose back end signals no readiness).
     watcher: backend::Watcher,
 }
 
@@ -392,12 +395,14 @@ impl Provider for Pipe {
         backend::Socket::from_duplicate(reserved).map(PipeSocket::new)
     }
 
+    #[cfg(unix)]
     fn attached(&self, sock: &Sock<Self>) {
         // A socket whose watch cannot start (no thread, no descriptors left) still works;
         // its readiness is then only what `readiness` finds when asked.
         let _ = sock.os.attach(&self.watcher, sock.notifier());
     }
 
+    #[cfg(unix)]
     fn readiness(&self, sock: &Sock<Self>) -> Ready {
         sock.os.readiness()
     }

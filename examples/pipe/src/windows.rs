@@ -15,22 +15,19 @@
 //! `closesocket` cancels them whenever it comes. (An application's `ReadFile`/`WriteFile`
 //! with a null `OVERLAPPED` still works: the system waits for the operation to finish.)
 //!
-//! Readiness: what a socket is ready for is read from the pipe when asked (`PeekNamedPipe`:
-//! bytes waiting, the peer's buffer room, a broken pipe; a listener's queue). Changes are
-//! signalled by the provider call that makes them, on the connection's other end: a send
-//! signals the peer's `READ`, a receive the peer's `WRITE`, a send shutdown or the close of an
-//! end's last handle the peer's `CLOSE`, a queued connection the listener's `ACCEPT`; a socket
-//! that starts being watched (accepted, rebuilt from a duplicate) signals what already holds.
-//! An application's own `WriteFile` on a socket handle, and a peer in another process, signal
-//! nothing: their data is announced by the next provider call on either end, or found by
-//! `select`, which reads the pipe.
-//!
 //! `shutdown(SD_SEND)` writes a zero-length message: the peer's `ReadFile` returns 0 bytes,
 //! which its `recv` reports as the end of the stream (the two ends share a flag, so a
 //! zero-length write of the application's own is not mistaken for it). Receive shutdown only
 //! makes later `recv` calls fail with `WSAESHUTDOWN`. Non-blocking receives and `FIONREAD` use
 //! `PeekNamedPipe`; a non-blocking send writes only what fits in the pipe's buffer, as the
 //! peer's end reports it.
+//!
+//! Readiness: this back end signals none, so the runtime offers no `select`, event-select or
+//! async-select on its sockets (overlapped I/O and blocking or non-blocking calls work). A
+//! readiness read from the pipe (`PeekNamedPipe` on demand, plus signals from the calls that
+//! change the other end) passes every notification scenario under Wine, but the
+//! multi-threaded chaos run then stalls with threads inside `PeekNamedPipe`, a stall not
+//! explained yet; the Unix back end watches its descriptors with one `poll` thread instead.
 
 use crate::Wait;
 use core::ffi::c_void;
@@ -38,7 +35,7 @@ use core::num::NonZeroU32;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use winsock_provider::{sys::SOCKET, Notifier, Ready, Shutdown, WsaError};
+use winsock_provider::{sys::SOCKET, Shutdown, WsaError};
 
 type Handle = *mut c_void;
 type Bool = i32;
@@ -228,9 +225,6 @@ struct Conn {
     /// An end is (or may be) in another process, where the shared flags cannot be seen: a
     /// zero-length message is then always the end of the stream.
     foreign: AtomicBool,
-    /// Each end's notifiers, by handle (several when a socket was duplicated in this
-    /// process): where the other end's calls signal.
-    notifiers: [Mutex<Vec<(usize, Notifier)>>; 2],
 }
 
 impl Conn {
@@ -240,26 +234,7 @@ impl Conn {
             shut: [AtomicBool::new(false), AtomicBool::new(false)],
             ends: [Mutex::new(a), Mutex::new(b)],
             foreign: AtomicBool::new(foreign),
-            notifiers: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
         })
-    }
-
-    fn notifiers(&self, side: usize) -> MutexGuard<'_, Vec<(usize, Notifier)>> {
-        self.notifiers[side]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Signals `ready` to every socket of end `side`.
-    fn signal(&self, side: usize, ready: Ready) {
-        let targets: Vec<Notifier> = self
-            .notifiers(side)
-            .iter()
-            .map(|(_, n)| n.clone())
-            .collect();
-        for n in targets {
-            n.ready(ready);
-        }
     }
 
     fn end(&self, side: usize) -> MutexGuard<'_, Vec<usize>> {
@@ -281,8 +256,6 @@ struct Queue {
 struct Binding {
     queue: Mutex<Queue>,
     ready: Condvar,
-    /// The listener's notifier: a queued connection signals `ACCEPT` there.
-    notifier: Mutex<Notifier>,
 }
 
 impl Binding {
@@ -319,6 +292,16 @@ struct State {
     phase: Phase,
 }
 
+/// Nothing to watch on Windows (the back end signals no readiness, see the module's
+/// documentation); the type keeps the provider's code the same on every system.
+#[derive(Default)]
+pub(crate) struct Watcher;
+
+impl Watcher {
+    /// The provider's last clean-up: nothing to stop.
+    pub(crate) fn stop(&self) {}
+}
+
 /// One socket: its pipe handle (owned; closed when the socket is dropped) and its state.
 pub(crate) struct Socket {
     handle: OwnedHandle,
@@ -333,18 +316,6 @@ pub(crate) struct Socket {
     /// Other handles of this process may refer to the same pipe end (the socket was
     /// duplicated, or rebuilt from a duplicate): `close` must not cancel all I/O on it.
     shared: AtomicBool,
-    /// The socket's notifier (from `Provider::attached`).
-    notifier: Mutex<Notifier>,
-}
-
-/// Readiness needs no thread of its own on Windows (see the module's documentation); the
-/// type keeps the provider's code the same on every system.
-#[derive(Default)]
-pub(crate) struct Watcher;
-
-impl Watcher {
-    /// The provider's last clean-up: nothing to stop.
-    pub(crate) fn stop(&self) {}
 }
 
 fn wide(text: &str) -> Vec<u16> {
@@ -352,6 +323,17 @@ fn wide(text: &str) -> Vec<u16> {
 }
 
 impl Socket {
+    /// Listening or connected: nothing to watch (no readiness is signalled).
+    pub(crate) fn start_watching(&self, _: &Watcher) -> Result<(), WsaError> {
+        Ok(())
+    }
+
+    /// After a receive or an accept: nothing to re-arm (no readiness is signalled).
+    pub(crate) fn rearm_read(&self) {}
+
+    /// After a send: nothing to re-arm (no readiness is signalled).
+    pub(crate) fn rearm_write(&self) {}
+
     /// A new, unbound socket: a fresh pipe server instance on a private name.
     pub(crate) fn new() -> Result<Socket, WsaError> {
         for _ in 0..16 {
@@ -404,95 +386,7 @@ impl Socket {
             shut_send: AtomicBool::new(false),
             shut_recv: AtomicBool::new(false),
             shared: AtomicBool::new(false),
-            notifier: Mutex::new(Notifier::detached()),
         })
-    }
-
-    fn own_notifier(&self) -> Notifier {
-        self.notifier
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// `Provider::attached`: keeps the socket's notifier, and watches the socket if it is
-    /// connected or listening already (accepted sockets, duplicates).
-    pub(crate) fn attach(&self, watcher: &Watcher, notifier: Notifier) -> Result<(), WsaError> {
-        *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = notifier;
-        self.start_watching(watcher)
-    }
-
-    /// Registers the socket's notifier where the other end's calls (a listener's: connects)
-    /// signal, then signals what holds already.
-    pub(crate) fn start_watching(&self, _: &Watcher) -> Result<(), WsaError> {
-        let me = self.own_notifier();
-        {
-            let state = self.state();
-            match (&state.phase, &state.binding) {
-                (Phase::Listening, Some((_, binding))) => {
-                    *binding.notifier.lock().unwrap_or_else(|e| e.into_inner()) = me.clone();
-                }
-                (Phase::Connected { conn, side, .. }, _) => {
-                    let handle = self.handle.0 as usize;
-                    let mut list = conn.notifiers(*side);
-                    list.retain(|(h, _)| *h != handle);
-                    list.push((handle, me.clone()));
-                }
-                _ => return Ok(()),
-            }
-        }
-        let now = self.readiness().without(Ready::WRITE);
-        if !now.is_empty() {
-            me.ready(now);
-        }
-        Ok(())
-    }
-
-    /// After a receive or an accept: a receive made room for the peer's sends.
-    pub(crate) fn rearm_read(&self) {
-        if let Ok((conn, side)) = self.connection() {
-            conn.signal(1 - side, Ready::WRITE);
-        }
-    }
-
-    /// After a send: the peer may have data to read.
-    pub(crate) fn rearm_write(&self) {
-        if let Ok((conn, side)) = self.connection() {
-            conn.signal(1 - side, Ready::READ);
-        }
-    }
-
-    /// The socket's readiness now, read from the pipe: `ACCEPT` for a listener with a
-    /// connection queued; for a connection `READ` with bytes waiting, `CLOSE` at the end of
-    /// the stream, `WRITE` when the peer's buffer has room (or the peer is gone: a send fails
-    /// at once). Nothing for a socket that is neither.
-    pub(crate) fn readiness(&self) -> Ready {
-        if self.closed.load(Ordering::Relaxed) {
-            return Ready::NONE;
-        }
-        let (conn, side) = {
-            let state = self.state();
-            match (&state.phase, &state.binding) {
-                (Phase::Listening, Some((_, binding))) => {
-                    return if binding.queue().pending.is_empty() {
-                        Ready::NONE
-                    } else {
-                        Ready::ACCEPT
-                    };
-                }
-                (Phase::Connected { conn, side, .. }, _) => (conn.clone(), *side),
-                _ => return Ready::NONE,
-            }
-        };
-        let mut ready = match self.available() {
-            Ok(Some(0)) if !conn.shut[1 - side].load(Ordering::SeqCst) => Ready::NONE,
-            Ok(Some(0)) | Ok(None) | Err(_) => Ready::CLOSE,
-            Ok(Some(_)) => Ready::READ,
-        };
-        if self.room(&conn, side) != Some(0) {
-            ready |= Ready::WRITE;
-        }
-        ready
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -705,12 +599,6 @@ impl Socket {
         queue.pending.push_back((accepted, me));
         drop(queue);
         target.ready.notify_all();
-        let listener = target
-            .notifier
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        listener.ready(Ready::ACCEPT);
         state.phase = Phase::Connected {
             conn,
             side: 0,
@@ -880,7 +768,6 @@ impl Socket {
             conn.shut[side].store(true, Ordering::SeqCst);
             // A zero-length message wakes a peer blocked in ReadFile (it reads 0 bytes).
             let _ = self.write(&[]);
-            conn.signal(1 - side, Ready::CLOSE);
         }
         Ok(())
     }
@@ -927,23 +814,9 @@ impl Socket {
 
     /// Takes this end's `handle` out of its connection's table, before the handle may be
     /// closed.
-    ///
-    /// The end's last handle leaving ends the stream for the peer (a closed end writes no
-    /// more), which is signalled `CLOSE`.
     fn leave_connection(state: &State, handle: Handle) {
         if let Phase::Connected { conn, side, .. } = &state.phase {
-            let handle = handle as usize;
-            conn.notifiers(*side).retain(|(h, _)| *h != handle);
-            let last = {
-                let mut end = conn.end(*side);
-                let before = end.len();
-                end.retain(|&h| h != handle);
-                end.len() < before && end.is_empty()
-            };
-            if last && !conn.foreign.load(Ordering::SeqCst) {
-                conn.shut[*side].store(true, Ordering::SeqCst);
-                conn.signal(1 - *side, Ready::CLOSE);
-            }
+            conn.end(*side).retain(|&h| h != handle as usize);
         }
     }
 

@@ -58,14 +58,29 @@ pub(crate) fn debug_line(line: &str) {
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
+/// The debugger output, through `OutputDebugStringA`: Wine (8.0) prints only the narrow one
+/// under `WINEDEBUG=+debugstr` (its `OutputDebugStringW` prints nothing), while DebugView and
+/// debuggers on Windows show both. The line goes as ASCII ([`narrow`]).
 #[cfg(windows)]
 fn debug_output(line: &str) {
     extern "system" {
-        fn OutputDebugStringW(text: *const u16);
+        fn OutputDebugStringA(text: *const u8);
     }
-    let wide: Vec<u16> = line.encode_utf16().chain(Some(0)).collect();
-    // SAFETY: `wide` is a NUL-terminated UTF-16 string that outlives the call.
-    unsafe { OutputDebugStringW(wide.as_ptr()) };
+    let text = narrow(line);
+    // SAFETY: `text` is a NUL-terminated byte string that outlives the call.
+    unsafe { OutputDebugStringA(text.as_ptr()) };
+}
+
+/// `line` as a NUL-terminated ASCII string for `OutputDebugStringA`: a character outside
+/// ASCII becomes `?` (the lines are ASCII but for what a message or a `Debug` value may
+/// hold), a NUL is left out.
+#[cfg(any(windows, test))]
+fn narrow(line: &str) -> Vec<u8> {
+    line.chars()
+        .filter(|&c| c != '\0')
+        .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
+        .chain(Some(0))
+        .collect()
 }
 
 #[cfg(not(windows))]
@@ -74,6 +89,12 @@ fn debug_output(_: &str) {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debugger_lines_are_ascii_and_nul_terminated() {
+        assert_eq!(narrow("wsp: a\n"), b"wsp: a\n\0".to_vec());
+        assert_eq!(narrow("\u{e9}\0x"), b"?x\0".to_vec());
+    }
 
     #[test]
     fn panics_become_errors() {

@@ -220,11 +220,16 @@ pub(crate) fn connect_error<S: Socket>(sock: &S) -> Option<WsaError> {
 /// Bookkeeping after a call of the kind that re-enables `bit` (`FD_READ`: receives,
 /// `FD_WRITE`: sends, `FD_ACCEPT`: accepts) returned `result`: `WSAEWOULDBLOCK` refutes the
 /// condition (and arms `FD_WRITE`); whatever the result, the event is re-enabled and, if the
-/// condition holds now, recorded again.
+/// condition holds now, recorded again. The one exception is an accept whose condition
+/// function deferred the connection (`WSATRY_AGAIN`): it re-enables nothing, so `FD_ACCEPT`
+/// stays quiet until an accept decides (`WSAEventSelect`'s re-enabling rules).
 ///
 /// Use through [`call`], which notes the socket's signal count before the provider runs.
 #[inline(always)]
 fn after_call<S: Socket, T>(sock: &S, seq: u64, bit: u32, result: &Result<T, WsaError>) {
+    if bit == FD_ACCEPT && matches!(result, Err(e) if *e == WsaError::TRY_AGAIN) {
+        return;
+    }
     let would_block = matches!(result, Err(e) if *e == WsaError::WOULDBLOCK);
     // The common case, a call on a socket whose event is not selected that did not block,
     // changes nothing: decide it without the lock (a selection racing with this call may miss

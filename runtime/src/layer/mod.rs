@@ -9,10 +9,19 @@
 //! blocking; its readiness comes back through the lower provider's `WSPEventSelect` (see
 //! `watch.rs`).
 //!
-//! ```ignore
-//! #[winsock_provider(layered, name = "Counter", guid = "...", non_ifs,
-//!     protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP))]
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+//! use winsock_provider::{winsock_provider, Bufs, Layer, LayerContext, LayerSock, MsgFlags, WsaError};
+//!
+//! #[winsock_provider(layered, name = "Counter", guid = "5d0c8f3e-2a61-4b7d-9e04-c1f3a86b2d70",
+//!     non_ifs, protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP))]
 //! pub struct Counter;
+//!
+//! /// Each socket's own state.
+//! #[derive(Default)]
+//! pub struct Counts {
+//!     sent: AtomicUsize,
+//! }
 //!
 //! impl Layer for Counter {
 //!     type Socket = Counts;
@@ -72,8 +81,47 @@ pub type LayerSock<L> = Sock<Layered<L>>;
 ///
 /// Put `#[winsock_provider(layered, ...)]` on the struct; the crate's DLL then exports
 /// `WSPStartup` as a layer (finding the next provider through the catalog) and a
-/// `DllRegisterServer` that installs it over the catalog's entries. A panic in any method is
-/// caught and reported to the caller as `WSAENETDOWN`.
+/// `DllRegisterServer` that installs it over the catalog's entries (with the attribute's
+/// `categories`, if any). A panic in any method is caught and reported to the caller as
+/// `WSAENETDOWN`.
+///
+/// Each method gets the layer socket; `sock.next()` ([`Next`]) is the socket below, with
+/// methods of the same names and arguments, and `*sock` derefs to your [`Layer::Socket`]. To
+/// change a call, override its method and call `next()` with what you want the provider below
+/// to see. A layer that redirects connects (what a proxifier does):
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use winsock_provider::{winsock_provider, Layer, LayerContext, LayerSock, SockAddr, WsaError};
+///
+/// #[winsock_provider(layered, name = "Redirector", guid = "9c41e7d2-06b3-4a85-bf19-2d7e5a0c8b63",
+///     non_ifs, categories = [LSP_REDIRECTOR],
+///     protocol(family = AF_INET, socket_type = SOCK_STREAM, protocol = IPPROTO_TCP))]
+/// pub struct Redirector;
+///
+/// impl Layer for Redirector {
+///     type Socket = ();
+///     fn startup(_: &LayerContext) -> Result<Self, WsaError> { Ok(Redirector) }
+///     // Covers `connect`, `WSAConnect` and `ConnectEx`.
+///     fn connect(&self, sock: &LayerSock<Self>, addr: &SockAddr) -> Result<(), WsaError> {
+///         let from: SocketAddr = "127.0.0.99:99".parse().unwrap();
+///         match addr {
+///             SockAddr::Inet(a) if *a == from => {
+///                 sock.next().connect(&SockAddr::Inet("127.0.0.1:4242".parse().unwrap()))
+///             }
+///             _ => sock.next().connect(addr),
+///         }
+///     }
+/// }
+/// ```
+///
+/// `getpeername` then answers the address connected to below; override [`Layer::peer_name`]
+/// to show the application the one it asked for.
+///
+/// The layer runs in the library ws2_32 (or the stand-in) loads from the catalog. A test that
+/// links the layer's crate and also installs its library has two copies: statics the test sets
+/// are not the ones the loaded layer reads, so configure a layer through what both see (the
+/// environment, a file, the registry).
 pub trait Layer: Sized + Send + Sync + 'static {
     /// The layer's own per-socket state (counters, rules...), created with `Default` for
     /// every socket, accepted ones included, and reached through the socket's `Deref`.
@@ -217,6 +265,11 @@ pub trait LayerBinding: Layer {
     type Mode: Mode<Layered<Self>>;
     /// What the attribute declared: the layer's GUID, name and the protocols it serves.
     const INFO: ProviderInfo;
+    /// The layer's LSP categories (`LSP_*` bits, the attribute's `categories = [...]`), which
+    /// `DllRegisterServer` gives its layered entry and chain entries
+    /// (`WSCSetProviderInfo(ProviderInfoLspCategories)`); 0, the default, leaves it
+    /// uncategorized.
+    const LSP_CATEGORIES: u32 = 0;
     /// The layer's process-wide runtime state (a `static` the attribute emits).
     fn state() -> &'static State<Layered<Self>>;
 }
@@ -303,7 +356,7 @@ macro_rules! __export_layer_where {
         where
             $($bound)*
         {
-            $crate::__private::register_layer::<$crate::Layered<$ty>>()
+            $crate::__private::register_layer::<$ty>()
         }
 
         /// Removes the layer's chains and layered entry (`regsvr32 /u`).

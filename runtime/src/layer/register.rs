@@ -1,11 +1,12 @@
 //! Self-registration of a layer (`regsvr32 layer.dll`): its hidden layered entry plus one chain
 //! entry over each visible catalog entry of a protocol it declares, at the front of the order,
-//! each chain with its own GUID (`winsock_catalog::LayerSpec::chain_guid`); running it again
-//! updates the library path of those entries in place (ids, order and layers stacked on it
-//! unchanged); `regsvr32 /u`
-//! removes the layer (`Backend::deinstall_layer`: its chains and layered entry, with the chains
-//! of layers stacked on it rewritten to skip it).
+//! each chain with its own GUID (`winsock_catalog::LayerSpec::chain_guid`), all with the layer's
+//! LSP categories; running it again updates the library path (and the categories, when the
+//! layer declares some) of those entries in place (ids, order and layers stacked on it
+//! unchanged); `regsvr32 /u` removes the layer (`Backend::deinstall_layer`: its chains and
+//! layered entry, with the chains of layers stacked on it rewritten to skip it).
 
+use super::{LayerBinding, Layered};
 use crate::registry::state::{Binding, Mode};
 use crate::types::info::DescriptorMode;
 use winsock_catalog::{Backend, CatalogError, Catalogs, Guid, LayerSpec, XP1_IFS_HANDLES};
@@ -28,8 +29,14 @@ fn remove(catalog: &dyn Backend, layer: crate::types::info::Guid) -> Result<(), 
 }
 
 /// Points the entries of an installed layer (its layered entry and every chain starting at it)
-/// at `path`; `false` when the layer is not installed.
-fn update(catalog: &dyn Backend, layer: Guid, path: &str) -> Result<bool, CatalogError> {
+/// at `path` and, unless `categories` is 0 (an installer may have categorized the layer), gives
+/// them those LSP categories; `false` when the layer is not installed.
+fn update(
+    catalog: &dyn Backend,
+    layer: Guid,
+    path: &str,
+    categories: u32,
+) -> Result<bool, CatalogError> {
     let arch = winsock_catalog::Arch::native();
     let entries = catalog.enum_protocols(arch)?;
     let lid = match entries.iter().find(|e| e.info.provider_id() == layer) {
@@ -50,29 +57,37 @@ fn update(catalog: &dyn Backend, layer: Guid, path: &str) -> Result<bool, Catalo
             .map(|e| e.info.clone())
             .collect();
         catalog.update_provider(&g, path, &infos, arch)?;
+        if categories != 0 {
+            catalog.set_provider_categories(&g, arch, categories)?;
+        }
     }
     Ok(true)
 }
 
-/// `DllRegisterServer` of a layer `P`: installs it over every visible entry of the native
+/// `DllRegisterServer` of a layer `L`: installs it over every visible entry of the native
 /// catalog whose family, socket type and protocol it declares (an IFS layer: every such entry
-/// with IFS handles), or, when it is installed already, updates its entries' library path.
-/// Returns an `HRESULT`.
-pub fn register_layer<P: Binding>() -> i32 {
+/// with IFS handles), with its [`LayerBinding::LSP_CATEGORIES`], or, when it is installed
+/// already, updates its entries' library path. Returns an `HRESULT`.
+pub fn register_layer<L: LayerBinding>() -> i32 {
     crate::spi::register::run("DllRegisterServer", || {
         let path = crate::host::module::own_path()?;
         let catalog = winsock_catalog::system()?;
-        if update(&*catalog, catalog_guid(P::INFO.guid), &path)? {
+        if update(
+            &*catalog,
+            catalog_guid(L::INFO.guid),
+            &path,
+            L::LSP_CATEGORIES,
+        )? {
             return Ok(());
         }
         let arch = winsock_catalog::Arch::native();
-        let ifs = matches!(<P::Mode as Mode<P>>::KIND, DescriptorMode::Ifs);
+        let ifs = matches!(<L::Mode as Mode<Layered<L>>>::KIND, DescriptorMode::Ifs);
         let over: Vec<u32> = catalog
             .enum_protocols(arch)?
             .iter()
             .filter(|e| e.info.chain_len() >= 1 && !e.info.is_hidden())
             .filter(|e| {
-                P::INFO.protocols.iter().any(|p| {
+                L::INFO.protocols.iter().any(|p| {
                     p.family == e.info.address_family()
                         && p.socket_type == e.info.socket_type()
                         && p.protocol == e.info.protocol()
@@ -90,12 +105,12 @@ pub fn register_layer<P: Binding>() -> i32 {
             }));
         }
         let spec = LayerSpec {
-            layer_id: catalog_guid(P::INFO.guid),
+            layer_id: catalog_guid(L::INFO.guid),
             path,
-            name: P::INFO.name.to_owned(),
+            name: L::INFO.name.to_owned(),
             over,
             ifs,
-            categories: 0,
+            categories: L::LSP_CATEGORIES,
         };
         catalog
             .install_provider_and_chains(&spec, Catalogs::Native)

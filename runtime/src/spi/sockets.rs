@@ -111,22 +111,32 @@ pub(crate) unsafe extern "system" fn accept<P: Binding>(
                 unsafe { check_room(addr, addrlen, min) }?;
             }
             let provider = &listener.shared.provider;
-            let accepted = sock_io::call(&*listener, FD_ACCEPT, || provider.accept(&listener));
-            let (inner, peer) = accepted?;
-            let new = listener.sibling(inner);
-            if let Some(condition) = condition {
-                // SAFETY: the application's condition function (SPI contract).
-                let verdict =
-                    unsafe { ask_condition(provider, &listener, &peer, condition, callback_data) };
-                if verdict != CF_ACCEPT as i32 {
+            let (new, peer) = match condition {
+                None => {
+                    let (inner, peer) =
+                        sock_io::call(&*listener, FD_ACCEPT, || provider.accept(&listener))?;
+                    (listener.sibling(inner), peer)
+                }
+                // The condition function's verdict is part of the call: a deferral
+                // (`WSATRY_AGAIN`) is the one result that does not re-enable `FD_ACCEPT`.
+                Some(condition) => sock_io::call(&*listener, FD_ACCEPT, || {
+                    let (inner, peer) = provider.accept(&listener)?;
+                    let new = listener.sibling(inner);
+                    // SAFETY: the application's condition function (SPI contract).
+                    let verdict = unsafe {
+                        ask_condition(provider, &listener, &peer, condition, callback_data)
+                    };
+                    if verdict == CF_ACCEPT as i32 {
+                        return Ok((new, peer));
+                    }
                     let _ = provider.close(&new);
-                    return Err(if verdict == CF_DEFER as i32 {
+                    Err(if verdict == CF_DEFER as i32 {
                         WsaError::TRY_AGAIN
                     } else {
                         WsaError::CONNREFUSED
-                    });
-                }
-            }
+                    })
+                })?,
+            };
             let handle = P::state().create::<P::Mode>(new)?;
             if !addr.is_null() {
                 // SAFETY: room checked above; the caller's buffer (SPI contract).

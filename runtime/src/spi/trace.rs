@@ -7,8 +7,8 @@
 //! traces every function, otherwise a comma-separated list of names (`WSPRecv,WSPSend`; the
 //! `WSP` prefix may be left out; case does not matter). The runtime then installs its own sink
 //! as the `tracing` default of its copy of the facade, which writes each event as one line to
-//! `OutputDebugStringW` on Windows (DebugView) and to stderr elsewhere; where another
-//! subscriber is the default already, the events go to it.
+//! `OutputDebugStringA` on Windows (DebugView; Wine prints it under `WINEDEBUG=+debugstr`) and
+//! to stderr elsewhere; where another subscriber is the default already, the events go to it.
 //!
 //! Unset, a call costs one relaxed load and a branch; without the feature, nothing.
 

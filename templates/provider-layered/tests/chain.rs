@@ -1,12 +1,14 @@
-//! The layer over a base provider, found through a catalog as ws2_32 finds it: the base's and
-//! the layer's libraries are built and installed in a catalog file of this test binary with
-//! their own `DllRegisterServer` (what `regsvr32` calls), then each test opens a session over
-//! that catalog, where sockets of the layer's protocols go through the chain.
+//! The layer over a base provider, found through a catalog as ws2_32 finds it. On Linux the
+//! base's and the layer's libraries are built and installed in a catalog file of this test
+//! binary with their own `DllRegisterServer` (what `regsvr32` calls). On Windows (under Wine)
+//! the catalog is the system's: `cargo wsp test --wine` installs both there (`regsvr32` of the
+//! base, then of the layer) before it runs these tests, and removes them after. Each test then
+//! opens a session over the catalog, where sockets of the layer's protocols go through the chain.
 
 use provider_layered_template::SIO_COUNTS;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 use winsock_provider::sys::{IPPROTO_TCP, SOCKET, SOCK_STREAM};
 use winsock_provider::SockAddr;
 use ws2_standin::scenarios::{stream, Target};
@@ -30,13 +32,19 @@ const TCP: Target = Target {
     addr: address,
 };
 
-/// Builds both libraries and installs them in a fresh catalog file (once per test binary):
-/// the base first, then the layer, which chains itself over the base's entries.
-fn install() {
-    static SETUP: Once = Once::new();
-    SETUP.call_once(|| {
-        let base = ws2_standin::build_library(BASE.0, BASE.1).expect("building the base provider");
-        let layer = ws2_standin::this_library!().expect("building the layer");
+/// The layer's library, found (built if needed) once per test binary: on Linux, with the base's,
+/// installed in a fresh catalog file, the base first, then the layer, which chains itself over
+/// the base's entries; on Windows, where `cargo wsp test --wine` installed both in the system's
+/// catalog, the prebuilt DLL (`WSP_LIBRARY_DIR`).
+fn install() -> PathBuf {
+    static LAYER: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut layer = LAYER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = &*layer {
+        return path.clone();
+    }
+    let base = ws2_standin::build_library(BASE.0, BASE.1).expect("building the base provider");
+    let path = ws2_standin::this_library!().expect("building the layer");
+    if !cfg!(windows) {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "{}-{}",
             env!("CARGO_CRATE_NAME"),
@@ -49,8 +57,10 @@ fn install() {
             .expect("an empty catalog file");
         std::env::set_var(ws2_standin::winsock_catalog::CATALOG_ENV, &catalog);
         ws2_standin::regsvr32(&base, true).expect("regsvr32 of the base provider");
-        ws2_standin::regsvr32(&layer, true).expect("regsvr32 of the layer");
-    });
+        ws2_standin::regsvr32(&path, true).expect("regsvr32 of the layer");
+    }
+    *layer = Some(path.clone());
+    path
 }
 
 /// Runs `test` in a session over the catalog. Sessions over one catalog share its entry ids,
@@ -79,6 +89,25 @@ fn counts(ws: &Ws2, s: SOCKET) -> Result<(u64, u64), String> {
         u64::from_le_bytes(w)
     };
     Ok((word(0), word(8)))
+}
+
+#[test]
+fn sockets_of_the_layers_protocols_go_through_it() {
+    let layer = install();
+    run(|ws| {
+        let library = ws
+            .library_for(TCP.af, TCP.ty, TCP.protocol)
+            .map_err(|e| format!("no catalog entry for TCP: {:?}", e))?;
+        let chosen = PathBuf::from(&library);
+        if chosen.file_name() != layer.file_name() {
+            return Err(format!(
+                "socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) would load {}, not the layer {}",
+                library,
+                layer.display()
+            ));
+        }
+        Ok(())
+    });
 }
 
 #[test]

@@ -333,14 +333,17 @@ fn unsupported_is_a_note(result: Result<(), String>) -> Result<(), String> {
     }
 }
 
-/// The conformance suite for `library`, or a single failing step saying why there is none.
-pub(crate) fn suite(library: &str, patterns: &[Pattern]) -> Vec<Step> {
-    let entries = match entries(library, patterns) {
+/// The conformance suite for the entries of the provider library `entries_from`, run in
+/// sessions over `library` (the same library, or `--catalog`: then every socket goes through
+/// whatever the catalog puts first for the entry, a layer's chain for instance), or a single
+/// failing step saying why there is none.
+pub(crate) fn suite(library: &str, entries_from: &str, patterns: &[Pattern]) -> Vec<Step> {
+    let entries = match entries(entries_from, patterns) {
         Ok(e) => e,
         Err(why) => return vec![scenario("entries", move |_| Err(why.clone()))],
     };
     let mut steps = Vec::new();
-    let lib = library.to_owned();
+    let lib = entries_from.to_owned();
     steps.push(scenario("errors::startup_version", move |_| {
         let entry = ws2_standin::entry_points_of(&lib).map_err(|e| e.to_string())?;
         errors::startup_version(&entry)
