@@ -12,8 +12,9 @@
 mod common;
 
 use common::{run, Chain, PIPE};
+use ws2_standin::scenarios::overlapped::{forget_routine_calls, routine_calls, wsabuf, ROUTINE};
 use ws2_standin::scenarios::{churn, duplicate, errors, ifs, notify, stream};
-use ws2_standin::sys::{self, LPWSAOVERLAPPED_COMPLETION_ROUTINE, OVERLAPPED, SOCKET, WSABUF};
+use ws2_standin::sys::{self, OVERLAPPED, SOCKET, WSABUF};
 use ws2_standin::{Ws2, WsaError, WSA_WAIT_EVENT_0, WSA_WAIT_TIMEOUT};
 
 #[test]
@@ -241,35 +242,6 @@ fn notify_async_select_order() {
 // provider fails them directly too, so they are not run here; the port's silence is checked
 // below instead.
 
-fn wsabuf(buf: &mut [u8]) -> WSABUF {
-    WSABUF {
-        len: buf.len() as u32,
-        buf: buf.as_mut_ptr(),
-    }
-}
-
-/// Completion routine calls: (OVERLAPPED address, error, bytes).
-static CALLS: std::sync::Mutex<Vec<(usize, u32, u32)>> = std::sync::Mutex::new(Vec::new());
-
-unsafe extern "system" fn record(error: u32, bytes: u32, ov: *mut OVERLAPPED, _: u32) {
-    CALLS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((ov as usize, error, bytes));
-}
-
-const ROUTINE: LPWSAOVERLAPPED_COMPLETION_ROUTINE = Some(record);
-
-fn calls_for(ov: *const OVERLAPPED) -> Vec<(u32, u32)> {
-    CALLS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|c| c.0 == ov as usize)
-        .map(|c| (c.1, c.2))
-        .collect()
-}
-
 fn expect_pending(r: Result<u32, WsaError>, what: &str) -> Result<(), String> {
     match r {
         Err(e) if e == WsaError::IO_PENDING => Ok(()),
@@ -334,11 +306,12 @@ fn overlapped_receive_completes_by_routine() {
         let mut ov = Box::new(OVERLAPPED::default());
         let ovp: *mut OVERLAPPED = &mut *ov;
         let bufs = [wsabuf(&mut buf[..])];
+        forget_routine_calls(ovp);
         // SAFETY: `buf` and `ov` outlive the operation (it completes below).
         let r = unsafe { ws.wsa_recv(server, &bufs, 0, ovp, ROUTINE) };
         expect_pending(r.map(|(n, _)| n), "WSARecv with a routine")?;
         ws.sleep_ex(50, true);
-        assert!(calls_for(ovp).is_empty(), "completed with nothing sent");
+        assert!(routine_calls(ovp).is_empty(), "completed with nothing sent");
         let sender = {
             let ws = ws.clone();
             std::thread::spawn(move || {
@@ -347,14 +320,14 @@ fn overlapped_receive_completes_by_routine() {
             })
         };
         let start = std::time::Instant::now();
-        while calls_for(ovp).is_empty() && start.elapsed().as_secs() < 5 {
+        while routine_calls(ovp).is_empty() && start.elapsed().as_secs() < 5 {
             ws.sleep_ex(100, true);
         }
         sender
             .join()
             .map_err(|_| "the sender panicked".to_owned())?
             .map_err(err)?;
-        assert_eq!(calls_for(ovp), vec![(0, 7)]);
+        assert_eq!(routine_calls(ovp), vec![(0, 7)]);
         assert_eq!(&buf[..7], b"routine");
         assert_eq!(counts(ws, server)?, (0, 7));
         for s in [client, server, listener] {
@@ -419,6 +392,7 @@ fn overlapped_close_aborts_pending_requests() {
         ovs[0].hEvent = ev as _;
         let p: Vec<*mut OVERLAPPED> = ovs.iter_mut().map(|o| &mut **o as *mut _).collect();
         let wb: Vec<WSABUF> = bufs.iter_mut().map(|b| wsabuf(b)).collect();
+        forget_routine_calls(p[1]);
         // SAFETY: buffers and OVERLAPPEDs outlive the operations (both complete below).
         unsafe {
             expect_pending(
@@ -440,12 +414,12 @@ fn overlapped_close_aborts_pending_requests() {
         );
         assert_eq!(ovs[0].Internal, aborted as usize);
         let start = std::time::Instant::now();
-        while calls_for(p[1]).is_empty() && start.elapsed().as_secs() < 5 {
+        while routine_calls(p[1]).is_empty() && start.elapsed().as_secs() < 5 {
             ws.sleep_ex(100, true);
         }
         ws.sleep_ex(50, true);
         // Exactly once, aborted.
-        assert_eq!(calls_for(p[1]), vec![(aborted, 0)]);
+        assert_eq!(routine_calls(p[1]), vec![(aborted, 0)]);
         ws.close_event(ev).map_err(err)?;
         for s in [client, listener] {
             ws.closesocket(s).map_err(err)?;

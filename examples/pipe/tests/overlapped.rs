@@ -8,7 +8,8 @@ mod common;
 
 use common::{addr, target, ws};
 use std::sync::Mutex;
-use ws2_standin::sys::{LPWSAOVERLAPPED_COMPLETION_ROUTINE, OVERLAPPED, SOCKET, WSABUF};
+use ws2_standin::scenarios::overlapped::{forget_routine_calls, routine_calls, wsabuf, ROUTINE};
+use ws2_standin::sys::{OVERLAPPED, SOCKET};
 use ws2_standin::{Ws2, WsaError, WSA_WAIT_EVENT_0, WSA_WAIT_TIMEOUT};
 
 /// Held by each test: `outstanding_overlapped` counts the operations of every session of the
@@ -30,35 +31,6 @@ fn pair(ws: &Ws2) -> (SOCKET, SOCKET, SOCKET) {
     ws.connect(c, &a).unwrap();
     let (s, _) = ws.accept(l).unwrap();
     (l, c, s)
-}
-
-fn wsabuf(buf: &mut [u8]) -> WSABUF {
-    WSABUF {
-        len: buf.len() as u32,
-        buf: buf.as_mut_ptr(),
-    }
-}
-
-/// Completion routine calls: (OVERLAPPED address, error, bytes).
-static CALLS: Mutex<Vec<(usize, u32, u32)>> = Mutex::new(Vec::new());
-
-unsafe extern "system" fn record(error: u32, bytes: u32, ov: *mut OVERLAPPED, _: u32) {
-    CALLS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((ov as usize, error, bytes));
-}
-
-const ROUTINE: LPWSAOVERLAPPED_COMPLETION_ROUTINE = Some(record);
-
-fn calls_for(ov: *const OVERLAPPED) -> Vec<(u32, u32)> {
-    CALLS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|c| c.0 == ov as usize)
-        .map(|c| (c.1, c.2))
-        .collect()
 }
 
 #[test]
@@ -128,11 +100,12 @@ fn pending_receive_completes_by_routine_in_an_alertable_wait() {
     let mut ov = Box::new(OVERLAPPED::default());
     let ovp: *mut OVERLAPPED = &mut *ov;
     let bufs = [wsabuf(&mut buf[..])];
+    forget_routine_calls(ovp);
     // SAFETY: `buf` and `ov` outlive the operation (it completes below).
     let r = unsafe { ws.wsa_recv(s, &bufs, 0, ovp, ROUTINE) };
     assert_eq!(r, Err(WsaError::IO_PENDING));
     ws.sleep_ex(50, true);
-    assert!(calls_for(ovp).is_empty(), "completed with nothing sent");
+    assert!(routine_calls(ovp).is_empty(), "completed with nothing sent");
     let sender = {
         let ws = ws.ws2().clone();
         std::thread::spawn(move || {
@@ -141,11 +114,11 @@ fn pending_receive_completes_by_routine_in_an_alertable_wait() {
         })
     };
     let start = std::time::Instant::now();
-    while calls_for(ovp).is_empty() && start.elapsed().as_secs() < 5 {
+    while routine_calls(ovp).is_empty() && start.elapsed().as_secs() < 5 {
         ws.sleep_ex(100, true);
     }
     sender.join().unwrap();
-    assert_eq!(calls_for(ovp), vec![(0, 7)]);
+    assert_eq!(routine_calls(ovp), vec![(0, 7)]);
     assert_eq!(&buf[..7], b"routine");
     for x in [c, s, l] {
         ws.closesocket(x).unwrap();

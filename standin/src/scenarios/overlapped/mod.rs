@@ -58,7 +58,8 @@ fn wsa_result(
     unsafe { ws.wsa_get_overlapped_result(s, ov, wait) }
 }
 
-fn wsabuf(buf: &mut [u8]) -> WSABUF {
+/// A `WSABUF` over `buf` (which must outlive every operation given the result).
+pub fn wsabuf(buf: &mut [u8]) -> WSABUF {
     WSABUF {
         len: buf.len() as u32,
         buf: buf.as_mut_ptr(),
@@ -75,10 +76,14 @@ unsafe extern "system" fn record_routine(error: u32, bytes: u32, ov: *mut OVERLA
         .push((ov as usize, error, bytes));
 }
 
-const ROUTINE: LPWSAOVERLAPPED_COMPLETION_ROUTINE = Some(record_routine);
+/// A completion routine for `WSARecv`/`WSASend` and the other overlapped calls that records
+/// each call it gets, by `OVERLAPPED` address: read them with [`routine_calls`] (after an
+/// alertable wait ran them), and call [`forget_routine_calls`] before starting an operation
+/// on an `OVERLAPPED` whose address an earlier test may have used.
+pub const ROUTINE: LPWSAOVERLAPPED_COMPLETION_ROUTINE = Some(record_routine);
 
-/// The routine calls recorded for `ov`.
-fn routine_calls(ov: *const OVERLAPPED) -> Vec<(u32, u32)> {
+/// The calls [`ROUTINE`] recorded for `ov`: (error, bytes transferred), oldest first.
+pub fn routine_calls(ov: *const OVERLAPPED) -> Vec<(u32, u32)> {
     ROUTINE_CALLS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -88,7 +93,8 @@ fn routine_calls(ov: *const OVERLAPPED) -> Vec<(u32, u32)> {
         .collect()
 }
 
-fn forget_routine_calls(ov: *const OVERLAPPED) {
+/// Drops the calls [`ROUTINE`] recorded for `ov`.
+pub fn forget_routine_calls(ov: *const OVERLAPPED) {
     ROUTINE_CALLS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
