@@ -170,28 +170,20 @@ impl LowerProvider {
 
     /// `FIONREAD` on lower socket `s`: the bytes it holds to receive.
     pub(crate) fn bytes_readable(&self, s: SOCKET) -> Result<usize, WsaError> {
-        let f = entry(self.table.lpWSPIoctl)?;
         let mut out = 0u32;
-        let mut returned = 0u32;
-        let mut errno = 0;
-        // SAFETY: the lower provider's own socket, a 4-byte output it writes the count to, no
-        // overlapped structure (the call completes at once).
-        let r = unsafe {
-            f(
+        // SAFETY: a 4-byte output the provider writes the count to.
+        unsafe {
+            ioctl_raw(
+                &self.table,
                 s,
                 sys::FIONREAD as u32,
                 core::ptr::null(),
                 0,
                 (&mut out as *mut u32).cast(),
                 4,
-                &mut returned,
-                core::ptr::null_mut(),
-                None,
-                core::ptr::null(),
-                &mut errno,
             )
-        };
-        check(r, errno).map(|()| out as usize)
+        }
+        .map(|_| out as usize)
     }
 
     /// `WSPEnumNetworkEvents(s, event)`: the events recorded since the last call (which it
@@ -236,6 +228,43 @@ fn check(r: i32, errno: i32) -> Result<(), WsaError> {
 }
 
 /// `WSABUF`s describing `bufs` (the pointers stay valid while `bufs` is borrowed).
+/// `WSPIoctl` of `table` on lower socket `s`, without an overlapped structure (the call
+/// completes at once): the bytes returned.
+///
+/// # Safety
+/// `input` and `output` are valid for `input_len` and `output_len` bytes (or null with 0).
+unsafe fn ioctl_raw(
+    table: &WSPPROC_TABLE,
+    s: SOCKET,
+    code: u32,
+    input: *const c_void,
+    input_len: u32,
+    output: *mut c_void,
+    output_len: u32,
+) -> Result<usize, WsaError> {
+    let f = entry(table.lpWSPIoctl)?;
+    let mut errno = 0;
+    let mut returned = 0u32;
+    // SAFETY: the lower provider's socket; the buffers as the caller promises; no overlapped
+    // structure.
+    let r = unsafe {
+        f(
+            s,
+            code,
+            input,
+            input_len,
+            output,
+            output_len,
+            &mut returned,
+            core::ptr::null_mut(),
+            None,
+            core::ptr::null(),
+            &mut errno,
+        )
+    };
+    check(r, errno).map(|()| returned as usize)
+}
+
 fn wsabufs<'a>(parts: impl Iterator<Item = (*mut u8, usize)> + 'a) -> Vec<WSABUF> {
     parts
         .map(|(buf, len)| WSABUF {
@@ -330,27 +359,8 @@ impl LowerSocket {
         output_len: u32,
     ) -> Result<usize, WsaError> {
         self.with(|t, s| {
-            let f = entry(t.lpWSPIoctl)?;
-            let mut errno = 0;
-            let mut returned = 0u32;
-            // SAFETY: the lower provider's socket; the buffers are the caller's, valid for
-            // their lengths; no overlapped structure (the call completes at once).
-            let r = unsafe {
-                f(
-                    s,
-                    code,
-                    input,
-                    input_len,
-                    output,
-                    output_len,
-                    &mut returned,
-                    core::ptr::null_mut(),
-                    None,
-                    core::ptr::null(),
-                    &mut errno,
-                )
-            };
-            check(r, errno).map(|()| returned as usize)
+            // SAFETY: the buffers are the caller's, valid for their lengths.
+            unsafe { ioctl_raw(t, s, code, input, input_len, output, output_len) }
         })
     }
 
