@@ -252,12 +252,25 @@ fn expect_pending(r: Result<u32, WsaError>, what: &str) -> Result<(), String> {
     }
 }
 
-#[test]
-fn overlapped_receive_completes_by_event() {
+/// Runs `body` on a connection through the IFS layer over the pipe (`client`, `server`), then
+/// closes both sockets and the listener and checks that no overlapped operation is left.
+fn overlapped_case(body: impl FnOnce(&Ws2, SOCKET, SOCKET) -> Result<(), String>) {
     run(Chain::IfsOverPipe, |ws| {
         let (listener, client, server) = connected(ws)?;
         // Counted over the entries the session has loaded, so once it has sockets.
         let before = ws.outstanding_overlapped();
+        body(ws, client, server)?;
+        for s in [client, server, listener] {
+            ws.closesocket(s).map_err(err)?;
+        }
+        assert_eq!(ws.outstanding_overlapped(), before);
+        Ok(())
+    });
+}
+
+#[test]
+fn overlapped_receive_completes_by_event() {
+    overlapped_case(|ws, client, server| {
         let ev = ws.create_event().map_err(err)?;
         let mut buf = Box::new([0u8; 32]);
         let mut ov = Box::new(OVERLAPPED::default());
@@ -288,20 +301,13 @@ fn overlapped_receive_completes_by_event() {
         assert_eq!(counts(ws, server)?, (0, 17));
         assert_eq!(counts(ws, client)?, (17, 0));
         ws.close_event(ev).map_err(err)?;
-        for s in [client, server, listener] {
-            ws.closesocket(s).map_err(err)?;
-        }
-        assert_eq!(ws.outstanding_overlapped(), before);
         Ok(())
     });
 }
 
 #[test]
 fn overlapped_receive_completes_by_routine() {
-    run(Chain::IfsOverPipe, |ws| {
-        let (listener, client, server) = connected(ws)?;
-        // Counted over the entries the session has loaded, so once it has sockets.
-        let before = ws.outstanding_overlapped();
+    overlapped_case(|ws, client, server| {
         let mut buf = Box::new([0u8; 32]);
         let mut ov = Box::new(OVERLAPPED::default());
         let ovp: *mut OVERLAPPED = &mut *ov;
@@ -330,20 +336,13 @@ fn overlapped_receive_completes_by_routine() {
         assert_eq!(routine_calls(ovp), vec![(0, 7)]);
         assert_eq!(&buf[..7], b"routine");
         assert_eq!(counts(ws, server)?, (0, 7));
-        for s in [client, server, listener] {
-            ws.closesocket(s).map_err(err)?;
-        }
-        assert_eq!(ws.outstanding_overlapped(), before);
         Ok(())
     });
 }
 
 #[test]
 fn overlapped_send_completes_when_the_peer_reads() {
-    run(Chain::IfsOverPipe, |ws| {
-        let (listener, client, server) = connected(ws)?;
-        // Counted over the entries the session has loaded, so once it has sockets.
-        let before = ws.outstanding_overlapped();
+    overlapped_case(|ws, client, server| {
         let ev = ws.create_event().map_err(err)?;
         // More than the OS socket buffers hold: the send stays pending until the peer reads.
         let mut data: Vec<u8> = (0..4u32 << 20).map(|i| (i % 253) as u8).collect();
@@ -373,10 +372,6 @@ fn overlapped_send_completes_when_the_peer_reads() {
         assert_eq!(counts(ws, client)?, (moved, 0));
         assert_eq!(counts(ws, server)?, (0, moved));
         ws.close_event(ev).map_err(err)?;
-        for s in [client, server, listener] {
-            ws.closesocket(s).map_err(err)?;
-        }
-        assert_eq!(ws.outstanding_overlapped(), before);
         Ok(())
     });
 }
