@@ -5,16 +5,19 @@
 #   bench/run-wine-bench.sh                     # defaults as bench/outside/run.sh
 #   WSP_OUTSIDE_CALLS=... WSP_OUTSIDE_ROUNDS=... WSP_OUTSIDE_THREADS=1,2 bench/run-wine-bench.sh
 #
-# 1. runs tests/e2e/run-wine.sh with no suites: it installs the Debian toolchain and Wine if
-#    missing, vendors the dependencies and builds loopback_provider.dll with Debian's rustc 1.63
-#    (target/wine/ws);
+# 1. runs tests/e2e/run-wine.sh with no suites and no chaos runs: it installs the Debian
+#    toolchain and Wine if missing, vendors the dependencies and builds loopback_provider.dll and
+#    layered_provider.dll with Debian's rustc 1.63 (target/wine/ws);
 # 2. copies the crates the benchmark needs (runtime, macros, standin, bench/outside/*) into a
 #    second generated workspace, target/wine/bench-ws, that reuses run-wine.sh's lockfile,
 #    vendored sources and cargo home, and builds it the same way (release, x86_64-pc-windows-gnu,
 #    Debian's cargo and rustc 1.63, offline);
 # 3. runs `wine wsp-outside.exe minimal=outside_minimal.dll loopback=loopback_provider.dll
-#    ideal=outside_ideal.dll global-lock=outside_global_lock.dll` and prints its report (also
-#    kept in target/wine/logs/outside-bench.md).
+#    ideal=outside_ideal.dll global-lock=outside_global_lock.dll
+#    minimal-layer=outside_minimal_layer.dll@outside_minimal.dll
+#    layered=layered_provider.dll@loopback_provider.dll` and prints its report (also kept in
+#    target/wine/logs/outside-bench.md). The two layers are installed in the Wine prefix's
+#    catalog (registry) for their set-up and removed again by the driver.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,19 +26,21 @@ TRIPLE=x86_64-pc-windows-gnu
 WINE_DIR="$root/target/wine"
 BWS="$WINE_DIR/bench-ws"
 LOGS="$WINE_DIR/logs"
-CRATES=(runtime table macros standin catalog bench/outside/minimal bench/outside/ideal bench/outside/global-lock bench/outside/driver)
+CRATES=(runtime table macros standin catalog bench/outside/minimal bench/outside/minimal-layer bench/outside/ideal bench/outside/global-lock bench/outside/driver)
 die() {
     printf '\nrun-wine-bench: FAILED: %s\n' "$*" >&2
     exit 1
 }
 
 echo "==> tests/e2e/run-wine.sh (toolchain, vendored sources, loopback_provider.dll; no suites)"
-WSP_E2E_SUITES=" " tests/e2e/run-wine.sh >"$WINE_DIR.bench-prepare.log" 2>&1 || {
+WSP_E2E_SUITES=" " WSP_CHAOS=0 tests/e2e/run-wine.sh >"$WINE_DIR.bench-prepare.log" 2>&1 || {
     tail -n 30 "$WINE_DIR.bench-prepare.log" >&2
     die "tests/e2e/run-wine.sh failed (log: $WINE_DIR.bench-prepare.log)"
 }
 LOOPBACK_DLL="$WINE_DIR/ws/target/$TRIPLE/release/loopback_provider.dll"
+LAYERED_DLL="$WINE_DIR/ws/target/$TRIPLE/release/layered_provider.dll"
 [[ -f "$LOOPBACK_DLL" ]] || die "$LOOPBACK_DLL was not built"
+[[ -f "$LAYERED_DLL" ]] || die "$LAYERED_DLL was not built"
 [[ -f "$WINE_DIR/cargo-home/config.toml" ]] || die "run-wine.sh left no vendored cargo home"
 
 unset RUSTC RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER RUSTDOC CARGO_TARGET_DIR CARGO_BUILD_TARGET \
@@ -74,13 +79,16 @@ if ! (cd "$BWS" && RUSTC=/usr/bin/rustc CARGO_HOME="$WINE_DIR/cargo-home" CARGO_
 fi
 OUT="$BWS/target/$TRIPLE/release"
 cp "$LOOPBACK_DLL" "$OUT/loopback_provider.dll"
+cp "$LAYERED_DLL" "$OUT/layered_provider.dll"
 
 export WINEPREFIX="$WINE_DIR/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY WAYLAND_DISPLAY
-echo "==> wine wsp-outside.exe (minimal, loopback, ideal, global-lock)"
+echo "==> wine wsp-outside.exe (minimal, loopback, ideal, global-lock, minimal-layer, layered)"
 status=0
 (cd "$OUT" && wine wsp-outside.exe minimal=outside_minimal.dll loopback=loopback_provider.dll \
-    ideal=outside_ideal.dll global-lock=outside_global_lock.dll 2>"$LOGS/outside-bench.stderr" |
+    ideal=outside_ideal.dll global-lock=outside_global_lock.dll \
+    minimal-layer=outside_minimal_layer.dll@outside_minimal.dll \
+    layered=layered_provider.dll@loopback_provider.dll 2>"$LOGS/outside-bench.stderr" |
     tee "$LOGS/outside-bench.md") || status=$?
 wineserver -k >/dev/null 2>&1 || true
 if ((status != 0)); then

@@ -14,6 +14,11 @@
 #   (the toolkit's code for `minimal`, whose trait methods return at once), set-up cancelling;
 # * allocations/call = the same difference of memcheck's "total heap usage: N allocs" (every
 #   malloc in the process, the provider's included).
+# Then, for the layers (a layer over its base, through a catalog file of the run's own), the
+# whole call as the application makes it: collected inside the driver's loop function for the
+# call (`wsp_outside::<call>_loop`, the loop's own few instructions included), so the layer, the
+# base under it and everything between count, for the base alone and through the layer; the
+# difference is what the layer adds per call.
 # The callgrind outputs stay in bench/target/outside-callgrind for callgrind_annotate.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -41,6 +46,11 @@ if [[ "${TRACE:-}" == 1 ]]; then
 fi
 unset WSP_TRACE
 declare -A entry_fn=([recv]=recv [send]=send [getsockopt]=get_sock_opt [ioctl]=ioctl)
+# label | base library | layer@base
+layers=(
+    "minimal-layer|$root/bench/target/release/liboutside_minimal.so|$root/bench/target/release/liboutside_minimal_layer.so@$root/bench/target/release/liboutside_minimal.so"
+    "layered|$root/target/release/libloopback_provider.so|$root/target/release/liblayered_provider.so@$root/target/release/libloopback_provider.so"
+)
 
 ir() { # log -> total Ir
     awk '/Collected :/ { print $NF }' "$1" | tail -n1
@@ -67,5 +77,32 @@ for s in "${subjects[@]}"; do
             al[$n]=$(allocs "$f.memcheck.log")
         done
         echo "| $label | $call | $(per "${inc[$N1]}" "${inc[$N2]}") | $(per "${al[$N1]}" "${al[$N2]}") |"
+    done
+done
+
+# Instructions per call of `call` on `spec`, collected inside the driver's loop function.
+whole() { # label call spec -> instructions/call
+    local label="$1" call="$2" spec="$3" n f
+    declare -A w=()
+    for n in "$N1" "$N2"; do
+        f="$out/whole.$label.$call.$n"
+        valgrind --tool=callgrind --toggle-collect="wsp_outside::${call}_loop" \
+            --callgrind-out-file="$f.out" "$bin" --count "$call" "$n" "$label=$spec" >"$f.log" 2>&1 ||
+            { cat "$f.log" >&2; exit 1; }
+        w[$n]=$(ir "$f.log")
+    done
+    per "${w[$N1]}" "${w[$N2]}"
+}
+
+echo
+echo "| layer | call | base alone: instructions/call | through the layer | added by the layer |"
+echo "|---|---|---:|---:|---:|"
+for s in "${layers[@]}"; do
+    IFS='|' read -r label base spec <<<"$s"
+    for call in recv send getsockopt ioctl; do
+        alone=$(whole "$label-base" "$call" "$base")
+        through=$(whole "$label" "$call" "$spec")
+        added=$(awk -v a="$alone" -v b="$through" 'BEGIN { printf "%.1f", b - a }')
+        echo "| $label | $call | $alone | $through | $added |"
     done
 done

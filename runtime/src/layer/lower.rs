@@ -227,7 +227,6 @@ fn check(r: i32, errno: i32) -> Result<(), WsaError> {
     }
 }
 
-/// `WSABUF`s describing `bufs` (the pointers stay valid while `bufs` is borrowed).
 /// `WSPIoctl` of `table` on lower socket `s`, without an overlapped structure (the call
 /// completes at once): the bytes returned.
 ///
@@ -263,15 +262,6 @@ unsafe fn ioctl_raw(
         )
     };
     check(r, errno).map(|()| returned as usize)
-}
-
-fn wsabufs<'a>(parts: impl Iterator<Item = (*mut u8, usize)> + 'a) -> Vec<WSABUF> {
-    parts
-        .map(|(buf, len)| WSABUF {
-            len: len.min(u32::MAX as usize) as u32,
-            buf,
-        })
-        .collect()
 }
 
 /// A socket of the provider below, owned by one layer socket: closed when the layer socket is
@@ -455,16 +445,17 @@ impl LowerSocket {
 
     pub(crate) fn send(
         &self,
-        parts: &[&[u8]],
+        bufs: &[WSABUF],
         flags: MsgFlags,
         to: Option<&SockAddr>,
     ) -> Result<usize, WsaError> {
-        let bufs = wsabufs(parts.iter().map(|p| (p.as_ptr() as *mut u8, p.len())));
         let to = to.map(|a| a.to_bytes());
         self.with(|t, s| {
             let mut errno = 0;
             let mut sent = 0u32;
-            // SAFETY: `bufs` describe `parts`, readable for the call; no overlapped structure.
+            // SAFETY: `bufs` is a validated WSABUF array (the caller's, or one describing a
+            // slice) whose buffers stay readable for the call; the provider below only reads
+            // them for a send; no overlapped structure.
             let r = unsafe {
                 match &to {
                     None => entry(t.lpWSPSend)?(
@@ -499,19 +490,19 @@ impl LowerSocket {
 
     pub(crate) fn recv(
         &self,
-        parts: &mut [&mut [u8]],
+        bufs: &[WSABUF],
         flags: MsgFlags,
         from: bool,
     ) -> Result<(usize, MsgFlags, Option<SockAddr>), WsaError> {
-        let bufs = wsabufs(parts.iter_mut().map(|p| (p.as_mut_ptr(), p.len())));
         let mut addr = [0u8; 128];
         let mut addr_len = addr.len() as i32;
         self.with(|t, s| {
             let mut errno = 0;
             let mut got = 0u32;
             let mut out_flags = flags.bits();
-            // SAFETY: `bufs` describe `parts`, writable for the call; the address buffer has
-            // `addr_len` bytes; no overlapped structure.
+            // SAFETY: `bufs` is a validated WSABUF array whose buffers are writable and not
+            // otherwise in use for the call (`BufsMut::as_wsabufs_mut` borrows them
+            // exclusively); the address buffer has `addr_len` bytes; no overlapped structure.
             let r = unsafe {
                 if from {
                     entry(t.lpWSPRecvFrom)?(

@@ -489,13 +489,17 @@ impl Next<'_> {
 
     /// `WSPSend` below.
     pub fn send(&self, bufs: &Bufs<'_>, flags: MsgFlags) -> Result<usize, WsaError> {
-        let parts: Vec<&[u8]> = bufs.iter().collect();
-        self.retry(|| self.lower.send(&parts, flags, None))
+        self.retry(|| self.lower.send(bufs.as_wsabufs(), flags, None))
     }
 
     /// `WSPSend` below of one byte slice (for layers that rewrite the data).
     pub fn send_bytes(&self, data: &[u8], flags: MsgFlags) -> Result<usize, WsaError> {
-        self.retry(|| self.lower.send(&[data], flags, None))
+        // The provider below only reads a send's buffers; the pointer is not written through.
+        let one = [sys::WSABUF {
+            len: data.len().min(u32::MAX as usize) as u32,
+            buf: data.as_ptr() as *mut u8,
+        }];
+        self.retry(|| self.lower.send(&one, flags, None))
     }
 
     /// `WSPSendTo` below.
@@ -505,8 +509,7 @@ impl Next<'_> {
         flags: MsgFlags,
         to: &SockAddr,
     ) -> Result<usize, WsaError> {
-        let parts: Vec<&[u8]> = bufs.iter().collect();
-        self.retry(|| self.lower.send(&parts, flags, Some(to)))
+        self.retry(|| self.lower.send(bufs.as_wsabufs(), flags, Some(to)))
     }
 
     /// `WSPRecv` below.
@@ -515,10 +518,10 @@ impl Next<'_> {
         bufs: &mut BufsMut<'_>,
         flags: MsgFlags,
     ) -> Result<(usize, MsgFlags), WsaError> {
-        let mut parts: Vec<&mut [u8]> = bufs.iter_mut().collect();
+        let room = bufs.as_wsabufs_mut();
         self.retry(|| {
             self.watched
-                .consuming(|| self.lower.recv(&mut parts, flags, false))
+                .consuming(|| self.lower.recv(room, flags, false))
                 .map(|(n, f, _)| (n, f))
         })
     }
@@ -529,10 +532,10 @@ impl Next<'_> {
         bufs: &mut BufsMut<'_>,
         flags: MsgFlags,
     ) -> Result<(usize, MsgFlags, SockAddr), WsaError> {
-        let mut parts: Vec<&mut [u8]> = bufs.iter_mut().collect();
+        let room = bufs.as_wsabufs_mut();
         let (n, f, from) = self.retry(|| {
             self.watched
-                .consuming(|| self.lower.recv(&mut parts, flags, true))
+                .consuming(|| self.lower.recv(room, flags, true))
         })?;
         let from = from.unwrap_or_else(|| SockAddr::Raw {
             family: 0,

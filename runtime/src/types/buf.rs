@@ -72,6 +72,12 @@ impl<'a> Bufs<'a> {
         self.bufs.iter().map(|b| b.len as usize).sum()
     }
 
+    /// The caller's `WSABUF`s themselves (validated), for passing the data on unchanged.
+    #[inline]
+    pub(crate) fn as_wsabufs(&self) -> &'a [WSABUF] {
+        self.bufs
+    }
+
     /// Whether there are no bytes to send.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -109,6 +115,13 @@ impl<'a> BufsMut<'a> {
     /// Total room in all buffers.
     pub fn capacity(&self) -> usize {
         self.bufs.iter().map(|b| b.len as usize).sum()
+    }
+
+    /// The caller's `WSABUF`s themselves (validated), for handing the room on to a receive
+    /// below: `&mut self` keeps every other view of the buffers out while the result is used.
+    #[inline]
+    pub(crate) fn as_wsabufs_mut(&mut self) -> &[WSABUF] {
+        self.bufs
     }
 
     /// The buffers as mutable byte slices.

@@ -12,6 +12,13 @@
 //! * `getsockopt`: `WSPGetSockOpt(SOL_SOCKET, SO_TYPE)`: `SOCK_DGRAM`;
 //! * `ioctl`: `WSPIoctl(FIONREAD)`: 0 bytes.
 //!
+//! A subject `LABEL=LAYER@BASE` is a layered provider over a base provider: both are installed
+//! in the system's catalog by their `DllRegisterServer` (off Windows, in a catalog file of the
+//! run's own, named by `WSP_CATALOG`), the sockets are opened through the catalog, as ws2_32
+//! opens them, so every measured call goes through the layer's table and on to the base's, and
+//! the entries are removed again (`DllUnregisterServer`) once the providers are started. When the
+//! base library is also measured on its own, the report adds what the layer costs per call.
+//!
 //! Every result is checked (set-up: each call on each socket; measured loops: the return value
 //! and the value written), and the run fails on any mismatch.
 //!
@@ -81,6 +88,10 @@ impl Call {
 /// A loaded provider and its open sockets.
 struct Subject {
     label: String,
+    /// For a layer (`LAYER@BASE`), the base provider's library path.
+    over: Option<String>,
+    /// The library path (the layer's, for a layer).
+    path: String,
     table: WSPPROC_TABLE,
     sockets: Vec<SOCKET>,
     sinks: Vec<SOCKET>,
@@ -102,14 +113,28 @@ fn localhost() -> SockAddr {
     SockAddr::Inet(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)))
 }
 
-/// Loads `path` and opens `count` measured sockets (and their sinks).
+/// Loads `path` and opens `count` measured sockets (and their sinks). A path of the form
+/// `LAYER@BASE` is a layer over a base provider, reached through the catalog (see
+/// [`Installed`]).
 fn set_up(label: &str, path: &str, count: usize) -> Result<Subject, String> {
-    let ws = Ws2::new();
-    ws.load_library(path)
-        .map_err(|e| format!("loading {}: {}", path, e))?;
+    let installed = match path.split_once('@') {
+        Some((layer, base)) => Some(Installed::new(layer, base)?),
+        None => None,
+    };
+    let ws = match &installed {
+        Some(installed) => installed.session()?,
+        None => {
+            let ws = Ws2::new();
+            ws.load_library(path)
+                .map_err(|e| format!("loading {}: {}", path, e))?;
+            ws
+        }
+    };
     // From here on, dropping the subject closes what was opened.
     let mut subject = Subject {
         label: label.to_owned(),
+        over: path.split_once('@').map(|(_, base)| base.to_owned()),
+        path: path.split('@').next().unwrap_or(path).to_owned(),
         table: WSPPROC_TABLE::default(),
         sockets: Vec::with_capacity(count),
         sinks: Vec::with_capacity(count),
@@ -135,6 +160,8 @@ fn set_up(label: &str, path: &str, count: usize) -> Result<Subject, String> {
         ws.ioctlsocket(s, FIONBIO, &mut on)
             .map_err(|e| format!("FIONBIO: {}", e))?;
     }
+    // The providers are loaded and started: the catalog entries can go.
+    drop(installed);
     subject.table = subject
         .ws
         .spi_for(subject.sockets[0])
@@ -157,6 +184,87 @@ fn set_up(label: &str, path: &str, count: usize) -> Result<Subject, String> {
         }
     }
     Ok(subject)
+}
+
+/// A layer and the base provider under it, installed in the system's catalog the way
+/// `regsvr32` installs them (the base's `DllRegisterServer`, then the layer's, which chains
+/// itself over the base's UDP entry), for as long as this value lives: dropping it runs both
+/// `DllUnregisterServer`s, layer first. Off Windows the catalog is a file of this run's own
+/// (`WSP_CATALOG`, [`catalog_file`]), so nothing outside the run changes.
+struct Installed {
+    layer: String,
+    base: String,
+}
+
+impl Installed {
+    fn new(layer: &str, base: &str) -> Result<Installed, String> {
+        if !cfg!(windows) {
+            let file = catalog_file();
+            if !file.exists() {
+                winsock_catalog::FileStore::create(&file, true)
+                    .map_err(|e| format!("creating the catalog file {}: {}", file.display(), e))?;
+            }
+            std::env::set_var(winsock_catalog::CATALOG_ENV, &file);
+        }
+        ws2_standin::regsvr32(base, true)
+            .map_err(|e| format!("DllRegisterServer of {}: {}", base, e))?;
+        let installed = Installed {
+            layer: layer.to_owned(),
+            base: base.to_owned(),
+        };
+        ws2_standin::regsvr32(layer, true)
+            .map_err(|e| format!("DllRegisterServer of {}: {}", layer, e))?;
+        Ok(installed)
+    }
+
+    /// A session over the entries of the layer and the base only (a Windows catalog holds
+    /// others, which may match the same `socket()` arguments), as ws2_32 finds them.
+    fn session(&self) -> Result<Ws2, String> {
+        let backend = winsock_catalog::system().map_err(|e| format!("the catalog: {}", e))?;
+        let ours = [file_name(&self.layer), file_name(&self.base)];
+        let entries = backend
+            .enum_protocols(winsock_catalog::Arch::native())
+            .map_err(|e| format!("the catalog: {}", e))?
+            .iter()
+            .filter(|e| ours.contains(&file_name(&e.path)))
+            .map(ws2_standin::CatalogEntry::from_catalog)
+            .collect();
+        Ok(Ws2::with_catalog(entries))
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        for lib in [&self.layer, &self.base] {
+            if let Err(e) = ws2_standin::regsvr32(lib, false) {
+                eprintln!("wsp-outside: DllUnregisterServer of {}: {}", lib, e);
+            }
+        }
+    }
+}
+
+/// The catalog file of this run, off Windows: one for the whole run, as catalog entry ids name
+/// providers process-wide and each installation must get ids of its own.
+fn catalog_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("wsp-outside-{}.reg", std::process::id()))
+}
+
+/// Removes this run's catalog file and its lock file, if there are any.
+fn remove_catalog_file() {
+    let file = catalog_file();
+    let mut lock = file.clone().into_os_string();
+    lock.push(".lock");
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(lock);
+}
+
+/// The last component of a library path, either separator, in lower case (the catalog keeps
+/// the path `DllRegisterServer` found its module at).
+fn file_name(path: &str) -> String {
+    path.rsplit(&['/', '\\'][..])
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase()
 }
 
 /// A socket bound to 127.0.0.1, recorded in `opened` as soon as it exists.
@@ -512,7 +620,10 @@ fn parse_subject(arg: &str) -> (String, String) {
             (label.to_owned(), path.to_owned())
         }
         _ => {
-            eprintln!("wsp-outside: expected LABEL=LIBRARY, got '{}'", arg);
+            eprintln!(
+                "wsp-outside: expected LABEL=LIBRARY or LABEL=LAYER@BASE, got '{}'",
+                arg
+            );
             exit(2)
         }
     }
@@ -520,6 +631,7 @@ fn parse_subject(arg: &str) -> (String, String) {
 
 fn set_up_or_exit(label: &str, path: &str, count: usize) -> Subject {
     set_up(label, path, count).unwrap_or_else(|e| {
+        remove_catalog_file();
         eprintln!("wsp-outside: {}: {}", label, e);
         exit(1)
     })
@@ -549,6 +661,7 @@ fn main() {
         });
         let (label, path) = parse_subject(subject);
         let subject = set_up_or_exit(&label, &path, sockets);
+        remove_catalog_file();
         let seq = sequence(&subject.sockets, 0, 1);
         if run(&subject.table, call, &seq, n) != 0 {
             eprintln!("wsp-outside: {}: unexpected results", call.name());
@@ -558,7 +671,7 @@ fn main() {
     }
     if args.is_empty() || args.iter().any(|a| a.starts_with('-')) {
         eprintln!(
-            "usage: wsp-outside LABEL=LIBRARY...   |   wsp-outside --count CALL N LABEL=LIBRARY"
+            "usage: wsp-outside LABEL=LIBRARY|LABEL=LAYER@BASE...   |   wsp-outside --count CALL N LABEL=LIBRARY|LABEL=LAYER@BASE"
         );
         exit(2);
     }
@@ -566,13 +679,14 @@ fn main() {
     let rounds = env_usize("WSP_OUTSIDE_ROUNDS", 7).max(1);
     let threads = thread_counts();
     let clock = Clock::from_env();
-    let subjects: Vec<Subject> = args
+    let mut subjects: Vec<Subject> = args
         .iter()
         .map(|a| {
             let (label, path) = parse_subject(a);
             set_up_or_exit(&label, &path, sockets)
         })
         .collect();
+    remove_catalog_file();
     let started = Instant::now();
     // cells[call][thread index][subject]
     let mut cells: Vec<Vec<Vec<Cell>>> = Vec::new();
@@ -605,6 +719,52 @@ fn main() {
             started.elapsed().as_secs()
         ),
     );
+    // Layers' sessions end first: the base provider under a layer may be a library also
+    // measured directly, and the stand-in checks for leaks at what it sees as a library's last
+    // clean-up (it does not see the start-up a layer makes of the provider below it).
+    subjects.retain(|s| s.over.is_none());
+}
+
+/// What each layer adds: for every layer whose base provider was also measured directly, the
+/// call through the layer against the same call on the base.
+fn layers(subjects: &[Subject], threads: &[usize], cells: &[Vec<Vec<Cell>>]) {
+    let pairs: Vec<(usize, usize)> = subjects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let base = s.over.as_ref()?;
+            let b = subjects
+                .iter()
+                .position(|o| o.over.is_none() && &o.path == base)?;
+            Some((i, b))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    println!();
+    println!("Layers: the call through the layer against the same call on its base provider.");
+    println!();
+    println!("| call | threads | layer | base | through the layer ns | on the base ns | layer / base | added ns |");
+    println!("|---|---:|---|---|---:|---:|---:|---:|");
+    for (c, &call) in CALLS.iter().enumerate() {
+        for (ti, &t) in threads.iter().enumerate() {
+            for &(l, b) in &pairs {
+                let (through, direct) = (cells[c][ti][l].median, cells[c][ti][b].median);
+                println!(
+                    "| {} | {} | {} | {} | {:.1} | {:.1} | {:.2} | {:.1} |",
+                    call.title(),
+                    t,
+                    subjects[l].label,
+                    subjects[b].label,
+                    through,
+                    direct,
+                    through / direct,
+                    through - direct
+                );
+            }
+        }
+    }
 }
 
 fn find(subjects: &[Subject], label: &str) -> Option<usize> {
@@ -655,6 +815,7 @@ fn report(subjects: &[Subject], threads: &[usize], cells: &[Vec<Vec<Cell>>], set
             println!("{}", line);
         }
     }
+    layers(subjects, threads, cells);
     let minimal = match find(subjects, "minimal") {
         Some(m) => m,
         None => return,

@@ -1,11 +1,13 @@
-//! Runs the outside benchmark's driver briefly against the three provider libraries this
-//! workspace builds (`outside-minimal`, `outside-ideal`, `outside-global-lock`), as
-//! `bench/outside/run.sh` does at full length: every provider loads, every measured call returns
-//! what the driver expects on every socket, and the report has a row per call and thread count.
+//! Runs the outside benchmark's driver briefly against the provider libraries this workspace
+//! builds (`outside-minimal`, `outside-ideal`, `outside-global-lock`, and the layer
+//! `outside-minimal-layer` over `outside-minimal`), as `bench/outside/run.sh` does at full
+//! length: every provider loads, every measured call returns what the driver expects on every
+//! socket, and the report has a row per call and thread count.
 //!
 //! Cargo does not build other packages' cdylibs for this test, so it first runs
-//! `cargo build -p outside-minimal -p outside-ideal -p outside-global-lock` with this test's
-//! profile and target directory (a no-op when they are up to date).
+//! `cargo build -p outside-minimal -p outside-ideal -p outside-global-lock -p
+//! outside-minimal-layer` with this test's profile and target directory (a no-op when they are
+//! up to date).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -39,6 +41,8 @@ fn providers_dir() -> PathBuf {
             "outside-ideal",
             "-p",
             "outside-global-lock",
+            "-p",
+            "outside-minimal-layer",
         ])
         .arg("--target-dir")
         .arg(target_dir)
@@ -84,10 +88,12 @@ fn run(args: &[String]) -> Output {
 #[test]
 fn measures_every_call_of_every_provider() {
     let dir = providers_dir();
+    // `ideal` last: its table must take the handle values of a third session, as the
+    // stand-in gives each session a range of its own.
     let args: Vec<String> = [
         ("minimal", "outside_minimal"),
-        ("ideal", "outside_ideal"),
         ("global-lock", "outside_global_lock"),
+        ("ideal", "outside_ideal"),
     ]
     .iter()
     .map(|(label, name)| format!("{}={}", label, library(&dir, name)))
@@ -137,6 +143,65 @@ fn measures_every_call_of_every_provider() {
         "1000".into(),
         args[0].clone(),
     ]);
+    assert!(
+        counted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&counted.stderr)
+    );
+}
+
+#[test]
+fn measures_a_layer_over_its_base() {
+    let dir = providers_dir();
+    let base = library(&dir, "outside_minimal");
+    let through = format!(
+        "minimal-layer={}@{}",
+        library(&dir, "outside_minimal_layer"),
+        base
+    );
+    let out = run(&[format!("minimal={}", base), through.clone()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "wsp-outside exited with {}:\n{}{}",
+        out.status,
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let layers = stdout
+        .split("Layers: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no table of layers:\n{}", stdout));
+    for call in [
+        "`WSPRecv`",
+        "`WSPSend`",
+        "`WSPGetSockOpt(SO_TYPE)`",
+        "`WSPIoctl(FIONREAD)`",
+    ] {
+        for threads in ["1", "2"] {
+            let row = layers
+                .lines()
+                .find(|l| {
+                    let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                    l.starts_with(&format!("| {}", call)) && cells.get(2) == Some(&threads)
+                })
+                .unwrap_or_else(|| panic!("no layer row for {} at {}:\n{}", call, threads, stdout));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            assert_eq!(&cells[3..5], ["minimal-layer", "minimal"], "{}", row);
+            for number in &cells[5..9] {
+                assert!(number.parse::<f64>().is_ok(), "{}", row);
+            }
+        }
+    }
+    // The layer's sessions are closed before the base's, with nothing left open (the
+    // stand-in's clean-up checks would fail the run otherwise).
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("closesocket"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let counted = run(&["--count".into(), "send".into(), "1000".into(), through]);
     assert!(
         counted.status.success(),
         "{}",

@@ -12,7 +12,9 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use handmade::Sock;
 use winsock_provider::sys::*;
 
-const SLOTS: usize = 1 << 16;
+/// Every value a handle can take here: the stand-in's handle values stay below 2^24 (each
+/// session draws from its own range of them), Windows' kernel handles far below.
+const SLOTS: usize = 1 << 22;
 #[allow(clippy::declare_interior_mutable_const)]
 const EMPTY: AtomicPtr<Sock> = AtomicPtr::new(core::ptr::null_mut());
 /// Socket records by `handle >> 2`.
