@@ -110,11 +110,9 @@ pub use name::{name_of, sockaddr, MAX_NAME_LEN, MAX_SOCKADDR_LEN, SUN_PATH_LEN};
 use core::num::NonZeroU32;
 use std::sync::atomic::{AtomicI32, Ordering};
 use winsock_provider::sys::{self, SOCKET};
-#[cfg(unix)]
-use winsock_provider::Ready;
 use winsock_provider::{
-    winsock_provider, Bufs, BufsMut, IfsSocket, MsgFlags, OptInput, OptValue, Provider, Shutdown,
-    Sock, SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
+    winsock_provider, Bufs, BufsMut, IfsSocket, MsgFlags, OptInput, OptValue, Provider, Ready,
+    Shutdown, Sock, SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
 };
 
 /// Whether a call may wait.
@@ -395,14 +393,12 @@ impl Provider for Pipe {
         backend::Socket::from_duplicate(reserved).map(PipeSocket::new)
     }
 
-    #[cfg(unix)]
     fn attached(&self, sock: &Sock<Self>) {
         // A socket whose watch cannot start (no thread, no descriptors left) still works;
         // its readiness is then only what `readiness` finds when asked.
         let _ = sock.os.attach(&self.watcher, sock.notifier());
     }
 
-    #[cfg(unix)]
     fn readiness(&self, sock: &Sock<Self>) -> Ready {
         sock.os.readiness()
     }

@@ -35,7 +35,7 @@ use core::num::NonZeroU32;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use winsock_provider::{sys::SOCKET, Shutdown, WsaError};
+use winsock_provider::{sys::SOCKET, Notifier, Ready, Shutdown, WsaError};
 
 type Handle = *mut c_void;
 type Bool = i32;
@@ -213,32 +213,63 @@ impl Drop for OwnedHandle {
     }
 }
 
+/// One socket of a connection's end: its pipe handle and where its readiness is signalled.
+struct End {
+    handle: usize,
+    notifier: Notifier,
+}
+
 /// What both ends of one connection share (index 0: the connecting socket, 1: the accepted
-/// one): whether each end has shut down sending, and each end's handles while their sockets
-/// are open (several when a socket was duplicated in this process), so that a non-blocking
-/// send can see how much its peer has not read yet.
+/// one): whether each end has shut down sending, each end's sockets while they are open
+/// (several when a socket was duplicated in this process), and the bytes on their way to each
+/// end, from which readiness is told.
 struct Conn {
     shut: [AtomicBool; 2],
     /// A socket removes its handle (under the lock) in its `close` or drop, before the handle
     /// is closed.
-    ends: [Mutex<Vec<usize>>; 2],
+    ends: [Mutex<Vec<End>>; 2],
     /// An end is (or may be) in another process, where the shared flags cannot be seen: a
     /// zero-length message is then always the end of the stream.
     foreign: AtomicBool,
+    /// Bytes the provider's sends wrote toward each end that its receives have not read yet.
+    queued: Mutex<[usize; 2]>,
 }
 
 impl Conn {
-    fn new(ends: [Vec<usize>; 2], foreign: bool) -> Arc<Conn> {
+    fn new(ends: [Vec<End>; 2], foreign: bool) -> Arc<Conn> {
         let [a, b] = ends;
         Arc::new(Conn {
             shut: [AtomicBool::new(false), AtomicBool::new(false)],
             ends: [Mutex::new(a), Mutex::new(b)],
             foreign: AtomicBool::new(foreign),
+            queued: Mutex::new([0, 0]),
         })
     }
 
-    fn end(&self, side: usize) -> MutexGuard<'_, Vec<usize>> {
+    fn end(&self, side: usize) -> MutexGuard<'_, Vec<End>> {
         self.ends[side].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn queued(&self) -> MutexGuard<'_, [usize; 2]> {
+        self.queued.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Signals `ready` to every socket of end `side`.
+    fn signal(&self, side: usize, ready: Ready) {
+        for end in self.end(side).iter() {
+            end.notifier.ready(ready);
+        }
+    }
+
+    /// Whether end `side` has no socket left in this process (and none elsewhere).
+    fn gone(&self, side: usize) -> bool {
+        !self.foreign.load(Ordering::SeqCst) && self.end(side).is_empty()
+    }
+
+    /// What end `side` can tell of the stream toward it once the bytes queued are read: the end
+    /// of the stream when the other end shut down sending or is gone.
+    fn ended(&self, side: usize) -> bool {
+        self.shut[1 - side].load(Ordering::SeqCst) || self.gone(1 - side)
     }
 }
 
@@ -249,6 +280,8 @@ struct Queue {
     backlog: usize,
     /// Connections waiting for `accept`: the accepted sockets, ready made.
     pending: VecDeque<(Socket, Vec<u8>)>,
+    /// The listening socket's notifier (`ACCEPT` is signalled through it).
+    notifier: Notifier,
 }
 
 /// A bound name: its accept queue once the socket listens.
@@ -292,8 +325,8 @@ struct State {
     phase: Phase,
 }
 
-/// Nothing to watch on Windows (the back end signals no readiness, see the module's
-/// documentation); the type keeps the provider's code the same on every system.
+/// Nothing to watch on Windows (the calls that change a socket's state signal it, see the
+/// module's documentation); the type keeps the provider's code the same on every system.
 #[derive(Default)]
 pub(crate) struct Watcher;
 
@@ -316,6 +349,8 @@ pub(crate) struct Socket {
     /// Other handles of this process may refer to the same pipe end (the socket was
     /// duplicated, or rebuilt from a duplicate): `close` must not cancel all I/O on it.
     shared: AtomicBool,
+    /// Where the socket's readiness is signalled (from `Provider::attached`).
+    notifier: Mutex<Notifier>,
 }
 
 fn wide(text: &str) -> Vec<u16> {
@@ -323,16 +358,83 @@ fn wide(text: &str) -> Vec<u16> {
 }
 
 impl Socket {
-    /// Listening or connected: nothing to watch (no readiness is signalled).
+    /// Listening or connected: nothing to watch (the calls that change the state signal it).
     pub(crate) fn start_watching(&self, _: &Watcher) -> Result<(), WsaError> {
         Ok(())
     }
 
-    /// After a receive or an accept: nothing to re-arm (no readiness is signalled).
+    /// After a receive or an accept: nothing to re-arm (the calls that change the state
+    /// signal it).
     pub(crate) fn rearm_read(&self) {}
 
-    /// After a send: nothing to re-arm (no readiness is signalled).
+    /// After a send: nothing to re-arm (the peer's receives signal room).
     pub(crate) fn rearm_write(&self) {}
+
+    /// `Provider::attached`: keeps the socket's notifier, for the signals of its own calls and
+    /// of its peer's (an accepted or rebuilt socket is connected already).
+    pub(crate) fn attach(&self, _: &Watcher, notifier: Notifier) -> Result<(), WsaError> {
+        *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = notifier.clone();
+        let state = self.state();
+        match &state.phase {
+            Phase::Connected { conn, side, .. } => {
+                let handle = self.handle.0 as usize;
+                for end in conn.end(*side).iter_mut() {
+                    if end.handle == handle {
+                        end.notifier = notifier.clone();
+                    }
+                }
+            }
+            Phase::Listening => {
+                if let Some((_, binding)) = &state.binding {
+                    binding.queue().notifier = notifier;
+                }
+            }
+            Phase::Idle => {}
+        }
+        Ok(())
+    }
+
+    fn notifier(&self) -> Notifier {
+        self.notifier
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The socket's readiness now: `ACCEPT` for a listener with a connection queued; for a
+    /// connection `READ` while bytes sent by the peer's `send` are unread, `CLOSE` once none
+    /// are and the peer shut down sending or is gone, `WRITE` while the pipe toward the peer
+    /// has room (or the peer is gone: a send fails at once). Nothing otherwise.
+    pub(crate) fn readiness(&self) -> Ready {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ready::NONE;
+        }
+        let (conn, side) = {
+            let state = self.state();
+            match (&state.phase, &state.binding) {
+                (Phase::Listening, Some((_, binding))) => {
+                    return if binding.queue().pending.is_empty() {
+                        Ready::NONE
+                    } else {
+                        Ready::ACCEPT
+                    };
+                }
+                (Phase::Connected { conn, side, .. }, _) => (conn.clone(), *side),
+                _ => return Ready::NONE,
+            }
+        };
+        let queued = *conn.queued();
+        let mut ready = Ready::NONE;
+        if queued[side] > 0 {
+            ready |= Ready::READ;
+        } else if conn.ended(side) {
+            ready |= Ready::CLOSE;
+        }
+        if queued[1 - side] < PIPE_BUFFER as usize || conn.gone(1 - side) {
+            ready |= Ready::WRITE;
+        }
+        ready
+    }
 
     /// A new, unbound socket: a fresh pipe server instance on a private name.
     pub(crate) fn new() -> Result<Socket, WsaError> {
@@ -386,6 +488,7 @@ impl Socket {
             shut_send: AtomicBool::new(false),
             shut_recv: AtomicBool::new(false),
             shared: AtomicBool::new(false),
+            notifier: Mutex::new(Notifier::detached()),
         })
     }
 
@@ -512,6 +615,7 @@ impl Socket {
         let mut queue = binding.queue();
         queue.listening = true;
         queue.backlog = backlog.max(1) as usize;
+        queue.notifier = self.notifier();
         drop(queue);
         state.phase = Phase::Listening;
         Ok(())
@@ -588,7 +692,17 @@ impl Socket {
             Ok(_) | Err(ERROR_PIPE_CONNECTED) => {}
             Err(e) => return Err(self.io_error(e)),
         }
-        let conn = Conn::new([vec![self.os_handle()], vec![client.0 as usize]], false);
+        let ends = [
+            vec![End {
+                handle: self.handle.0 as usize,
+                notifier: self.notifier(),
+            }],
+            vec![End {
+                handle: client.0 as usize,
+                notifier: Notifier::detached(),
+            }],
+        ];
+        let conn = Conn::new(ends, false);
         let me = state.local.clone().unwrap_or_default();
         let phase = Phase::Connected {
             conn: conn.clone(),
@@ -597,6 +711,7 @@ impl Socket {
         };
         let accepted = Socket::from_handle(client, None, Some(name.to_vec()), phase)?;
         queue.pending.push_back((accepted, me));
+        queue.notifier.ready(Ready::ACCEPT);
         drop(queue);
         target.ready.notify_all();
         state.phase = Phase::Connected {
@@ -614,47 +729,61 @@ impl Socket {
         }
     }
 
-    /// Room left in the pipe toward the peer (its buffer less what it has not read yet), or
-    /// `None` when that cannot be told (the peer is gone).
-    fn room(&self, conn: &Conn, side: usize) -> Option<usize> {
-        let peer = conn.end(1 - side);
-        let handle = *peer.first()?;
-        let mut avail = 0u32;
-        // SAFETY: the peer's handle stays open while it is listed and the list is locked (its
-        // socket takes it out before closing the handle); only the count is asked for.
-        let ok = unsafe {
-            PeekNamedPipe(
-                handle as Handle,
-                core::ptr::null_mut(),
-                0,
-                core::ptr::null_mut(),
-                &mut avail,
-                core::ptr::null_mut(),
-            )
-        };
-        if ok == 0 {
-            return None;
-        }
-        Some((PIPE_BUFFER as usize).saturating_sub(avail as usize))
+    /// Room left in the pipe toward the peer: its buffer less what the provider's sends put
+    /// there that the peer has not received yet.
+    fn room(conn: &Conn, side: usize) -> usize {
+        (PIPE_BUFFER as usize).saturating_sub(conn.queued()[1 - side])
     }
 
     /// Sends from `buf`: all of it when waiting, else what fits in the pipe now
-    /// (`WSAEWOULDBLOCK` if nothing does).
+    /// (`WSAEWOULDBLOCK` if nothing does). Writes at most a pipe buffer at a time, and
+    /// signals the peer's `READ` as soon as each part is in the pipe.
     pub(crate) fn send(&self, buf: &[u8], wait: Wait) -> Result<usize, WsaError> {
         let (conn, side) = self.connection()?;
         let mut buf = buf;
-        if wait == Wait::No {
-            match self.room(&conn, side) {
-                Some(0) => return Err(WsaError::WOULDBLOCK),
-                Some(room) => buf = &buf[..buf.len().min(room)],
-                None => {}
+        if wait == Wait::No && !conn.gone(1 - side) && !conn.foreign.load(Ordering::SeqCst) {
+            match Socket::room(&conn, side) {
+                0 => return Err(WsaError::WOULDBLOCK),
+                room => buf = &buf[..buf.len().min(room)],
             }
         }
         let mut done = 0;
         while done < buf.len() {
-            done += self.write(&buf[done..])?;
+            let part = &buf[done..buf.len().min(done + PIPE_BUFFER as usize)];
+            conn.queued()[1 - side] += part.len();
+            let result = self.write(part);
+            let n = *result.as_ref().unwrap_or(&0);
+            if n < part.len() {
+                let mut queued = conn.queued();
+                queued[1 - side] = queued[1 - side].saturating_sub(part.len() - n);
+            }
+            if n > 0 {
+                conn.signal(1 - side, Ready::READ);
+            }
+            match result {
+                Ok(_) => done += n,
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            }
         }
         Ok(done)
+    }
+
+    /// After a receive of `n` bytes: counts them off the bytes queued toward this end, and
+    /// signals the room freed to the peer, and the end of the stream to this socket when it
+    /// read the last byte before it.
+    fn received(&self, conn: &Conn, side: usize, n: usize) {
+        let left = {
+            let mut queued = conn.queued();
+            queued[side] = queued[side].saturating_sub(n);
+            queued[side]
+        };
+        if n > 0 {
+            conn.signal(1 - side, Ready::WRITE);
+        }
+        if left == 0 && conn.ended(side) {
+            self.notifier().ready(Ready::CLOSE);
+        }
     }
 
     /// Bytes waiting in the pipe, or `None` at the end of the stream (broken pipe).
@@ -744,7 +873,11 @@ impl Socket {
             };
             match got {
                 Ok(0) => {}
-                Ok(n) => return Ok(n as usize),
+                Ok(n) if peek => return Ok(n as usize),
+                Ok(n) => {
+                    self.received(&conn, side, n as usize);
+                    return Ok(n as usize);
+                }
                 Err(ERROR_BROKEN_PIPE) | Err(ERROR_NO_DATA) => return Ok(0),
                 // Byte-mode reads do not report it, but a message-mode peer might.
                 Err(ERROR_MORE_DATA) => return Ok(buf.len().min(len as usize)),
@@ -768,6 +901,7 @@ impl Socket {
             conn.shut[side].store(true, Ordering::SeqCst);
             // A zero-length message wakes a peer blocked in ReadFile (it reads 0 bytes).
             let _ = self.write(&[]);
+            Socket::ended(&conn, 1 - side);
         }
         Ok(())
     }
@@ -812,11 +946,29 @@ impl Socket {
         Ok(())
     }
 
+    /// The stream toward end `side` has ended (the other end shut down sending or is gone):
+    /// signals `CLOSE` to its sockets if they have read everything sent before, `READ` if not
+    /// (`CLOSE` follows the last receive).
+    fn ended(conn: &Conn, side: usize) {
+        let unread = conn.queued()[side] > 0;
+        conn.signal(side, if unread { Ready::READ } else { Ready::CLOSE });
+    }
+
     /// Takes this end's `handle` out of its connection's table, before the handle may be
-    /// closed.
+    /// closed; when it was the end's last socket, the peer learns that the stream ended (and
+    /// that a send no longer waits).
     fn leave_connection(state: &State, handle: Handle) {
         if let Phase::Connected { conn, side, .. } = &state.phase {
-            conn.end(*side).retain(|&h| h != handle as usize);
+            let last = {
+                let mut end = conn.end(*side);
+                let before = end.len();
+                end.retain(|e| e.handle != handle as usize);
+                before > 0 && end.is_empty()
+            };
+            if last && !conn.foreign.load(Ordering::SeqCst) {
+                Socket::ended(conn, 1 - side);
+                conn.signal(1 - side, Ready::WRITE);
+            }
         }
     }
 
@@ -1020,7 +1172,10 @@ impl Socket {
             };
             let socket = Socket::from_handle(p.handle, None, p.local, phase)?;
             socket.shared.store(true, Ordering::Relaxed);
-            conn.end(side).push(raw);
+            conn.end(side).push(End {
+                handle: raw,
+                notifier: Notifier::detached(),
+            });
             return Ok(socket);
         }
         let raw = value as usize;
@@ -1031,7 +1186,11 @@ impl Socket {
         if adopted.contains(&raw) || unsafe { GetFileType(handle) } != FILE_TYPE_PIPE {
             return Err(WsaError::INVAL);
         }
-        let conn = Conn::new([vec![raw], Vec::new()], true);
+        let end = End {
+            handle: raw,
+            notifier: Notifier::detached(),
+        };
+        let conn = Conn::new([vec![end], Vec::new()], true);
         let phase = Phase::Connected {
             conn,
             side: 0,
