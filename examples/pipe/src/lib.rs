@@ -62,6 +62,13 @@
 //!   the stream).
 //! * `WSAAddressToString` / `WSAStringToAddress` convert between an address and its name as
 //!   UTF-8 text.
+//! * Readiness is signalled, so every notification model works (`select`, `WSAEventSelect`,
+//!   `WSAAsyncSelect`, overlapped requests). **Unix**: one thread per provider instance
+//!   watches the descriptors with `poll(2)`, and `readiness` asks the kernel. **Windows**: the
+//!   provider counts the bytes its own sends and receives move between the two ends of each
+//!   connection (both in this process) and signals from those calls; the application's own
+//!   `ReadFile`/`WriteFile` on a socket are seen at its next receive (see the Windows back
+//!   end's documentation).
 //!
 //! # Shared sockets
 //!
@@ -141,7 +148,7 @@ impl Wait {
 )]
 pub struct Pipe {
     /// Watches the sockets' OS handles and signals their readiness (Unix; nothing to watch on
-    /// Windows, whose back end signals no readiness).
+    /// Windows, where the calls that change a connection signal it).
     watcher: backend::Watcher,
 }
 

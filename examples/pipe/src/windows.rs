@@ -18,16 +18,37 @@
 //! `shutdown(SD_SEND)` writes a zero-length message: the peer's `ReadFile` returns 0 bytes,
 //! which its `recv` reports as the end of the stream (the two ends share a flag, so a
 //! zero-length write of the application's own is not mistaken for it). Receive shutdown only
-//! makes later `recv` calls fail with `WSAESHUTDOWN`. Non-blocking receives and `FIONREAD` use
-//! `PeekNamedPipe`; a non-blocking send writes only what fits in the pipe's buffer, as the
-//! peer's end reports it.
+//! makes later `recv` calls fail with `WSAESHUTDOWN`. Receives and `FIONREAD` ask the pipe
+//! (`PeekNamedPipe` of the socket's own handle); a non-blocking receive whose read does not
+//! finish at once (another receive took the bytes first) cancels it and fails with
+//! `WSAEWOULDBLOCK`.
 //!
-//! Readiness: this back end signals none, so the runtime offers no `select`, event-select or
-//! async-select on its sockets (overlapped I/O and blocking or non-blocking calls work). A
-//! readiness read from the pipe (`PeekNamedPipe` on demand, plus signals from the calls that
-//! change the other end) passes every notification scenario under Wine, but the
-//! multi-threaded chaos run then stalls with threads inside `PeekNamedPipe`, a stall not
-//! explained yet; the Unix back end watches its descriptors with one `poll` thread instead.
+//! # Readiness
+//!
+//! Both ends of a connection are in this process, so the provider tracks what moves between
+//! them instead of asking the pipe: the connection counts, per direction, the bytes its sends
+//! wrote that its receives have not read, and knows each end's send shutdown and close.
+//! `readiness` answers from that alone (it never calls the system): `READ` while bytes are
+//! counted toward the socket, `CLOSE` once none are and the peer shut down sending or closed,
+//! `WRITE` while fewer than the pipe's 64 KiB are counted toward the peer (or the peer is gone),
+//! `ACCEPT` while a listener has a connection queued. The calls that change it signal it:
+//! `send` signals the peer's `READ` after each part it writes (a send writes at most a pipe
+//! buffer at a time, so a large blocking send announces its first bytes as soon as they are in
+//! the pipe), `recv` the peer's `WRITE` (room) and the socket's own `CLOSE` when it read the last
+//! byte before the end, `shutdown(SD_SEND)` and the close of an end's last socket the peer's
+//! `CLOSE` (or `READ` while bytes are unread), `connect` the listener's `ACCEPT`. A non-blocking
+//! send writes only what fits by the same count.
+//!
+//! A send counts its bytes and issues its write under one lock, and a receive or `FIONREAD`
+//! asks the pipe under that lock and sets the count toward its socket to what the pipe holds:
+//! the count is exact for the provider's own sends and receives, and the application's own
+//! `ReadFile`/`WriteFile` on the handle (which still work, interleaved with `send` and `recv`)
+//! are taken into account at the socket's next receive or `FIONREAD`. Until then readiness
+//! does not see bytes the application wrote with `WriteFile` (a blocking `recv` receives them;
+//! `select` does not announce them), and may still announce bytes the application read with
+//! `ReadFile` (a non-blocking `recv` then fails with `WSAEWOULDBLOCK`, which resets the count).
+//! A socket rebuilt from a duplicate made for another process cannot see that process's
+//! sends and receives, so its counts only follow what its own receives find.
 
 use crate::Wait;
 use core::ffi::c_void;
@@ -171,6 +192,18 @@ extern "system" {
 fn last_error() -> u32 {
     // SAFETY: reads the calling thread's last-error value; no arguments.
     unsafe { GetLastError() }
+}
+
+/// What a call that starts an overlapped operation did, from its result: `Ok(true)` pending,
+/// `Ok(false)` finished at once, `Err` failed (the Win32 error).
+fn issued(ok: Bool) -> Result<bool, u32> {
+    if ok != 0 {
+        return Ok(false);
+    }
+    match last_error() {
+        ERROR_IO_PENDING => Ok(true),
+        e => Err(e),
+    }
 }
 
 /// Maps a Win32 error to the WSA code Winsock reports for the same condition.
@@ -522,10 +555,17 @@ impl Socket {
     }
 
     /// Runs one overlapped operation on the socket's handle and waits for it, or for the
-    /// socket's close (which cancels it): the bytes transferred, or the Win32 error.
+    /// socket's close (which cancels it): the bytes transferred, or the Win32 error. With
+    /// `Wait::No` an operation that does not finish at once is cancelled at once (it fails
+    /// with `ERROR_OPERATION_ABORTED` unless it finished meanwhile).
     ///
-    /// `start` issues the operation with the `OVERLAPPED` given (and a null byte count).
-    fn overlapped(&self, start: impl FnOnce(*mut Overlapped) -> Bool) -> Result<u32, u32> {
+    /// `start` issues the operation with the `OVERLAPPED` given (and a null byte count) and
+    /// tells what the call did ([`issued`]); it returns before the wait begins.
+    fn overlapped(
+        &self,
+        wait: Wait,
+        start: impl FnOnce(*mut Overlapped) -> Result<bool, u32>,
+    ) -> Result<u32, u32> {
         let event = OwnedHandle::event().map_err(|_| ERROR_NOT_ENOUGH_MEMORY)?;
         let mut ov = Overlapped {
             internal: 0,
@@ -534,14 +574,11 @@ impl Socket {
             offset_high: 0,
             event: event.0,
         };
-        if start(&mut ov) == 0 {
-            let e = last_error();
-            if e != ERROR_IO_PENDING {
-                return Err(e);
-            }
+        if start(&mut ov)? {
             let waits = [event.0, self.closing.0];
+            let ms = if wait == Wait::Yes { INFINITE } else { 0 };
             // SAFETY: two live event handles.
-            let woke = unsafe { WaitForMultipleObjects(2, waits.as_ptr(), 0, INFINITE) };
+            let woke = unsafe { WaitForMultipleObjects(2, waits.as_ptr(), 0, ms) };
             if woke != WAIT_OBJECT_0 {
                 // SAFETY: cancels this operation (its OVERLAPPED is live until it completes).
                 unsafe { CancelIoEx(self.handle.0, &mut ov) };
@@ -560,16 +597,18 @@ impl Socket {
     /// Writes from `buf` (at most `MAX_IO` bytes) and waits: the bytes written.
     fn write(&self, buf: &[u8]) -> Result<usize, WsaError> {
         let len = buf.len().min(MAX_IO) as u32;
-        // SAFETY: writes from a live slice of at least `len` bytes; `overlapped` waits for the
-        // operation before the slice can go away.
-        let r = self.overlapped(|ov| unsafe {
-            WriteFile(
-                self.handle.0,
-                buf.as_ptr() as *const c_void,
-                len,
-                core::ptr::null_mut(),
-                ov,
-            )
+        let r = self.overlapped(Wait::Yes, |ov| {
+            // SAFETY: writes from a live slice of at least `len` bytes; `overlapped` waits for
+            // the operation before the slice can go away.
+            issued(unsafe {
+                WriteFile(
+                    self.handle.0,
+                    buf.as_ptr() as *const c_void,
+                    len,
+                    core::ptr::null_mut(),
+                    ov,
+                )
+            })
         });
         r.map(|n| n as usize).map_err(|e| self.io_error(e))
     }
@@ -687,8 +726,10 @@ impl Socket {
         }
         let client = OwnedHandle(client);
         // The client end is open already, so this completes at once (ERROR_PIPE_CONNECTED).
-        // SAFETY: the socket's own server handle, and the OVERLAPPED `overlapped` provides.
-        match self.overlapped(|ov| unsafe { ConnectNamedPipe(self.handle.0, ov) }) {
+        match self.overlapped(Wait::Yes, |ov| {
+            // SAFETY: the socket's own server handle, and the OVERLAPPED `overlapped` provides.
+            issued(unsafe { ConnectNamedPipe(self.handle.0, ov) })
+        }) {
             Ok(_) | Err(ERROR_PIPE_CONNECTED) => {}
             Err(e) => return Err(self.io_error(e)),
         }
@@ -750,10 +791,30 @@ impl Socket {
         let mut done = 0;
         while done < buf.len() {
             let part = &buf[done..buf.len().min(done + PIPE_BUFFER as usize)];
-            conn.queued()[1 - side] += part.len();
-            let result = self.write(part);
-            let n = *result.as_ref().unwrap_or(&0);
-            if n < part.len() {
+            let len = part.len() as u32;
+            // The part is counted while the write is issued, under the lock: whoever holds it
+            // finds the pipe holding every byte counted (see `Socket::available`).
+            let result = self.overlapped(Wait::Yes, |ov| {
+                let mut queued = conn.queued();
+                queued[1 - side] += part.len();
+                // SAFETY: writes from a live slice of `len` bytes; `overlapped` waits for the
+                // operation before the slice can go away.
+                let r = issued(unsafe {
+                    WriteFile(
+                        self.handle.0,
+                        part.as_ptr() as *const c_void,
+                        len,
+                        core::ptr::null_mut(),
+                        ov,
+                    )
+                });
+                if r.is_err() {
+                    queued[1 - side] -= part.len();
+                }
+                r
+            });
+            let n = *result.as_ref().unwrap_or(&0) as usize;
+            if n < part.len() && result.is_ok() {
                 let mut queued = conn.queued();
                 queued[1 - side] = queued[1 - side].saturating_sub(part.len() - n);
             }
@@ -762,8 +823,9 @@ impl Socket {
             }
             match result {
                 Ok(_) => done += n,
-                Err(_) if done > 0 => break,
-                Err(e) => return Err(e),
+                // What was sent before the peer went away is reported; a close fails the call.
+                Err(_) if done > 0 && !self.closed.load(Ordering::Relaxed) => break,
+                Err(e) => return Err(self.io_error(e)),
             }
         }
         Ok(done)
@@ -786,8 +848,13 @@ impl Socket {
         }
     }
 
-    /// Bytes waiting in the pipe, or `None` at the end of the stream (broken pipe).
-    fn available(&self) -> Result<Option<usize>, WsaError> {
+    /// Bytes waiting in the pipe toward this end, or `None` at the end of the stream (broken
+    /// pipe). The count of bytes queued toward this end is set to what the pipe holds: the
+    /// pipe is asked under the count's lock, so no send of the provider is then between
+    /// counting its bytes and writing them, and the count loses what the application's own
+    /// `ReadFile` took and gains what its `WriteFile` put there.
+    fn available(&self, conn: &Conn, side: usize) -> Result<Option<usize>, WsaError> {
+        let mut queued = conn.queued();
         let mut avail = 0u32;
         // SAFETY: PeekNamedPipe without a buffer, only the count.
         let ok = unsafe {
@@ -802,10 +869,14 @@ impl Socket {
         };
         if ok == 0 {
             return match last_error() {
-                ERROR_BROKEN_PIPE | ERROR_NO_DATA => Ok(None),
+                ERROR_BROKEN_PIPE | ERROR_NO_DATA => {
+                    queued[side] = 0;
+                    Ok(None)
+                }
                 e => Err(self.io_error(e)),
             };
         }
+        queued[side] = avail as usize;
         Ok(Some(avail as usize))
     }
 
@@ -828,7 +899,7 @@ impl Socket {
             if self.closed.load(Ordering::Relaxed) {
                 return Err(WsaError::INTR);
             }
-            let avail = match self.available()? {
+            let avail = match self.available(&conn, side)? {
                 None => return Ok(0),
                 Some(n) => n,
             };
@@ -865,10 +936,10 @@ impl Socket {
                 }
             } else {
                 let ptr = buf.as_mut_ptr() as *mut c_void;
-                // SAFETY: reads into a live, writable slice of `len` bytes; `overlapped` waits
-                // for the operation before the slice can go away.
-                self.overlapped(|ov| unsafe {
-                    ReadFile(self.handle.0, ptr, len, core::ptr::null_mut(), ov)
+                self.overlapped(wait, |ov| {
+                    // SAFETY: reads into a live, writable slice of `len` bytes; `overlapped`
+                    // waits for the operation before the slice can go away.
+                    issued(unsafe { ReadFile(self.handle.0, ptr, len, core::ptr::null_mut(), ov) })
                 })
             };
             match got {
@@ -881,6 +952,13 @@ impl Socket {
                 Err(ERROR_BROKEN_PIPE) | Err(ERROR_NO_DATA) => return Ok(0),
                 // Byte-mode reads do not report it, but a message-mode peer might.
                 Err(ERROR_MORE_DATA) => return Ok(buf.len().min(len as usize)),
+                // Not waiting, and someone else (another receive, or the application's own
+                // `ReadFile`) took what was there.
+                Err(ERROR_OPERATION_ABORTED)
+                    if wait == Wait::No && !self.closed.load(Ordering::Relaxed) =>
+                {
+                    return Err(WsaError::WOULDBLOCK)
+                }
                 Err(e) => return Err(self.io_error(e)),
             }
             // A zero-length message: the peer's send shutdown when the shared flag says so
@@ -925,10 +1003,10 @@ impl Socket {
 
     /// Bytes a receive would return now (`FIONREAD`).
     pub(crate) fn readable(&self) -> Result<usize, WsaError> {
-        if self.connection().is_err() {
-            return Ok(0);
+        match self.connection() {
+            Ok((conn, side)) => Ok(self.available(&conn, side)?.unwrap_or(0)),
+            Err(_) => Ok(0),
         }
-        Ok(self.available()?.unwrap_or(0))
     }
 
     /// `SO_ERROR`: no error is ever left pending.
@@ -1260,6 +1338,125 @@ mod tests {
             "WriteFile failed: {}",
             last_error()
         );
+    }
+
+    fn read_file(s: &Socket, buf: &mut [u8]) -> usize {
+        let mut read = 0u32;
+        // SAFETY: reads into a live, writable slice; synchronous.
+        let ok = unsafe {
+            ReadFile(
+                s.handle.0,
+                buf.as_mut_ptr() as *mut c_void,
+                buf.len() as u32,
+                &mut read,
+                core::ptr::null_mut(),
+            )
+        };
+        assert!(ok != 0, "ReadFile failed: {}", last_error());
+        read as usize
+    }
+
+    #[test]
+    fn readiness_follows_sends_receives_and_shutdown() {
+        let (listener, client, accepted) = pair(b"win-ready");
+        assert_eq!(listener.readiness(), Ready::NONE);
+        assert_eq!(client.readiness(), Ready::WRITE);
+        assert_eq!(accepted.readiness(), Ready::WRITE);
+        client.send(b"hello", Wait::Yes).unwrap();
+        assert_eq!(accepted.readiness(), Ready::READ | Ready::WRITE);
+        let mut buf = [0u8; 16];
+        assert_eq!(accepted.recv(&mut buf, Wait::Yes, true).unwrap(), 5);
+        assert_eq!(
+            accepted.readiness(),
+            Ready::READ | Ready::WRITE,
+            "after MSG_PEEK"
+        );
+        assert_eq!(accepted.recv(&mut buf, Wait::Yes, false).unwrap(), 5);
+        assert_eq!(accepted.readiness(), Ready::WRITE);
+
+        // A full pipe toward the peer: no room until the peer receives.
+        let chunk = [0x33u8; 4096];
+        loop {
+            match accepted.send(&chunk, Wait::No) {
+                Ok(_) => {}
+                Err(WsaError::WOULDBLOCK) => break,
+                Err(e) => panic!("non-blocking send: {:?}", e),
+            }
+        }
+        assert_eq!(accepted.readiness(), Ready::NONE);
+        assert_eq!(client.readiness(), Ready::READ | Ready::WRITE);
+        assert_eq!(client.recv(&mut buf, Wait::Yes, false).unwrap(), buf.len());
+        assert_eq!(accepted.readiness(), Ready::WRITE);
+
+        // The end of the stream: CLOSE once everything before it is read.
+        client.shutdown(Shutdown::Send).unwrap();
+        assert_eq!(accepted.readiness(), Ready::CLOSE | Ready::WRITE);
+        accepted.shutdown(Shutdown::Send).unwrap();
+        assert_eq!(client.readiness(), Ready::READ | Ready::WRITE);
+        let mut rest = vec![0u8; PIPE_BUFFER as usize];
+        let mut got = 0;
+        loop {
+            match client.recv(&mut rest, Wait::Yes, false).unwrap() {
+                0 => break,
+                n => got += n,
+            }
+        }
+        assert_eq!(got + buf.len(), PIPE_BUFFER as usize);
+        assert_eq!(client.readiness(), Ready::CLOSE | Ready::WRITE);
+
+        // A listener: ACCEPT while a connection is queued.
+        let other = Socket::new().unwrap();
+        other.connect(b"win-ready").unwrap();
+        assert_eq!(listener.readiness(), Ready::ACCEPT);
+        let _ = listener.accept(Wait::No).unwrap();
+        assert_eq!(listener.readiness(), Ready::NONE);
+    }
+
+    #[test]
+    fn readiness_catches_up_with_file_io_at_the_next_receive() {
+        let (_listener, client, accepted) = pair(b"win-ready-file");
+        let mut buf = [0u8; 16];
+        client.send(b"abc", Wait::Yes).unwrap();
+        assert_eq!(read_file(&accepted, &mut buf), 3);
+        assert_eq!(
+            accepted.recv(&mut buf, Wait::No, false),
+            Err(WsaError::WOULDBLOCK)
+        );
+        assert_eq!(accepted.readiness(), Ready::WRITE);
+        write_file(&client, b"wxyz");
+        assert_eq!(accepted.readable().unwrap(), 4);
+        assert_eq!(accepted.readiness(), Ready::READ | Ready::WRITE);
+        assert_eq!(accepted.recv(&mut buf, Wait::No, false).unwrap(), 4);
+        assert_eq!(&buf[..4], b"wxyz");
+        assert_eq!(accepted.readiness(), Ready::WRITE);
+    }
+
+    #[test]
+    fn a_large_send_announces_its_first_part_at_once() {
+        let (_listener, client, accepted) = pair(b"win-big-send");
+        let client = Arc::new(client);
+        let size = 1 << 20;
+        let sender = {
+            let client = client.clone();
+            std::thread::spawn(move || client.send(&vec![0x77u8; size], Wait::Yes))
+        };
+        // Nobody reads until READ is announced, so the send cannot have finished by then.
+        let mut waited = 0;
+        while !accepted.readiness().contains(Ready::READ) && waited < 10_000 {
+            std::thread::sleep(Duration::from_millis(1));
+            waited += 1;
+        }
+        assert!(
+            accepted.readiness().contains(Ready::READ),
+            "no READ while a 1 MiB send waits for room"
+        );
+        let mut buf = vec![0u8; 100_000];
+        let mut got = 0;
+        while got < size {
+            got += accepted.recv(&mut buf, Wait::Yes, false).unwrap();
+        }
+        assert_eq!(sender.join().unwrap(), Ok(size));
+        assert_eq!(accepted.readiness(), Ready::WRITE);
     }
 
     #[test]

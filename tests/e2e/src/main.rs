@@ -12,8 +12,8 @@
 //!   pending) and network event notification (event-select, select and async-select);
 //! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe), including
 //!   network event notification (event-select, select and async-select) driven by the
-//!   readiness the provider reads from its OS handles, except on Windows, where the pipe
-//!   signals none;
+//!   readiness the provider signals (read from its OS handles on Unix, counted from its own
+//!   sends and receives on Windows);
 //! * `pipe-non-ifs` — the `pipe` suite without its `ifs::` scenarios, for the pipe provider
 //!   reached through a non-IFS layer (the application then holds the layer's handles, which
 //!   are not OS handles);
