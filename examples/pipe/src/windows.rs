@@ -28,7 +28,7 @@
 //! Both ends of a connection are in this process, so the provider tracks what moves between
 //! them instead of asking the pipe: the connection counts, per direction, the bytes its sends
 //! wrote that its receives have not read, and knows each end's send shutdown and close.
-//! `readiness` answers from that alone (it never calls the system): `READ` while bytes are
+//! `readiness` answers from that alone (it does not call the system): `READ` while bytes are
 //! counted toward the socket, `CLOSE` once none are and the peer shut down sending or closed,
 //! `WRITE` while fewer than the pipe's 64 KiB are counted toward the peer (or the peer is gone),
 //! `ACCEPT` while a listener has a connection queued. The calls that change it signal it:
@@ -47,8 +47,10 @@
 //! does not see bytes the application wrote with `WriteFile` (a blocking `recv` receives them;
 //! `select` does not announce them), and may still announce bytes the application read with
 //! `ReadFile` (a non-blocking `recv` then fails with `WSAEWOULDBLOCK`, which resets the count).
-//! A socket rebuilt from a duplicate made for another process cannot see that process's
-//! sends and receives, so its counts only follow what its own receives find.
+//! A connection shared with another process (`WSADuplicateSocket` for another process) is not
+//! counted there: the readiness of its sockets in this process asks the pipe
+//! (`PeekNamedPipe` of the socket's own handle) for the bytes toward them, and only this
+//! process's calls signal.
 
 use crate::Wait;
 use core::ffi::c_void;
@@ -437,7 +439,8 @@ impl Socket {
     /// The socket's readiness now: `ACCEPT` for a listener with a connection queued; for a
     /// connection `READ` while bytes sent by the peer's `send` are unread, `CLOSE` once none
     /// are and the peer shut down sending or is gone, `WRITE` while the pipe toward the peer
-    /// has room (or the peer is gone: a send fails at once). Nothing otherwise.
+    /// has room (or the peer is gone: a send fails at once). Nothing otherwise. Never waits;
+    /// calls the system only for a connection shared with another process.
     pub(crate) fn readiness(&self) -> Ready {
         if self.closed.load(Ordering::Relaxed) {
             return Ready::NONE;
@@ -456,6 +459,14 @@ impl Socket {
                 _ => return Ready::NONE,
             }
         };
+        let foreign = conn.foreign.load(Ordering::SeqCst);
+        if foreign {
+            // The other process's sends and receives are not counted: ask the pipe for the
+            // bytes toward this end; a send there may wait, as it cannot see the peer's room.
+            if let Ok(None) = self.available(&conn, side) {
+                return Ready::CLOSE | Ready::WRITE;
+            }
+        }
         let queued = *conn.queued();
         let mut ready = Ready::NONE;
         if queued[side] > 0 {
@@ -463,7 +474,7 @@ impl Socket {
         } else if conn.ended(side) {
             ready |= Ready::CLOSE;
         }
-        if queued[1 - side] < PIPE_BUFFER as usize || conn.gone(1 - side) {
+        if queued[1 - side] < PIPE_BUFFER as usize || foreign || conn.gone(1 - side) {
             ready |= Ready::WRITE;
         }
         ready
