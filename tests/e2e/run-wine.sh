@@ -52,7 +52,13 @@
 #                             stacked layers; `loopback-stacked`: without the lifecycle
 #                             scenario, which counts one live handle per socket); then the pipe DLL under the layer (the pipe
 #                             suite without its ifs:: scenarios: `pipe-non-ifs`) and under
-#                             the IFS build of the layer (examples/layered-ifs; the pipe suite)
+#                             the IFS build of the layer (examples/layered-ifs; the pipe suite);
+#                             both run the pipe's notification scenarios (event-select,
+#                             select, async-select) through the layer
+#   WSP_CHAOS                 0 skips the chaos stage (wsp-chaos.exe on the loopback, pipe and
+#                             panicky DLLs of the first architecture, three fresh seeds each;
+#                             the pipe's run exercises its readiness from 2 to 8 threads)
+#   WSP_CHAOS_CALLS           calls per seed in the chaos stage (default 350000)
 #   WSP_ARCH                  x86_64, i686 or both (default both; --arch overrides it)
 set -euo pipefail
 

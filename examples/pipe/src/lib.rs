@@ -62,6 +62,13 @@
 //!   the stream).
 //! * `WSAAddressToString` / `WSAStringToAddress` convert between an address and its name as
 //!   UTF-8 text.
+//! * Readiness is signalled, so every notification model works (`select`, `WSAEventSelect`,
+//!   `WSAAsyncSelect`, overlapped requests). **Unix**: one thread per provider instance
+//!   watches the descriptors with `poll(2)`, and `readiness` asks the kernel. **Windows**: the
+//!   provider counts the bytes its own sends and receives move between the two ends of each
+//!   connection (both in this process) and signals from those calls; the application's own
+//!   `ReadFile`/`WriteFile` on a socket are seen at its next receive (see the Windows back
+//!   end's documentation).
 //!
 //! # Shared sockets
 //!
@@ -110,11 +117,9 @@ pub use name::{name_of, sockaddr, MAX_NAME_LEN, MAX_SOCKADDR_LEN, SUN_PATH_LEN};
 use core::num::NonZeroU32;
 use std::sync::atomic::{AtomicI32, Ordering};
 use winsock_provider::sys::{self, SOCKET};
-#[cfg(unix)]
-use winsock_provider::Ready;
 use winsock_provider::{
-    winsock_provider, Bufs, BufsMut, IfsSocket, MsgFlags, OptInput, OptValue, Provider, Shutdown,
-    Sock, SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
+    winsock_provider, Bufs, BufsMut, IfsSocket, MsgFlags, OptInput, OptValue, Provider, Ready,
+    Shutdown, Sock, SockAddr, SockOpt, SocketRequest, StartupContext, WsaError,
 };
 
 /// Whether a call may wait.
@@ -143,7 +148,7 @@ impl Wait {
 )]
 pub struct Pipe {
     /// Watches the sockets' OS handles and signals their readiness (Unix; nothing to watch on
-    /// Windows, whose back end signals no readiness).
+    /// Windows, where the calls that change a connection signal it).
     watcher: backend::Watcher,
 }
 
@@ -395,14 +400,12 @@ impl Provider for Pipe {
         backend::Socket::from_duplicate(reserved).map(PipeSocket::new)
     }
 
-    #[cfg(unix)]
     fn attached(&self, sock: &Sock<Self>) {
         // A socket whose watch cannot start (no thread, no descriptors left) still works;
         // its readiness is then only what `readiness` finds when asked.
         let _ = sock.os.attach(&self.watcher, sock.notifier());
     }
 
-    #[cfg(unix)]
     fn readiness(&self, sock: &Sock<Self>) -> Ready {
         sock.os.readiness()
     }

@@ -18,16 +18,39 @@
 //! `shutdown(SD_SEND)` writes a zero-length message: the peer's `ReadFile` returns 0 bytes,
 //! which its `recv` reports as the end of the stream (the two ends share a flag, so a
 //! zero-length write of the application's own is not mistaken for it). Receive shutdown only
-//! makes later `recv` calls fail with `WSAESHUTDOWN`. Non-blocking receives and `FIONREAD` use
-//! `PeekNamedPipe`; a non-blocking send writes only what fits in the pipe's buffer, as the
-//! peer's end reports it.
+//! makes later `recv` calls fail with `WSAESHUTDOWN`. Receives and `FIONREAD` ask the pipe
+//! (`PeekNamedPipe` of the socket's own handle); a non-blocking receive whose read does not
+//! finish at once (another receive took the bytes first) cancels it and fails with
+//! `WSAEWOULDBLOCK`.
 //!
-//! Readiness: this back end signals none, so the runtime offers no `select`, event-select or
-//! async-select on its sockets (overlapped I/O and blocking or non-blocking calls work). A
-//! readiness read from the pipe (`PeekNamedPipe` on demand, plus signals from the calls that
-//! change the other end) passes every notification scenario under Wine, but the
-//! multi-threaded chaos run then stalls with threads inside `PeekNamedPipe`, a stall not
-//! explained yet; the Unix back end watches its descriptors with one `poll` thread instead.
+//! # Readiness
+//!
+//! Both ends of a connection are in this process, so the provider tracks what moves between
+//! them instead of asking the pipe: the connection counts, per direction, the bytes its sends
+//! wrote that its receives have not read, and knows each end's send shutdown and close.
+//! `readiness` answers from that alone (it does not call the system): `READ` while bytes are
+//! counted toward the socket, `CLOSE` once none are and the peer shut down sending or closed,
+//! `WRITE` while fewer than the pipe's 64 KiB are counted toward the peer (or the peer is gone),
+//! `ACCEPT` while a listener has a connection queued. The calls that change it signal it:
+//! `send` signals the peer's `READ` after each part it writes (a send writes at most a pipe
+//! buffer at a time, so a large blocking send announces its first bytes as soon as they are in
+//! the pipe), `recv` the peer's `WRITE` (room) and the socket's own `CLOSE` when it read the last
+//! byte before the end, `shutdown(SD_SEND)` and the close of an end's last socket the peer's
+//! `CLOSE` (or `READ` while bytes are unread), `connect` the listener's `ACCEPT`. A non-blocking
+//! send writes only what fits by the same count.
+//!
+//! A send counts its bytes and issues its write under one lock, and a receive or `FIONREAD`
+//! asks the pipe under that lock and sets the count toward its socket to what the pipe holds:
+//! the count is exact for the provider's own sends and receives, and the application's own
+//! `ReadFile`/`WriteFile` on the handle (which still work, interleaved with `send` and `recv`)
+//! are taken into account at the socket's next receive or `FIONREAD`. Until then readiness
+//! does not see bytes the application wrote with `WriteFile` (a blocking `recv` receives them;
+//! `select` does not announce them), and may still announce bytes the application read with
+//! `ReadFile` (a non-blocking `recv` then fails with `WSAEWOULDBLOCK`, which resets the count).
+//! A connection shared with another process (`WSADuplicateSocket` for another process) is not
+//! counted there: the readiness of its sockets in this process asks the pipe
+//! (`PeekNamedPipe` of the socket's own handle) for the bytes toward them, and only this
+//! process's calls signal.
 
 use crate::Wait;
 use core::ffi::c_void;
@@ -35,7 +58,7 @@ use core::num::NonZeroU32;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use winsock_provider::{sys::SOCKET, Shutdown, WsaError};
+use winsock_provider::{sys::SOCKET, Notifier, Ready, Shutdown, WsaError};
 
 type Handle = *mut c_void;
 type Bool = i32;
@@ -173,6 +196,18 @@ fn last_error() -> u32 {
     unsafe { GetLastError() }
 }
 
+/// What a call that starts an overlapped operation did, from its result: `Ok(true)` pending,
+/// `Ok(false)` finished at once, `Err` failed (the Win32 error).
+fn issued(ok: Bool) -> Result<bool, u32> {
+    if ok != 0 {
+        return Ok(false);
+    }
+    match last_error() {
+        ERROR_IO_PENDING => Ok(true),
+        e => Err(e),
+    }
+}
+
 /// Maps a Win32 error to the WSA code Winsock reports for the same condition.
 fn wsa_error(e: u32) -> WsaError {
     match e {
@@ -213,32 +248,63 @@ impl Drop for OwnedHandle {
     }
 }
 
+/// One socket of a connection's end: its pipe handle and where its readiness is signalled.
+struct End {
+    handle: usize,
+    notifier: Notifier,
+}
+
 /// What both ends of one connection share (index 0: the connecting socket, 1: the accepted
-/// one): whether each end has shut down sending, and each end's handles while their sockets
-/// are open (several when a socket was duplicated in this process), so that a non-blocking
-/// send can see how much its peer has not read yet.
+/// one): whether each end has shut down sending, each end's sockets while they are open
+/// (several when a socket was duplicated in this process), and the bytes on their way to each
+/// end, from which readiness is told.
 struct Conn {
     shut: [AtomicBool; 2],
     /// A socket removes its handle (under the lock) in its `close` or drop, before the handle
     /// is closed.
-    ends: [Mutex<Vec<usize>>; 2],
+    ends: [Mutex<Vec<End>>; 2],
     /// An end is (or may be) in another process, where the shared flags cannot be seen: a
     /// zero-length message is then always the end of the stream.
     foreign: AtomicBool,
+    /// Bytes the provider's sends wrote toward each end that its receives have not read yet.
+    queued: Mutex<[usize; 2]>,
 }
 
 impl Conn {
-    fn new(ends: [Vec<usize>; 2], foreign: bool) -> Arc<Conn> {
+    fn new(ends: [Vec<End>; 2], foreign: bool) -> Arc<Conn> {
         let [a, b] = ends;
         Arc::new(Conn {
             shut: [AtomicBool::new(false), AtomicBool::new(false)],
             ends: [Mutex::new(a), Mutex::new(b)],
             foreign: AtomicBool::new(foreign),
+            queued: Mutex::new([0, 0]),
         })
     }
 
-    fn end(&self, side: usize) -> MutexGuard<'_, Vec<usize>> {
+    fn end(&self, side: usize) -> MutexGuard<'_, Vec<End>> {
         self.ends[side].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn queued(&self) -> MutexGuard<'_, [usize; 2]> {
+        self.queued.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Signals `ready` to every socket of end `side`.
+    fn signal(&self, side: usize, ready: Ready) {
+        for end in self.end(side).iter() {
+            end.notifier.ready(ready);
+        }
+    }
+
+    /// Whether end `side` has no socket left in this process (and none elsewhere).
+    fn gone(&self, side: usize) -> bool {
+        !self.foreign.load(Ordering::SeqCst) && self.end(side).is_empty()
+    }
+
+    /// What end `side` can tell of the stream toward it once the bytes queued are read: the end
+    /// of the stream when the other end shut down sending or is gone.
+    fn ended(&self, side: usize) -> bool {
+        self.shut[1 - side].load(Ordering::SeqCst) || self.gone(1 - side)
     }
 }
 
@@ -249,6 +315,8 @@ struct Queue {
     backlog: usize,
     /// Connections waiting for `accept`: the accepted sockets, ready made.
     pending: VecDeque<(Socket, Vec<u8>)>,
+    /// The listening socket's notifier (`ACCEPT` is signalled through it).
+    notifier: Notifier,
 }
 
 /// A bound name: its accept queue once the socket listens.
@@ -292,8 +360,8 @@ struct State {
     phase: Phase,
 }
 
-/// Nothing to watch on Windows (the back end signals no readiness, see the module's
-/// documentation); the type keeps the provider's code the same on every system.
+/// Nothing to watch on Windows (the calls that change a socket's state signal it, see the
+/// module's documentation); the type keeps the provider's code the same on every system.
 #[derive(Default)]
 pub(crate) struct Watcher;
 
@@ -316,6 +384,8 @@ pub(crate) struct Socket {
     /// Other handles of this process may refer to the same pipe end (the socket was
     /// duplicated, or rebuilt from a duplicate): `close` must not cancel all I/O on it.
     shared: AtomicBool,
+    /// Where the socket's readiness is signalled (from `Provider::attached`).
+    notifier: Mutex<Notifier>,
 }
 
 fn wide(text: &str) -> Vec<u16> {
@@ -323,16 +393,92 @@ fn wide(text: &str) -> Vec<u16> {
 }
 
 impl Socket {
-    /// Listening or connected: nothing to watch (no readiness is signalled).
+    /// Listening or connected: nothing to watch (the calls that change the state signal it).
     pub(crate) fn start_watching(&self, _: &Watcher) -> Result<(), WsaError> {
         Ok(())
     }
 
-    /// After a receive or an accept: nothing to re-arm (no readiness is signalled).
+    /// After a receive or an accept: nothing to re-arm (the calls that change the state
+    /// signal it).
     pub(crate) fn rearm_read(&self) {}
 
-    /// After a send: nothing to re-arm (no readiness is signalled).
+    /// After a send: nothing to re-arm (the peer's receives signal room).
     pub(crate) fn rearm_write(&self) {}
+
+    /// `Provider::attached`: keeps the socket's notifier, for the signals of its own calls and
+    /// of its peer's (an accepted or rebuilt socket is connected already).
+    pub(crate) fn attach(&self, _: &Watcher, notifier: Notifier) -> Result<(), WsaError> {
+        *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = notifier.clone();
+        let state = self.state();
+        match &state.phase {
+            Phase::Connected { conn, side, .. } => {
+                let handle = self.handle.0 as usize;
+                for end in conn.end(*side).iter_mut() {
+                    if end.handle == handle {
+                        end.notifier = notifier.clone();
+                    }
+                }
+            }
+            Phase::Listening => {
+                if let Some((_, binding)) = &state.binding {
+                    binding.queue().notifier = notifier;
+                }
+            }
+            Phase::Idle => {}
+        }
+        Ok(())
+    }
+
+    fn notifier(&self) -> Notifier {
+        self.notifier
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The socket's readiness now: `ACCEPT` for a listener with a connection queued; for a
+    /// connection `READ` while bytes sent by the peer's `send` are unread, `CLOSE` once none
+    /// are and the peer shut down sending or is gone, `WRITE` while the pipe toward the peer
+    /// has room (or the peer is gone: a send fails at once). Nothing otherwise. Never waits;
+    /// calls the system only for a connection shared with another process.
+    pub(crate) fn readiness(&self) -> Ready {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ready::NONE;
+        }
+        let (conn, side) = {
+            let state = self.state();
+            match (&state.phase, &state.binding) {
+                (Phase::Listening, Some((_, binding))) => {
+                    return if binding.queue().pending.is_empty() {
+                        Ready::NONE
+                    } else {
+                        Ready::ACCEPT
+                    };
+                }
+                (Phase::Connected { conn, side, .. }, _) => (conn.clone(), *side),
+                _ => return Ready::NONE,
+            }
+        };
+        let foreign = conn.foreign.load(Ordering::SeqCst);
+        if foreign {
+            // The other process's sends and receives are not counted: ask the pipe for the
+            // bytes toward this end; a send there may wait, as it cannot see the peer's room.
+            if let Ok(None) = self.available(&conn, side) {
+                return Ready::CLOSE | Ready::WRITE;
+            }
+        }
+        let queued = *conn.queued();
+        let mut ready = Ready::NONE;
+        if queued[side] > 0 {
+            ready |= Ready::READ;
+        } else if conn.ended(side) {
+            ready |= Ready::CLOSE;
+        }
+        if queued[1 - side] < PIPE_BUFFER as usize || foreign || conn.gone(1 - side) {
+            ready |= Ready::WRITE;
+        }
+        ready
+    }
 
     /// A new, unbound socket: a fresh pipe server instance on a private name.
     pub(crate) fn new() -> Result<Socket, WsaError> {
@@ -386,6 +532,7 @@ impl Socket {
             shut_send: AtomicBool::new(false),
             shut_recv: AtomicBool::new(false),
             shared: AtomicBool::new(false),
+            notifier: Mutex::new(Notifier::detached()),
         })
     }
 
@@ -419,10 +566,17 @@ impl Socket {
     }
 
     /// Runs one overlapped operation on the socket's handle and waits for it, or for the
-    /// socket's close (which cancels it): the bytes transferred, or the Win32 error.
+    /// socket's close (which cancels it): the bytes transferred, or the Win32 error. With
+    /// `Wait::No` an operation that does not finish at once is cancelled at once (it fails
+    /// with `ERROR_OPERATION_ABORTED` unless it finished meanwhile).
     ///
-    /// `start` issues the operation with the `OVERLAPPED` given (and a null byte count).
-    fn overlapped(&self, start: impl FnOnce(*mut Overlapped) -> Bool) -> Result<u32, u32> {
+    /// `start` issues the operation with the `OVERLAPPED` given (and a null byte count) and
+    /// tells what the call did ([`issued`]); it returns before the wait begins.
+    fn overlapped(
+        &self,
+        wait: Wait,
+        start: impl FnOnce(*mut Overlapped) -> Result<bool, u32>,
+    ) -> Result<u32, u32> {
         let event = OwnedHandle::event().map_err(|_| ERROR_NOT_ENOUGH_MEMORY)?;
         let mut ov = Overlapped {
             internal: 0,
@@ -431,14 +585,11 @@ impl Socket {
             offset_high: 0,
             event: event.0,
         };
-        if start(&mut ov) == 0 {
-            let e = last_error();
-            if e != ERROR_IO_PENDING {
-                return Err(e);
-            }
+        if start(&mut ov)? {
             let waits = [event.0, self.closing.0];
+            let ms = if wait == Wait::Yes { INFINITE } else { 0 };
             // SAFETY: two live event handles.
-            let woke = unsafe { WaitForMultipleObjects(2, waits.as_ptr(), 0, INFINITE) };
+            let woke = unsafe { WaitForMultipleObjects(2, waits.as_ptr(), 0, ms) };
             if woke != WAIT_OBJECT_0 {
                 // SAFETY: cancels this operation (its OVERLAPPED is live until it completes).
                 unsafe { CancelIoEx(self.handle.0, &mut ov) };
@@ -457,16 +608,18 @@ impl Socket {
     /// Writes from `buf` (at most `MAX_IO` bytes) and waits: the bytes written.
     fn write(&self, buf: &[u8]) -> Result<usize, WsaError> {
         let len = buf.len().min(MAX_IO) as u32;
-        // SAFETY: writes from a live slice of at least `len` bytes; `overlapped` waits for the
-        // operation before the slice can go away.
-        let r = self.overlapped(|ov| unsafe {
-            WriteFile(
-                self.handle.0,
-                buf.as_ptr() as *const c_void,
-                len,
-                core::ptr::null_mut(),
-                ov,
-            )
+        let r = self.overlapped(Wait::Yes, |ov| {
+            // SAFETY: writes from a live slice of at least `len` bytes; `overlapped` waits for
+            // the operation before the slice can go away.
+            issued(unsafe {
+                WriteFile(
+                    self.handle.0,
+                    buf.as_ptr() as *const c_void,
+                    len,
+                    core::ptr::null_mut(),
+                    ov,
+                )
+            })
         });
         r.map(|n| n as usize).map_err(|e| self.io_error(e))
     }
@@ -512,6 +665,7 @@ impl Socket {
         let mut queue = binding.queue();
         queue.listening = true;
         queue.backlog = backlog.max(1) as usize;
+        queue.notifier = self.notifier();
         drop(queue);
         state.phase = Phase::Listening;
         Ok(())
@@ -583,12 +737,24 @@ impl Socket {
         }
         let client = OwnedHandle(client);
         // The client end is open already, so this completes at once (ERROR_PIPE_CONNECTED).
-        // SAFETY: the socket's own server handle, and the OVERLAPPED `overlapped` provides.
-        match self.overlapped(|ov| unsafe { ConnectNamedPipe(self.handle.0, ov) }) {
+        match self.overlapped(Wait::Yes, |ov| {
+            // SAFETY: the socket's own server handle, and the OVERLAPPED `overlapped` provides.
+            issued(unsafe { ConnectNamedPipe(self.handle.0, ov) })
+        }) {
             Ok(_) | Err(ERROR_PIPE_CONNECTED) => {}
             Err(e) => return Err(self.io_error(e)),
         }
-        let conn = Conn::new([vec![self.os_handle()], vec![client.0 as usize]], false);
+        let ends = [
+            vec![End {
+                handle: self.handle.0 as usize,
+                notifier: self.notifier(),
+            }],
+            vec![End {
+                handle: client.0 as usize,
+                notifier: Notifier::detached(),
+            }],
+        ];
+        let conn = Conn::new(ends, false);
         let me = state.local.clone().unwrap_or_default();
         let phase = Phase::Connected {
             conn: conn.clone(),
@@ -597,6 +763,7 @@ impl Socket {
         };
         let accepted = Socket::from_handle(client, None, Some(name.to_vec()), phase)?;
         queue.pending.push_back((accepted, me));
+        queue.notifier.ready(Ready::ACCEPT);
         drop(queue);
         target.ready.notify_all();
         state.phase = Phase::Connected {
@@ -614,51 +781,91 @@ impl Socket {
         }
     }
 
-    /// Room left in the pipe toward the peer (its buffer less what it has not read yet), or
-    /// `None` when that cannot be told (the peer is gone).
-    fn room(&self, conn: &Conn, side: usize) -> Option<usize> {
-        let peer = conn.end(1 - side);
-        let handle = *peer.first()?;
-        let mut avail = 0u32;
-        // SAFETY: the peer's handle stays open while it is listed and the list is locked (its
-        // socket takes it out before closing the handle); only the count is asked for.
-        let ok = unsafe {
-            PeekNamedPipe(
-                handle as Handle,
-                core::ptr::null_mut(),
-                0,
-                core::ptr::null_mut(),
-                &mut avail,
-                core::ptr::null_mut(),
-            )
-        };
-        if ok == 0 {
-            return None;
-        }
-        Some((PIPE_BUFFER as usize).saturating_sub(avail as usize))
+    /// Room left in the pipe toward the peer: its buffer less what the provider's sends put
+    /// there that the peer has not received yet.
+    fn room(conn: &Conn, side: usize) -> usize {
+        (PIPE_BUFFER as usize).saturating_sub(conn.queued()[1 - side])
     }
 
     /// Sends from `buf`: all of it when waiting, else what fits in the pipe now
-    /// (`WSAEWOULDBLOCK` if nothing does).
+    /// (`WSAEWOULDBLOCK` if nothing does). Writes at most a pipe buffer at a time, and
+    /// signals the peer's `READ` as soon as each part is in the pipe.
     pub(crate) fn send(&self, buf: &[u8], wait: Wait) -> Result<usize, WsaError> {
         let (conn, side) = self.connection()?;
         let mut buf = buf;
-        if wait == Wait::No {
-            match self.room(&conn, side) {
-                Some(0) => return Err(WsaError::WOULDBLOCK),
-                Some(room) => buf = &buf[..buf.len().min(room)],
-                None => {}
+        if wait == Wait::No && !conn.gone(1 - side) && !conn.foreign.load(Ordering::SeqCst) {
+            match Socket::room(&conn, side) {
+                0 => return Err(WsaError::WOULDBLOCK),
+                room => buf = &buf[..buf.len().min(room)],
             }
         }
         let mut done = 0;
         while done < buf.len() {
-            done += self.write(&buf[done..])?;
+            let part = &buf[done..buf.len().min(done + PIPE_BUFFER as usize)];
+            let len = part.len() as u32;
+            // The part is counted while the write is issued, under the lock: whoever holds it
+            // finds the pipe holding every byte counted (see `Socket::available`).
+            let result = self.overlapped(Wait::Yes, |ov| {
+                let mut queued = conn.queued();
+                queued[1 - side] += part.len();
+                // SAFETY: writes from a live slice of `len` bytes; `overlapped` waits for the
+                // operation before the slice can go away.
+                let r = issued(unsafe {
+                    WriteFile(
+                        self.handle.0,
+                        part.as_ptr() as *const c_void,
+                        len,
+                        core::ptr::null_mut(),
+                        ov,
+                    )
+                });
+                if r.is_err() {
+                    queued[1 - side] -= part.len();
+                }
+                r
+            });
+            let n = *result.as_ref().unwrap_or(&0) as usize;
+            if n < part.len() && result.is_ok() {
+                let mut queued = conn.queued();
+                queued[1 - side] = queued[1 - side].saturating_sub(part.len() - n);
+            }
+            if n > 0 {
+                conn.signal(1 - side, Ready::READ);
+            }
+            match result {
+                Ok(_) => done += n,
+                // What was sent before the peer went away is reported; a close fails the call.
+                Err(_) if done > 0 && !self.closed.load(Ordering::Relaxed) => break,
+                Err(e) => return Err(self.io_error(e)),
+            }
         }
         Ok(done)
     }
 
-    /// Bytes waiting in the pipe, or `None` at the end of the stream (broken pipe).
-    fn available(&self) -> Result<Option<usize>, WsaError> {
+    /// After a receive of `n` bytes: counts them off the bytes queued toward this end, and
+    /// signals the room freed to the peer, and the end of the stream to this socket when it
+    /// read the last byte before it.
+    fn received(&self, conn: &Conn, side: usize, n: usize) {
+        let left = {
+            let mut queued = conn.queued();
+            queued[side] = queued[side].saturating_sub(n);
+            queued[side]
+        };
+        if n > 0 {
+            conn.signal(1 - side, Ready::WRITE);
+        }
+        if left == 0 && conn.ended(side) {
+            self.notifier().ready(Ready::CLOSE);
+        }
+    }
+
+    /// Bytes waiting in the pipe toward this end, or `None` at the end of the stream (broken
+    /// pipe). The count of bytes queued toward this end is set to what the pipe holds: the
+    /// pipe is asked under the count's lock, so no send of the provider is then between
+    /// counting its bytes and writing them, and the count loses what the application's own
+    /// `ReadFile` took and gains what its `WriteFile` put there.
+    fn available(&self, conn: &Conn, side: usize) -> Result<Option<usize>, WsaError> {
+        let mut queued = conn.queued();
         let mut avail = 0u32;
         // SAFETY: PeekNamedPipe without a buffer, only the count.
         let ok = unsafe {
@@ -673,10 +880,14 @@ impl Socket {
         };
         if ok == 0 {
             return match last_error() {
-                ERROR_BROKEN_PIPE | ERROR_NO_DATA => Ok(None),
+                ERROR_BROKEN_PIPE | ERROR_NO_DATA => {
+                    queued[side] = 0;
+                    Ok(None)
+                }
                 e => Err(self.io_error(e)),
             };
         }
+        queued[side] = avail as usize;
         Ok(Some(avail as usize))
     }
 
@@ -699,7 +910,7 @@ impl Socket {
             if self.closed.load(Ordering::Relaxed) {
                 return Err(WsaError::INTR);
             }
-            let avail = match self.available()? {
+            let avail = match self.available(&conn, side)? {
                 None => return Ok(0),
                 Some(n) => n,
             };
@@ -736,18 +947,29 @@ impl Socket {
                 }
             } else {
                 let ptr = buf.as_mut_ptr() as *mut c_void;
-                // SAFETY: reads into a live, writable slice of `len` bytes; `overlapped` waits
-                // for the operation before the slice can go away.
-                self.overlapped(|ov| unsafe {
-                    ReadFile(self.handle.0, ptr, len, core::ptr::null_mut(), ov)
+                self.overlapped(wait, |ov| {
+                    // SAFETY: reads into a live, writable slice of `len` bytes; `overlapped`
+                    // waits for the operation before the slice can go away.
+                    issued(unsafe { ReadFile(self.handle.0, ptr, len, core::ptr::null_mut(), ov) })
                 })
             };
             match got {
                 Ok(0) => {}
-                Ok(n) => return Ok(n as usize),
+                Ok(n) if peek => return Ok(n as usize),
+                Ok(n) => {
+                    self.received(&conn, side, n as usize);
+                    return Ok(n as usize);
+                }
                 Err(ERROR_BROKEN_PIPE) | Err(ERROR_NO_DATA) => return Ok(0),
                 // Byte-mode reads do not report it, but a message-mode peer might.
                 Err(ERROR_MORE_DATA) => return Ok(buf.len().min(len as usize)),
+                // Not waiting, and someone else (another receive, or the application's own
+                // `ReadFile`) took what was there.
+                Err(ERROR_OPERATION_ABORTED)
+                    if wait == Wait::No && !self.closed.load(Ordering::Relaxed) =>
+                {
+                    return Err(WsaError::WOULDBLOCK)
+                }
                 Err(e) => return Err(self.io_error(e)),
             }
             // A zero-length message: the peer's send shutdown when the shared flag says so
@@ -768,6 +990,7 @@ impl Socket {
             conn.shut[side].store(true, Ordering::SeqCst);
             // A zero-length message wakes a peer blocked in ReadFile (it reads 0 bytes).
             let _ = self.write(&[]);
+            Socket::ended(&conn, 1 - side);
         }
         Ok(())
     }
@@ -791,10 +1014,10 @@ impl Socket {
 
     /// Bytes a receive would return now (`FIONREAD`).
     pub(crate) fn readable(&self) -> Result<usize, WsaError> {
-        if self.connection().is_err() {
-            return Ok(0);
+        match self.connection() {
+            Ok((conn, side)) => Ok(self.available(&conn, side)?.unwrap_or(0)),
+            Err(_) => Ok(0),
         }
-        Ok(self.available()?.unwrap_or(0))
     }
 
     /// `SO_ERROR`: no error is ever left pending.
@@ -812,11 +1035,29 @@ impl Socket {
         Ok(())
     }
 
+    /// The stream toward end `side` has ended (the other end shut down sending or is gone):
+    /// signals `CLOSE` to its sockets if they have read everything sent before, `READ` if not
+    /// (`CLOSE` follows the last receive).
+    fn ended(conn: &Conn, side: usize) {
+        let unread = conn.queued()[side] > 0;
+        conn.signal(side, if unread { Ready::READ } else { Ready::CLOSE });
+    }
+
     /// Takes this end's `handle` out of its connection's table, before the handle may be
-    /// closed.
+    /// closed; when it was the end's last socket, the peer learns that the stream ended (and
+    /// that a send no longer waits).
     fn leave_connection(state: &State, handle: Handle) {
         if let Phase::Connected { conn, side, .. } = &state.phase {
-            conn.end(*side).retain(|&h| h != handle as usize);
+            let last = {
+                let mut end = conn.end(*side);
+                let before = end.len();
+                end.retain(|e| e.handle != handle as usize);
+                before > 0 && end.is_empty()
+            };
+            if last && !conn.foreign.load(Ordering::SeqCst) {
+                Socket::ended(conn, 1 - side);
+                conn.signal(1 - side, Ready::WRITE);
+            }
         }
     }
 
@@ -1020,7 +1261,10 @@ impl Socket {
             };
             let socket = Socket::from_handle(p.handle, None, p.local, phase)?;
             socket.shared.store(true, Ordering::Relaxed);
-            conn.end(side).push(raw);
+            conn.end(side).push(End {
+                handle: raw,
+                notifier: Notifier::detached(),
+            });
             return Ok(socket);
         }
         let raw = value as usize;
@@ -1031,7 +1275,11 @@ impl Socket {
         if adopted.contains(&raw) || unsafe { GetFileType(handle) } != FILE_TYPE_PIPE {
             return Err(WsaError::INVAL);
         }
-        let conn = Conn::new([vec![raw], Vec::new()], true);
+        let end = End {
+            handle: raw,
+            notifier: Notifier::detached(),
+        };
+        let conn = Conn::new([vec![end], Vec::new()], true);
         let phase = Phase::Connected {
             conn,
             side: 0,
@@ -1101,6 +1349,125 @@ mod tests {
             "WriteFile failed: {}",
             last_error()
         );
+    }
+
+    fn read_file(s: &Socket, buf: &mut [u8]) -> usize {
+        let mut read = 0u32;
+        // SAFETY: reads into a live, writable slice; synchronous.
+        let ok = unsafe {
+            ReadFile(
+                s.handle.0,
+                buf.as_mut_ptr() as *mut c_void,
+                buf.len() as u32,
+                &mut read,
+                core::ptr::null_mut(),
+            )
+        };
+        assert!(ok != 0, "ReadFile failed: {}", last_error());
+        read as usize
+    }
+
+    #[test]
+    fn readiness_follows_sends_receives_and_shutdown() {
+        let (listener, client, accepted) = pair(b"win-ready");
+        assert_eq!(listener.readiness(), Ready::NONE);
+        assert_eq!(client.readiness(), Ready::WRITE);
+        assert_eq!(accepted.readiness(), Ready::WRITE);
+        client.send(b"hello", Wait::Yes).unwrap();
+        assert_eq!(accepted.readiness(), Ready::READ | Ready::WRITE);
+        let mut buf = [0u8; 16];
+        assert_eq!(accepted.recv(&mut buf, Wait::Yes, true).unwrap(), 5);
+        assert_eq!(
+            accepted.readiness(),
+            Ready::READ | Ready::WRITE,
+            "after MSG_PEEK"
+        );
+        assert_eq!(accepted.recv(&mut buf, Wait::Yes, false).unwrap(), 5);
+        assert_eq!(accepted.readiness(), Ready::WRITE);
+
+        // A full pipe toward the peer: no room until the peer receives.
+        let chunk = [0x33u8; 4096];
+        loop {
+            match accepted.send(&chunk, Wait::No) {
+                Ok(_) => {}
+                Err(WsaError::WOULDBLOCK) => break,
+                Err(e) => panic!("non-blocking send: {:?}", e),
+            }
+        }
+        assert_eq!(accepted.readiness(), Ready::NONE);
+        assert_eq!(client.readiness(), Ready::READ | Ready::WRITE);
+        assert_eq!(client.recv(&mut buf, Wait::Yes, false).unwrap(), buf.len());
+        assert_eq!(accepted.readiness(), Ready::WRITE);
+
+        // The end of the stream: CLOSE once everything before it is read.
+        client.shutdown(Shutdown::Send).unwrap();
+        assert_eq!(accepted.readiness(), Ready::CLOSE | Ready::WRITE);
+        accepted.shutdown(Shutdown::Send).unwrap();
+        assert_eq!(client.readiness(), Ready::READ | Ready::WRITE);
+        let mut rest = vec![0u8; PIPE_BUFFER as usize];
+        let mut got = 0;
+        loop {
+            match client.recv(&mut rest, Wait::Yes, false).unwrap() {
+                0 => break,
+                n => got += n,
+            }
+        }
+        assert_eq!(got + buf.len(), PIPE_BUFFER as usize);
+        assert_eq!(client.readiness(), Ready::CLOSE | Ready::WRITE);
+
+        // A listener: ACCEPT while a connection is queued.
+        let other = Socket::new().unwrap();
+        other.connect(b"win-ready").unwrap();
+        assert_eq!(listener.readiness(), Ready::ACCEPT);
+        let _ = listener.accept(Wait::No).unwrap();
+        assert_eq!(listener.readiness(), Ready::NONE);
+    }
+
+    #[test]
+    fn readiness_catches_up_with_file_io_at_the_next_receive() {
+        let (_listener, client, accepted) = pair(b"win-ready-file");
+        let mut buf = [0u8; 16];
+        client.send(b"abc", Wait::Yes).unwrap();
+        assert_eq!(read_file(&accepted, &mut buf), 3);
+        assert_eq!(
+            accepted.recv(&mut buf, Wait::No, false),
+            Err(WsaError::WOULDBLOCK)
+        );
+        assert_eq!(accepted.readiness(), Ready::WRITE);
+        write_file(&client, b"wxyz");
+        assert_eq!(accepted.readable().unwrap(), 4);
+        assert_eq!(accepted.readiness(), Ready::READ | Ready::WRITE);
+        assert_eq!(accepted.recv(&mut buf, Wait::No, false).unwrap(), 4);
+        assert_eq!(&buf[..4], b"wxyz");
+        assert_eq!(accepted.readiness(), Ready::WRITE);
+    }
+
+    #[test]
+    fn a_large_send_announces_its_first_part_at_once() {
+        let (_listener, client, accepted) = pair(b"win-big-send");
+        let client = Arc::new(client);
+        let size = 1 << 20;
+        let sender = {
+            let client = client.clone();
+            std::thread::spawn(move || client.send(&vec![0x77u8; size], Wait::Yes))
+        };
+        // Nobody reads until READ is announced, so the send cannot have finished by then.
+        let mut waited = 0;
+        while !accepted.readiness().contains(Ready::READ) && waited < 10_000 {
+            std::thread::sleep(Duration::from_millis(1));
+            waited += 1;
+        }
+        assert!(
+            accepted.readiness().contains(Ready::READ),
+            "no READ while a 1 MiB send waits for room"
+        );
+        let mut buf = vec![0u8; 100_000];
+        let mut got = 0;
+        while got < size {
+            got += accepted.recv(&mut buf, Wait::Yes, false).unwrap();
+        }
+        assert_eq!(sender.join().unwrap(), Ok(size));
+        assert_eq!(accepted.readiness(), Ready::WRITE);
     }
 
     #[test]

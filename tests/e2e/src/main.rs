@@ -12,8 +12,8 @@
 //!   pending) and network event notification (event-select, select and async-select);
 //! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe), including
 //!   network event notification (event-select, select and async-select) driven by the
-//!   readiness the provider reads from its OS handles, except on Windows, where the pipe
-//!   signals none;
+//!   readiness the provider signals (read from its OS handles on Unix, counted from its own
+//!   sends and receives on Windows);
 //! * `pipe-non-ifs` — the `pipe` suite without its `ifs::` scenarios, for the pipe provider
 //!   reached through a non-IFS layer (the application then holds the layer's handles, which
 //!   are not OS handles);
@@ -144,10 +144,6 @@ fn pipe_name(n: u32) -> SockAddr {
     }
 }
 
-/// What the pipe suites leave out: on Windows the pipe provider signals no readiness
-/// (examples/pipe/src/windows.rs), so its notification scenarios are not run there.
-const PIPE_LEFT_OUT: &str = if cfg!(windows) { "notify::" } else { "" };
-
 /// `steps` without the scenarios whose names start with `prefix` (none left out when it is
 /// empty).
 fn leave_out(steps: Vec<Step>, prefix: &str) -> Vec<Step> {
@@ -269,66 +265,63 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
                 lifecycle::cleanup_closes_everything(&session, &udp())
             }),
         ]),
-        "pipe" => Some(leave_out(
-            vec![
-                scenario("layout::bindings", |_| layout::bindings()),
-                scenario("stream::echo", move |ws| {
-                    stream::echo(ws, &pipe(), 8, 256 << 10)
-                }),
-                scenario("stream::graceful_shutdown", move |ws| {
-                    stream::graceful_shutdown(ws, &pipe())
-                }),
-                scenario("stream::refused", move |ws| stream::refused(ws, &pipe())),
-                scenario("stream::wrong_state", move |ws| {
-                    stream::wrong_state(ws, &pipe())
-                }),
-                scenario("stream::nonblocking", move |ws| {
-                    stream::nonblocking(ws, &pipe())
-                }),
-                scenario("stream::options", move |ws| stream::options(ws, &pipe())),
-                scenario("ifs::file_io_interleave", move |ws| {
-                    ifs::file_io_interleave(ws, &pipe())
-                }),
-                scenario("ifs::handle_is_os_handle", move |ws| {
-                    ifs::handle_is_os_handle(ws, &pipe())
-                }),
-                scenario("errors::bad_input", move |ws| {
-                    errors::bad_input(ws, &pipe())
-                }),
-                scenario("errors::startup_version", move |_| {
-                    errors::startup_version(&entry()?)
-                }),
-                scenario("churn::create_close", move |ws| {
-                    churn::create_close(ws, &pipe(), 2_000)
-                }),
-                scenario("churn::close_races_calls", move |ws| {
-                    churn::close_races_calls(ws, &pipe(), 30)
-                }),
-                scenario("duplicate::same_process", move |ws| {
-                    duplicate::same_process(ws, &pipe())
-                }),
-                scenario("notify::event_select_echo(8 clients, 2 MB)", move |ws| {
-                    notify::event_select_echo(ws, &pipe(), 8, 256 << 10)
-                }),
-                scenario("notify::select_echo(8 clients, 2 MB)", move |ws| {
-                    notify::select_echo(ws, &pipe(), 8, 256 << 10)
-                }),
-                scenario("notify::async_select_order", move |ws| {
-                    notify::async_select_order(ws, &pipe())
-                }),
-                {
-                    let lib = library.to_owned();
-                    scenario("duplicate::across_processes", move |ws| {
-                        duplicate::across_processes(ws, &pipe(), &mut || spawn_dup_child(&lib))
-                    })
-                },
-                Step::Cleanup,
-                alone("lifecycle::cleanup_closes_everything", move || {
-                    lifecycle::cleanup_closes_everything(&session, &pipe())
-                }),
-            ],
-            PIPE_LEFT_OUT,
-        )),
+        "pipe" => Some(vec![
+            scenario("layout::bindings", |_| layout::bindings()),
+            scenario("stream::echo", move |ws| {
+                stream::echo(ws, &pipe(), 8, 256 << 10)
+            }),
+            scenario("stream::graceful_shutdown", move |ws| {
+                stream::graceful_shutdown(ws, &pipe())
+            }),
+            scenario("stream::refused", move |ws| stream::refused(ws, &pipe())),
+            scenario("stream::wrong_state", move |ws| {
+                stream::wrong_state(ws, &pipe())
+            }),
+            scenario("stream::nonblocking", move |ws| {
+                stream::nonblocking(ws, &pipe())
+            }),
+            scenario("stream::options", move |ws| stream::options(ws, &pipe())),
+            scenario("ifs::file_io_interleave", move |ws| {
+                ifs::file_io_interleave(ws, &pipe())
+            }),
+            scenario("ifs::handle_is_os_handle", move |ws| {
+                ifs::handle_is_os_handle(ws, &pipe())
+            }),
+            scenario("errors::bad_input", move |ws| {
+                errors::bad_input(ws, &pipe())
+            }),
+            scenario("errors::startup_version", move |_| {
+                errors::startup_version(&entry()?)
+            }),
+            scenario("churn::create_close", move |ws| {
+                churn::create_close(ws, &pipe(), 2_000)
+            }),
+            scenario("churn::close_races_calls", move |ws| {
+                churn::close_races_calls(ws, &pipe(), 30)
+            }),
+            scenario("duplicate::same_process", move |ws| {
+                duplicate::same_process(ws, &pipe())
+            }),
+            scenario("notify::event_select_echo(8 clients, 2 MB)", move |ws| {
+                notify::event_select_echo(ws, &pipe(), 8, 256 << 10)
+            }),
+            scenario("notify::select_echo(8 clients, 2 MB)", move |ws| {
+                notify::select_echo(ws, &pipe(), 8, 256 << 10)
+            }),
+            scenario("notify::async_select_order", move |ws| {
+                notify::async_select_order(ws, &pipe())
+            }),
+            {
+                let lib = library.to_owned();
+                scenario("duplicate::across_processes", move |ws| {
+                    duplicate::across_processes(ws, &pipe(), &mut || spawn_dup_child(&lib))
+                })
+            },
+            Step::Cleanup,
+            alone("lifecycle::cleanup_closes_everything", move || {
+                lifecycle::cleanup_closes_everything(&session, &pipe())
+            }),
+        ]),
         "startup" => Some(vec![
             scenario("errors::startup_version", move |_| {
                 errors::startup_version(&entry()?)
