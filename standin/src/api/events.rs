@@ -34,7 +34,9 @@ impl Ws2 {
 
     /// `WSACloseEvent`.
     pub fn close_event(&self, event: WSAEVENT) -> Result<(), WsaError> {
-        kernel::close_event(event)
+        kernel::close_event(event)?;
+        overlapped::event_closed(event);
+        Ok(())
     }
 
     /// `WSAWaitForMultipleEvents(events, wait_all, timeout_ms, alertable)`:
