@@ -19,7 +19,9 @@ impl Ws2 {
 
     /// `WSACreateEvent`: a manual-reset event, not signalled.
     pub fn create_event(&self) -> Result<WSAEVENT, WsaError> {
-        kernel::create_event()
+        let event = kernel::create_event()?;
+        overlapped::event_closed(event);
+        Ok(event)
     }
 
     /// `WSASetEvent`.

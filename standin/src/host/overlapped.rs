@@ -220,8 +220,9 @@ pub(crate) fn event_set(event: isize) {
     }
 }
 
-/// The application closed `event`: operations that named it can no longer complete through
-/// it (and the value may name another event later).
+/// `event` was closed, or its value names a new event: operations that named it can no
+/// longer complete through it (an operation whose application failed before closing its event
+/// is never read through a later event with the same value).
 pub(crate) fn event_closed(event: isize) {
     for op in tracker().ops().values_mut() {
         if op.event == event {

@@ -207,7 +207,10 @@ unsafe extern "system" fn create_event(errno: *mut i32) -> WSAEVENT {
     // SAFETY: providers pass null or a pointer to their own writable int.
     let mut errno = unsafe { Errno::from_raw(errno) };
     match kernel::create_event() {
-        Ok(h) => h,
+        Ok(h) => {
+            overlapped::event_closed(h);
+            h
+        }
         Err(e) => fail_zero(&mut errno, e),
     }
 }
