@@ -167,7 +167,8 @@ fn loaded(ws: &Ws2, catalog: &Catalog, chosen: &CatalogEntry) -> Result<usize, W
 /// Records, as ws2_32's catalog knows them, the providers of the entries below a chain entry
 /// (the layers and the base provider it goes through), so that the handles they create under
 /// their own entry ids are accepted when the layer above starts them.
-fn claim_chain(catalog: &Catalog, chosen: &CatalogEntry) -> Result<(), LoadError> {
+/// The session keeps their entry ids ([`Ws2::handles_below`]).
+fn claim_chain(ws: &Ws2, catalog: &Catalog, chosen: &CatalogEntry) -> Result<(), LoadError> {
     let len = chosen.info.ProtocolChain.ChainLen;
     if len < 2 {
         return Ok(());
@@ -188,9 +189,13 @@ fn claim_chain(catalog: &Catalog, chosen: &CatalogEntry) -> Result<(), LoadError
             Err(_) => continue,
         };
         let guid = Guid::from_sys(&below.info.ProviderId);
+        let mut kept = ws.inner.below.lock().unwrap_or_else(|e| e.into_inner());
         let mut reg = registry::lock();
         for e in &catalog.entries {
             if Guid::from_sys(&e.info.ProviderId) == guid {
+                if !kept.contains(&e.info.dwCatalogEntryId) {
+                    kept.push(e.info.dwCatalogEntryId);
+                }
                 reg.claim_catalog_id(e.info.dwCatalogEntryId, key)
                     .map_err(|_| {
                         LoadError::Catalog(format!(
@@ -208,7 +213,7 @@ fn claim_chain(catalog: &Catalog, chosen: &CatalogEntry) -> Result<(), LoadError
 /// provider serves every entry the catalog lists under that GUID. For a chain entry, the
 /// providers below are recorded first ([`claim_chain`]); the layer loads them itself.
 fn load(ws: &Ws2, catalog: &Catalog, chosen: &CatalogEntry) -> Result<usize, LoadError> {
-    claim_chain(catalog, chosen)?;
+    claim_chain(ws, catalog, chosen)?;
     let path = winsock_catalog::expand_env(&chosen.path);
     let entry = entry_points_of(&path)?;
     let key = entry.startup as usize;

@@ -2,13 +2,16 @@
 //! signals: receives and sends that cannot finish at once stay pending and complete when the
 //! OS handle becomes ready, through an event or a completion routine (completion ports of IFS
 //! sockets are the OS's business, see docs/overlapped.md); closing a socket completes what is
-//! pending with `WSA_OPERATION_ABORTED`.
+//! pending with `WSA_OPERATION_ABORTED`. The stand-in's shared scenarios for closing and
+//! shutting down with operations pending run here too.
 
 mod common;
 
-use common::{addr, target, ws};
+use common::{addr, run, target, ws};
 use std::sync::Mutex;
-use ws2_standin::scenarios::overlapped::{forget_routine_calls, routine_calls, wsabuf, ROUTINE};
+use ws2_standin::scenarios::overlapped::{
+    self, forget_routine_calls, routine_calls, wsabuf, ROUTINE,
+};
 use ws2_standin::sys::{OVERLAPPED, SOCKET};
 use ws2_standin::{Ws2, WsaError, WSA_WAIT_EVENT_0, WSA_WAIT_TIMEOUT};
 
@@ -187,7 +190,22 @@ fn close_aborts_pending_operations() {
     for x in [c, l] {
         ws.closesocket(x).unwrap();
     }
-    // The stand-in cannot see an IFS socket's event completion once the socket is closed;
-    // the runtime's own count says it was delivered.
+    // The stand-in saw the event completion (WPUSetEvent after Internal), and so does the
+    // runtime's own count.
+    assert_eq!(ws.outstanding_overlapped(), 0);
     assert_eq!(winsock_provider::outstanding_operations(), 0);
+}
+
+#[test]
+fn scenario_close_with_pending() {
+    let _turn = turn();
+    let ws = ws();
+    run(overlapped::close_with_pending(&ws, &target()));
+}
+
+#[test]
+fn scenario_shutdown_with_pending() {
+    let _turn = turn();
+    let ws = ws();
+    run(overlapped::shutdown_with_pending(&ws, &target()));
 }

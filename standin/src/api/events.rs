@@ -19,7 +19,9 @@ impl Ws2 {
 
     /// `WSACreateEvent`: a manual-reset event, not signalled.
     pub fn create_event(&self) -> Result<WSAEVENT, WsaError> {
-        kernel::create_event()
+        let event = kernel::create_event()?;
+        overlapped::event_closed(event);
+        Ok(event)
     }
 
     /// `WSASetEvent`.
@@ -34,7 +36,9 @@ impl Ws2 {
 
     /// `WSACloseEvent`.
     pub fn close_event(&self, event: WSAEVENT) -> Result<(), WsaError> {
-        kernel::close_event(event)
+        kernel::close_event(event)?;
+        overlapped::event_closed(event);
+        Ok(())
     }
 
     /// `WSAWaitForMultipleEvents(events, wait_all, timeout_ms, alertable)`:

@@ -2,7 +2,7 @@
 //! and call directly (`AcceptEx`, `ConnectEx`, `DisconnectEx`, `GetAcceptExSockaddrs`,
 //! `WSARecvMsg`, `WSASendMsg`, `TransmitFile`), errors read from the thread's last error.
 
-use super::overlapped::{catalog_of, given_routine, settle};
+use super::overlapped::{given_routine, settle};
 use super::{ext, Ws2};
 use crate::host::overlapped;
 use crate::loader::{check_count, parse_returned, report_violations};
@@ -48,14 +48,15 @@ impl Ws2 {
     fn ext_call(
         &self,
         name: &'static str,
-        s: SOCKET,
         ov: *mut OVERLAPPED,
         routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
         call: impl FnOnce(LPWSAOVERLAPPED_COMPLETION_ROUTINE) -> bool,
     ) -> Result<(), WsaError> {
         self.not_cleaned()?;
         if !ov.is_null() {
-            overlapped::issue(ov, catalog_of(s), name, routine);
+            // SAFETY: the application's OVERLAPPED, valid until the operation is seen to
+            // complete (the contract of every extension-function call).
+            unsafe { overlapped::issue(ov, self.inner.id, name, routine) };
         }
         overlapped::preset_last_error(LAST_ERROR_SENTINEL);
         let ok = call(given_routine(ov, routine));
@@ -105,7 +106,7 @@ impl Ws2 {
         );
         let f: ext::AcceptExFn = self.get_extension_function(listen, ext::WSAID_ACCEPTEX)?;
         let mut bytes = 0u32;
-        self.ext_call("AcceptEx", listen, ov, None, |_| {
+        self.ext_call("AcceptEx", ov, None, |_| {
             // SAFETY: as the caller guarantees; lengths fit in `output` (asserted).
             unsafe {
                 f(
@@ -193,7 +194,7 @@ impl Ws2 {
         let f: ext::ConnectExFn = self.get_extension_function(s, ext::WSAID_CONNECTEX)?;
         let to = to.to_bytes();
         let mut bytes = 0u32;
-        self.ext_call("ConnectEx", s, ov, None, |_| {
+        self.ext_call("ConnectEx", ov, None, |_| {
             // SAFETY: a whole address; `send` valid (caller's contract).
             unsafe {
                 f(
@@ -226,7 +227,7 @@ impl Ws2 {
         flags: u32,
     ) -> Result<(), WsaError> {
         let f: ext::DisconnectExFn = self.get_extension_function(s, ext::WSAID_DISCONNECTEX)?;
-        self.ext_call("DisconnectEx", s, ov, None, |_| {
+        self.ext_call("DisconnectEx", ov, None, |_| {
             // SAFETY: `*ov` stays valid until the operation completes (caller's contract).
             unsafe { f(s, ov, flags, 0) != 0 }
         })
@@ -245,7 +246,7 @@ impl Ws2 {
     ) -> Result<u32, WsaError> {
         let f: ext::WsaRecvMsgFn = self.get_extension_function(s, ext::WSAID_WSARECVMSG)?;
         let mut bytes = 0u32;
-        self.ext_call("WSARecvMsg", s, ov, routine, |r| {
+        self.ext_call("WSARecvMsg", ov, routine, |r| {
             // SAFETY: as the caller guarantees.
             unsafe { f(s, msg, &mut bytes, ov, r) == 0 }
         })?;
@@ -266,7 +267,7 @@ impl Ws2 {
     ) -> Result<u32, WsaError> {
         let f: ext::WsaSendMsgFn = self.get_extension_function(s, ext::WSAID_WSASENDMSG)?;
         let mut bytes = 0u32;
-        self.ext_call("WSASendMsg", s, ov, routine, |r| {
+        self.ext_call("WSASendMsg", ov, routine, |r| {
             // SAFETY: as the caller guarantees.
             unsafe { f(s, msg, flags, &mut bytes, ov, r) == 0 }
         })?;
@@ -290,7 +291,7 @@ impl Ws2 {
         flags: u32,
     ) -> Result<(), WsaError> {
         let f: ext::TransmitFileFn = self.get_extension_function(s, ext::WSAID_TRANSMITFILE)?;
-        self.ext_call("TransmitFile", s, ov, None, |_| {
+        self.ext_call("TransmitFile", ov, None, |_| {
             // SAFETY: as the caller guarantees.
             unsafe { f(s, file, bytes_to_write, bytes_per_send, ov, buffers, flags) != 0 }
         })

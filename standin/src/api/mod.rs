@@ -23,6 +23,7 @@ use crate::host::registry::{self, Kind};
 use crate::host::{os, upcalls};
 use crate::loader::{self, Dispatch, LoadError, Providers, Spi};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use winsock_provider::sys::*;
 use winsock_provider::{EntryPoints, WsaError};
@@ -43,12 +44,18 @@ pub(crate) trait ProviderCatalog: Send + Sync {
 }
 
 pub(crate) struct Inner {
+    /// The session's number in the process (from 1), by which the stand-in counts the
+    /// sockets it handed out and the operations it started.
+    pub(crate) id: u64,
     pub(crate) providers: Providers,
     cleaned: Mutex<bool>,
     /// The catalog `socket()` chooses from, for a session made from one.
     pub(crate) catalog: Option<Box<dyn ProviderCatalog>>,
     /// The range the session's non-IFS handle values come from (see `os::HandleAllocator`).
     pub(crate) range: usize,
+    /// The catalog entries below the chains the session loaded: the providers the layers load
+    /// themselves (see [`Ws2::handles_below`]).
+    pub(crate) below: Mutex<Vec<u32>>,
 }
 
 /// One application's view of ws2_32: the providers it loaded and the Winsock calls it makes.
@@ -76,12 +83,15 @@ impl Ws2 {
     }
 
     fn with_source(catalog: Option<Box<dyn ProviderCatalog>>) -> Ws2 {
+        static SESSIONS: AtomicU64 = AtomicU64::new(1);
         Ws2 {
             inner: Arc::new(Inner {
+                id: SESSIONS.fetch_add(1, Ordering::Relaxed),
                 providers: Providers::new(),
                 cleaned: Mutex::new(false),
                 catalog,
                 range: registry::lock().open_range(),
+                below: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -187,13 +197,47 @@ impl Ws2 {
         registry::lock().release_unrelated(h)
     }
 
-    /// Handles currently registered to the providers this session loaded.
+    /// Handles currently registered to the catalog entries of the providers this session
+    /// loaded: the application's sockets, and the handles a non-IFS layer below the loaded one
+    /// registered under the same chain entry for its own sockets (two stacked non-IFS layers
+    /// hold two handles per socket). See [`Ws2::live_sockets`] for the application's sockets
+    /// alone.
     pub fn live_handles(&self) -> usize {
         let ids = self.catalog_ids();
         let mut reg = registry::lock();
         reg.handles()
             .values()
             .filter(|e| ids.contains(&e.catalog_id))
+            .count()
+    }
+
+    /// The sockets this session handed to the application (from `socket`, `accept`,
+    /// `socket_from_info`) that are still registered: one per socket the application holds,
+    /// whatever the providers below hold for it. Counted from the session's start, before any
+    /// provider is loaded.
+    pub fn live_sockets(&self) -> usize {
+        let id = self.inner.id;
+        let mut reg = registry::lock();
+        reg.handles().values().filter(|e| e.owner == id).count()
+    }
+
+    /// Non-IFS handles registered to the catalog entries below the chains this session loaded
+    /// (in a session made from a catalog): the handles of the providers the layers load
+    /// themselves, which the stand-in never starts and so never sweeps at a clean-up. Once
+    /// the session's last clean-up is done, and no other session uses those providers, a
+    /// provider that released everything leaves 0. (IFS handles are left out: a layer closes
+    /// the sockets below itself, so ws2_32 never learns that their values are gone.)
+    pub fn handles_below(&self) -> usize {
+        let ids = self
+            .inner
+            .below
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut reg = registry::lock();
+        reg.handles()
+            .values()
+            .filter(|e| ids.contains(&e.catalog_id) && matches!(e.kind, Kind::NonIfs { .. }))
             .count()
     }
 

@@ -148,7 +148,7 @@ impl Ws2 {
         let (d, _) = self.route(s)?;
         let f = d.procs.ioctl;
         let mut returned = 0u32;
-        self.overlapped_call("WSPIoctl", s, ov, routine, |r, t, errno| {
+        self.overlapped_call("WSPIoctl", ov, routine, |r, t, errno| {
             // SAFETY: buffers valid for their lengths (caller's contract).
             unsafe {
                 f(

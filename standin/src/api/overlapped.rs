@@ -4,19 +4,10 @@
 //! [`Ws2::outstanding_overlapped`]).
 
 use super::Ws2;
-use crate::host::registry::{self, Kind};
 use crate::host::{kernel, overlapped};
 use crate::loader::{check_bool, check_count, check_int, parse_returned, ADDR_ROOM};
 use winsock_provider::sys::*;
 use winsock_provider::{SockAddr, WsaError};
-
-/// Catalog entry id of a socket ws2_32 knows (0 otherwise).
-pub(super) fn catalog_of(s: SOCKET) -> u32 {
-    match registry::lock().get(s) {
-        Some(e) if e.kind != Kind::Unrelated => e.catalog_id,
-        _ => 0,
-    }
-}
 
 pub(super) fn total_len(bufs: &[WSABUF]) -> usize {
     bufs.iter().map(|b| b.len as usize).sum()
@@ -95,10 +86,13 @@ impl AddrBuf {
 impl Ws2 {
     /// Overlapped operations started through this session's calls (`wsa_send`...,
     /// `accept_ex`...) whose completion the stand-in has not seen yet: neither a
-    /// `WPUCompleteOverlappedRequest`, nor a completion routine call, nor a final
-    /// `wsa_get_overlapped_result`. 0 once every operation completed.
+    /// `WPUCompleteOverlappedRequest`, nor a `WPUSetEvent` on the operation's event once its
+    /// `Internal` holds the result (how IFS sockets' operations complete by event), nor a
+    /// completion routine call, nor a final `wsa_get_overlapped_result`. 0 once every
+    /// operation completed. Counted per session from its start (before its first socket, and
+    /// whichever providers it loads later): other sessions' operations never count.
     pub fn outstanding_overlapped(&self) -> usize {
-        overlapped::outstanding(&self.catalog_ids())
+        overlapped::outstanding(self.inner.id)
     }
 
     // ---- Overlapped I/O ----
@@ -108,14 +102,15 @@ impl Ws2 {
     pub(super) fn overlapped_call(
         &self,
         name: &'static str,
-        s: SOCKET,
         ov: *mut OVERLAPPED,
         routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
         call: impl FnOnce(LPWSAOVERLAPPED_COMPLETION_ROUTINE, *const WSATHREADID, *mut i32) -> i32,
     ) -> Result<(), WsaError> {
         let thread = kernel::current_thread();
         if !ov.is_null() {
-            overlapped::issue(ov, catalog_of(s), name, routine);
+            // SAFETY: the application's OVERLAPPED, valid until the operation is seen to
+            // complete (the contract of every public call that starts one).
+            unsafe { overlapped::issue(ov, self.inner.id, name, routine) };
         }
         let given = given_routine(ov, routine);
         let r = check_int(name, |errno| call(given, &thread, errno)).map(drop);
@@ -140,7 +135,7 @@ impl Ws2 {
         let (d, _) = self.route(s)?;
         let f = d.procs.send;
         let mut sent = 0u32;
-        self.overlapped_call("WSPSend", s, ov, routine, |r, t, errno| {
+        self.overlapped_call("WSPSend", ov, routine, |r, t, errno| {
             // SAFETY: the buffers are valid (caller's contract); `sent` is writable.
             unsafe {
                 f(
@@ -177,7 +172,7 @@ impl Ws2 {
         let f = d.procs.recv;
         let mut got = 0u32;
         let mut flags = flags;
-        self.overlapped_call("WSPRecv", s, ov, routine, |r, t, errno| {
+        self.overlapped_call("WSPRecv", ov, routine, |r, t, errno| {
             // SAFETY: the buffers are valid and writable (caller's contract).
             unsafe {
                 f(
@@ -214,7 +209,7 @@ impl Ws2 {
         let f = d.procs.send_to;
         let to = to.to_bytes();
         let mut sent = 0u32;
-        self.overlapped_call("WSPSendTo", s, ov, routine, |r, t, errno| {
+        self.overlapped_call("WSPSendTo", ov, routine, |r, t, errno| {
             // SAFETY: valid buffers (caller's contract) and a whole address.
             unsafe {
                 f(
@@ -265,7 +260,7 @@ impl Ws2 {
                 )
             }
         };
-        self.overlapped_call("WSPRecvFrom", s, ov, routine, |r, t, errno| {
+        self.overlapped_call("WSPRecvFrom", ov, routine, |r, t, errno| {
             // SAFETY: valid writable buffers and address buffer (caller's contract).
             unsafe {
                 f(

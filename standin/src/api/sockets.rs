@@ -10,15 +10,22 @@ use winsock_provider::sys::*;
 use winsock_provider::{SockAddr, WsaError};
 
 impl Ws2 {
-    /// Panics unless `s`, just returned by `call`, is a handle ws2_32 issued to that entry.
-    fn check_issued(call: &str, s: SOCKET, info: &WSAPROTOCOL_INFOW) {
-        match registry::lock().get(s) {
-            Some(e) if e.catalog_id == info.dwCatalogEntryId && e.kind != Kind::Unrelated => {}
-            other => panic!(
-                "ws2-standin: {} returned handle {:#x}, which ws2_32 never issued to catalog entry {} \
-                 (registered as {:?}); handles must come from WPUCreateSocketHandle or WPUModifyIFSHandle",
-                call, s, info.dwCatalogEntryId, other
-            ),
+    /// Panics unless `s`, just returned by `call`, is a handle ws2_32 issued to that entry;
+    /// records it as one of the application's sockets ([`Ws2::live_sockets`]).
+    fn check_issued(&self, call: &str, s: SOCKET, info: &WSAPROTOCOL_INFOW) {
+        let mut reg = registry::lock();
+        match reg.get(s) {
+            Some(e) if e.catalog_id == info.dwCatalogEntryId && e.kind != Kind::Unrelated => {
+                reg.hand_out(s, self.inner.id)
+            }
+            other => {
+                drop(reg);
+                panic!(
+                    "ws2-standin: {} returned handle {:#x}, which ws2_32 never issued to catalog entry {} \
+                     (registered as {:?}); handles must come from WPUCreateSocketHandle or WPUModifyIFSHandle",
+                    call, s, info.dwCatalogEntryId, other
+                )
+            }
         }
     }
 
@@ -30,7 +37,7 @@ impl Ws2 {
             // SAFETY: WSPSocket called as ws2_32 calls it, with the chosen catalog entry.
             unsafe { f(af, ty, protocol, &d.info, 0, WSA_FLAG_OVERLAPPED, errno) }
         })?;
-        Self::check_issued("WSPSocket", s, &d.info);
+        self.check_issued("WSPSocket", s, &d.info);
         Ok(s)
     }
 
@@ -64,7 +71,7 @@ impl Ws2 {
         let new = check_socket("WSPAccept", |errno| unsafe {
             f(s, addr.as_mut_ptr().cast(), &mut len, None, 0, errno)
         })?;
-        Self::check_issued("WSPAccept", new, &d.info);
+        self.check_issued("WSPAccept", new, &d.info);
         let peer = parse_returned("WSPAccept", &addr, len);
         Ok((new, peer))
     }
@@ -206,7 +213,7 @@ impl Ws2 {
                 )
             }
         })?;
-        Self::check_issued("WSPSocket", s, &given);
+        self.check_issued("WSPSocket", s, &given);
         Ok(s)
     }
 }

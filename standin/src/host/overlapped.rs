@@ -10,6 +10,7 @@ use super::kernel;
 use super::registry::{self, Kind};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use winsock_provider::sys::{LPWSAOVERLAPPED_COMPLETION_ROUTINE, OVERLAPPED, SOCKET};
 use winsock_provider::WsaError;
@@ -19,14 +20,20 @@ pub const WSS_OPERATION_IN_PROGRESS: usize = 0x103;
 
 /// One overlapped operation started through the stand-in, keyed by its `OVERLAPPED` address.
 struct Op {
-    /// The catalog entry of the socket it was started on (for per-session counts).
-    catalog_id: u32,
+    /// The session whose call started it (for per-session counts).
+    session: u64,
     /// The call that started it, for messages.
     call: &'static str,
     /// The application's completion routine (the provider got the stand-in's trampoline).
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
+    /// The event `hEvent` named when the operation started (low bit masked off; 0: none, or
+    /// the event was closed since).
+    event: isize,
     /// Completions through `WPUCompleteOverlappedRequest` (event or completion port).
     completed: u32,
+    /// `WPUSetEvent` calls on its event once its `Internal` no longer said
+    /// `WSS_OPERATION_IN_PROGRESS` (the event route of IFS sockets).
+    signalled: u32,
     /// Calls of the completion routine.
     routines: u32,
     /// The application saw the final result through `WSAGetOverlappedResult`.
@@ -35,7 +42,7 @@ struct Op {
 
 impl Op {
     fn finished(&self) -> bool {
-        self.completed > 0 || self.routines > 0 || self.observed
+        self.completed > 0 || self.signalled > 0 || self.routines > 0 || self.observed
     }
 }
 
@@ -111,13 +118,20 @@ pub(crate) fn socket_closed(s: SOCKET) {
     tracker().associations().remove(&s);
 }
 
-/// Records an operation about to be started on `ov` (replacing any finished one there).
-pub(crate) fn issue(
+/// Records an operation session `session` is about to start on `ov` (replacing any finished
+/// one there).
+///
+/// # Safety
+/// `ov` points to the application's `OVERLAPPED`, valid until the stand-in has seen the
+/// operation complete (the contract of the calls that start operations).
+pub(crate) unsafe fn issue(
     ov: *mut OVERLAPPED,
-    catalog_id: u32,
+    session: u64,
     call: &'static str,
     routine: LPWSAOVERLAPPED_COMPLETION_ROUTINE,
 ) {
+    // SAFETY: a valid OVERLAPPED (this function's contract), set up by the application.
+    let event = unsafe { (*ov).hEvent } as isize & !1;
     let mut t = tracker();
     if let Some(old) = t.ops().get(&(ov as usize)) {
         if !old.finished() {
@@ -133,10 +147,12 @@ pub(crate) fn issue(
     t.ops().insert(
         ov as usize,
         Op {
-            catalog_id,
+            session,
             call,
             routine,
+            event,
             completed: 0,
+            signalled: 0,
             routines: 0,
             observed: false,
         },
@@ -164,14 +180,55 @@ pub(crate) fn observed(ov: *const OVERLAPPED) {
     }
 }
 
-/// Operations started through the stand-in on sockets of these catalog entries whose
-/// completion has not been seen yet.
-pub(crate) fn outstanding(catalog_ids: &[u32]) -> usize {
+/// Operations started through session `session`'s calls whose completion has not been seen
+/// yet.
+pub(crate) fn outstanding(session: u64) -> usize {
     tracker()
         .ops()
         .values()
-        .filter(|op| catalog_ids.contains(&op.catalog_id) && !op.finished())
+        .filter(|op| op.session == session && !op.finished())
         .count()
+}
+
+/// `WPUSetEvent(event)` from a provider, before the event is set: every operation still
+/// pending whose `hEvent` is `event` and whose `Internal` no longer says
+/// `WSS_OPERATION_IN_PROGRESS` has completed by its event. This is how the stand-in sees an
+/// IFS socket's completions (`WPUCompleteOverlappedRequest` serves non-IFS handles only); a
+/// provider sets `Internal` before it signals, as the runtime does. Other calls (network
+/// events of `WSPEventSelect`) leave pending operations alone.
+pub(crate) fn event_set(event: isize) {
+    let event = event & !1;
+    if event == 0 {
+        return;
+    }
+    let mut t = tracker();
+    for (&ov, op) in t.ops().iter_mut() {
+        if op.event != event || op.finished() {
+            continue;
+        }
+        let ov = ov as *const OVERLAPPED;
+        // SAFETY: the OVERLAPPED of an operation the stand-in has not seen complete, which the
+        // application keeps alive until it has (`issue`'s contract; an event closed meanwhile
+        // unlinks its operations in `event_closed`). `Internal` is pointer-sized and aligned,
+        // and providers write it atomically (another thread may be writing it now).
+        let internal = unsafe {
+            (*core::ptr::addr_of!((*ov).Internal).cast::<AtomicUsize>()).load(Ordering::Acquire)
+        };
+        if internal != WSS_OPERATION_IN_PROGRESS {
+            op.signalled += 1;
+        }
+    }
+}
+
+/// `event` was closed, or its value names a new event: operations that named it can no
+/// longer complete through it (an operation whose application failed before closing its event
+/// is never read through a later event with the same value).
+pub(crate) fn event_closed(event: isize) {
+    for op in tracker().ops().values_mut() {
+        if op.event == event {
+            op.event = 0;
+        }
+    }
 }
 
 /// The completion routine the stand-in passes to providers in place of the application's:
@@ -428,15 +485,17 @@ mod tests {
             .unwrap_or_else(|e| e.into_inner());
         let s = handle();
         let mut ov = OVERLAPPED::default();
-        issue(&mut ov, 0, "WSPRecv", None);
-        assert_eq!(outstanding(&[0]), 1);
+        const SESSION: u64 = u64::MAX - 1;
+        // SAFETY: a live OVERLAPPED.
+        unsafe { issue(&mut ov, SESSION, "WSPRecv", None) };
+        assert_eq!(outstanding(SESSION), 1);
         let mut errno = 0;
         // SAFETY: a live OVERLAPPED and a handle from WPUCreateSocketHandle.
         unsafe {
             complete_overlapped_request(s, &mut ov, 0, 0, &mut errno);
             complete_overlapped_request(s, &mut ov, 0, 0, &mut errno);
         }
-        assert_eq!(outstanding(&[0]), 0);
+        assert_eq!(outstanding(SESSION), 0);
         let found = registry::lock().take_violations();
         assert!(
             found.iter().any(|v| v.contains("already completed")),
@@ -444,5 +503,44 @@ mod tests {
             found
         );
         release(s);
+    }
+
+    #[test]
+    fn an_event_set_after_internal_completes_the_operation() {
+        const SESSION: u64 = u64::MAX - 2;
+        let ev = kernel::create_event().unwrap();
+        let other = kernel::create_event().unwrap();
+        let mut ov = Box::new(OVERLAPPED {
+            hEvent: (ev | 1) as _,
+            ..OVERLAPPED::default()
+        });
+        // SAFETY: a live OVERLAPPED, kept until the operation is seen complete.
+        unsafe { issue(&mut *ov, SESSION, "WSPRecv", None) };
+        ov.Internal = WSS_OPERATION_IN_PROGRESS;
+        // Pending: its event set for another reason (a network event) completes nothing.
+        event_set(ev);
+        // Another event completes nothing either.
+        ov.Internal = 995;
+        event_set(other);
+        assert_eq!(outstanding(SESSION), 1);
+        // Its event, once Internal holds the result (the low bit of hEvent does not matter).
+        event_set(ev | 1);
+        assert_eq!(outstanding(SESSION), 0);
+
+        // An operation whose event was closed is no longer linked to it.
+        let mut second = Box::new(OVERLAPPED {
+            hEvent: other as _,
+            ..OVERLAPPED::default()
+        });
+        // SAFETY: as above.
+        unsafe { issue(&mut *second, SESSION, "WSPSend", None) };
+        second.Internal = 0;
+        event_closed(other);
+        event_set(other);
+        assert_eq!(outstanding(SESSION), 1);
+        observed(&*second);
+        assert_eq!(outstanding(SESSION), 0);
+        kernel::close_event(ev).unwrap();
+        kernel::close_event(other).unwrap();
     }
 }

@@ -27,6 +27,9 @@ pub(crate) struct Entry {
     pub(crate) kind: Kind,
     /// Distinguishes incarnations of a reused value.
     pub(crate) serial: u64,
+    /// The session that handed the handle to its application as a socket (0: none, e.g. a
+    /// layer's socket in the provider below).
+    pub(crate) owner: u64,
 }
 
 pub(crate) struct Registry {
@@ -79,10 +82,18 @@ impl Registry {
             catalog_id,
             kind,
             serial: self.next_serial,
+            owner: 0,
         };
         self.next_serial += 1;
         self.handles().insert(s, entry);
         entry
+    }
+
+    /// Records that session `session` handed handle `s` to its application.
+    pub(crate) fn hand_out(&mut self, s: SOCKET, session: u64) {
+        if let Some(e) = self.handles().get_mut(&s) {
+            e.owner = session;
+        }
     }
 
     /// Allocates a new catalog entry id for provider `key`.

@@ -207,7 +207,10 @@ unsafe extern "system" fn create_event(errno: *mut i32) -> WSAEVENT {
     // SAFETY: providers pass null or a pointer to their own writable int.
     let mut errno = unsafe { Errno::from_raw(errno) };
     match kernel::create_event() {
-        Ok(h) => h,
+        Ok(h) => {
+            overlapped::event_closed(h);
+            h
+        }
         Err(e) => fail_zero(&mut errno, e),
     }
 }
@@ -224,6 +227,8 @@ unsafe extern "system" fn close_event(event: WSAEVENT, errno: *mut i32) -> BOOL 
 unsafe extern "system" fn set_event(event: WSAEVENT, errno: *mut i32) -> BOOL {
     // SAFETY: providers pass null or a pointer to their own writable int.
     let mut errno = unsafe { Errno::from_raw(errno) };
+    // Before the event is set: an application woken by it finds the operation counted.
+    overlapped::event_set(event);
     match kernel::set_event(event) {
         Ok(()) => 1,
         Err(e) => fail_zero(&mut errno, e),

@@ -15,20 +15,24 @@ const S: &str = "lifecycle::cleanup_closes_everything";
 
 /// Opens sockets in every state the target allows (unbound, bound, listening, connected
 /// with data in flight both ways, a listener with a thread blocked in `accept` or a bound
-/// datagram socket with a thread blocked in `recvfrom`) and, without closing any, cleans up:
-/// the stand-in checks that every handle was released; the blocked thread returns; calls on
+/// datagram socket with a thread blocked in `recvfrom`), checks that each is one live socket
+/// of the application ([`Ws2::live_sockets`]: layers below may hold handles of their own for
+/// it) and, without closing any, cleans up: the stand-in checks that every handle of the
+/// providers it started was released, and the scenario that the providers below a layered
+/// chain released theirs too ([`Ws2::handles_below`]); the blocked thread returns; calls on
 /// the old dispatch table (`WSPGetSockName`, `WSPCloseSocket`, `WSPSocket`, `WSPCleanup`)
 /// fail with `WSANOTINITIALISED`. Then a new start-up (`make()` again) works from a clean
 /// slate: the old listener's address can be bound again.
 ///
-/// `make` returns a `Ws2` with the provider loaded.
+/// `make` returns a `Ws2` with the provider loaded, or a session over a catalog (through any
+/// stack of layers).
 pub fn cleanup_closes_everything(make: &dyn Fn() -> Ws2, t: &Target) -> Result<(), String> {
     let ws = make();
     let spi = ws
         .spi(t.af, t.ty, t.protocol)
         .at(S, "finding the provider entry")?;
     let connectionless = spi.info.dwServiceFlags1 & XP1_CONNECTIONLESS != 0;
-    let start = ws.live_handles();
+    let start = ws.live_sockets();
     let mut handles: Vec<SOCKET> = Vec::new();
     let socket = |handles: &mut Vec<SOCKET>, what: &str| -> Result<SOCKET, String> {
         let s = ws
@@ -73,20 +77,39 @@ pub fn cleanup_closes_everything(make: &dyn Fn() -> Ws2, t: &Target) -> Result<(
         let _ = tx.send(r);
     });
     std::thread::sleep(Duration::from_millis(20));
-    let live = ws.live_handles();
+    let live = ws.live_sockets();
     ensure(
         live == start + handles.len(),
         S,
         format_args!(
-            "{} live handles with {} sockets open (before: {})",
+            "{} live sockets with {} sockets open (before: {})",
             live,
             handles.len(),
             start
         ),
     )?;
 
-    // The stand-in panics here if any handle is left registered after the last WSPCleanup.
+    // The stand-in panics here if a provider it started leaves any handle registered after
+    // its last WSPCleanup.
+    let probe = ws.clone();
     ws.cleanup();
+    ensure(
+        probe.handles_below() == 0,
+        S,
+        format_args!(
+            "the providers below the layers left {} handles registered after the last clean-up",
+            probe.handles_below()
+        ),
+    )?;
+    ensure(
+        probe.live_sockets() == 0,
+        S,
+        format_args!(
+            "{} of the application's sockets still registered after the last clean-up",
+            probe.live_sockets()
+        ),
+    )?;
+    drop(probe);
     let blocked = rx.recv_timeout(Duration::from_secs(10));
     ensure(
         blocked.is_ok(),

@@ -18,10 +18,12 @@
 //!   `datagram::duplicate`;
 //! * stream entries: the `stream::*` scenarios, `notify::event_select_echo`,
 //!   `notify::select_echo`, `notify::async_select_order`, `duplicate::same_process`,
-//!   `duplicate::across_processes`, and for non-IFS providers `overlapped::routes`,
-//!   `overlapped::close_with_pending`, `overlapped::shutdown_with_pending`,
-//!   `overlapped::iocp_echo`; for IFS providers (`XP1_IFS_HANDLES`) `ifs::*` instead;
-//!   `overlapped::extensions` when the family also has a datagram entry;
+//!   `duplicate::across_processes`, `overlapped::close_with_pending` and
+//!   `overlapped::shutdown_with_pending` (for IFS providers, requests complete by event or
+//!   routine and completion ports get no packets), and for non-IFS providers
+//!   `overlapped::routes`, `overlapped::iocp_echo` and `overlapped::extensions` when the
+//!   family also has a datagram entry; for IFS providers (`XP1_IFS_HANDLES`) `ifs::*`
+//!   instead;
 //! * both: `errors::bad_input`, `churn::create_close`, `churn::close_races_calls`, and after
 //!   the suite's clean-up `lifecycle::cleanup_closes_everything`;
 //! * entries of other socket types: `churn::create_close`.
@@ -387,21 +389,21 @@ pub(crate) fn suite(library: &str, entries_from: &str, patterns: &[Pattern]) -> 
                 e,
                 notify::async_select_order,
             ));
+            steps.push(on_signals(
+                "overlapped::close_with_pending",
+                e,
+                overlapped::close_with_pending,
+            ));
+            steps.push(on_signals(
+                "overlapped::shutdown_with_pending",
+                e,
+                overlapped::shutdown_with_pending,
+            ));
             if e.ifs {
                 steps.push(on("ifs::file_io_interleave", e, ifs::file_io_interleave));
                 steps.push(on("ifs::handle_is_os_handle", e, ifs::handle_is_os_handle));
             } else {
                 steps.push(on_signals("overlapped::routes", e, overlapped::routes));
-                steps.push(on_signals(
-                    "overlapped::close_with_pending",
-                    e,
-                    overlapped::close_with_pending,
-                ));
-                steps.push(on_signals(
-                    "overlapped::shutdown_with_pending",
-                    e,
-                    overlapped::shutdown_with_pending,
-                ));
                 steps.push(on_signals("overlapped::iocp_echo", e, |ws, t| {
                     overlapped::iocp_echo(ws, t, 2, 8, 64 << 10)
                 }));

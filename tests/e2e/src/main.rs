@@ -11,16 +11,14 @@
 //!   including overlapped I/O (an IOCP echo server, completion routes, close with operations
 //!   pending) and network event notification (event-select, select and async-select);
 //! * `pipe` — AF_UNIX streams over named pipes / Unix sockets (examples/pipe), including
-//!   network event notification (event-select, select and async-select) driven by the
-//!   readiness the provider signals (read from its OS handles on Unix, counted from its own
-//!   sends and receives on Windows);
+//!   closing and shutting down with overlapped requests pending (which complete by event or
+//!   completion routine: no completion-port packets for IFS sockets), and network event
+//!   notification (event-select, select and async-select) driven by the readiness the provider
+//!   signals (read from its OS handles on Unix, counted from its own sends and receives on
+//!   Windows);
 //! * `pipe-non-ifs` — the `pipe` suite without its `ifs::` scenarios, for the pipe provider
 //!   reached through a non-IFS layer (the application then holds the layer's handles, which
 //!   are not OS handles);
-//! * `loopback-stacked` — the `loopback` suite without `lifecycle::cleanup_closes_everything`,
-//!   for the loopback provider reached through two stacked non-IFS layers: that scenario
-//!   expects one live handle per open socket, and the lower layer's handles for the same
-//!   sockets are live too (both are released by the clean-up);
 //! * `startup` — any provider loaded by path: `WSPStartup`'s version checks and the clean-up
 //!   only (`cargo wsp test --wine` runs it with `WSP_TRACE` set against a DLL built with the
 //!   `trace` feature, to see the trace lines reach Wine's debug output);
@@ -163,7 +161,6 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
     // the layers change (see the module's list of suites).
     let (base, left_out) = match name {
         "pipe-non-ifs" => ("pipe", "ifs::"),
-        "loopback-stacked" => ("loopback", "lifecycle::"),
         _ => ("", ""),
     };
     if !base.is_empty() {
@@ -302,6 +299,12 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
             scenario("duplicate::same_process", move |ws| {
                 duplicate::same_process(ws, &pipe())
             }),
+            scenario("overlapped::close_with_pending", move |ws| {
+                overlapped::close_with_pending(ws, &pipe())
+            }),
+            scenario("overlapped::shutdown_with_pending", move |ws| {
+                overlapped::shutdown_with_pending(ws, &pipe())
+            }),
             scenario("notify::event_select_echo(8 clients, 2 MB)", move |ws| {
                 notify::event_select_echo(ws, &pipe(), 8, 256 << 10)
             }),
@@ -332,14 +335,7 @@ fn suite(name: &str, library: &str) -> Option<Vec<Step>> {
     }
 }
 
-const SUITES: &[&str] = &[
-    "loopback",
-    "pipe",
-    "pipe-non-ifs",
-    "loopback-stacked",
-    "conformance",
-    "startup",
-];
+const SUITES: &[&str] = &["loopback", "pipe", "pipe-non-ifs", "conformance", "startup"];
 
 thread_local! {
     /// Set on scenario threads: their panics are reported as FAIL lines, not on stderr.
