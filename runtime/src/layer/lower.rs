@@ -194,7 +194,8 @@ impl LowerProvider {
         };
         let (mut got, mut flags, mut errno) = (0u32, sys::MSG_PEEK as u32, 0i32);
         // SAFETY: the lower provider's own socket, one WSABUF describing a live byte, writable
-        // count, flags and errno; no overlapped structure (the call completes at once).
+        // count, flags and errno (a mutable pointer, though the bindings declare it const); no
+        // overlapped structure (the call completes at once).
         unsafe {
             f(
                 s,
@@ -205,7 +206,7 @@ impl LowerProvider {
                 core::ptr::null_mut(),
                 None,
                 core::ptr::null(),
-                &mut errno,
+                core::ptr::addr_of_mut!(errno),
             )
         };
     }

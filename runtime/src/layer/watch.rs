@@ -671,12 +671,13 @@ mod tests {
 
     /// A watched socket `s` below (selected), and what its layer socket hears.
     fn watch(s: SOCKET, listening: bool) -> (Entry, Arc<Signals>) {
-        let mut table = WSPPROC_TABLE::default();
-        table.lpWSPEnumNetworkEvents = Some(enum_events);
-        table.lpWSPEventSelect = Some(event_select);
-        table.lpWSPSelect = Some(select);
-        table.lpWSPRecv = Some(recv);
-        let provider = LowerProvider::from_table(table);
+        let provider = LowerProvider::from_table(WSPPROC_TABLE {
+            lpWSPEnumNetworkEvents: Some(enum_events),
+            lpWSPEventSelect: Some(event_select),
+            lpWSPSelect: Some(select),
+            lpWSPRecv: Some(recv),
+            ..WSPPROC_TABLE::default()
+        });
         let heard = Arc::new(Signals::default());
         let driver: Arc<dyn Driver> = heard.clone();
         let weak: Weak<dyn Driver> = Arc::downgrade(&driver);
