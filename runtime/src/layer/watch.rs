@@ -160,9 +160,11 @@ impl Watched {
     }
 
     /// Passes on what `WSPEnumNetworkEvents` reported. `now` is what the socket below is
-    /// ready for at delivery (readable, writable): a read, write or accept condition that a
-    /// call has consumed since it was recorded is not announced. Returns the recorded events
-    /// left out that way (which the caller re-enables below).
+    /// ready for at delivery (readable, writable): a read or accept condition that a call has
+    /// consumed since it was recorded is not announced. Returns the recorded events left out
+    /// that way (which the caller re-enables below). Room to send is passed on even if it is
+    /// gone again: its event comes back below only after a send that would block, which the
+    /// layer socket's waiting senders make when they try again.
     fn deliver(&self, events: &sys::WSANETWORKEVENTS, now: Option<(bool, bool)>) -> u32 {
         let recorded = events.lNetworkEvents as u32;
         let mut bits = recorded;
@@ -196,12 +198,9 @@ impl Watched {
             (forward, in_call)
         };
         self.changed.notify_all();
-        if let Some((readable, writable)) = now {
+        if let Some((readable, _)) = now {
             if !readable {
                 bits &= !(sys::FD_READ | sys::FD_OOB | sys::FD_ACCEPT);
-            }
-            if !writable {
-                bits &= !sys::FD_WRITE;
             }
         }
         if in_connect_call {
