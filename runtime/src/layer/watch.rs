@@ -159,13 +159,13 @@ impl Watched {
         self.changed.notify_all();
     }
 
-    /// Passes on what `WSPEnumNetworkEvents` reported. `now` is what the socket below is
-    /// ready for at delivery (readable, writable): a read or accept condition that a call has
+    /// Passes on what `WSPEnumNetworkEvents` reported. `readable` is whether the socket below
+    /// is readable at delivery (`None`: unknown): a read or accept condition that a call has
     /// consumed since it was recorded is not announced. Returns the recorded events left out
     /// that way (which the caller re-enables below). Room to send is passed on even if it is
     /// gone again: its event comes back below only after a send that would block, which the
     /// layer socket's waiting senders make when they try again.
-    fn deliver(&self, events: &sys::WSANETWORKEVENTS, now: Option<(bool, bool)>) -> u32 {
+    fn deliver(&self, events: &sys::WSANETWORKEVENTS, readable: Option<bool>) -> u32 {
         let recorded = events.lNetworkEvents as u32;
         let mut bits = recorded;
         if bits == 0 {
@@ -198,10 +198,8 @@ impl Watched {
             (forward, in_call)
         };
         self.changed.notify_all();
-        if let Some((readable, _)) = now {
-            if !readable {
-                bits &= !(sys::FD_READ | sys::FD_OOB | sys::FD_ACCEPT);
-            }
+        if readable == Some(false) {
+            bits &= !(sys::FD_READ | sys::FD_OOB | sys::FD_ACCEPT);
         }
         if in_connect_call {
             // A connect that finishes inside the layer's call is announced by the runtime
@@ -514,12 +512,8 @@ fn scan(entry: &Entry) {
         _ => return,
     };
     let _gate = lock(&entry.watched.gate);
-    let now = entry
-        .provider
-        .poll(entry.lower)
-        .ok()
-        .map(|(r, w, _)| (r, w));
-    let left_out = entry.watched.deliver(&events, now);
+    let readable = entry.provider.poll(entry.lower).ok().map(|(r, _, _)| r);
+    let left_out = entry.watched.deliver(&events, readable);
     if left_out & sys::FD_READ != 0 {
         // A receive that takes nothing, under the gate (no receive of the layer runs).
         entry.provider.peek(entry.lower);
