@@ -183,6 +183,8 @@ static CLOSED: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 static NUMBERED_LISTENER: Mutex<Option<Notifier>> = Mutex::new(None);
 /// The connections the condition function was asked about (their numbers).
 static ASKED: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+/// The connections `AcceptEx` moved into an accept socket.
+static ADOPTED: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 
 fn peer(n: u16) -> SockAddr {
     SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, n))
@@ -244,6 +246,11 @@ impl Provider for Numbered {
             Some(n) => Ok((Some(n), peer(n))),
             None => Err(WsaError::WOULDBLOCK),
         }
+    }
+
+    fn adopt(&self, _: &Sock<Self>, accepted: Option<u16>) -> Result<(), WsaError> {
+        ADOPTED.lock().unwrap().extend(accepted);
+        Ok(())
     }
 }
 
@@ -347,14 +354,47 @@ fn a_deferred_connection_stays_at_the_top_of_the_backlog() {
 
     arrive_numbered(3);
     assert_eq!(deferred_accept(s), WSATRY_AGAIN);
+    let target = ws
+        .socket(2, SOCK_STREAM, IPPROTO_TCP)
+        .expect("accept socket");
+    let ev = ws.create_event().expect("WSACreateEvent");
+    let mut ov = Box::new(OVERLAPPED::default());
+    ov.hEvent = ev as _;
+    let mut out = [0u8; 64];
+    // SAFETY: `out` and `ov` outlive the request, which completes at once (a connection
+    // waits) or is cancelled by the listener's close below.
+    let started = unsafe { ws.accept_ex(s, target, &mut out, 0, 32, &mut *ov) };
+    assert!(
+        matches!(started, Ok(0) | Err(WsaError::IO_PENDING)),
+        "AcceptEx: {:?}",
+        started
+    );
+    // SAFETY: the listener's request on `ov`, which is still live.
+    let done = unsafe { ws.wsa_get_overlapped_result(s, &*ov, false) };
+    assert_eq!(
+        done.map(|(n, _)| n),
+        Ok(0),
+        "AcceptEx takes the deferred connection at once"
+    );
+    assert_eq!(*ADOPTED.lock().unwrap(), vec![3]);
+    let (_, remote) = ws
+        .get_accept_ex_sockaddrs(s, &out, 0, 32)
+        .expect("GetAcceptExSockaddrs");
+    assert_eq!(remote, peer(3));
+
+    arrive_numbered(4);
+    assert_eq!(deferred_accept(s), WSATRY_AGAIN);
     assert!(CLOSED.lock().unwrap().is_empty());
     ws.closesocket(s).expect("close the listener");
     assert_eq!(
         *CLOSED.lock().unwrap(),
-        vec![3],
+        vec![4],
         "closing the listener closes the connection it kept"
     );
-    ws.closesocket(first).expect("close the first connection");
-    ws.closesocket(second).expect("close the second");
+    for (sock, what) in [(first, "first"), (second, "second"), (target, "AcceptEx's")] {
+        ws.closesocket(sock)
+            .unwrap_or_else(|e| panic!("closing the {} connection: {}", what, e));
+    }
+    ws.close_event(ev).expect("WSACloseEvent");
     ws.cleanup();
 }
