@@ -179,6 +179,24 @@ impl LowerProvider {
         Ok((has(&read), has(&write), has(&except)))
     }
 
+    /// `FIONREAD` on lower socket `s`: the bytes it holds to receive.
+    pub(crate) fn bytes_readable(&self, s: SOCKET) -> Result<usize, WsaError> {
+        let mut out = 0u32;
+        // SAFETY: a 4-byte output the provider writes the count to.
+        unsafe {
+            ioctl_raw(
+                &self.table,
+                s,
+                sys::FIONREAD as u32,
+                core::ptr::null(),
+                0,
+                (&mut out as *mut u32).cast(),
+                4,
+            )
+        }
+        .map(|_| out as usize)
+    }
+
     /// A receive on lower socket `s` that takes nothing (`MSG_PEEK` into one byte), made for
     /// its side effect: any receive is `FD_READ`'s re-enabling call, after which the provider
     /// records `FD_READ` again when data is (or becomes) waiting. Its result does not matter.

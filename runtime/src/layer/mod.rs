@@ -721,6 +721,7 @@ impl<L: Layer> Provider for Layered<L> {
     fn listen(&self, sock: &Sock<Self>, backlog: i32) -> Result<(), WsaError> {
         self.layer.listen(sock, backlog)?;
         sock.state().listening.store(true, Ordering::Relaxed);
+        sock.state().watched.set_listening();
         Ok(())
     }
 

@@ -10,14 +10,20 @@
 //! (a receive or accept consumed it meanwhile, or the provider signalled it late, after it
 //! was consumed) is re-enabled below at once, by a receive that takes nothing or a new
 //! selection of a listener, so that the next data or connection is recorded and announced.
+//!
+//! A safety net remains: every [`SWEEP_MS`] each watcher also asks every socket below what it
+//! is ready for now and passes that on, so a wake-up lost anywhere else delays the layer
+//! socket's pending requests by at most that long instead of stalling them.
 
 use super::lower::LowerProvider;
 use crate::io::notifier::Notifier;
 use crate::io::ready::Ready;
 use crate::sys::{self, SOCKET, WSAEVENT, WSPUPCALLTABLE};
 use crate::types::error::WsaError;
+use core::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// `FD_READ | FD_WRITE | FD_OOB | FD_ACCEPT | FD_CONNECT | FD_CLOSE`.
 const ALL_EVENTS: u32 =
@@ -25,10 +31,12 @@ const ALL_EVENTS: u32 =
 /// Events per watcher thread: 64 handles per wait, one of them the thread's control event.
 const PER_THREAD: usize = 63;
 const WAIT_OBJECT_0: u32 = 0;
-/// `INFINITE`: the watchers wait for events without a time limit.
-const INFINITE: u32 = u32::MAX;
+const WAIT_TIMEOUT: u32 = 0x102;
+/// How often a watcher passes on what every socket below is ready for now, recorded events or
+/// not (the safety net).
+const SWEEP_MS: u32 = 2000;
 /// How long a watcher pauses after a failed wait before it waits again.
-const FAILED_WAIT_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+const FAILED_WAIT_PAUSE: Duration = Duration::from_millis(100);
 /// How long a blocked call waits for an event below before asking the provider below again.
 const RECHECK: std::time::Duration = std::time::Duration::from_millis(10);
 
@@ -61,6 +69,8 @@ pub(crate) struct Watched {
     /// calls that consume a condition (receive, accept) around their call below: a condition
     /// is announced only if no such call consumed it in between.
     gate: Mutex<()>,
+    /// The layer socket listens: readable below means a connection is waiting.
+    listening: AtomicBool,
 }
 
 impl Watched {
@@ -68,6 +78,11 @@ impl Watched {
     pub(crate) fn consuming<T>(&self, call: impl FnOnce() -> T) -> T {
         let _gate = lock(&self.gate);
         call()
+    }
+
+    /// The layer socket listens from now on.
+    pub(crate) fn set_listening(&self) {
+        self.listening.store(true, Ordering::Relaxed);
     }
 
     pub(crate) fn set_notifier(&self, notifier: Notifier) {
@@ -219,6 +234,42 @@ impl Watched {
             signal(&notifier, sys::FD_READ, None);
         }
         recorded & !bits & (sys::FD_READ | sys::FD_ACCEPT)
+    }
+
+    /// Passes on what the socket below is ready for now (the safety net): `now` is whether it
+    /// is readable and writable, `readable_bytes` what it holds to receive. Data, a waiting
+    /// connection and room to send are signalled as they would be when they arrive, which the
+    /// runtime announces only where its event rules allow (`FD_WRITE` after a would-block
+    /// send, `FD_READ` once re-enabled); the end of the stream is not (the events below carry
+    /// it, with its error).
+    fn sweep(&self, now: (bool, bool), readable_bytes: usize) {
+        let (readable, writable) = now;
+        let mut bits = 0;
+        if readable && self.listening.load(Ordering::Relaxed) {
+            bits |= sys::FD_ACCEPT;
+        } else if readable && readable_bytes > 0 {
+            bits |= sys::FD_READ;
+        }
+        {
+            let mut seen = lock(&self.seen);
+            if seen.connecting && !seen.pending {
+                // Announced by the runtime when the connect call returns.
+                bits &= !sys::FD_WRITE;
+            } else if writable {
+                bits |= sys::FD_WRITE;
+            }
+            if bits == 0 {
+                return;
+            }
+            seen.seq = seen.seq.wrapping_add(1);
+        }
+        self.changed.notify_all();
+        let notifier = lock(&self.notifier).clone();
+        for bit in [sys::FD_READ, sys::FD_WRITE, sys::FD_ACCEPT] {
+            if bits & bit != 0 {
+                signal(&notifier, bit, None);
+            }
+        }
     }
 }
 
@@ -468,6 +519,8 @@ impl Watcher {
 
 /// The watcher thread of `group`.
 fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
+    let every = Duration::from_millis(u64::from(SWEEP_MS));
+    let mut swept = Instant::now();
     loop {
         let handles: Vec<WSAEVENT> = {
             let mut state = lock(&group.state);
@@ -484,21 +537,27 @@ fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
         };
         // SAFETY: events from WPUCreateEvent, all open: they are closed only when the watcher
         // stops, after this thread has ended.
-        let r = unsafe { wait(handles.len() as u32, handles.as_ptr(), 0, INFINITE, 0) };
+        let r = unsafe { wait(handles.len() as u32, handles.as_ptr(), 0, SWEEP_MS, 0) };
         if r == WAIT_OBJECT_0 {
             Watcher::reset_event(upcalls, group.control);
             continue;
         }
-        if r >= handles.len() as u32 {
+        if r >= handles.len() as u32 && r != WAIT_TIMEOUT {
             // A failed wait: take a fresh snapshot (after a pause, rather than spin on it).
             std::thread::sleep(FAILED_WAIT_PAUSE);
             continue;
+        }
+        // The safety net: on a timeout, and at least every SWEEP_MS while other sockets keep
+        // the thread busy.
+        let sweep = r == WAIT_TIMEOUT || swept.elapsed() >= every;
+        if sweep {
+            swept = Instant::now();
         }
         let state = lock(&group.state);
         for entry in &state.entries {
             // The entries hold open sockets below: a close removes its entry first, which
             // waits for this scan (it holds the group's lock).
-            scan(entry);
+            scan(entry, sweep);
         }
     }
 }
@@ -506,10 +565,28 @@ fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
 /// Passes on the events recorded below `entry`'s socket since the last look, and re-enables
 /// below the read and accept events it read but left out: they were consumed meanwhile, or
 /// signalled late, and the provider below records them again only after a re-enabling call.
-fn scan(entry: &Entry) {
-    let events = match entry.provider.enum_network_events(entry.lower, entry.event) {
-        Ok(events) if events.lNetworkEvents != 0 => events,
-        _ => return,
+/// With `sweep` and no events recorded, passes on what the socket below is ready for now.
+fn scan(entry: &Entry, sweep: bool) {
+    let events = entry
+        .provider
+        .enum_network_events(entry.lower, entry.event)
+        .ok()
+        .filter(|e| e.lNetworkEvents != 0);
+    let events = match events {
+        Some(events) => events,
+        None if sweep => {
+            let _gate = lock(&entry.watched.gate);
+            if let Ok((readable, writable, _)) = entry.provider.poll(entry.lower) {
+                let bytes = if readable {
+                    entry.provider.bytes_readable(entry.lower).unwrap_or(0)
+                } else {
+                    0
+                };
+                entry.watched.sweep((readable, writable), bytes);
+            }
+            return;
+        }
+        None => return,
     };
     let _gate = lock(&entry.watched.gate);
     let readable = entry.provider.poll(entry.lower).ok().map(|(r, _, _)| r);
@@ -695,7 +772,7 @@ mod tests {
     fn late_signal_then_arrival(s: SOCKET, listening: bool, expected: Ready) {
         let (entry, heard) = watch(s, listening);
         below(s, Below::signal);
-        scan(&entry);
+        scan(&entry, false);
         assert!(
             lock(&heard.0).is_empty(),
             "a condition that no longer holds is not announced"
@@ -704,7 +781,7 @@ mod tests {
             b.waiting = 1;
             b.signal();
         });
-        scan(&entry);
+        scan(&entry, false);
         assert_eq!(
             *lock(&heard.0),
             vec![expected],
