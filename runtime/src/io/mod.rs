@@ -50,4 +50,10 @@ pub(crate) unsafe trait Socket: Sized + 'static {
     fn readiness(&self) -> Ready;
     /// Tells the provider that the socket's notifier is live (may panic: the caller catches).
     fn attached(&self);
+    /// The provider's state of a connection accepted on this listener: what an accept whose
+    /// condition function defers the connection keeps for the next accept.
+    type Conn;
+    /// Lets the provider close such a connection, never handed out (may panic: the caller
+    /// catches).
+    fn discard(&self, conn: Self::Conn);
 }

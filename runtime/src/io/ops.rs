@@ -244,13 +244,15 @@ pub(crate) fn drive<S: Socket>(sock: &S) {
     }
 }
 
-/// Closing: every pending request completes with `WSA_OPERATION_ABORTED`, and later
-/// submissions fail. A request being attempted right now completes when its attempt returns:
-/// [`wait_idle`] waits for that, after the provider's `close` (which wakes an attempt that
-/// blocks in the provider) and before the handle is released, so that every completion names
-/// a handle that is still open.
+/// Closing: every pending request completes with `WSA_OPERATION_ABORTED`, later
+/// submissions fail, and connections kept for later accepts are closed. A request being
+/// attempted right now completes when its attempt returns: [`wait_idle`] waits for that,
+/// after the provider's `close` (which wakes an attempt that blocks in the provider) and
+/// before the handle is released, so that every completion names a handle that is still
+/// open.
 pub(crate) fn abort_all<S: Socket>(sock: &S) {
     drain(sock, false);
+    sock_io::discard_kept(sock);
 }
 
 /// Waits until no thread attempts `sock`'s requests.

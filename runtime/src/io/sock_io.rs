@@ -8,6 +8,7 @@ use super::ready::Ready;
 use super::{signals, Socket};
 use crate::host::{catch, lock, PANIC_ERROR};
 use crate::sys::{self, FD_ACCEPT, FD_CLOSE, FD_CONNECT, FD_READ, FD_WRITE};
+use crate::types::addr::SockAddr;
 use crate::types::error::WsaError;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
@@ -19,6 +20,7 @@ const ATTACHING: u8 = 1;
 const READY: u8 = 2;
 /// The provider's `attached` panicked.
 const BROKEN: u8 = 3;
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 
 /// What the runtime keeps for one socket besides the provider's state.
@@ -46,6 +48,12 @@ pub(crate) struct SockIo<S: Socket> {
     /// common case) takes no lock.
     level: AtomicU32,
     pub(crate) notify: Mutex<NotifyState>,
+    /// Connections taken from the provider on this listener and not handed out (an accept's
+    /// condition function deferred them), in backlog order: they are at the top of the
+    /// backlog, so accepts take them before asking the provider.
+    kept: Mutex<VecDeque<(S::Conn, SockAddr)>>,
+    /// Whether `kept` holds any (read without its lock, by every readiness question).
+    has_kept: AtomicBool,
     pub(crate) ops: Mutex<Ops<S>>,
     /// Signalled when no thread attempts the socket's requests any more.
     pub(crate) idle: Condvar,
@@ -63,6 +71,8 @@ impl<S: Socket> SockIo<S> {
             selected: AtomicU32::new(0),
             level: AtomicU32::new(0),
             notify: Mutex::new(NotifyState::new()),
+            kept: Mutex::new(VecDeque::new()),
+            has_kept: AtomicBool::new(false),
             ops: Mutex::new(Ops::new()),
             idle: Condvar::new(),
         }
@@ -195,8 +205,8 @@ pub(crate) fn record<S: Socket>(sock: &S, ready: Ready, error: Option<WsaError>)
 }
 
 /// The socket's readiness now: the provider's answer (by default, the conditions signalled
-/// and not since refuted by a `WSAEWOULDBLOCK`); nothing if it panicked (see
-/// [`try_readiness`]).
+/// and not since refuted by a `WSAEWOULDBLOCK`), with `ACCEPT` while a deferred connection
+/// waits ([`keep`]); nothing if it panicked (see [`try_readiness`]).
 pub(crate) fn readiness<S: Socket>(sock: &S) -> Ready {
     try_readiness(sock).unwrap_or(Ready::NONE)
 }
@@ -204,7 +214,64 @@ pub(crate) fn readiness<S: Socket>(sock: &S) -> Ready {
 /// The provider's answer, or [`PANIC_ERROR`] if it panicked (`WSPSelect` then fails rather
 /// than wait for a socket whose readiness it cannot learn).
 pub(crate) fn try_readiness<S: Socket>(sock: &S) -> Result<Ready, WsaError> {
-    catch(|| Ok(sock.readiness()))
+    let now = catch(|| Ok(sock.readiness()))?;
+    Ok(if sock.io().has_kept.load(Ordering::Acquire) {
+        now | Ready::ACCEPT
+    } else {
+        now
+    })
+}
+
+/// The connection at the top of listener `sock`'s backlog if the runtime holds it (an
+/// accept deferred it): the next accept takes it, before asking the provider.
+pub(crate) fn take_kept<S: Socket>(sock: &S) -> Option<(S::Conn, SockAddr)> {
+    if !sock.io().has_kept.load(Ordering::Acquire) {
+        return None;
+    }
+    let mut kept = lock(&sock.io().kept);
+    let next = kept.pop_front();
+    sock.io()
+        .has_kept
+        .store(!kept.is_empty(), Ordering::Release);
+    next
+}
+
+/// Keeps a connection an accept took and did not hand out (its condition function deferred
+/// it) for the next accept: on top of the backlog if it came from there (`again`, from
+/// [`take_kept`]), else after the connections kept already, which came before it. A listener
+/// that is closing lets the provider close it instead.
+pub(crate) fn keep<S: Socket>(sock: &S, conn: S::Conn, peer: SockAddr, again: bool) {
+    let ops = lock(&sock.io().ops);
+    if ops.closed {
+        drop(ops);
+        let _ = catch(|| {
+            sock.discard(conn);
+            Ok(())
+        });
+        return;
+    }
+    let mut kept = lock(&sock.io().kept);
+    if again {
+        kept.push_front((conn, peer));
+    } else {
+        kept.push_back((conn, peer));
+    }
+    sock.io().has_kept.store(true, Ordering::Release);
+}
+
+/// The listener is closing: the provider closes the connections kept for later accepts.
+pub(crate) fn discard_kept<S: Socket>(sock: &S) {
+    let kept: Vec<(S::Conn, SockAddr)> = {
+        let mut kept = lock(&sock.io().kept);
+        sock.io().has_kept.store(false, Ordering::Release);
+        kept.drain(..).collect()
+    };
+    for (conn, _) in kept {
+        let _ = catch(|| {
+            sock.discard(conn);
+            Ok(())
+        });
+    }
 }
 
 /// The conditions signalled and not since refuted.

@@ -96,6 +96,17 @@ impl LowerProvider {
         Ok(Arc::new(lower))
     }
 
+    /// A provider below made of `table` (tests: a table of stand-in functions), never
+    /// cleaned up.
+    #[cfg(test)]
+    pub(crate) fn from_table(table: WSPPROC_TABLE) -> Arc<LowerProvider> {
+        Arc::new(LowerProvider {
+            table,
+            path: String::new(),
+            cleaned: AtomicBool::new(true),
+        })
+    }
+
     /// Balances the start-up (once).
     pub(crate) fn cleanup(&self) {
         if self.cleaned.swap(true, Ordering::AcqRel) {
@@ -184,6 +195,38 @@ impl LowerProvider {
             )
         }
         .map(|_| out as usize)
+    }
+
+    /// A receive on lower socket `s` that takes nothing (`MSG_PEEK` into one byte), made for
+    /// its side effect: any receive is `FD_READ`'s re-enabling call, after which the provider
+    /// records `FD_READ` again when data is (or becomes) waiting. Its result does not matter.
+    pub(crate) fn peek(&self, s: SOCKET) {
+        let f = match self.table.lpWSPRecv {
+            Some(f) => f,
+            None => return,
+        };
+        let mut byte = 0u8;
+        let buf = WSABUF {
+            len: 1,
+            buf: &mut byte,
+        };
+        let (mut got, mut flags, mut errno) = (0u32, sys::MSG_PEEK as u32, 0i32);
+        // SAFETY: the lower provider's own socket, one WSABUF describing a live byte, writable
+        // count, flags and errno (a mutable pointer, though the bindings declare it const); no
+        // overlapped structure (the call completes at once).
+        unsafe {
+            f(
+                s,
+                &buf,
+                1,
+                &mut got,
+                &mut flags,
+                core::ptr::null_mut(),
+                None,
+                core::ptr::null(),
+                core::ptr::addr_of_mut!(errno),
+            )
+        };
     }
 
     /// `WSPEnumNetworkEvents(s, event)`: the events recorded since the last call (which it

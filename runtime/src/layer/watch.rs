@@ -2,10 +2,18 @@
 //! an event from the `WPUCreateEvent` upcall; watcher threads, one per 63 sockets, wait on those
 //! events (`WaitForMultipleObjectsEx`, or the host's wait hook off Windows), read what happened
 //! with `WSPEnumNetworkEvents` and pass it on to the layer socket: as readiness to the runtime
-//! (its [`Notifier`]) and as a wake-up to calls blocked in the layer. Every [`SWEEP_MS`] each
-//! watcher also asks every socket below what it is ready for now and passes that on, so a
-//! wake-up lost below (an event never recorded, or recorded and not announced) delays the
-//! layer socket's pending requests by at most that long instead of stalling them.
+//! (its [`Notifier`]) and as a wake-up to calls blocked in the layer.
+//!
+//! The watcher is an application of the provider below and keeps its re-enabling rules: once
+//! `FD_READ` or `FD_ACCEPT` is recorded below, the provider records it again only after a
+//! receive or an accept. A condition the watcher reads from the record but does not pass on
+//! (a receive or accept consumed it meanwhile, or the provider signalled it late, after it
+//! was consumed) is re-enabled below at once, by a receive that takes nothing or a new
+//! selection of a listener, so that the next data or connection is recorded and announced.
+//!
+//! A safety net remains: every [`SWEEP_MS`] each watcher also asks every socket below what it
+//! is ready for now and passes that on, so a wake-up lost anywhere else delays the layer
+//! socket's pending requests by at most that long instead of stalling them.
 
 use super::lower::LowerProvider;
 use crate::io::notifier::Notifier;
@@ -25,9 +33,10 @@ const PER_THREAD: usize = 63;
 const WAIT_OBJECT_0: u32 = 0;
 const WAIT_TIMEOUT: u32 = 0x102;
 /// How often a watcher passes on what every socket below is ready for now, recorded events or
-/// not (a safety net: a wake-up lost below or between the provider below and the host's
-/// events costs at most this).
-const SWEEP_MS: u32 = 500;
+/// not (the safety net).
+const SWEEP_MS: u32 = 2000;
+/// How long a watcher pauses after a failed wait before it waits again.
+const FAILED_WAIT_PAUSE: Duration = Duration::from_millis(100);
 /// How long a blocked call waits for an event below before asking the provider below again.
 const RECHECK: std::time::Duration = std::time::Duration::from_millis(10);
 
@@ -165,13 +174,17 @@ impl Watched {
         self.changed.notify_all();
     }
 
-    /// Passes on what `WSPEnumNetworkEvents` reported. `now` is what the socket below is
-    /// ready for at delivery (readable, writable): a read, write or accept condition that a
-    /// call has consumed since it was recorded is not announced.
-    fn deliver(&self, events: &sys::WSANETWORKEVENTS, now: Option<(bool, bool)>) {
-        let mut bits = events.lNetworkEvents as u32;
+    /// Passes on what `WSPEnumNetworkEvents` reported. `readable` is whether the socket below
+    /// is readable at delivery (`None`: unknown): a read or accept condition that a call has
+    /// consumed since it was recorded is not announced. Returns the recorded events left out
+    /// that way (which the caller re-enables below). Room to send is passed on even if it is
+    /// gone again: its event comes back below only after a send that would block, which the
+    /// layer socket's waiting senders make when they try again.
+    fn deliver(&self, events: &sys::WSANETWORKEVENTS, readable: Option<bool>) -> u32 {
+        let recorded = events.lNetworkEvents as u32;
+        let mut bits = recorded;
         if bits == 0 {
-            return;
+            return 0;
         }
         let code = |bit: u32| {
             let e = events.iErrorCode[bit.trailing_zeros() as usize];
@@ -200,13 +213,8 @@ impl Watched {
             (forward, in_call)
         };
         self.changed.notify_all();
-        if let Some((readable, writable)) = now {
-            if !readable {
-                bits &= !(sys::FD_READ | sys::FD_OOB | sys::FD_ACCEPT);
-            }
-            if !writable {
-                bits &= !sys::FD_WRITE;
-            }
+        if readable == Some(false) {
+            bits &= !(sys::FD_READ | sys::FD_OOB | sys::FD_ACCEPT);
         }
         if in_connect_call {
             // A connect that finishes inside the layer's call is announced by the runtime
@@ -225,16 +233,15 @@ impl Watched {
         if bits & sys::FD_OOB != 0 {
             signal(&notifier, sys::FD_READ, None);
         }
+        recorded & !bits & (sys::FD_READ | sys::FD_ACCEPT)
     }
-}
 
-impl Watched {
-    /// Passes on what the socket below is ready for now (the sweep): `now` as
-    /// [`Watched::deliver`] takes it, `readable_bytes` what it holds to receive. Data, a
-    /// waiting connection and room to send are signalled as they would be when they arrive,
-    /// which the runtime announces only where its event rules allow (`FD_WRITE` after a
-    /// would-block send, `FD_READ` once re-enabled); the end of the stream is not (the events
-    /// below carry it, with its error).
+    /// Passes on what the socket below is ready for now (the safety net): `now` is whether it
+    /// is readable and writable, `readable_bytes` what it holds to receive. Data, a waiting
+    /// connection and room to send are signalled as they would be when they arrive, which the
+    /// runtime announces only where its event rules allow (`FD_WRITE` after a would-block
+    /// send, `FD_READ` once re-enabled); the end of the stream is not (the events below carry
+    /// it, with its error).
     fn sweep(&self, now: (bool, bool), readable_bytes: usize) {
         let (readable, writable) = now;
         let mut bits = 0;
@@ -537,11 +544,11 @@ fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
         }
         if r >= handles.len() as u32 && r != WAIT_TIMEOUT {
             // A failed wait: take a fresh snapshot (after a pause, rather than spin on it).
-            std::thread::sleep(std::time::Duration::from_millis(u64::from(SWEEP_MS)));
+            std::thread::sleep(FAILED_WAIT_PAUSE);
             continue;
         }
-        // Sweep on a timeout, and at least every SWEEP_MS while other sockets keep the
-        // thread busy.
+        // The safety net: on a timeout, and at least every SWEEP_MS while other sockets keep
+        // the thread busy.
         let sweep = r == WAIT_TIMEOUT || swept.elapsed() >= every;
         if sweep {
             swept = Instant::now();
@@ -550,32 +557,245 @@ fn run(group: &Group, upcalls: &WSPUPCALLTABLE, wait: WaitFn) {
         for entry in &state.entries {
             // The entries hold open sockets below: a close removes its entry first, which
             // waits for this scan (it holds the group's lock).
-            let events = entry
-                .provider
-                .enum_network_events(entry.lower, entry.event)
-                .ok()
-                .filter(|e| e.lNetworkEvents != 0);
-            if events.is_none() && !sweep {
-                continue;
-            }
+            scan(entry, sweep);
+        }
+    }
+}
+
+/// Passes on the events recorded below `entry`'s socket since the last look, and re-enables
+/// below the read and accept events it read but left out: they were consumed meanwhile, or
+/// signalled late, and the provider below records them again only after a re-enabling call.
+/// With `sweep` and no events recorded, passes on what the socket below is ready for now.
+fn scan(entry: &Entry, sweep: bool) {
+    let events = entry
+        .provider
+        .enum_network_events(entry.lower, entry.event)
+        .ok()
+        .filter(|e| e.lNetworkEvents != 0);
+    let events = match events {
+        Some(events) => events,
+        None if sweep => {
             let _gate = lock(&entry.watched.gate);
-            let now = entry
-                .provider
-                .poll(entry.lower)
-                .ok()
-                .map(|(r, w, _)| (r, w));
-            match (events, now) {
-                (Some(events), now) => entry.watched.deliver(&events, now),
-                (None, Some(now)) => {
-                    let bytes = if now.0 {
-                        entry.provider.bytes_readable(entry.lower).unwrap_or(0)
-                    } else {
-                        0
-                    };
-                    entry.watched.sweep(now, bytes)
-                }
-                (None, None) => {}
+            if let Ok((readable, writable, _)) = entry.provider.poll(entry.lower) {
+                let bytes = if readable {
+                    entry.provider.bytes_readable(entry.lower).unwrap_or(0)
+                } else {
+                    0
+                };
+                entry.watched.sweep((readable, writable), bytes);
+            }
+            return;
+        }
+        None => return,
+    };
+    let _gate = lock(&entry.watched.gate);
+    let readable = entry.provider.poll(entry.lower).ok().map(|(r, _, _)| r);
+    let left_out = entry.watched.deliver(&events, readable);
+    if left_out & sys::FD_READ != 0 {
+        // A receive that takes nothing, under the gate (no receive of the layer runs).
+        entry.provider.peek(entry.lower);
+    }
+    if left_out & sys::FD_ACCEPT != 0 {
+        // A listener's only event: a new selection re-enables it (and records it at once if
+        // a connection is waiting), without taking a connection.
+        let _ = entry
+            .provider
+            .event_select(entry.lower, entry.event, ALL_EVENTS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::ready::Driver;
+    use crate::sys::{FD_SET, TIMEVAL, WSABUF, WSATHREADID, WSPPROC_TABLE};
+    use std::collections::HashMap;
+    use std::sync::Weak;
+
+    /// One socket of a provider below that keeps `WSAEventSelect`'s re-enabling rule for its
+    /// one readable condition: `FD_READ`, or `FD_ACCEPT` on a listener.
+    #[derive(Default)]
+    struct Below {
+        listening: bool,
+        /// Bytes (or connections) waiting.
+        waiting: usize,
+        /// The event may be recorded (selected, and re-enabled since it last was).
+        enabled: bool,
+        /// Recorded since the last `WSPEnumNetworkEvents`.
+        recorded: u32,
+    }
+
+    impl Below {
+        fn bit(&self) -> u32 {
+            if self.listening {
+                sys::FD_ACCEPT
+            } else {
+                sys::FD_READ
             }
         }
+
+        /// The provider signals its condition: recorded unless the event awaits its
+        /// re-enabling call.
+        fn signal(&mut self) {
+            if self.enabled {
+                self.recorded |= self.bit();
+                self.enabled = false;
+            }
+        }
+
+        /// A re-enabling call (or a new selection): recorded at once if the condition holds.
+        fn reenable(&mut self) {
+            self.enabled = true;
+            if self.waiting > 0 {
+                self.signal();
+            }
+        }
+    }
+
+    static BELOW: Mutex<Option<HashMap<SOCKET, Below>>> = Mutex::new(None);
+
+    fn below<T>(s: SOCKET, f: impl FnOnce(&mut Below) -> T) -> T {
+        let mut all = lock(&BELOW);
+        f(all.get_or_insert_with(HashMap::new).entry(s).or_default())
+    }
+
+    unsafe extern "system" fn enum_events(
+        s: SOCKET,
+        _: sys::HANDLE,
+        out: *mut sys::WSANETWORKEVENTS,
+        _: *mut i32,
+    ) -> i32 {
+        let bits = below(s, |b| core::mem::take(&mut b.recorded));
+        // SAFETY: the watcher's writable record.
+        unsafe { (*out).lNetworkEvents = bits as i32 };
+        0
+    }
+
+    unsafe extern "system" fn event_select(s: SOCKET, _: WSAEVENT, _: i32, _: *mut i32) -> i32 {
+        below(s, |b| {
+            b.recorded = 0;
+            b.reenable();
+        });
+        0
+    }
+
+    unsafe extern "system" fn select(
+        _: i32,
+        read: *mut FD_SET,
+        write: *mut FD_SET,
+        except: *mut FD_SET,
+        _: *const TIMEVAL,
+        _: *mut i32,
+    ) -> i32 {
+        // SAFETY: the watcher's three sets, each holding its one socket.
+        unsafe {
+            let s = (*read).fd_array[0];
+            if below(s, |b| b.waiting) == 0 {
+                (*read).fd_count = 0;
+            }
+            (*write).fd_count = 0;
+            (*except).fd_count = 0;
+            (*read).fd_count as i32
+        }
+    }
+
+    /// Only `MSG_PEEK` receives reach it: they take nothing.
+    #[allow(clippy::too_many_arguments)]
+    unsafe extern "system" fn recv(
+        s: SOCKET,
+        _: *const WSABUF,
+        _: u32,
+        got: *mut u32,
+        _: *mut u32,
+        _: *mut sys::OVERLAPPED,
+        _: sys::LPWSAOVERLAPPED_COMPLETION_ROUTINE,
+        _: *const WSATHREADID,
+        errno: *const i32,
+    ) -> i32 {
+        let waiting = below(s, |b| {
+            b.reenable();
+            b.waiting
+        });
+        if waiting == 0 {
+            // SAFETY: the caller's errno slot (declared const by the bindings, written as
+            // ws2_32's is).
+            unsafe { *(errno as *mut i32) = WsaError::WOULDBLOCK.code() };
+            return sys::SOCKET_ERROR;
+        }
+        // SAFETY: the caller's writable count.
+        unsafe { *got = 1 };
+        0
+    }
+
+    /// The layer socket's side: the signals it gets.
+    #[derive(Default)]
+    struct Signals(Mutex<Vec<Ready>>);
+
+    impl Driver for Signals {
+        fn signal(&self, ready: Ready, _: Option<WsaError>) -> bool {
+            lock(&self.0).push(ready);
+            false
+        }
+        fn drive(&self) {}
+    }
+
+    /// A watched socket `s` below (selected), and what its layer socket hears.
+    fn watch(s: SOCKET, listening: bool) -> (Entry, Arc<Signals>) {
+        let provider = LowerProvider::from_table(WSPPROC_TABLE {
+            lpWSPEnumNetworkEvents: Some(enum_events),
+            lpWSPEventSelect: Some(event_select),
+            lpWSPSelect: Some(select),
+            lpWSPRecv: Some(recv),
+            ..WSPPROC_TABLE::default()
+        });
+        let heard = Arc::new(Signals::default());
+        let driver: Arc<dyn Driver> = heard.clone();
+        let weak: Weak<dyn Driver> = Arc::downgrade(&driver);
+        let watched = Arc::new(Watched::default());
+        watched.set_notifier(Notifier::new(weak));
+        below(s, |b| b.listening = listening);
+        provider
+            .event_select(s, 0, ALL_EVENTS)
+            .expect("the selection below");
+        let entry = Entry {
+            lower: s,
+            provider,
+            event: 0,
+            watched,
+        };
+        (entry, heard)
+    }
+
+    /// The provider below signals its condition late, after a call consumed what it stood
+    /// for: the watcher reads it from the record and leaves it out, as nothing is there. The
+    /// next arrival must still be announced, although the record took the event's one edge.
+    fn late_signal_then_arrival(s: SOCKET, listening: bool, expected: Ready) {
+        let (entry, heard) = watch(s, listening);
+        below(s, Below::signal);
+        scan(&entry, false);
+        assert!(
+            lock(&heard.0).is_empty(),
+            "a condition that no longer holds is not announced"
+        );
+        below(s, |b| {
+            b.waiting = 1;
+            b.signal();
+        });
+        scan(&entry, false);
+        assert_eq!(
+            *lock(&heard.0),
+            vec![expected],
+            "the arrival after a late signal is announced"
+        );
+    }
+
+    #[test]
+    fn data_after_a_late_read_signal_is_announced() {
+        late_signal_then_arrival(0x104, false, Ready::READ);
+    }
+
+    #[test]
+    fn a_connection_after_a_late_accept_signal_is_announced() {
+        late_signal_then_arrival(0x108, true, Ready::ACCEPT);
     }
 }

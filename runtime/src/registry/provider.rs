@@ -126,7 +126,11 @@ pub trait Provider: Sized + Send + Sync + 'static {
 
     /// `WSPAccept`: waits for (or, non-blocking, polls for) a connection and returns the new
     /// socket's state and the peer address. The runtime allocates the handle, applies the
-    /// condition function, and inherits the listener's non-blocking mode.
+    /// condition function, and inherits the listener's non-blocking mode. A connection the
+    /// condition function defers (`CF_DEFER`) stays with the runtime, at the top of the
+    /// backlog: the next accept (`WSPAccept` or `AcceptEx`) takes it without calling this
+    /// method, the listener counts as ready to accept meanwhile, and closing the listener
+    /// closes it ([`Provider::close`] on its state).
     fn accept(&self, sock: &Sock<Self>) -> Result<(Self::Socket, SockAddr), WsaError> {
         let _ = sock;
         Err(WsaError::OPNOTSUPP)
@@ -534,6 +538,12 @@ unsafe impl<P: Provider> io::Socket for Sock<P> {
 
     fn attached(&self) {
         self.shared.provider.attached(self);
+    }
+
+    type Conn = P::Socket;
+
+    fn discard(&self, conn: P::Socket) {
+        let _ = self.shared.provider.close(&self.sibling(conn));
     }
 }
 

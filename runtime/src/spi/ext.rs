@@ -214,10 +214,21 @@ fn accept_attempt<P: Binding>(
 ) -> Attempt<Sock<P>> {
     Box::new(move |l: &Sock<P>| {
         let provider = &l.shared.provider;
-        let (inner, peer) = provider.accept(l)?;
+        // A connection an accept deferred is at the top of the backlog.
+        let (inner, peer, again) = match sock_io::take_kept(l) {
+            Some((inner, peer)) => (inner, peer, true),
+            None => provider
+                .accept(l)
+                .map(|(inner, peer)| (inner, peer, false))?,
+        };
         let done = match lock(&held).take() {
             Some(done) => done,
-            None => return Ok((0, 0)),
+            None => {
+                // The request is over (its accept socket closed): the connection stays at
+                // the top of the backlog for the next accept.
+                sock_io::keep(l, inner, peer, again);
+                return Ok((0, 0));
+            }
         };
         let target = target.sock();
         // From here on the request is the application's: a panic must complete it, not

@@ -111,30 +111,44 @@ pub(crate) unsafe extern "system" fn accept<P: Binding>(
                 unsafe { check_room(addr, addrlen, min) }?;
             }
             let provider = &listener.shared.provider;
+            // The top of the backlog: a connection an earlier accept deferred, else the
+            // provider's next (`true`: it was deferred before).
+            let next = || match sock_io::take_kept(&*listener) {
+                Some((inner, peer)) => Ok((inner, peer, true)),
+                None => provider
+                    .accept(&listener)
+                    .map(|(inner, peer)| (inner, peer, false)),
+            };
             let (new, peer) = match condition {
                 None => {
-                    let (inner, peer) =
-                        sock_io::call(&*listener, FD_ACCEPT, || provider.accept(&listener))?;
+                    let (inner, peer, _) = sock_io::call(&*listener, FD_ACCEPT, next)?;
                     (listener.sibling(inner), peer)
                 }
                 // The condition function's verdict is part of the call: a deferral
-                // (`WSATRY_AGAIN`) is the one result that does not re-enable `FD_ACCEPT`.
+                // (`WSATRY_AGAIN`) is the one result that does not re-enable `FD_ACCEPT`. A
+                // deferred connection stays at the top of the backlog, for the next accept.
                 Some(condition) => sock_io::call(&*listener, FD_ACCEPT, || {
-                    let (inner, peer) = provider.accept(&listener)?;
-                    let new = listener.sibling(inner);
+                    let (inner, peer, again) = next()?;
                     // SAFETY: the application's condition function (SPI contract).
                     let verdict = unsafe {
                         ask_condition(provider, &listener, &peer, condition, callback_data)
                     };
                     if verdict == CF_ACCEPT as i32 {
-                        return Ok((new, peer));
+                        return Ok((listener.sibling(inner), peer));
                     }
-                    let _ = provider.close(&new);
-                    Err(if verdict == CF_DEFER as i32 {
-                        WsaError::TRY_AGAIN
-                    } else {
-                        WsaError::CONNREFUSED
-                    })
+                    if verdict == CF_DEFER as i32 {
+                        sock_io::keep(&*listener, inner, peer, again);
+                        return Err(WsaError::TRY_AGAIN);
+                    }
+                    let _ = provider.close(&listener.sibling(inner));
+                    Err(WsaError::CONNREFUSED)
+                })
+                .map_err(|e| {
+                    if e == WsaError::TRY_AGAIN {
+                        // A pending `AcceptEx` takes the connection kept meanwhile.
+                        crate::io::ops::drive(&*listener);
+                    }
+                    e
                 })?,
             };
             let handle = P::state().create::<P::Mode>(new)?;
