@@ -11,6 +11,8 @@ use crate::sys::{self, FD_ACCEPT, FD_CLOSE, FD_CONNECT, FD_READ, FD_WRITE};
 use crate::types::addr::SockAddr;
 use crate::types::error::WsaError;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
 
 /// `SockIo::attach`: no call has reached the socket yet.
 const DETACHED: u8 = 0;
@@ -20,8 +22,6 @@ const ATTACHING: u8 = 1;
 const READY: u8 = 2;
 /// The provider's `attached` panicked.
 const BROKEN: u8 = 3;
-use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex};
 
 /// What the runtime keeps for one socket besides the provider's state.
 pub(crate) struct SockIo<S: Socket> {
