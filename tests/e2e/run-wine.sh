@@ -20,7 +20,8 @@
 # 6. runs `wsp-e2e.exe loopback_provider.dll loopback` and `wsp-e2e.exe pipe_provider.dll pipe`
 #    (the pipe suite includes the notification scenarios: event-select, select, async-select)
 #    under Wine for each architecture (a 32-bit process for i686, through WoW64; the driver plays
-#    ws2_32's part: Wine's ws2_32 never loads third-party providers), then the catalog stages per
+#    ws2_32's part: Wine's ws2_32 never loads third-party providers), with the pipe provider's
+#    Windows unit tests (x86_64) after its suite, then the catalog stages per
 #    architecture and, with both, one install into both catalogs that the 64-bit and the 32-bit
 #    driver each load their own DLL from.
 #
@@ -422,6 +423,30 @@ run_suite() {
         failures+=("$arch ${4:-$3}: driver exited with status $status although it reported: $summary")
     fi
 }
+# The Windows back end's own unit tests (examples/pipe/src/windows.rs: readiness counts,
+# catch-up after the application's ReadFile/WriteFile, a large send announced part by part),
+# built with rustc 1.63 and run under Wine; x86_64 only (the i686 std is rebuilt for DLLs and
+# executables without a test harness).
+run_pipe_unit_tests() {
+    local triple=x86_64-pc-windows-gnu exe status=0
+    step "building and running the pipe provider's Windows unit tests under Wine ($triple)"
+    exe="$(cd "$WS" && RUSTC=/usr/bin/rustc CARGO_HOME="$DEB_CARGO_HOME" CARGO_TERM_COLOR=never \
+        /usr/bin/cargo test --no-run --quiet --offline --locked --release --target "$triple" \
+        -p pipe-provider --lib --message-format=json --target-dir "$(target_dir x86_64)" \
+        2>"$LOGS/x86_64-pipe-unit-build.log" |
+        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)" || true
+    if [[ -z "$exe" || ! -f "$exe" ]]; then
+        failures+=("x86_64 pipe unit tests: the test executable was not built (log: $LOGS/x86_64-pipe-unit-build.log)")
+        return 0
+    fi
+    timeout --kill-after=10 "$TIMEOUT" wine "$exe" 9>&- >"$LOGS/x86_64-pipe-unit.stdout" \
+        2>"$LOGS/x86_64-pipe-unit.stderr" || status=$?
+    grep -E '^test result' "$LOGS/x86_64-pipe-unit.stdout" | sed 's/^/    /' || true
+    if ((status != 0)) || ! grep -qE '^test result: ok\.' "$LOGS/x86_64-pipe-unit.stdout"; then
+        failures+=("x86_64 pipe unit tests: exit status $status; $(grep -E '^test .* FAILED|^test result' "$LOGS/x86_64-pipe-unit.stdout" | head -n 5 | tr '\n' ' ')(logs $LOGS/x86_64-pipe-unit.*)")
+    fi
+}
+
 # The catalog stage: the DLLs install themselves (`regsvr32`, through their own
 # DllRegisterServer, which writes Wine's registry since Wine's WSC* functions are stubs), the
 # driver finds them in the catalog as ws2_32 would, and `regsvr32 /u` leaves the catalog as it was.
@@ -707,7 +732,10 @@ for arch in "${ARCHES[@]}"; do
     for suite in $SUITES; do
         case "$suite" in
         loopback) run_suite "$arch" loopback_provider.dll loopback ;;
-        pipe) run_suite "$arch" pipe_provider.dll pipe ;;
+        pipe)
+            run_suite "$arch" pipe_provider.dll pipe
+            if [[ "$arch" == x86_64 ]]; then run_pipe_unit_tests; fi
+            ;;
         catalog)
             run_catalog
             catalog_stage
