@@ -226,8 +226,13 @@ pub(crate) fn drive<S: Socket>(sock: &S) {
                         break;
                     }
                     other => {
+                        // A request that fails once its socket is closing was cut short by
+                        // the close (a provider below may say so with its own code, such as
+                        // `WSAENOTSOCK` for the socket the close took away): it is aborted.
                         let other = match other {
-                            Err(e) if e == WsaError::WOULDBLOCK => Err(WsaError::OPERATION_ABORTED),
+                            Err(e) if e == WsaError::WOULDBLOCK || g.closed => {
+                                Err(WsaError::OPERATION_ABORTED)
+                            }
                             other => other,
                         };
                         drop(g);
