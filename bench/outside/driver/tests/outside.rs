@@ -85,6 +85,21 @@ fn run(args: &[String]) -> Output {
         .expect("cannot run wsp-outside")
 }
 
+/// Runs the driver, which must succeed; its standard output and error.
+fn run_ok(args: &[String]) -> (String, String) {
+    let out = run(args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "wsp-outside exited with {}:\n{}{}",
+        out.status,
+        stdout,
+        stderr
+    );
+    (stdout, stderr)
+}
+
 #[test]
 fn measures_every_call_of_every_provider() {
     let dir = providers_dir();
@@ -98,15 +113,7 @@ fn measures_every_call_of_every_provider() {
     .iter()
     .map(|(label, name)| format!("{}={}", label, library(&dir, name)))
     .collect();
-    let out = run(&args);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "wsp-outside exited with {}:\n{}{}",
-        out.status,
-        stdout,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, _) = run_ok(&args);
     for call in [
         "`WSPRecv`",
         "`WSPSend`",
@@ -159,15 +166,7 @@ fn measures_a_layer_over_its_base() {
         library(&dir, "outside_minimal_layer"),
         base
     );
-    let out = run(&[format!("minimal={}", base), through.clone()]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "wsp-outside exited with {}:\n{}{}",
-        out.status,
-        stdout,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, stderr) = run_ok(&[format!("minimal={}", base), through.clone()]);
     let layers = stdout
         .split("Layers: ")
         .nth(1)
@@ -195,11 +194,7 @@ fn measures_a_layer_over_its_base() {
     }
     // The layer's sessions are closed before the base's, with nothing left open (the
     // stand-in's clean-up checks would fail the run otherwise).
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("closesocket"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(!stderr.contains("closesocket"), "{}", stderr);
 
     let counted = run(&["--count".into(), "send".into(), "1000".into(), through]);
     assert!(
