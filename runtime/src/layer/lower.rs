@@ -201,32 +201,13 @@ impl LowerProvider {
     /// its side effect: any receive is `FD_READ`'s re-enabling call, after which the provider
     /// records `FD_READ` again when data is (or becomes) waiting. Its result does not matter.
     pub(crate) fn peek(&self, s: SOCKET) {
-        let f = match self.table.lpWSPRecv {
-            Some(f) => f,
-            None => return,
-        };
         let mut byte = 0u8;
-        let buf = WSABUF {
+        let one = [WSABUF {
             len: 1,
             buf: &mut byte,
-        };
-        let (mut got, mut flags, mut errno) = (0u32, sys::MSG_PEEK as u32, 0i32);
-        // SAFETY: the lower provider's own socket, one WSABUF describing a live byte, writable
-        // count, flags and errno (a mutable pointer, though the bindings declare it const); no
-        // overlapped structure (the call completes at once).
-        unsafe {
-            f(
-                s,
-                &buf,
-                1,
-                &mut got,
-                &mut flags,
-                core::ptr::null_mut(),
-                None,
-                core::ptr::null(),
-                core::ptr::addr_of_mut!(errno),
-            )
-        };
+        }];
+        // SAFETY: one WSABUF describing a live byte that nothing else uses.
+        let _ = unsafe { recv_raw(&self.table, s, &one, sys::MSG_PEEK as u32) };
     }
 
     /// `WSPEnumNetworkEvents(s, event)`: the events recorded since the last call (which it
@@ -268,6 +249,40 @@ fn check(r: i32, errno: i32) -> Result<(), WsaError> {
     } else {
         Ok(())
     }
+}
+
+/// `WSPRecv` of `table` on lower socket `s` with flags `flags`, without an overlapped structure
+/// (the call completes at once): the bytes received and the flags the provider returned.
+///
+/// # Safety
+/// `bufs` describe writable buffers that nothing else uses during the call.
+unsafe fn recv_raw(
+    table: &WSPPROC_TABLE,
+    s: SOCKET,
+    bufs: &[WSABUF],
+    flags: u32,
+) -> Result<(usize, u32), WsaError> {
+    let f = entry(table.lpWSPRecv)?;
+    let mut errno = 0;
+    let mut got = 0u32;
+    let mut out_flags = flags;
+    // SAFETY: the lower provider's socket; the buffers as the caller promises; writable count,
+    // flags and errno (a mutable pointer, though the bindings declare it const); no overlapped
+    // structure.
+    let r = unsafe {
+        f(
+            s,
+            bufs.as_ptr(),
+            bufs.len() as u32,
+            &mut got,
+            &mut out_flags,
+            core::ptr::null_mut(),
+            None,
+            core::ptr::null(),
+            core::ptr::addr_of_mut!(errno),
+        )
+    };
+    check(r, errno).map(|()| (got as usize, out_flags))
 }
 
 /// `WSPIoctl` of `table` on lower socket `s`, without an overlapped structure (the call
@@ -537,52 +552,45 @@ impl LowerSocket {
         flags: MsgFlags,
         from: bool,
     ) -> Result<(usize, MsgFlags, Option<SockAddr>), WsaError> {
+        if !from {
+            return self.with(|t, s| {
+                // SAFETY: `bufs` is a validated WSABUF array whose buffers are writable and not
+                // otherwise in use for the call (`BufsMut::as_wsabufs_mut` borrows them
+                // exclusively).
+                let (got, out_flags) = unsafe { recv_raw(t, s, bufs, flags.bits()) }?;
+                Ok((got, MsgFlags::from_bits(out_flags), None))
+            });
+        }
         let mut addr = [0u8; 128];
         let mut addr_len = addr.len() as i32;
         self.with(|t, s| {
             let mut errno = 0;
             let mut got = 0u32;
             let mut out_flags = flags.bits();
-            // SAFETY: `bufs` is a validated WSABUF array whose buffers are writable and not
-            // otherwise in use for the call (`BufsMut::as_wsabufs_mut` borrows them
-            // exclusively); the address buffer has `addr_len` bytes; no overlapped structure.
+            // SAFETY: `bufs` as for `recv_raw` above; the address buffer has `addr_len` bytes;
+            // no overlapped structure.
             let r = unsafe {
-                if from {
-                    entry(t.lpWSPRecvFrom)?(
-                        s,
-                        bufs.as_ptr(),
-                        bufs.len() as u32,
-                        &mut got,
-                        &mut out_flags,
-                        addr.as_mut_ptr().cast(),
-                        &mut addr_len,
-                        core::ptr::null_mut(),
-                        None,
-                        core::ptr::null(),
-                        &mut errno,
-                    )
-                } else {
-                    entry(t.lpWSPRecv)?(
-                        s,
-                        bufs.as_ptr(),
-                        bufs.len() as u32,
-                        &mut got,
-                        &mut out_flags,
-                        core::ptr::null_mut(),
-                        None,
-                        core::ptr::null(),
-                        &mut errno,
-                    )
-                }
+                entry(t.lpWSPRecvFrom)?(
+                    s,
+                    bufs.as_ptr(),
+                    bufs.len() as u32,
+                    &mut got,
+                    &mut out_flags,
+                    addr.as_mut_ptr().cast(),
+                    &mut addr_len,
+                    core::ptr::null_mut(),
+                    None,
+                    core::ptr::null(),
+                    &mut errno,
+                )
             };
             check(r, errno)?;
-            let peer = if from {
-                let n = (addr_len.max(0) as usize).min(addr.len());
-                SockAddr::from_bytes(&addr[..n]).ok()
-            } else {
-                None
-            };
-            Ok((got as usize, MsgFlags::from_bits(out_flags), peer))
+            let n = (addr_len.max(0) as usize).min(addr.len());
+            Ok((
+                got as usize,
+                MsgFlags::from_bits(out_flags),
+                SockAddr::from_bytes(&addr[..n]).ok(),
+            ))
         })
     }
 
